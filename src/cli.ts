@@ -1,0 +1,91 @@
+/**
+ * The `mlbatch` command line: the only module that prints errors and sets the exit code.
+ * Exit codes: 0 success, 1 the job failed, 2 the configuration or command line is invalid.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { loadSettings } from "./config/load.js";
+import { MlbatchError, messageOf } from "./errors.js";
+import { createJob } from "./jobs/index.js";
+import { settingsJsonSchema } from "./settings.js";
+
+const HELP = `mlbatch: batch inference for MLflow-registered ONNX models
+
+Usage:
+  mlbatch run <config.yaml>... [-e|--extras '<yaml>']...   run the job the configs describe
+  mlbatch schema                                         print the JSON Schema of the configs
+  mlbatch --help | --version
+
+Configs are merged in order, then each -e YAML string over them (later wins);
+\${oc.env:NAME} and \${oc.env:NAME,default} are replaced by environment variables.
+
+Example:
+  mlbatch run confs/inference.yaml -e 'job: {alias_or_version: 3}'
+
+Exit codes: 0 success, 1 the job failed, 2 invalid configuration or command line.
+Guide: docs/guide.md`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+function usage(message: string): MlbatchError {
+  return new MlbatchError("E_USAGE", `${message}. Run "mlbatch --help" for usage.`);
+}
+
+/**
+ * Runs the command line and returns the exit code.
+ *
+ * @param argv - the arguments after the program name
+ * @example
+ * ```ts
+ * process.exitCode = await main(["run", "confs/inference.yaml"]);
+ * ```
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        extras: { type: "string", short: "e", multiple: true },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    });
+    const [command, ...files] = positionals;
+    if (values.version) {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
+    if (values.help || command === undefined || command === "help") {
+      process.stdout.write(`${HELP}\n`);
+      return command === undefined && !values.help ? 2 : 0;
+    }
+    if (command === "schema") {
+      if (files.length > 0) throw usage(`"schema" takes no arguments, got ${files.join(" ")}`);
+      process.stdout.write(`${JSON.stringify(settingsJsonSchema(), null, 2)}\n`);
+      return 0;
+    }
+    if (command !== "run") throw usage(`unknown command "${command}"`);
+    if (files.length === 0) throw usage('"run" needs at least one config file');
+    const settings = await loadSettings(files, values.extras ?? []);
+    await createJob(settings.job).execute();
+    return 0;
+  } catch (error) {
+    const failure =
+      error instanceof MlbatchError
+        ? error
+        : (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+          ? usage(messageOf(error).split("\n")[0] ?? "invalid arguments")
+          : new MlbatchError("E_INTERNAL", messageOf(error), { cause: error });
+    const step = failure.step === undefined ? "" : ` (step: ${failure.step})`;
+    process.stderr.write(`mlbatch: error [${failure.code}]${step}: ${failure.message}\n`);
+    if (failure.code === "E_INTERNAL" && failure.cause instanceof Error)
+      process.stderr.write(`${failure.cause.stack}\n`);
+    return failure.code === "E_CONFIG" || failure.code === "E_USAGE" ? 2 : 1;
+  }
+}

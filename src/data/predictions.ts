@@ -1,0 +1,89 @@
+import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
+  type DuckDBAppender,
+  DuckDBDataChunk,
+  type DuckDBType,
+  FLOAT,
+  INTEGER,
+  SMALLINT,
+  TINYINT,
+  UTINYINT,
+  VARCHAR,
+} from "@duckdb/node-api";
+import type { OutputSpec } from "../models/model.js";
+import { type Batch, type ColumnType, DUCKDB_TYPE } from "./batch.js";
+import type { Database } from "./database.js";
+import { quotedIdentifier } from "./sql.js";
+import { copyToVector } from "./vectors.js";
+
+const TYPES: Readonly<Record<ColumnType, DuckDBType>> = {
+  float32: FLOAT,
+  float64: DOUBLE,
+  int8: TINYINT,
+  int16: SMALLINT,
+  int32: INTEGER,
+  int64: BIGINT,
+  uint8: UTINYINT,
+  bool: BOOLEAN,
+  string: VARCHAR,
+};
+
+/** DuckDB's vector size: the most rows one data chunk holds. */
+const CHUNK_ROWS = 2048;
+
+/**
+ * A DuckDB table that collects prediction batches in arrival order, through an appender fed whole
+ * vectors (typed-array copies, no per-row JS values for numeric columns).
+ *
+ * @example
+ * ```ts
+ * const table = await PredictionTable.create(db, "predictions", model.outputs);
+ * await table.append(await model.predict(batch));
+ * table.close();
+ * ```
+ */
+export class PredictionTable {
+  private rows = 0;
+
+  private constructor(
+    /** The quoted table name, for SQL. */
+    readonly sqlName: string,
+    private readonly outputs: readonly OutputSpec[],
+    private readonly appender: DuckDBAppender,
+  ) {}
+
+  /** Creates the table with one column per model output. */
+  static async create(db: Database, name: string, outputs: readonly OutputSpec[]): Promise<PredictionTable> {
+    const sqlName = quotedIdentifier(name);
+    const columns = outputs.map((o) => `${quotedIdentifier(o.name)} ${DUCKDB_TYPE[o.type]}`).join(", ");
+    await db.run(`CREATE TABLE ${sqlName} (${columns})`);
+    return new PredictionTable(sqlName, outputs, await db.connection.createAppender(name));
+  }
+
+  /** How many rows were appended. */
+  get rowCount(): number {
+    return this.rows;
+  }
+
+  /** Appends a batch whose columns are the outputs, in order. */
+  append(batch: Batch): void {
+    const types = this.outputs.map((o) => TYPES[o.type]);
+    for (let from = 0; from < batch.length; from += CHUNK_ROWS) {
+      const count = Math.min(CHUNK_ROWS, batch.length - from);
+      const chunk = DuckDBDataChunk.create(types, count);
+      batch.columns.forEach((column, i) => {
+        copyToVector(chunk.getColumnVector(i), column.type, column.data, from, count);
+      });
+      this.appender.appendDataChunk(chunk);
+    }
+    this.rows += batch.length;
+  }
+
+  /** Flushes and closes the appender: the table is then complete. */
+  close(): void {
+    this.appender.flushSync();
+    this.appender.closeSync();
+  }
+}

@@ -1,0 +1,147 @@
+import type { DuckDBDataChunk } from "@duckdb/node-api";
+import { MlbatchError, messageOf } from "../errors.js";
+import { allocate, type Batch, type Column, type ColumnType, DUCKDB_TYPE, head } from "./batch.js";
+import type { Database } from "./database.js";
+import { identifierList, quotedIdentifier } from "./sql.js";
+import { copyFromVector } from "./vectors.js";
+
+/** A column of a source table, with its DuckDB type name (`BIGINT`, `DOUBLE`, `VARCHAR`, ...). */
+export interface SourceColumn {
+  readonly name: string;
+  readonly type: string;
+}
+
+/** A column to stream, cast in SQL to the element type the consumer wants. */
+export interface ColumnRequest {
+  readonly name: string;
+  readonly type: ColumnType;
+}
+
+/** What a reader found when it opened its input. */
+export interface SourceOptions {
+  /** The SQL table expression that reads the input, e.g. `read_parquet('data/x.parquet')`. */
+  readonly from: string;
+  /** The input as the user named it, for messages. */
+  readonly label: string;
+  readonly limit?: number | undefined;
+  /** Columns that identify rows (e.g. a pandas index), passed through to the outputs. */
+  readonly idColumns?: readonly string[];
+}
+
+/**
+ * An opened input table, read by DuckDB: its columns, and SQL over it. Data rows are only ever streamed
+ * as columnar {@link Batch}es.
+ *
+ * @example
+ * ```ts
+ * const source = await Source.open(db, { from: "read_parquet('in.parquet')", label: "in.parquet" });
+ * for await (const batch of source.batches([{ name: "hr", type: "int64" }], 65_536)) { ... }
+ * ```
+ */
+export class Source {
+  private constructor(
+    private readonly db: Database,
+    private readonly options: SourceOptions,
+    /** The columns of the input, in order. */
+    readonly columns: readonly SourceColumn[],
+  ) {}
+
+  /**
+   * Describes the input (this reads its schema, not its data).
+   *
+   * @throws MlbatchError `E_READ` when DuckDB cannot read it
+   */
+  static async open(db: Database, options: SourceOptions): Promise<Source> {
+    try {
+      const rows = await db.rows(`DESCRIBE SELECT * FROM ${options.from}`);
+      const columns = rows.map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
+      return new Source(db, options, columns);
+    } catch (error) {
+      throw new MlbatchError("E_READ", `cannot read inputs "${options.label}": ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** The input as the user named it. */
+  get label(): string {
+    return this.options.label;
+  }
+
+  /** Columns that identify rows, as found in the input's metadata (may be empty). */
+  get idColumns(): readonly string[] {
+    return this.options.idColumns ?? [];
+  }
+
+  /** The type of a column, or undefined when the input has no such column. */
+  typeOf(name: string): string | undefined {
+    return this.columns.find((column) => column.name === name)?.type;
+  }
+
+  /**
+   * A parenthesised SQL query over the input (its `limit` applied), selecting the given SQL expressions;
+   * `row_index` adds the 0-based input row number as column `__mlbatch_row`.
+   */
+  query(select = "*", rowIndex = false): string {
+    const limit = this.options.limit === undefined ? "" : ` LIMIT ${this.options.limit}`;
+    const rows = rowIndex ? ", row_number() OVER () - 1 AS __mlbatch_row" : "";
+    return `(SELECT ${select}${rows} FROM ${this.options.from}${limit})`;
+  }
+
+  /** A query over the named columns only. */
+  project(names: readonly string[]): string {
+    return this.query(identifierList(names));
+  }
+
+  /**
+   * Streams the requested columns in batches of `batchSize` rows (the last one shorter), each column cast
+   * in SQL to its requested type. A batch's arrays are reused for the next one: consume a batch before
+   * asking for the next.
+   *
+   * @throws MlbatchError `E_READ` when DuckDB fails while reading
+   */
+  async *batches(requests: readonly ColumnRequest[], batchSize: number): AsyncGenerator<Batch> {
+    const select = requests
+      .map(
+        (r) => `CAST(${quotedIdentifier(r.name)} AS ${DUCKDB_TYPE[r.type]}) AS ${quotedIdentifier(r.name)}`,
+      )
+      .join(", ");
+    const buffers = requests.map((r) => allocate(r.type, batchSize));
+    let filled = 0;
+    const batch = (length: number): Batch => ({
+      length,
+      columns: requests.map(
+        (r, i): Column => ({ name: r.name, type: r.type, data: head(buffers[i]!, length) }),
+      ),
+    });
+    const stream = await this.read(() => this.db.connection.stream(`SELECT ${select} FROM ${this.query()}`));
+    for (;;) {
+      const chunk: DuckDBDataChunk | null = await this.read(() => stream.fetchChunk());
+      if (chunk === null || chunk.rowCount === 0) break;
+      let from = 0;
+      while (from < chunk.rowCount) {
+        const count = Math.min(chunk.rowCount - from, batchSize - filled);
+        requests.forEach((r, i) => {
+          copyFromVector(chunk.getColumnVector(i), r.type, from, count, buffers[i]!, filled);
+        });
+        from += count;
+        filled += count;
+        if (filled === batchSize) {
+          yield batch(filled);
+          filled = 0;
+        }
+      }
+    }
+    if (filled > 0) yield batch(filled);
+  }
+
+  private async read<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw new MlbatchError("E_READ", `failed reading inputs "${this.label}": ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * mlbatch's public API: load settings, build and run jobs, or use the parts (readers, writers, registry,
+ * loaders) on their own.
+ *
+ * @example
+ * ```ts
+ * import { loadSettings, createJob } from "mlbatch";
+ * const settings = await loadSettings(["confs/inference.yaml"]);
+ * const locals = await createJob(settings.job).execute();
+ * ```
+ */
+export { loadSettings } from "./config/load.js";
+export type { Batch, Column, ColumnType } from "./data/batch.js";
+export { Database } from "./data/database.js";
+export { createReader, ReaderKind } from "./data/readers/index.js";
+export { ParquetReader } from "./data/readers/parquet-reader.js";
+export type { Reader } from "./data/readers/reader.js";
+export { checkInputs, type SchemaProblem } from "./data/schema.js";
+export { Source } from "./data/source.js";
+export { createWriter, WriterKind } from "./data/writers/index.js";
+export { ParquetWriter } from "./data/writers/parquet-writer.js";
+export type { Writer } from "./data/writers/writer.js";
+export { type ErrorCode, isMlbatchError, type JobStep, MlbatchError } from "./errors.js";
+export { Job, type JobServices } from "./jobs/base.js";
+export { createJob, JobKind } from "./jobs/index.js";
+export { InferenceJob, InferenceJobConfig, type InferenceLocals } from "./jobs/inference.js";
+export { BuiltinLoader } from "./models/loaders/builtin-loader.js";
+export { CustomLoader } from "./models/loaders/custom-loader.js";
+export { createLoader, LoaderKind } from "./models/loaders/index.js";
+export type { Loader } from "./models/loaders/loader.js";
+export { type MLmodel, readMLmodel } from "./models/mlmodel.js";
+export type { FeatureSpec, Model, OutputSpec } from "./models/model.js";
+export { OnnxModel } from "./models/onnx-model.js";
+export { openRegistry } from "./registry/index.js";
+export { type ModelReference, modelReference, modelUri, parseModelUri } from "./registry/model-uri.js";
+export type { ModelVersion, Registry } from "./registry/registry.js";
+export { AlertsService } from "./services/alerts.js";
+export { LoggerService } from "./services/logger.js";
+export { MlflowService, resolveMlflowUris } from "./services/mlflow.js";
+export { Settings, settingsJsonSchema } from "./settings.js";

@@ -1,0 +1,29 @@
+import * as z from "zod";
+import type { MLmodel } from "../mlmodel.js";
+import type { Model } from "../model.js";
+import { OnnxModel } from "../onnx-model.js";
+import type { Loader } from "./loader.js";
+
+/** Config of {@link BuiltinLoader}. */
+export const BuiltinLoaderConfig = z
+  .strictObject({ KIND: z.literal("BuiltinLoader") })
+  .describe(
+    "Loads the model as MLflow's built-in pyfunc does and wraps its raw prediction into a `prediction` column.",
+  );
+
+/**
+ * The loader of MLflow's built-in flavor, as the reference's: the raw prediction (the first ONNX output)
+ * is wrapped into one column named `prediction`, whatever the signature calls it; other outputs are
+ * dropped.
+ *
+ * @example
+ * ```ts
+ * const model = await new BuiltinLoader().load("models:/bikes/1", mlmodel);
+ * ```
+ */
+export class BuiltinLoader implements Loader {
+  /** @inheritdoc */
+  load(uri: string, mlmodel: MLmodel): Promise<Model> {
+    return OnnxModel.create(uri, mlmodel, "prediction");
+  }
+}

@@ -1,0 +1,27 @@
+import * as z from "zod";
+import type { MLmodel } from "../mlmodel.js";
+import type { Model } from "../model.js";
+import { OnnxModel } from "../onnx-model.js";
+import type { Loader } from "./loader.js";
+
+/** Config of {@link CustomLoader}. */
+export const CustomLoaderConfig = z
+  .strictObject({ KIND: z.literal("CustomLoader") })
+  .describe("Loads the model and returns its outputs as named by its MLflow signature (the default).");
+
+/**
+ * The default loader, as the reference's: the model's outputs come out named as its signature names them
+ * (for the bikes model, `prediction`); a model without output signature keeps its ONNX output names, and
+ * outputs of shape [n, k] become k columns `<name>_0` ... `<name>_<k-1>`.
+ *
+ * @example
+ * ```ts
+ * const model = await new CustomLoader().load("models:/bikes@Champion", mlmodel);
+ * ```
+ */
+export class CustomLoader implements Loader {
+  /** @inheritdoc */
+  load(uri: string, mlmodel: MLmodel): Promise<Model> {
+    return OnnxModel.create(uri, mlmodel, "signature");
+  }
+}

@@ -1,0 +1,134 @@
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { MlbatchError } from "../errors.js";
+import { localArtifactPath } from "./artifacts.js";
+import type { ModelReference } from "./model-uri.js";
+import { notFound } from "./not-found.js";
+import type { ModelVersion, Registry } from "./registry.js";
+
+type Meta = Record<string, unknown>;
+
+/**
+ * The registry of an MLflow file store (`./mlruns`, `file:///.../mlruns`), written by MLflow 2.x or 3.x:
+ * `models/<name>/version-<n>/meta.yaml`, `models/<name>/aliases/<alias>`, and in 3.x the logged models
+ * `<experiment>/models/m-<id>/meta.yaml`.
+ *
+ * @example
+ * ```ts
+ * const registry = FileStore.open("./mlruns", "mlruns");
+ * const version = await registry.getModelVersion({ name: "bikes", version: 1 });
+ * ```
+ */
+export class FileStore implements Registry {
+  private constructor(
+    readonly uri: string,
+    private readonly root: string,
+  ) {}
+
+  /**
+   * @param uri - the registry URI, for messages
+   * @param root - the `mlruns` folder
+   * @throws MlbatchError `E_REGISTRY` when the folder does not exist
+   */
+  static open(uri: string, root: string): FileStore {
+    if (!existsSync(root) || !statSync(root).isDirectory()) {
+      throw new MlbatchError(
+        "E_REGISTRY",
+        `registry ${uri} is unreachable: folder "${root}" does not exist (working directory: ${process.cwd()}). ` +
+          "Set mlflow_service.registry_uri (or MLFLOW_REGISTRY_URI / MLFLOW_TRACKING_URI) to your MLflow store.",
+      );
+    }
+    return new FileStore(uri, root);
+  }
+
+  /** @inheritdoc */
+  async getModelVersion(ref: ModelReference): Promise<ModelVersion> {
+    const modelDir = join(this.root, "models", ref.name);
+    if (!existsSync(join(modelDir, "meta.yaml"))) {
+      throw notFound.model(ref, this.uri, subfolders(join(this.root, "models")));
+    }
+    const aliases = this.aliases(modelDir);
+    let number = ref.version;
+    if (ref.alias !== undefined) {
+      number = aliases.find(([alias]) => alias === ref.alias)?.[1];
+      if (number === undefined) throw notFound.alias(ref, aliases);
+    }
+    const meta = readMeta(join(modelDir, `version-${number}`, "meta.yaml"));
+    if (meta === undefined || meta.current_stage === "Deleted_Internal") {
+      const versions = subfolders(modelDir)
+        .map((name) => /^version-(\d+)$/.exec(name)?.[1])
+        .filter((n): n is string => n !== undefined)
+        .map(Number)
+        .filter(
+          (n) => readMeta(join(modelDir, `version-${n}`, "meta.yaml"))?.current_stage !== "Deleted_Internal",
+        )
+        .sort((a, b) => a - b);
+      throw notFound.version(ref, versions);
+    }
+    const version = Number(meta.version ?? number);
+    const source = String(meta.source ?? "");
+    return {
+      name: ref.name,
+      version,
+      alias: ref.alias,
+      aliases: aliases.filter(([, v]) => v === version).map(([alias]) => alias),
+      runId: typeof meta.run_id === "string" && meta.run_id !== "" ? meta.run_id : null,
+      source,
+      artifactUri: stringOr(meta.storage_location) ?? this.artifactUriOf(source, stringOr(meta.model_id)),
+      status: String(meta.status ?? "READY"),
+    };
+  }
+
+  /** @inheritdoc */
+  async modelDirectory(version: ModelVersion): Promise<string> {
+    return localArtifactPath(version.artifactUri, this.root);
+  }
+
+  /** @inheritdoc */
+  close(): void {}
+
+  private aliases(modelDir: string): [string, number][] {
+    const folder = join(modelDir, "aliases");
+    if (!existsSync(folder)) return [];
+    return readdirSync(folder)
+      .sort()
+      .map((alias): [string, number] => [alias, Number(readFileSync(join(folder, alias), "utf8").trim())]);
+  }
+
+  /** Resolves the `models:/m-<id>` (MLflow 3) and `runs:/<run>/<path>` forms of a `source`. */
+  private artifactUriOf(source: string, modelId: string | undefined): string {
+    const logged = modelId ?? /^models:\/(m-[0-9a-f]+)$/.exec(source)?.[1];
+    const run = /^runs:\/([^/]+)\/?(.*)$/.exec(source);
+    for (const experiment of subfolders(this.root)) {
+      if (logged !== undefined) {
+        const location = stringOr(
+          readMeta(join(this.root, experiment, "models", logged, "meta.yaml"))?.artifact_location,
+        );
+        if (location !== undefined) return location;
+      }
+      if (run?.[1] !== undefined) {
+        const root = stringOr(readMeta(join(this.root, experiment, run[1], "meta.yaml"))?.artifact_uri);
+        if (root !== undefined) return run[2] ? `${root}/${run[2]}` : root;
+      }
+    }
+    return source;
+  }
+}
+
+function readMeta(path: string): Meta | undefined {
+  if (!existsSync(path)) return undefined;
+  return (parse(readFileSync(path, "utf8")) as Meta | null) ?? {};
+}
+
+function subfolders(path: string): string[] {
+  if (!existsSync(path)) return [];
+  return readdirSync(path, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith("."))
+    .map((entry) => entry.name)
+    .sort();
+}
+
+function stringOr(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}

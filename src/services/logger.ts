@@ -1,0 +1,121 @@
+import type { Writable } from "node:stream";
+import pino, { type Logger } from "pino";
+import * as z from "zod";
+import type { Service } from "./service.js";
+
+export type { Logger } from "pino";
+
+/** Config of {@link LoggerService} (the reference's field names). */
+export const LoggerServiceConfig = z
+  .strictObject({
+    KIND: z.literal("LoggerService").optional(),
+    sink: z
+      .string()
+      .min(1)
+      .default("stderr")
+      .describe("Where logs go: stderr (default), stdout, or a file path (appended)."),
+    level: z
+      .enum([
+        "TRACE",
+        "DEBUG",
+        "INFO",
+        "WARNING",
+        "WARN",
+        "ERROR",
+        "CRITICAL",
+        "trace",
+        "debug",
+        "info",
+        "warn",
+        "error",
+        "fatal",
+      ])
+      .default("INFO")
+      .describe("Lowest level logged."),
+    serialize: z
+      .boolean()
+      .optional()
+      .describe(
+        "JSON lines (true) or readable lines (false). Default: readable on a terminal, JSON lines otherwise.",
+      ),
+    colorize: z.boolean().default(true).describe("Colors in readable lines on a terminal."),
+  })
+  .describe("Logging service: one line per job step.");
+export type LoggerServiceConfig = z.infer<typeof LoggerServiceConfig>;
+
+const LEVELS: Readonly<Record<string, pino.Level>> = {
+  trace: "trace",
+  debug: "debug",
+  info: "info",
+  warning: "warn",
+  warn: "warn",
+  error: "error",
+  critical: "fatal",
+  fatal: "fatal",
+};
+
+/**
+ * The job's logger (pino): readable lines on a terminal, JSON lines otherwise, to stderr by default so
+ * stdout stays for notifications and results.
+ *
+ * @example
+ * ```ts
+ * const service = new LoggerService({ level: "DEBUG" });
+ * await service.start();
+ * service.logger.info("Read inputs");
+ * ```
+ */
+export class LoggerService implements Service {
+  private current: Logger | undefined;
+  private file: ReturnType<typeof pino.destination> | undefined;
+
+  /**
+   * @param config - sink, level, serialize, colorize
+   * @param destination - a stream to log to instead of the sink (tests)
+   */
+  constructor(
+    private readonly config: Partial<LoggerServiceConfig> = {},
+    private readonly destination?: Writable,
+  ) {}
+
+  /** The logger; a silent one before {@link LoggerService.start}. */
+  get logger(): Logger {
+    return this.current ?? SILENT;
+  }
+
+  /** @inheritdoc */
+  async start(): Promise<void> {
+    const sink = this.config.sink ?? "stderr";
+    const level = LEVELS[(this.config.level ?? "INFO").toLowerCase()] ?? "info";
+    let stream: pino.DestinationStream | Writable;
+    if (this.destination !== undefined) stream = this.destination;
+    else if (sink === "stderr" || sink === "stdout")
+      stream = pino.destination({ fd: sink === "stderr" ? 2 : 1, sync: true });
+    else stream = this.file = pino.destination({ dest: sink, append: true, mkdir: true, sync: true });
+    const tty =
+      this.destination === undefined &&
+      (sink === "stderr" ? process.stderr.isTTY : sink === "stdout" && process.stdout.isTTY);
+    const serialize = this.config.serialize ?? !tty;
+    if (!serialize) {
+      const { default: pretty } = await import("pino-pretty");
+      stream = pretty({
+        destination: stream as Writable,
+        colorize: tty && (this.config.colorize ?? true),
+        translateTime: "SYS:HH:MM:ss.l",
+        ignore: "pid,hostname",
+        sync: true,
+      });
+    }
+    this.current = pino({ level, base: null, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+  }
+
+  /** @inheritdoc */
+  async stop(): Promise<void> {
+    this.current?.flush();
+    this.file?.end();
+    this.current = undefined;
+    this.file = undefined;
+  }
+}
+
+const SILENT = pino({ level: "silent" });
