@@ -95,13 +95,18 @@ export class InferenceJob extends Job<InferenceLocals> {
     super(services);
   }
 
-  /** Builds the job and its services from a validated config. */
-  static fromConfig(config: InferenceJobConfig): InferenceJob {
+  /**
+   * Builds the job and its services from a validated config.
+   *
+   * @param config - the job's config
+   * @param services - services to use instead of those the config describes (e.g. with captured output)
+   */
+  static fromConfig(config: InferenceJobConfig, services: Partial<JobServices> = {}): InferenceJob {
     return new InferenceJob(
       {
-        logger: new LoggerService(config.logger_service),
-        alerts: new AlertsService(config.alerts_service),
-        mlflow: new MlflowService(config.mlflow_service),
+        logger: services.logger ?? new LoggerService(config.logger_service),
+        alerts: services.alerts ?? new AlertsService(config.alerts_service),
+        mlflow: services.mlflow ?? new MlflowService(config.mlflow_service),
       },
       {
         inputs: createReader(config.inputs),

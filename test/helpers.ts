@@ -1,0 +1,95 @@
+/** Shared test helpers: fixture paths, temporary folders, job construction with captured output. */
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { PassThrough } from "node:stream";
+import { InferenceJob, InferenceJobConfig } from "../src/jobs/inference.js";
+import { AlertsService } from "../src/services/alerts.js";
+import { LoggerService } from "../src/services/logger.js";
+import { MlflowService } from "../src/services/mlflow.js";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+export const BIKES = join(ROOT, "examples", "bikes");
+export const INPUTS_TEST = join(BIKES, "data", "inputs_test.parquet");
+export const REGISTRIES = join(ROOT, "test", "fixtures", "registries");
+/** The four fixture stores: MLflow 2.x and 3.x, SQLite and file store. */
+export const STORES = {
+  "mlflow2-sqlite": `sqlite:///${join(REGISTRIES, "mlflow2-sqlite", "mlflow.db")}`,
+  "mlflow2-file": join(REGISTRIES, "mlflow2-file", "mlruns"),
+  "mlflow3-sqlite": `sqlite:///${join(REGISTRIES, "mlflow3-sqlite", "mlflow.db")}`,
+  "mlflow3-file": join(REGISTRIES, "mlflow3-file", "mlruns"),
+} as const;
+export const EXAMPLE_REGISTRY = `sqlite:///${join(BIKES, "mlflow.db")}`;
+
+/** A fresh temporary folder, removed by the returned cleanup. */
+export function tempDir(prefix = "mlbatch-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(path: string): void {
+  rmSync(path, { recursive: true, force: true });
+}
+
+/** Copies a fixture store to a new temporary folder (so its absolute paths point elsewhere). */
+export function copyStore(name: keyof typeof STORES): string {
+  const target = tempDir("mlbatch-store-copy-");
+  cpSync(join(REGISTRIES, name), target, { recursive: true });
+  return target;
+}
+
+/** Collects what a stream receives. */
+export class Capture extends PassThrough {
+  private chunks: string[] = [];
+  constructor() {
+    super();
+    this.on("data", (chunk: Buffer) => this.chunks.push(chunk.toString()));
+  }
+  get text(): string {
+    return this.chunks.join("");
+  }
+  get lines(): string[] {
+    return this.text.split("\n").filter((line) => line.length > 0);
+  }
+}
+
+/** An inference job built from a config object, with its logs (JSON lines) and alerts captured. */
+export function inferenceJob(config: Record<string, unknown>) {
+  const parsed = InferenceJobConfig.parse({ KIND: "InferenceJob", ...config });
+  const logs = new Capture();
+  const alerts = new Capture();
+  const services = {
+    logger: new LoggerService({ ...parsed.logger_service, serialize: true }, logs),
+    alerts: new AlertsService(parsed.alerts_service, alerts),
+    mlflow: new MlflowService(parsed.mlflow_service),
+  };
+  const job = InferenceJob.fromConfig(parsed, services);
+  return { job, logs, alerts, services };
+}
+
+/** Runs SQL on DuckDB in a child-free way: rows of a small query over files. */
+export async function query(sql: string): Promise<Record<string, unknown>[]> {
+  const { Database } = await import("../src/data/database.js");
+  const db = await Database.create();
+  try {
+    return await db.rows(sql);
+  } finally {
+    db.close();
+  }
+}
+
+/** Runs the built CLI (dist/) in a child process. */
+export function cli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const result = spawnSync(process.execPath, [join(ROOT, "bin", "mlbatch.js"), ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs a Python snippet with the test interpreter and returns its stdout. */
+export function python(interpreter: string, code: string, args: string[] = []): string {
+  return execFileSync(interpreter, ["-c", code, ...args], { encoding: "utf8" });
+}
