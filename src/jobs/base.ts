@@ -1,5 +1,6 @@
 import { type JobStep, MlbatchError, messageOf } from "../errors.js";
 import type { AlertsService } from "../services/alerts.js";
+import type { JobEvent } from "../services/job-event.js";
 import type { Logger, LoggerService } from "../services/logger.js";
 import type { MlflowService } from "../services/mlflow.js";
 import type { Service } from "../services/service.js";
@@ -24,6 +25,15 @@ export abstract class Job<Locals> {
   /** What notifications call the job, e.g. "Inference Job". */
   protected abstract readonly title: string;
 
+  /** What the job learned so far (model, rows, outputs, step durations), for its notifications. */
+  protected readonly facts: {
+    model?: JobEvent["model"];
+    rows?: JobEvent["rows"];
+    outputs?: string;
+    durations: Record<string, number>;
+  } = { durations: {} };
+  private startedAt = 0;
+
   /** @param services - the logger, alerts and MLflow services */
   constructor(readonly services: JobServices) {}
 
@@ -45,6 +55,7 @@ export abstract class Job<Locals> {
   async execute(): Promise<Locals> {
     const { logger, alerts, mlflow } = this.services;
     const started: Service[] = [];
+    this.startedAt = performance.now();
     try {
       for (const [step, service] of [
         ["services", logger],
@@ -58,8 +69,12 @@ export abstract class Job<Locals> {
     } catch (error) {
       const failure = asMlbatchError(error);
       this.logger.error({ code: failure.code, step: failure.step }, failure.message);
-      if (started.includes(alerts))
-        alerts.notify(`${this.title} Failed`, `[${failure.code}] ${failure.message}`);
+      if (started.includes(alerts)) {
+        await alerts.notify({
+          ...this.event("failed"),
+          error: { step: failure.step, code: failure.code, message: failure.message },
+        });
+      }
       throw failure;
     } finally {
       for (const service of started.reverse()) {
@@ -70,14 +85,29 @@ export abstract class Job<Locals> {
     }
   }
 
-  /** Runs one step of the job, tagging any failure with the step's name. */
+  /** A notification event carrying the facts gathered so far and the durations up to now. */
+  protected event(event: JobEvent["event"]): JobEvent {
+    const { durations, ...facts } = this.facts;
+    return {
+      event,
+      job: this.title,
+      status: event === "finished" ? "success" : "failure",
+      ...facts,
+      durations: { ...durations, total: (performance.now() - this.startedAt) / 1000 },
+    };
+  }
+
+  /** Runs one step of the job, timing it and tagging any failure with the step's name. */
   protected async step<T>(step: JobStep, work: () => Promise<T>): Promise<T> {
+    const start = performance.now();
     try {
       return await work();
     } catch (error) {
       const failure = asMlbatchError(error);
       failure.step ??= step;
       throw failure;
+    } finally {
+      this.facts.durations[step] = (this.facts.durations[step] ?? 0) + (performance.now() - start) / 1000;
     }
   }
 }

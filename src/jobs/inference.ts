@@ -102,11 +102,12 @@ export class InferenceJob extends Job<InferenceLocals> {
    * @param services - services to use instead of those the config describes (e.g. with captured output)
    */
   static fromConfig(config: InferenceJobConfig, services: Partial<JobServices> = {}): InferenceJob {
+    const logger = services.logger ?? new LoggerService(config.logger_service);
     return new InferenceJob(
       {
-        logger: services.logger ?? new LoggerService(config.logger_service),
+        logger,
         alerts: services.alerts ?? new AlertsService(config.alerts_service),
-        mlflow: services.mlflow ?? new MlflowService(config.mlflow_service),
+        mlflow: services.mlflow ?? new MlflowService(config.mlflow_service, () => logger.logger),
       },
       {
         inputs: createReader(config.inputs),
@@ -132,8 +133,10 @@ export class InferenceJob extends Job<InferenceLocals> {
       const ref = modelReference(mlflow.registryName, this.options.aliasOrVersion);
       const uri = modelUri(ref);
       this.logger.info(`[Inference] With model URI: ${uri}`);
+      this.facts.model = { name: ref.name, alias: ref.alias, uri };
       const version = await this.step("load", () => mlflow.registry.getModelVersion(ref));
       const versionUri = `models:/${version.name}/${version.version}`;
+      this.facts.model = { ...this.facts.model, version: version.version };
       this.logger.info(
         { run_id: version.runId, source: version.source },
         `[Inference] Resolved ${uri} to version ${version.version}`,
@@ -169,12 +172,15 @@ export class InferenceJob extends Job<InferenceLocals> {
           idColumns.length === 0
             ? `(SELECT * FROM ${predictions.sqlName})`
             : `(SELECT * FROM ${source.project(idColumns)} POSITIONAL JOIN ${predictions.sqlName})`;
+        this.facts.rows = { read: predictions.rowCount };
         const rows = await this.step("write", () => outputs.write(db, query));
+        this.facts.rows = { read: predictions.rowCount, written: rows, rejected: 0 };
+        this.facts.outputs = outputs.path;
         const columns = [...idColumns, ...model.outputs.map((o) => o.name)];
         const shape = [rows, columns.length] as const;
 
         this.logger.info("[Inference] Notify with alerts");
-        alerts.notify(`${this.title} Finished`, `Outputs Shape: (${shape[0]}, ${shape[1]})`);
+        await alerts.notify({ ...this.event("finished"), shape });
         return {
           inputs: { path: inputs.path, columns: source.columns.map((c) => c.name) },
           modelUri: uri,

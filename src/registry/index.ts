@@ -1,11 +1,18 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MlbatchError } from "../errors.js";
+import type { Logger } from "../services/logger.js";
 import { FileStore } from "./file-store.js";
 import type { Registry } from "./registry.js";
 import { SqliteStore } from "./sqlite-store.js";
 
 export type { ModelVersion, Registry } from "./registry.js";
+
+/** What a registry may use besides its URI. */
+export interface RegistryOptions {
+  /** Where a registry logs what it does (cache hits, retries); silent by default. */
+  readonly logger?: Logger | undefined;
+}
 
 /**
  * Opens the registry of an MLflow registry URI: `sqlite:///<relative>.db`, `sqlite:////<absolute>.db`,
@@ -13,7 +20,7 @@ export type { ModelVersion, Registry } from "./registry.js";
  *
  * @throws MlbatchError `E_REGISTRY` when the store is missing, `E_CONFIG` for URIs mlbatch cannot read
  */
-export function openRegistry(uri: string): Registry {
+export function openRegistry(uri: string, _options: RegistryOptions = {}): Registry {
   if (uri.startsWith("sqlite:")) {
     const path = uri.replace(/^sqlite:\/\/\//, "");
     if (path === uri || path === "" || path === ":memory:") {

@@ -1,5 +1,6 @@
 import type { Writable } from "node:stream";
 import * as z from "zod";
+import { headline, type JobEvent } from "./job-event.js";
 import type { Service } from "./service.js";
 
 /** Config of {@link AlertsService} (the reference's field names). */
@@ -26,7 +27,7 @@ export type AlertsServiceConfig = z.infer<typeof AlertsServiceConfig>;
  * ```ts
  * const alerts = new AlertsService({ app_name: "Bikes" });
  * await alerts.start();
- * alerts.notify("Inference Job Finished", "Outputs Shape: (3476, 2)");
+ * await alerts.notify({ event: "finished", job: "Inference Job", status: "success", shape: [3476, 2] });
  * ```
  */
 export class AlertsService implements Service {
@@ -45,9 +46,10 @@ export class AlertsService implements Service {
   /** @inheritdoc */
   async stop(): Promise<void> {}
 
-  /** Sends a notification on every channel (none when `enable` is false). */
-  notify(title: string, message: string): void {
+  /** Sends a notification on every channel (none when `enable` is false). Never throws. */
+  async notify(event: JobEvent): Promise<void> {
     if (this.config.enable === false) return;
+    const { title, message } = headline(event);
     this.output.write(`[${this.config.app_name ?? "mlbatch"}] ${title}: ${message}\n`);
   }
 }

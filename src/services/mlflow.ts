@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import * as z from "zod";
 import { MlbatchError } from "../errors.js";
 import { openRegistry, type Registry } from "../registry/index.js";
+import type { Logger } from "./logger.js";
 import type { Service } from "./service.js";
 
 /** Config of {@link MlflowService} (the reference's field names). */
@@ -58,8 +59,14 @@ export function resolveMlflowUris(
 export class MlflowService implements Service {
   private current: Registry | undefined;
 
-  /** @param config - tracking_uri, registry_uri, registry_name */
-  constructor(private readonly config: Partial<MlflowServiceConfig> = {}) {}
+  /**
+   * @param config - tracking_uri, registry_uri, registry_name
+   * @param logger - the job's logger, once started
+   */
+  constructor(
+    private readonly config: Partial<MlflowServiceConfig> = {},
+    private readonly logger: () => Logger | undefined = () => undefined,
+  ) {}
 
   /** The name of the registered model the job loads. */
   get registryName(): string {
@@ -74,7 +81,7 @@ export class MlflowService implements Service {
 
   /** @inheritdoc */
   async start(): Promise<void> {
-    this.current = openRegistry(resolveMlflowUris(this.config).registryUri);
+    this.current = openRegistry(resolveMlflowUris(this.config).registryUri, { logger: this.logger() });
   }
 
   /** @inheritdoc */

@@ -50,14 +50,18 @@ describe("AlertsService", () => {
     const out = new Capture();
     const alerts = new AlertsService({ app_name: "Bikes" }, out);
     await alerts.start();
-    alerts.notify("Inference Job Finished", "Outputs Shape: (3476, 2)");
+    await alerts.notify({ event: "finished", job: "Inference Job", status: "success", shape: [3476, 2] });
     await alerts.stop();
     expect(out.text).toBe("[Bikes] Inference Job Finished: Outputs Shape: (3476, 2)\n");
   });
 
-  it("given enable false, when notified, then nothing is sent", () => {
+  it("given enable false, when notified, then nothing is sent", async () => {
     const out = new Capture();
-    new AlertsService({ enable: false }, out).notify("t", "m");
+    await new AlertsService({ enable: false }, out).notify({
+      event: "finished",
+      job: "Inference Job",
+      status: "success",
+    });
     expect(out.text).toBe("");
   });
 });
