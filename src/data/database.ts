@@ -1,4 +1,13 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+
+/**
+ * How much memory DuckDB may hold before it spills to its temporary folder (`MLBATCH_DUCKDB_MEMORY_LIMIT`
+ * overrides it, in DuckDB's notation: "512MB", "2GB").
+ */
+const MEMORY_LIMIT = process.env.MLBATCH_DUCKDB_MEMORY_LIMIT ?? "256MB";
 
 /**
  * An in-memory DuckDB database and one connection, owned by a job for its lifetime. Readers, the schema
@@ -11,17 +20,38 @@ import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
  * ```
  */
 export class Database {
+  private readonly others: DuckDBConnection[] = [];
+
   private constructor(
     private readonly instance: DuckDBInstance,
+    private readonly spill: string,
     /** The connection to run SQL on. */
     readonly connection: DuckDBConnection,
   ) {}
 
   /** Opens a new in-memory database. */
   static async create(): Promise<Database> {
-    // Insertion order is what makes "one output row per input row, in input order" hold.
-    const instance = await DuckDBInstance.create(":memory:", { preserve_insertion_order: "true" });
-    return new Database(instance, await instance.connect());
+    // Insertion order is what makes "one output row per input row, in input order" hold. A memory limit,
+    // a private spill folder and no cache of input files keep memory flat however many rows the job reads
+    // (measured: with DuckDB's external file cache, peak RSS grew by the input file's size).
+    const spill = mkdtempSync(join(tmpdir(), "mlbatch-duckdb-"));
+    const instance = await DuckDBInstance.create(":memory:", {
+      preserve_insertion_order: "true",
+      memory_limit: MEMORY_LIMIT,
+      temp_directory: spill,
+      enable_external_file_cache: "false",
+    });
+    return new Database(instance, spill, await instance.connect());
+  }
+
+  /**
+   * Opens another connection to the same database, closed with it. A connection runs one statement at a
+   * time: an appender flushing on the connection that streams a query would end that query's stream.
+   */
+  async connect(): Promise<DuckDBConnection> {
+    const connection = await this.instance.connect();
+    this.others.push(connection);
+    return connection;
   }
 
   /** Runs a statement and discards its result. */
@@ -37,7 +67,9 @@ export class Database {
 
   /** Closes the connection and the database. */
   close(): void {
+    for (const connection of this.others) connection.closeSync();
     this.connection.closeSync();
     this.instance.closeSync();
+    rmSync(this.spill, { recursive: true, force: true });
   }
 }

@@ -1,23 +1,23 @@
-import { MlbatchError } from "../errors.js";
+import { MlbatchError, messageOf } from "../errors.js";
 import type { FeatureSpec } from "../models/model.js";
 import type { SignatureType } from "../models/signature.js";
 import { DUCKDB_TYPE } from "./batch.js";
+import { type Constraints, compileConstraint, type RowCheck, safe } from "./constraints.js";
 import type { Database } from "./database.js";
 import type { Source } from "./source.js";
-import { quotedIdentifier } from "./sql.js";
+import { quotedIdentifier, quotedString } from "./sql.js";
+import {
+  isColumnProblem,
+  type ProblemRow,
+  type SchemaProblem,
+  schemaError,
+  type ValidationReport,
+} from "./validation-report.js";
+
+export type { ProblemRow, SchemaProblem, ValidationReport } from "./validation-report.js";
 
 /** How many failing rows a problem lists. */
 const SAMPLE_ROWS = 5;
-
-/** One problem the schema check found. */
-export interface SchemaProblem {
-  readonly column: string;
-  readonly check: "missing" | "type" | "null" | "unconvertible";
-  readonly message: string;
-  /** For value checks: how many rows fail, and the first few (0-based row numbers, with id values). */
-  readonly count?: number;
-  readonly rows?: readonly { readonly row: number; readonly ids: Readonly<Record<string, unknown>> }[];
-}
 
 /** What each MLflow type accepts: DuckDB types that convert safely under pyfunc's rules. */
 const SAFE: Readonly<Record<SignatureType, ReadonlySet<string>>> = {
@@ -65,16 +65,105 @@ const SIGNATURE_NUMPY: Readonly<Record<SignatureType, string>> = {
   datetime: "datetime64",
 };
 
+/** Options of {@link validateInputs}. */
+export interface ValidationOptions {
+  /** Constraints per column from the config, checked in the same pass. */
+  readonly constraints?: Constraints | undefined;
+  /** Columns whose values identify failing rows. Default: the source's id columns. */
+  readonly idColumns?: readonly string[] | undefined;
+}
+
+/** A validation's report, and the SQL that tells the invalid rows apart. */
+export interface InputValidation {
+  readonly report: ValidationReport;
+  /**
+   * A SQL condition true for rows failing any row check (undefined when no row check ran); never null,
+   * so `NOT (invalid)` keeps exactly the valid rows.
+   */
+  readonly invalid: string | undefined;
+  /** A SQL expression giving a failing row's reasons, e.g. `season: in [1, 2, 3, 4]; hr: <= 23`. */
+  readonly reason: string;
+}
+
 /**
- * Checks the inputs against what the model reads, before anything is predicted: every missing column,
- * every column whose type does not convert safely to its signature type (pyfunc's rules: wider of the
- * same kind, unsigned to wider signed, integers of up to 4 bytes to double), then, in one pass over the
- * data, null values and values that do not fit the tensor type they feed (e.g. an int64 beyond int32).
+ * Validates the inputs against what the model reads and the config's constraints, collecting every
+ * problem: missing columns and types that do not convert safely to their signature type (pyfunc's rules:
+ * wider of the same kind, unsigned to wider signed, integers of up to 4 bytes to double); then, in one
+ * pass over the data, every row check (nulls, values that do not fit the tensor type they feed, and each
+ * constraint), each with its count of failing rows and the first few (0-based row numbers, id values and
+ * the failing value).
  *
  * @param db - the job's database
  * @param source - the opened inputs
  * @param features - the columns the model reads
  * @param model - the model URI, for messages
+ * @throws MlbatchError `E_CONFIG` for a constraint DuckDB cannot evaluate (a bad regex or date);
+ * `E_READ` when the data cannot be read
+ */
+export async function validateInputs(
+  db: Database,
+  source: Source,
+  features: readonly FeatureSpec[],
+  model: string,
+  options: ValidationOptions = {},
+): Promise<InputValidation> {
+  const constraints = options.constraints ?? {};
+  const idColumns = options.idColumns ?? source.idColumns;
+  const columnProblems: SchemaProblem[] = [];
+  const checks: RowCheck[] = [];
+  const missing = new Set<string>();
+  const names = [...new Set([...features.map((f) => f.name), ...Object.keys(constraints)])];
+  for (const name of names) {
+    const feature = features.find((f) => f.name === name);
+    const found = source.typeOf(name);
+    if (found === undefined) {
+      missing.add(name);
+      columnProblems.push({
+        column: name,
+        check: "missing",
+        origin: feature === undefined ? "constraints" : "signature",
+        message: `column "${name}" is missing`,
+      });
+      continue;
+    }
+    if (feature !== undefined) checks.push(...signatureChecks(feature, found, columnProblems));
+    const constraint = constraints[name];
+    if (constraint !== undefined) {
+      const compiled = compileConstraint(name, found, constraint, feature !== undefined);
+      checks.push(...compiled.checks);
+      columnProblems.push(...compiled.mismatches.map((m) => ({ ...m, origin: "constraints" as const })));
+    }
+  }
+  await checkEvaluable(db, source, checks);
+  const { total, invalid, rowProblems } = await countFailures(db, source, checks, idColumns);
+  const problems = [...columnProblems, ...rowProblems];
+  // Column problems stay in the order of the signature, as pyfunc lists them.
+  problems.sort((a, b) => Number(!isColumnProblem(a)) - Number(!isColumnProblem(b)));
+  const report: ValidationReport = {
+    inputs: source.label,
+    model,
+    valid: problems.length === 0,
+    rows: { total, invalid },
+    checks: names.length - missing.size + checks.length,
+    problems,
+    columns: source.columns.map((c) => `${c.name} ${c.type}`).join(", "),
+  };
+  const reason = `concat_ws('; ', ${
+    checks
+      .map((c) => `CASE WHEN ${c.condition} THEN ${quotedString(`${c.column}: ${c.expected}`)} END`)
+      .join(", ") || "NULL"
+  })`;
+  return {
+    report,
+    invalid: checks.length === 0 ? undefined : checks.map((c) => c.condition).join(" OR "),
+    reason,
+  };
+}
+
+/**
+ * Checks the inputs against what the model reads (and optional constraints), before anything is
+ * predicted; see {@link validateInputs}.
+ *
  * @throws MlbatchError `E_SCHEMA` whose message lists every problem, each with its column
  */
 export async function checkInputs(
@@ -82,88 +171,152 @@ export async function checkInputs(
   source: Source,
   features: readonly FeatureSpec[],
   model: string,
+  options: ValidationOptions = {},
 ): Promise<void> {
-  const problems: SchemaProblem[] = [];
-  for (const feature of features) {
-    const found = source.typeOf(feature.name);
-    if (found === undefined) {
-      problems.push({
-        column: feature.name,
-        check: "missing",
-        message: `column "${feature.name}" is missing`,
-      });
-    } else if (feature.signatureType !== undefined && !SAFE[feature.signatureType].has(found)) {
-      const expected = `${feature.signatureType} (${SIGNATURE_NUMPY[feature.signatureType]})`;
-      problems.push({
-        column: feature.name,
-        check: "type",
-        message: `column "${feature.name}": expected ${expected}, found ${found} (${NUMPY[found] ?? found}); cannot safely convert ${NUMPY[found] ?? found} to ${SIGNATURE_NUMPY[feature.signatureType]}`,
+  const { report } = await validateInputs(db, source, features, model, options);
+  if (!report.valid) throw schemaError(report);
+}
+
+function signatureChecks(feature: FeatureSpec, found: string, problems: SchemaProblem[]): RowCheck[] {
+  const column = quotedIdentifier(feature.name);
+  const checks: RowCheck[] = [
+    {
+      column: feature.name,
+      check: "null",
+      origin: "signature",
+      expected: "not null",
+      what: "null values",
+      condition: safe(`${column} IS NULL`),
+    },
+  ];
+  if (feature.signatureType !== undefined && !SAFE[feature.signatureType].has(found)) {
+    const expected = `${feature.signatureType} (${SIGNATURE_NUMPY[feature.signatureType]})`;
+    const numpy = NUMPY[found] ?? found;
+    problems.push({
+      column: feature.name,
+      check: "type",
+      origin: "signature",
+      message: `column "${feature.name}": expected ${expected}, found ${found} (${numpy}); cannot safely convert ${numpy} to ${SIGNATURE_NUMPY[feature.signatureType]}`,
+    });
+    return checks;
+  }
+  checks.push({
+    column: feature.name,
+    check: "unconvertible",
+    origin: "signature",
+    expected: `fits the model's ${feature.type} input`,
+    what: `values that do not fit the model's ${feature.type} input`,
+    condition: safe(`${column} IS NOT NULL AND TRY_CAST(${column} AS ${DUCKDB_TYPE[feature.type]}) IS NULL`),
+  });
+  return checks;
+}
+
+/** Binds the constraints' SQL over no rows, so a bad regex or date is reported with its column. */
+async function checkEvaluable(db: Database, source: Source, checks: readonly RowCheck[]): Promise<void> {
+  const constraints = checks.filter((check) => check.origin === "constraints");
+  const bind = (list: readonly RowCheck[]) =>
+    db.rows(
+      `SELECT ${list.map((c) => c.condition).join(", ")} FROM (SELECT * FROM ${source.query()} LIMIT 0)`,
+    );
+  if (
+    constraints.length === 0 ||
+    (await bind(constraints).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
+  for (const c of constraints) {
+    try {
+      await bind([c]);
+    } catch (error) {
+      throw new MlbatchError(
+        "E_CONFIG",
+        `job.validation.constraints.${c.column}.${c.check}: cannot be evaluated on column "${c.column}" ` +
+          `(${source.typeOf(c.column)}): ${messageOf(error).split("\n")[0]}. Fix the constraint.`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/**
+ * One pass over the data counts the rows, the rows failing any check, and each check's failing rows;
+ * only when some fail, a second pass collects each failing check's first rows.
+ */
+async function countFailures(
+  db: Database,
+  source: Source,
+  checks: readonly RowCheck[],
+  idColumns: readonly string[],
+): Promise<{ total: number; invalid: number; rowProblems: SchemaProblem[] }> {
+  // count_if, not count(*) FILTER: 5x faster with dozens of checks (measured on 1M rows).
+  const counts = await read(source, () =>
+    db.rows(
+      `SELECT ${[
+        "count(*) AS total",
+        `count_if(${checks.map((c) => c.condition).join(" OR ") || "false"}) AS invalid`,
+        ...checks.map((c, i) => `count_if(${c.condition}) AS c${i}`),
+      ].join(", ")} FROM ${source.query()}`,
+    ),
+  );
+  const failing = checks
+    .map((check, i) => ({ check, count: Number(counts[0]?.[`c${i}`] ?? 0), i }))
+    .filter((f) => f.count > 0);
+  const rowProblems: SchemaProblem[] = [];
+  if (failing.length > 0) {
+    const ids = idColumns.map((id) => `${quotedString(id)}: ${quotedIdentifier(id)}`).join(", ");
+    const idsField = ids === "" ? "" : `, 'ids': {${ids}}`;
+    const sample = (c: RowCheck) =>
+      `{'row': __mlbatch_row, 'value': TRY_CAST(${quotedIdentifier(c.column)} AS VARCHAR)${idsField}}`;
+    const [samples] = await read(source, () =>
+      db.rows(
+        `SELECT ${failing
+          .map(
+            ({ check, i }) =>
+              `min_by(${sample(check)}, __mlbatch_row, ${SAMPLE_ROWS}) FILTER (WHERE ${check.condition}) AS s${i}`,
+          )
+          .join(", ")} FROM ${source.query("*", true)}`,
+      ),
+    );
+    for (const { check: c, count, i } of failing) {
+      const found = (samples?.[`s${i}`] ?? []) as {
+        row: unknown;
+        value: unknown;
+        ids?: Record<string, unknown>;
+      }[];
+      const rows: ProblemRow[] = found.map((s) => ({
+        row: Number(s.row),
+        ids: Object.fromEntries(idColumns.map((id) => [id, s.ids?.[id]])),
+        ...(c.check === "null" || s.value === null ? {} : { value: String(s.value) }),
+      }));
+      rowProblems.push({
+        column: c.column,
+        check: c.check,
+        origin: c.origin,
+        expected: c.expected,
+        count,
+        rows,
+        message: `column "${c.column}": ${count} ${c.what}; first rows (0-based): ${rows.map(describeRow).join(", ")}`,
       });
     }
   }
-  if (problems.length === 0) problems.push(...(await checkValues(db, source, features)));
-  if (problems.length === 0) return;
-  const columns = source.columns.map((c) => `${c.name} ${c.type}`).join(", ");
-  throw Object.assign(
-    new MlbatchError(
-      "E_SCHEMA",
-      `inputs "${source.label}" do not match the signature of model ${model}:\n` +
-        problems.map((p) => `  - ${p.message}`).join("\n") +
-        `\ninput columns: ${columns}\nFix the input data or register a model whose signature matches it.`,
-    ),
-    { problems },
-  );
+  return { total: Number(counts[0]?.total ?? 0), invalid: Number(counts[0]?.invalid ?? 0), rowProblems };
 }
 
-async function checkValues(
-  db: Database,
-  source: Source,
-  features: readonly FeatureSpec[],
-): Promise<SchemaProblem[]> {
-  const checks = features.flatMap((feature) => {
-    const column = quotedIdentifier(feature.name);
-    return [
-      { feature, check: "null" as const, condition: `${column} IS NULL` },
-      {
-        feature,
-        check: "unconvertible" as const,
-        condition: `${column} IS NOT NULL AND TRY_CAST(${column} AS ${DUCKDB_TYPE[feature.type]}) IS NULL`,
-      },
-    ];
-  });
-  const counts = await db.rows(
-    `SELECT ${checks.map((c, i) => `count(*) FILTER (WHERE ${c.condition}) AS c${i}`).join(", ")} FROM ${source.query()}`,
-  );
-  const problems: SchemaProblem[] = [];
-  for (const [i, c] of checks.entries()) {
-    const count = Number(counts[0]?.[`c${i}`] ?? 0);
-    if (count === 0) continue;
-    const ids = source.idColumns.map(quotedIdentifier);
-    const rows = await db.rows(
-      `SELECT ${["__mlbatch_row", ...ids].join(", ")} FROM ${source.query("*", true)} WHERE ${c.condition} ORDER BY __mlbatch_row LIMIT ${SAMPLE_ROWS}`,
-    );
-    const sample = rows.map((row) => ({
-      row: Number(row.__mlbatch_row),
-      ids: Object.fromEntries(source.idColumns.map((id) => [id, row[id]])),
-    }));
-    const where = sample
-      .map((s) =>
-        source.idColumns.length === 0
-          ? `${s.row}`
-          : `${s.row} (${Object.entries(s.ids)
-              .map(([k, v]) => `${k}=${v}`)
-              .join(", ")})`,
-      )
-      .join(", ");
-    const what =
-      c.check === "null" ? "null values" : `values that do not fit the model's ${c.feature.type} input`;
-    problems.push({
-      column: c.feature.name,
-      check: c.check,
-      count,
-      rows: sample,
-      message: `column "${c.feature.name}": ${count} ${what}; first rows (0-based): ${where}`,
+async function read<T>(source: Source, query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (error) {
+    throw new MlbatchError("E_READ", `failed reading inputs "${source.label}": ${messageOf(error)}`, {
+      cause: error,
     });
   }
-  return problems;
+}
+
+/** `7`, `7 (instant=13911)`, `7 (value 5)` or `7 (instant=13911, value 5)`. */
+function describeRow(row: ProblemRow): string {
+  const parts = Object.entries(row.ids).map(([k, v]) => `${k}=${v}`);
+  if (row.value !== undefined) parts.push(`value ${row.value}`);
+  return parts.length === 0 ? `${row.row}` : `${row.row} (${parts.join(", ")})`;
 }

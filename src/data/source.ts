@@ -26,6 +26,11 @@ export interface SourceOptions {
   readonly limit?: number | undefined;
   /** Columns that identify rows (e.g. a pandas index), passed through to the outputs. */
   readonly idColumns?: readonly string[];
+  /**
+   * A SQL condition rows must meet, applied after `limit` (e.g. "passes validation"): every query and
+   * stream of the source sees the same rows, in input order.
+   */
+  readonly where?: string | undefined;
 }
 
 /**
@@ -73,19 +78,38 @@ export class Source {
     return this.options.idColumns ?? [];
   }
 
+  /** The SQL condition rows are filtered by, if any. */
+  get condition(): string | undefined {
+    return this.options.where;
+  }
+
+  /**
+   * The same input, keeping only the rows that meet `condition` (and any condition this source already
+   * has). Row numbers from {@link Source.query} stay input row numbers.
+   */
+  where(condition: string): Source {
+    const where = this.options.where === undefined ? condition : `(${this.options.where}) AND (${condition})`;
+    return new Source(this.db, { ...this.options, where }, this.columns);
+  }
+
   /** The type of a column, or undefined when the input has no such column. */
   typeOf(name: string): string | undefined {
     return this.columns.find((column) => column.name === name)?.type;
   }
 
   /**
-   * A parenthesised SQL query over the input (its `limit` applied), selecting the given SQL expressions;
-   * `row_index` adds the 0-based input row number as column `__mlbatch_row`.
+   * A parenthesised SQL query over the input (its `limit`, then its condition applied), selecting the
+   * given SQL expressions; `rowIndex` adds the 0-based input row number (counted before the condition)
+   * as column `__mlbatch_row`.
    */
   query(select = "*", rowIndex = false): string {
-    const limit = this.options.limit === undefined ? "" : ` LIMIT ${this.options.limit}`;
-    const rows = rowIndex ? ", row_number() OVER () - 1 AS __mlbatch_row" : "";
-    return `(SELECT ${select}${rows} FROM ${this.options.from}${limit})`;
+    const { from, limit, where } = this.options;
+    let table = limit === undefined ? from : `(SELECT * FROM ${from} LIMIT ${limit})`;
+    // DuckDB numbers rows with a streaming window: one pass, no materialization.
+    if (rowIndex) table = `(SELECT *, row_number() OVER () - 1 AS __mlbatch_row FROM ${table})`;
+    const columns = rowIndex && select !== "*" ? `${select}, __mlbatch_row` : select;
+    const filter = where === undefined ? "" : ` WHERE ${where}`;
+    return `(SELECT ${columns} FROM ${table}${filter})`;
   }
 
   /** A query over the named columns only. */

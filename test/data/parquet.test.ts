@@ -115,7 +115,7 @@ print(t.schema.field("id").type, t.schema.field("prediction").type, len(df), df.
   it("given an existing output, when the write fails, then the old file is left untouched", async () => {
     const path = join(dir, "predictions.parquet");
     await new ParquetWriter({ path }).write(db, "(SELECT 1 AS x)");
-    await failure(new ParquetWriter({ path }).write(db, "(SELECT error('boom') AS x)"));
+    await failure(new ParquetWriter({ path, mode: "overwrite" }).write(db, "(SELECT error('boom') AS x)"));
     expect(await db.rows(`SELECT x FROM '${path}'`)).toEqual([{ x: 1 }]);
     expect(readdirSync(dir)).toEqual(["predictions.parquet"]);
   });

@@ -1,72 +1,62 @@
-import { stat } from "node:fs/promises";
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { Database } from "../database.js";
-import { Source } from "../source.js";
+import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
+import {
+  FILE_READER_FIELDS,
+  type FileReaderOptions,
+  fileList,
+  hiveOption,
+  inputFiles,
+  openTable,
+} from "./files.js";
 import type { Reader } from "./reader.js";
 
 /** Config of {@link ParquetReader}. */
 export const ParquetReaderConfig = z
   .strictObject({
     KIND: z.literal("ParquetReader"),
-    path: z.string().min(1).describe("Parquet file to read, relative to the working directory."),
-    limit: z.int().positive().optional().describe("Read only the first `limit` rows."),
+    ...FILE_READER_FIELDS,
   })
-  .describe("Reads a Parquet file (as written by pandas, pyarrow, Spark or DuckDB).");
+  .describe("Reads Parquet files (as written by pandas, pyarrow, Spark or DuckDB).");
 export type ParquetReaderConfig = z.infer<typeof ParquetReaderConfig>;
 
 /**
- * Reads a Parquet file with DuckDB, streamed chunk by chunk. Columns pandas stored as the frame's index
- * (e.g. `instant` in the bikes data) are reported as id columns, so they are passed to the outputs as
- * the reference's pandas index is.
+ * Reads Parquet files with DuckDB, streamed chunk by chunk: one file, a glob, or a (Hive-partitioned)
+ * folder. Columns pandas stored as the frame's index (e.g. `instant` in the bikes data) are reported as id
+ * columns, so they are passed to the outputs as the reference's pandas index is.
  *
  * @example
  * ```ts
  * const source = await new ParquetReader({ path: "data/inputs_test.parquet" }).open(db);
+ * const parts = await new ParquetReader({ path: "data/events/", columns: ["id", "x"] }).open(db);
  * ```
  */
 export class ParquetReader implements Reader {
   readonly path: string;
-  private readonly limit: number | undefined;
 
-  /** @param options - `path` of the file; `limit` to read only the first rows */
-  constructor(options: { path: string; limit?: number | undefined }) {
+  /** @param options - `path`: a file, glob or folder; `columns` to read only some; `limit`; `hivePartitioning` */
+  constructor(private readonly options: FileReaderOptions) {
     this.path = options.path;
-    this.limit = options.limit;
   }
 
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
-    await checkFile(this.path);
-    const from = `read_parquet(${quotedString(this.path)})`;
+    const found = await inputFiles(db, this.path, [".parquet"]);
+    const from = `read_parquet(${fileList(found.files)}${hiveOption(found, this.options.hivePartitioning)})`;
     let idColumns: string[];
     try {
-      idColumns = await pandasIndexColumns(db, this.path);
+      idColumns = await pandasIndexColumns(db, found.files[0]!);
     } catch (error) {
       throw new MlbatchError(
         "E_READ",
         `cannot read inputs "${this.path}": not a readable Parquet file (${messageOf(error)}). ` +
-          "Check that inputs.path names a Parquet file and that it was written completely.",
+          "Check that inputs.path names Parquet files and that they were written completely.",
         { cause: error },
       );
     }
-    return Source.open(db, { from, label: this.path, limit: this.limit, idColumns });
-  }
-}
-
-async function checkFile(path: string): Promise<void> {
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new Error("it is not a file");
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : messageOf(error);
-    throw new MlbatchError(
-      "E_READ",
-      `cannot read inputs "${path}": ${reason} (working directory: ${process.cwd()}). ` +
-        "Check inputs.path: relative paths are relative to the working directory.",
-      { cause: error },
-    );
+    return openTable(db, from, { ...this.options, idColumns });
   }
 }
 

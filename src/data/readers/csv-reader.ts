@@ -1,0 +1,92 @@
+import * as z from "zod";
+import type { Database } from "../database.js";
+import type { Source } from "../source.js";
+import { quotedString } from "../sql.js";
+import {
+  type ColumnTypeName,
+  ColumnTypes,
+  FILE_READER_FIELDS,
+  type FileReaderOptions,
+  fileList,
+  hiveOption,
+  inputFiles,
+  openTable,
+} from "./files.js";
+import type { Reader } from "./reader.js";
+
+/** Config of {@link CsvReader}. */
+export const CsvReaderConfig = z
+  .strictObject({
+    KIND: z.literal("CsvReader"),
+    ...FILE_READER_FIELDS,
+    delimiter: z.string().min(1).max(4).default(",").describe('Field separator, e.g. ";" or "\\t".'),
+    header: z
+      .boolean()
+      .default(true)
+      .describe("The first line names the columns; without header they are column0, column1, ..."),
+    quote: z.string().length(1).default('"').describe("Quote character."),
+    escape: z
+      .string()
+      .length(1)
+      .optional()
+      .describe("Escape character inside quoted fields. Default: the quote character (doubled quotes)."),
+    null_strings: z
+      .array(z.string())
+      .default([""])
+      .describe("Unquoted field values read as null. A quoted field is never null."),
+    types: ColumnTypes.optional(),
+  })
+  .describe("Reads CSV files; column types are detected, or given with `types`.");
+export type CsvReaderConfig = z.infer<typeof CsvReaderConfig>;
+
+/** The options of {@link CsvReader}. */
+export interface CsvReaderOptions extends FileReaderOptions {
+  readonly delimiter?: string | undefined;
+  readonly header?: boolean | undefined;
+  readonly quote?: string | undefined;
+  readonly escape?: string | undefined;
+  readonly nullStrings?: readonly string[] | undefined;
+  readonly types?: Readonly<Record<string, ColumnTypeName>> | undefined;
+}
+
+/**
+ * Reads CSV files with DuckDB, streamed: one file, a glob, or a (Hive-partitioned) folder of `.csv` (or
+ * `.csv.gz`) files. A UTF-8 byte order mark and CRLF line ends are handled; `""` is an empty string and an
+ * empty unquoted field is null. No column is taken as an id column unless the job names it.
+ *
+ * @example
+ * ```ts
+ * const source = await new CsvReader({ path: "data/hour.csv", types: { dteday: "VARCHAR" } }).open(db);
+ * ```
+ */
+export class CsvReader implements Reader {
+  readonly path: string;
+
+  /** @param options - the files, and how to parse them (delimiter, header, quote, escape, nulls, types) */
+  constructor(private readonly options: CsvReaderOptions) {
+    this.path = options.path;
+  }
+
+  /** @inheritdoc */
+  async open(db: Database): Promise<Source> {
+    const o = this.options;
+    const found = await inputFiles(db, this.path, [".csv", ".csv.gz", ".tsv", ".tsv.gz"]);
+    const quote = o.quote ?? '"';
+    const settings = [
+      `delim = ${quotedString(o.delimiter ?? ",")}`,
+      `header = ${o.header ?? true}`,
+      `quote = ${quotedString(quote)}`,
+      `escape = ${quotedString(o.escape ?? quote)}`,
+      `nullstr = [${(o.nullStrings ?? [""]).map(quotedString).join(", ")}]`,
+      "allow_quoted_nulls = false",
+    ];
+    if (o.types !== undefined && Object.keys(o.types).length > 0) {
+      const types = Object.entries(o.types).map(
+        ([name, type]) => `${quotedString(name)}: ${quotedString(type)}`,
+      );
+      settings.push(`types = {${types.join(", ")}}`);
+    }
+    const from = `read_csv(${fileList(found.files)}, ${settings.join(", ")}${hiveOption(found, o.hivePartitioning)})`;
+    return openTable(db, from, o);
+  }
+}

@@ -1,0 +1,84 @@
+import * as z from "zod";
+import { MlbatchError } from "../../errors.js";
+import type { Database } from "../database.js";
+import { Source } from "../source.js";
+import { quotedString } from "../sql.js";
+import {
+  type ColumnTypeName,
+  ColumnTypes,
+  FILE_READER_FIELDS,
+  type FileReaderOptions,
+  fileList,
+  hiveOption,
+  inputFiles,
+  openTable,
+} from "./files.js";
+import type { Reader } from "./reader.js";
+
+/** Config of {@link JsonLinesReader}. */
+export const JsonLinesReaderConfig = z
+  .strictObject({
+    KIND: z.literal("JsonLinesReader"),
+    ...FILE_READER_FIELDS,
+    types: ColumnTypes.optional(),
+  })
+  .describe("Reads JSON Lines files (one JSON object per line); types are detected, or given with `types`.");
+export type JsonLinesReaderConfig = z.infer<typeof JsonLinesReaderConfig>;
+
+/** The options of {@link JsonLinesReader}. */
+export interface JsonLinesReaderOptions extends FileReaderOptions {
+  readonly types?: Readonly<Record<string, ColumnTypeName>> | undefined;
+}
+
+/**
+ * Reads JSON Lines files with DuckDB, streamed: one file, a glob, or a (Hive-partitioned) folder of
+ * `.jsonl`, `.ndjson` or `.json` files (optionally `.gz`). Each line is one object; its keys are the
+ * columns, a missing key is null. No column is taken as an id column unless the job names it.
+ *
+ * @example
+ * ```ts
+ * const source = await new JsonLinesReader({ path: "data/inputs.jsonl" }).open(db);
+ * ```
+ */
+export class JsonLinesReader implements Reader {
+  readonly path: string;
+
+  /** @param options - the files, the columns to read, a limit, and explicit `types` */
+  constructor(private readonly options: JsonLinesReaderOptions) {
+    this.path = options.path;
+  }
+
+  /** @inheritdoc */
+  async open(db: Database): Promise<Source> {
+    const o = this.options;
+    const found = await inputFiles(db, this.path, [
+      ".jsonl",
+      ".ndjson",
+      ".json",
+      ".jsonl.gz",
+      ".ndjson.gz",
+      ".json.gz",
+    ]);
+    const read = (settings: string) =>
+      `read_json(${fileList(found.files)}, format = 'newline_delimited'${settings})`;
+    let schema = "";
+    if (o.types !== undefined && Object.keys(o.types).length > 0) {
+      // Explicit types are given to the parser for every column (detected ones for the rest), so a value
+      // of the wrong type fails the read with its line, as in CSV, instead of being turned to null.
+      const detected = await Source.open(db, { from: read(", hive_partitioning = false"), label: this.path });
+      const unknown = Object.keys(o.types).filter((name) => detected.typeOf(name) === undefined);
+      if (unknown.length > 0) {
+        throw new MlbatchError(
+          "E_READ",
+          `cannot read inputs "${this.path}": inputs.types names column(s) ${unknown.map((u) => `"${u}"`).join(", ")} ` +
+            `that the input does not have (columns: ${detected.columns.map((c) => c.name).join(", ")}). Fix inputs.types.`,
+        );
+      }
+      const columns = detected.columns.map(
+        (c) => `${quotedString(c.name)}: ${quotedString(o.types?.[c.name] ?? c.type)}`,
+      );
+      schema = `, columns = {${columns.join(", ")}}`;
+    }
+    return openTable(db, read(`${schema}${hiveOption(found, o.hivePartitioning)}`), o);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * What every file writer shares: the config fields `path`, `mode`, `max_rows_per_file`, and writing a
+ * query with DuckDB's COPY into one file or into part files, staged for an atomic commit.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import * as z from "zod";
+import type { Database } from "../database.js";
+import { quotedIdentifier, quotedString } from "../sql.js";
+import { type StagedOutput, stage, type WriteMode } from "./atomic.js";
+
+/** The config fields every file writer has. */
+export const FILE_WRITER_FIELDS = {
+  path: z
+    .string()
+    .min(1)
+    .describe(
+      "File to write (a folder of part files with max_rows_per_file), relative to the working " +
+        "directory; its folder is created.",
+    ),
+  mode: z
+    .union([z.literal("error"), z.literal("overwrite")])
+    .default("error")
+    .describe("When the output exists: `error` refuses and leaves it untouched, `overwrite` replaces it."),
+  max_rows_per_file: z
+    .int()
+    .positive()
+    .optional()
+    .describe("Write a folder of part files (part-00000.<ext>, ...) of at most this many rows each."),
+} as const;
+
+/** The options of a file writer, as its class takes them. */
+export interface FileWriterOptions {
+  readonly path: string;
+  /** Default `error`. */
+  readonly mode?: WriteMode | undefined;
+  readonly maxRowsPerFile?: number | undefined;
+}
+
+/**
+ * Writes the rows of `query` with `COPY ... TO ... (<copy>)` to a temporary file, or, with
+ * `maxRowsPerFile`, to a temporary folder of part files named `part-00000<extension>`, ... in row order
+ * (at least one part, so an empty output still has its columns).
+ */
+export async function stageCopy(
+  db: Database,
+  query: string,
+  options: FileWriterOptions & { readonly extension: string; readonly copy: string },
+): Promise<StagedOutput> {
+  const { path, mode = "error", maxRowsPerFile, extension, copy } = options;
+  return stage(path, mode, async (temp) => {
+    if (maxRowsPerFile === undefined) {
+      const rows = await db.rows(`COPY ${query} TO ${quotedString(temp)} (${copy})`);
+      return Number(rows[0]?.Count ?? 0);
+    }
+    await mkdir(temp);
+    // Materialized once, then cut by rowid (insertion order): each part is a cheap range scan.
+    const table = quotedIdentifier(`__mlbatch_out_${process.pid}_${Date.now()}`);
+    await db.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM ${query}`);
+    try {
+      const [count] = await db.rows(`SELECT count(*) AS n FROM ${table}`);
+      const total = Number(count?.n ?? 0);
+      for (let part = 0, from = 0; part === 0 || from < total; part++, from += maxRowsPerFile) {
+        const file = join(temp, `part-${String(part).padStart(5, "0")}${extension}`);
+        await db.run(
+          `COPY (SELECT * FROM ${table} WHERE rowid >= ${from} AND rowid < ${from + maxRowsPerFile}) TO ${quotedString(file)} (${copy})`,
+        );
+      }
+      return total;
+    } finally {
+      await db.run(`DROP TABLE IF EXISTS ${table}`);
+    }
+  });
+}

@@ -1,0 +1,31 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Database } from "../../src/data/database.js";
+import { Source } from "../../src/data/source.js";
+
+let db: Database;
+beforeEach(async () => {
+  db = await Database.create();
+  await db.run("CREATE TABLE t AS SELECT range AS id, range % 3 AS k FROM range(10)");
+});
+afterEach(() => db.close());
+
+describe("Source.where", () => {
+  it("given a condition and a limit, when queried, projected and streamed, then every view has the same rows in input order", async () => {
+    const source = (await Source.open(db, { from: "t", label: "t", limit: 8 })).where("k <> 0");
+    const expected = [1n, 2n, 4n, 5n, 7n];
+    expect((await db.rows(`SELECT id FROM ${source.project(["id"])}`)).map((r) => r.id)).toEqual(expected);
+    const streamed: bigint[] = [];
+    for await (const batch of source.batches([{ name: "id", type: "int64" }], 2))
+      streamed.push(...(batch.columns[0]!.data as BigInt64Array));
+    expect(streamed).toEqual(expected);
+    // Row numbers stay input row numbers, counted before the condition.
+    const numbered = await db.rows(`SELECT id, __mlbatch_row FROM ${source.query("id", true)}`);
+    expect(numbered.map((r) => [r.id, r.__mlbatch_row])).toEqual(expected.map((id) => [id, id]));
+  });
+
+  it("given two conditions, when chained, then rows meet both", async () => {
+    const source = (await Source.open(db, { from: "t", label: "t" })).where("k <> 0").where("id > 4");
+    expect((await db.rows(`SELECT id FROM ${source.query()}`)).map((r) => r.id)).toEqual([5n, 7n, 8n]);
+    expect(source.condition).toBe("(k <> 0) AND (id > 4)");
+  });
+});
