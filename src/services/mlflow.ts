@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import * as z from "zod";
 import { MlbatchError } from "../errors.js";
-import { openRegistry, type Registry } from "../registry/index.js";
+import { defaultCacheDir } from "../registry/cache.js";
+import { openRegistry, type Registry, type RetryPolicy } from "../registry/index.js";
 import type { Logger } from "./logger.js";
 import type { Service } from "./service.js";
 
@@ -27,8 +28,64 @@ export const MlflowServiceConfig = z
       .default("bikes")
       .describe("Experiment name (kept for the reference's configs)."),
     registry_name: z.string().min(1).default("bikes").describe("Name of the registered model to load."),
+    http: z
+      .strictObject({
+        timeout: z
+          .number()
+          .positive()
+          .optional()
+          .describe(
+            "Seconds to wait for a tracking server's connection, or for the next bytes of its answer, per request. " +
+              "Default: MLFLOW_HTTP_REQUEST_TIMEOUT, else 120 (MLflow's default).",
+          ),
+        max_retries: z
+          .int()
+          .min(0)
+          .max(10)
+          .optional()
+          .describe(
+            "Retries of a request after a connection error, a timeout, or a 408, 429, 502, 503 or 504 answer. " +
+              "Default: MLFLOW_HTTP_REQUEST_MAX_RETRIES, else 7 (MLflow's default).",
+          ),
+        backoff_factor: z
+          .number()
+          .min(0)
+          .max(120)
+          .optional()
+          .describe(
+            "The n-th retry waits backoff_factor * 2^(n-1) seconds (the first retry none), at most 120 s, or as " +
+              "long as the server's Retry-After says. Default: MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, else 2 (MLflow's default).",
+          ),
+        backoff_jitter: z
+          .number()
+          .min(0)
+          .optional()
+          .describe(
+            "Up to this many random seconds added to each backoff. Default: MLFLOW_HTTP_REQUEST_BACKOFF_JITTER, else 1 (MLflow's default).",
+          ),
+      })
+      .prefault({})
+      .describe("Timeout and retries of requests to an http(s):// tracking server and its artifact stores."),
+    cache: z
+      .strictObject({
+        enable: z
+          .boolean()
+          .default(true)
+          .describe(
+            "Keep models downloaded from a tracking server for the next runs (false, or --no-cache: do not).",
+          ),
+        dir: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            "The cache folder. Default: $XDG_CACHE_HOME/mlbatch/models, else ~/.cache/mlbatch/models.",
+          ),
+      })
+      .prefault({})
+      .describe("Local cache of model versions downloaded from a tracking server (a version never changes)."),
   })
-  .describe("MLflow service: where the Model Registry is.");
+  .describe("MLflow service: where the Model Registry is, and how a remote one is reached.");
 export type MlflowServiceConfig = z.infer<typeof MlflowServiceConfig>;
 
 /**
@@ -46,6 +103,61 @@ export function resolveMlflowUris(
   return { trackingUri, registryUri };
 }
 
+const HTTP_VARIABLES = {
+  timeout: "MLFLOW_HTTP_REQUEST_TIMEOUT",
+  maxRetries: "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+  backoffFactor: "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+  backoffJitter: "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER",
+} as const;
+const HTTP_DEFAULTS: RetryPolicy = { timeout: 120, maxRetries: 7, backoffFactor: 2, backoffJitter: 1 };
+
+/**
+ * Timeout and retries as MLflow's client would use them: the config's, else the `MLFLOW_HTTP_REQUEST_*`
+ * variables', else MLflow's defaults (120 s, 7 retries, backoff factor 2, jitter 1 s).
+ *
+ * @throws MlbatchError `E_CONFIG` when a variable is not a valid number
+ */
+export function resolveHttpSettings(
+  config: Partial<MlflowServiceConfig["http"]> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): RetryPolicy {
+  const configured = {
+    timeout: config.timeout,
+    maxRetries: config.max_retries,
+    backoffFactor: config.backoff_factor,
+    backoffJitter: config.backoff_jitter,
+  };
+  const resolved = { ...HTTP_DEFAULTS };
+  for (const key of Object.keys(HTTP_VARIABLES) as (keyof RetryPolicy)[]) {
+    resolved[key] = configured[key] ?? fromEnv(HTTP_VARIABLES[key], key, env) ?? HTTP_DEFAULTS[key];
+  }
+  return resolved;
+}
+
+function fromEnv(variable: string, key: keyof RetryPolicy, env: NodeJS.ProcessEnv): number | undefined {
+  const text = env[variable]?.trim();
+  if (text === undefined || text === "") return undefined;
+  const value = Number(text);
+  const valid =
+    key === "maxRetries"
+      ? Number.isInteger(value) && value >= 0 && value <= 10
+      : Number.isFinite(value) && (key === "timeout" ? value > 0 : value >= 0);
+  if (valid) return value;
+  throw new MlbatchError(
+    "E_CONFIG",
+    `${variable}="${text}" is not a valid ${key === "maxRetries" ? "whole number from 0 to 10" : "number of seconds"}. ` +
+      "Fix or unset it, or set mlflow_service.http in the config.",
+  );
+}
+
+/** The model cache's settings: the config's, else enabled under {@link defaultCacheDir}. */
+export function resolveCacheSettings(
+  config: Partial<MlflowServiceConfig["cache"]> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): { enable: boolean; dir: string } {
+  return { enable: config.enable ?? true, dir: config.dir ?? defaultCacheDir(env) };
+}
+
 /**
  * Opens the MLflow Model Registry for the job on start and closes it on stop.
  *
@@ -60,7 +172,7 @@ export class MlflowService implements Service {
   private current: Registry | undefined;
 
   /**
-   * @param config - tracking_uri, registry_uri, registry_name
+   * @param config - tracking_uri, registry_uri, registry_name, http, cache
    * @param logger - the job's logger, once started
    */
   constructor(
@@ -81,7 +193,13 @@ export class MlflowService implements Service {
 
   /** @inheritdoc */
   async start(): Promise<void> {
-    this.current = openRegistry(resolveMlflowUris(this.config).registryUri, { logger: this.logger() });
+    const { trackingUri, registryUri } = resolveMlflowUris(this.config);
+    this.current = openRegistry(registryUri, {
+      logger: this.logger(),
+      trackingUri,
+      http: resolveHttpSettings(this.config.http),
+      cache: resolveCacheSettings(this.config.cache),
+    });
   }
 
   /** @inheritdoc */

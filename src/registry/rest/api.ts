@@ -1,0 +1,63 @@
+import * as z from "zod";
+import { MlbatchError } from "../../errors.js";
+
+/** The MLflow REST API's base path. */
+export const API = "/api/2.0/mlflow";
+
+const VersionNumber = z.union([z.string(), z.number()]).transform(Number).pipe(z.int().positive());
+
+/** `model_version` of `registered-models/alias` and `model-versions/get`. */
+export const ModelVersionAnswer = z.looseObject({
+  model_version: z.looseObject({
+    name: z.string(),
+    version: VersionNumber,
+    source: z.string().optional(),
+    run_id: z.string().nullable().optional(),
+    status: z.string().optional(),
+    aliases: z.array(z.string()).optional(),
+  }),
+});
+
+/** `registered-models/get`: the model and its aliases. */
+export const RegisteredModelAnswer = z.looseObject({
+  registered_model: z.looseObject({
+    name: z.string(),
+    aliases: z.array(z.looseObject({ alias: z.string(), version: VersionNumber })).optional(),
+  }),
+});
+
+/** `model-versions/get-download-uri`. */
+export const DownloadUriAnswer = z.looseObject({ artifact_uri: z.string() });
+
+/** `registered-models/search`. */
+export const RegisteredModelsAnswer = z.looseObject({
+  registered_models: z.array(z.looseObject({ name: z.string() })).optional(),
+});
+
+/** `model-versions/search`. */
+export const ModelVersionsAnswer = z.looseObject({
+  model_versions: z.array(z.looseObject({ version: VersionNumber })).optional(),
+  next_page_token: z.string().optional(),
+});
+
+/** MLflow's error body: `{error_code, message}`. */
+export const ErrorAnswer = z.looseObject({
+  error_code: z.string().optional(),
+  message: z.string().optional(),
+});
+
+/**
+ * Parses an answer of the MLflow REST API.
+ *
+ * @throws MlbatchError `E_REGISTRY` when it is not what MLflow answers (another server at that URI?)
+ */
+export function parseAnswer<T>(schema: z.ZodType<T>, json: unknown, what: string, server: string): T {
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new MlbatchError(
+    "E_REGISTRY",
+    `unexpected answer from ${server} to ${what}: ${issue?.path.join(".") || "answer"}: ${issue?.message}. ` +
+      "Is the registry URI that of an MLflow tracking server?",
+  );
+}

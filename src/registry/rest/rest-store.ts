@@ -1,0 +1,266 @@
+import { rmSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MlbatchError } from "../../errors.js";
+import type { Logger } from "../../services/logger.js";
+import type { ModelCache } from "../cache.js";
+import { type ModelReference, modelUri } from "../model-uri.js";
+import { notFound } from "../not-found.js";
+import type { ModelVersion, Registry } from "../registry.js";
+import {
+  API,
+  DownloadUriAnswer,
+  ErrorAnswer,
+  ModelVersionAnswer,
+  ModelVersionsAnswer,
+  parseAnswer,
+  RegisteredModelAnswer,
+  RegisteredModelsAnswer,
+} from "./api.js";
+import { connectionFromEnv, withoutCredentials } from "./connection.js";
+import { ArtifactDownloader } from "./download.js";
+import type { DownloadedFile } from "./files.js";
+import { HttpClient } from "./http.js";
+import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "./retry.js";
+
+/** What a {@link RestStore} uses besides its URI. */
+export interface RestStoreOptions {
+  /** Where resolutions, cache hits and misses, and retries are logged. */
+  readonly logger?: Logger | undefined;
+  /** The tracking server (runs, logged models, proxied artifacts), when not the registry's. */
+  readonly trackingUri?: string | undefined;
+  /** Timeout and retries (default: MLflow's). */
+  readonly policy?: RetryPolicy | undefined;
+  /** The local model cache; none: each run downloads into a temporary folder, removed on close. */
+  readonly cache?: ModelCache | undefined;
+  /** Credentials, TLS and AWS settings (default: this process's environment). */
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}
+
+/**
+ * The Model Registry of an MLflow tracking server (`http://`, `https://`), read through its REST API as
+ * MLflow's Python client reads it: an alias is resolved on every run (it may have moved), a version's files
+ * are found with `model-versions/get-download-uri` and downloaded whole, into the local model cache (a
+ * version never changes, so the next run reads it from there without any artifact request).
+ *
+ * @example
+ * ```ts
+ * const registry = RestStore.open("https://mlflow.example.com", { cache: new ModelCache(defaultCacheDir()) });
+ * const version = await registry.getModelVersion({ name: "bikes", alias: "Champion" });
+ * const folder = await registry.modelDirectory(version); // MLmodel, model.onnx, ...
+ * registry.close();
+ * ```
+ */
+export class RestStore implements Registry {
+  private readonly temporaries: string[] = [];
+
+  private constructor(
+    readonly uri: string,
+    private readonly registry: HttpClient,
+    private readonly tracking: HttpClient,
+    private readonly downloader: ArtifactDownloader,
+    private readonly options: RestStoreOptions,
+  ) {}
+
+  /**
+   * Prepares the clients; no request is made until a model is asked for.
+   *
+   * @param uri - the registry URI (`http(s)://[user:password@]host[:port][/prefix]`)
+   * @param options - logger, tracking URI, retries, cache, environment
+   * @throws MlbatchError `E_CONFIG` when the URI or the TLS settings are invalid
+   */
+  static open(uri: string, options: RestStoreOptions = {}): RestStore {
+    const policy = options.policy ?? MLFLOW_RETRY_POLICY;
+    const connection = connectionFromEnv(validUrl(uri), options.env);
+    const registry = new HttpClient(connection, policy, options.logger);
+    const trackingUri = options.trackingUri;
+    const tracking =
+      trackingUri !== undefined && /^https?:\/\//i.test(trackingUri)
+        ? new HttpClient(connectionFromEnv(validUrl(trackingUri), options.env), policy, options.logger)
+        : registry;
+    const downloader = new ArtifactDownloader(tracking, { policy, logger: options.logger, env: options.env });
+    return new RestStore(connection.baseUri, registry, tracking, downloader, options);
+  }
+
+  /** @inheritdoc */
+  async getModelVersion(ref: ModelReference): Promise<ModelVersion> {
+    const answer =
+      ref.alias !== undefined
+        ? await this.registry.getJson(
+            `${API}/registered-models/alias`,
+            { name: ref.name, alias: ref.alias },
+            [400, 404],
+          )
+        : await this.registry.getJson(
+            `${API}/model-versions/get`,
+            { name: ref.name, version: String(ref.version) },
+            [400, 404],
+          );
+    if (answer.status !== 200) throw await this.notFound(ref, answer.json);
+    const found = parseAnswer(ModelVersionAnswer, answer.json, modelUri(ref), this.uri).model_version;
+    const status = found.status ?? "READY";
+    if (status !== "READY") {
+      throw new MlbatchError(
+        "E_REGISTRY",
+        `version ${found.version} of model "${ref.name}" is not ready (status ${status})` +
+          (status === "PENDING_REGISTRATION"
+            ? ": it is still being registered. Try again in a moment."
+            : ": its registration failed. Register the model again, or use another version."),
+      );
+    }
+    if (ref.alias !== undefined) {
+      this.options.logger?.info(
+        { model: ref.name, alias: ref.alias, version: found.version },
+        `[Registry] Alias ${ref.alias} of model ${ref.name} points to version ${found.version}`,
+      );
+    }
+    const download = await this.registry.getJson(`${API}/model-versions/get-download-uri`, {
+      name: ref.name,
+      version: String(found.version),
+    });
+    return {
+      name: found.name,
+      version: found.version,
+      alias: ref.alias,
+      aliases: found.aliases ?? [],
+      runId: found.run_id || null,
+      source: found.source ?? "",
+      artifactUri: parseAnswer(DownloadUriAnswer, download.json, "get-download-uri", this.uri).artifact_uri,
+      status,
+    };
+  }
+
+  /** @inheritdoc */
+  async modelDirectory(version: ModelVersion): Promise<string> {
+    const { cache, logger } = this.options;
+    const label = `models:/${version.name}/${version.version}`;
+    if (cache === undefined) {
+      const folder = await mkdtemp(join(tmpdir(), "mlbatch-model-"));
+      this.temporaries.push(folder);
+      logger?.info(
+        { cache: "disabled", directory: folder },
+        `[Registry] Download ${label} from ${version.artifactUri} (no cache: into a temporary folder)`,
+      );
+      await this.fetch(version, folder);
+      return folder;
+    }
+    const key = { registryUri: this.uri, name: version.name, version: version.version };
+    const hit = await cache.lookup(key, version);
+    if (hit !== undefined) {
+      logger?.info({ cache: "hit", directory: hit }, `[Registry] Cache hit: ${label} from ${hit}`);
+      return hit;
+    }
+    logger?.info(
+      { cache: "miss", directory: cache.entry(key) },
+      `[Registry] Cache miss: download ${label} from ${version.artifactUri}`,
+    );
+    const manifest = {
+      registry_uri: this.uri,
+      name: version.name,
+      version: version.version,
+      run_id: version.runId,
+      source: version.source,
+      artifact_uri: version.artifactUri,
+    };
+    const { folder, concurrent } = await cache.fill(key, manifest, (into) => this.fetch(version, into));
+    if (concurrent)
+      logger?.info(`[Registry] ${label} was cached meanwhile by another process: using its copy`);
+    return folder;
+  }
+
+  /** @inheritdoc */
+  close(): void {
+    this.downloader.close();
+    this.registry.close();
+    if (this.tracking !== this.registry) this.tracking.close();
+    for (const folder of this.temporaries.splice(0)) rmSync(folder, { recursive: true, force: true });
+  }
+
+  /** Downloads a version's files and checks that they are an MLflow model folder. */
+  private async fetch(version: ModelVersion, folder: string): Promise<DownloadedFile[]> {
+    const start = performance.now();
+    const files = await this.downloader.download(version.artifactUri, folder);
+    const bytes = files.reduce((sum, file) => sum + file.size, 0);
+    this.options.logger?.info(
+      { files: files.length, bytes, seconds: Number(((performance.now() - start) / 1000).toFixed(3)) },
+      `[Registry] Downloaded models:/${version.name}/${version.version}: ${files.length} files, ${bytes} bytes`,
+    );
+    if (!files.some((file) => file.path === "MLmodel")) {
+      throw new MlbatchError(
+        "E_MODEL_LOAD",
+        `model models:/${version.name}/${version.version} at ${version.artifactUri} has no MLmodel file ` +
+          `(files: ${files.map((f) => f.path).join(", ")}). Register the folder that holds MLmodel, as ` +
+          "mlflow.<flavor>.log_model writes it.",
+      );
+    }
+    return files;
+  }
+
+  /** The not-found error of a reference, listing what exists. */
+  private async notFound(ref: ModelReference, json: unknown): Promise<MlbatchError> {
+    const model = await this.registry.getJson(`${API}/registered-models/get`, { name: ref.name }, [400, 404]);
+    if (model.status !== 200) {
+      const search = await this.registry.getJson(`${API}/registered-models/search`, { max_results: "1000" });
+      const names = (
+        parseAnswer(RegisteredModelsAnswer, search.json, "search", this.uri).registered_models ?? []
+      )
+        .map((m) => m.name)
+        .sort();
+      return notFound.model(ref, this.uri, names);
+    }
+    if (ref.alias !== undefined) {
+      const aliases = (
+        parseAnswer(RegisteredModelAnswer, model.json, ref.name, this.uri).registered_model.aliases ?? []
+      )
+        .map((a) => [a.alias, a.version] as const)
+        .sort(([a], [b]) => a.localeCompare(b));
+      if (aliases.some(([alias]) => alias === ref.alias)) {
+        // The alias exists, yet the server refused it: say what it said.
+        const { message } = ErrorAnswer.parse(json);
+        return new MlbatchError("E_REGISTRY", `${modelUri(ref)}: ${message ?? "refused by the server"}`);
+      }
+      return notFound.alias(ref, aliases);
+    }
+    return notFound.version(ref, await this.versions(ref.name));
+  }
+
+  /** Every version number of a model, ascending (first 10 pages of 1000). */
+  private async versions(name: string): Promise<number[]> {
+    const versions: number[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const query: Record<string, string> = {
+        filter: `name = '${name.replace(/'/g, "\\'")}'`,
+        max_results: "1000",
+      };
+      if (token !== undefined) query.page_token = token;
+      const answer = parseAnswer(
+        ModelVersionsAnswer,
+        (await this.registry.getJson(`${API}/model-versions/search`, query)).json,
+        "search",
+        this.uri,
+      );
+      versions.push(...(answer.model_versions ?? []).map((v) => v.version));
+      token = answer.next_page_token || undefined;
+      if (token === undefined) break;
+    }
+    return versions.sort((a, b) => a - b);
+  }
+}
+
+function validUrl(uri: string): string {
+  try {
+    new URL(uri);
+    return uri;
+  } catch (error) {
+    const shown = withoutCredentials(uri);
+    throw new MlbatchError(
+      "E_CONFIG",
+      `invalid tracking server URI "${shown}": expected http(s)://host[:port]`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
