@@ -1,9 +1,19 @@
+import { readFileSync } from "node:fs";
 import { type JobStep, MlbatchError, messageOf } from "../errors.js";
 import type { AlertsService } from "../services/alerts.js";
 import type { JobEvent } from "../services/job-event.js";
 import type { Logger, LoggerService } from "../services/logger.js";
 import type { MlflowService } from "../services/mlflow.js";
 import type { Service } from "../services/service.js";
+import { type RunReport, writeReport } from "./report.js";
+
+/** What every job may be asked besides its work. */
+export interface JobOptions {
+  /** Where to write the JSON run report (on success and on failure). */
+  readonly report?: string | undefined;
+  /** The hash of the job's config, recorded in the report. */
+  readonly configHash?: string | undefined;
+}
 
 /** The services every job has, started in this order and stopped in reverse. */
 export interface JobServices {
@@ -28,14 +38,23 @@ export abstract class Job<Locals> {
   /** What the job learned so far (model, rows, outputs, step durations), for its notifications. */
   protected readonly facts: {
     model?: JobEvent["model"];
+    /** The resolved version's run and source, for the report. */
+    run?: { readonly runId: string | null; readonly source: string };
+    inputs?: string;
     rows?: JobEvent["rows"];
     outputs?: string;
     durations: Record<string, number>;
   } = { durations: {} };
   private startedAt = 0;
 
-  /** @param services - the logger, alerts and MLflow services */
-  constructor(readonly services: JobServices) {}
+  /**
+   * @param services - the logger, alerts and MLflow services
+   * @param jobOptions - the run report's path and the config's hash
+   */
+  constructor(
+    readonly services: JobServices,
+    private readonly jobOptions: JobOptions = {},
+  ) {}
 
   /** The job's work, run while its services are started. Returns the job's locals. */
   abstract run(): Promise<Locals>;
@@ -55,19 +74,21 @@ export abstract class Job<Locals> {
   async execute(): Promise<Locals> {
     const { logger, alerts, mlflow } = this.services;
     const started: Service[] = [];
+    const startedAt = new Date();
     this.startedAt = performance.now();
+    let failure: MlbatchError | undefined;
     try {
       for (const [step, service] of [
         ["services", logger],
         ["services", alerts],
         ["load", mlflow],
       ] as const) {
-        await this.step(step, () => service.start());
+        await this.step(step, () => service.start(), "services");
         started.push(service);
       }
       return await this.run();
     } catch (error) {
-      const failure = asMlbatchError(error);
+      failure = asMlbatchError(error);
       this.logger.error({ code: failure.code, step: failure.step }, failure.message);
       if (started.includes(alerts)) {
         await alerts.notify({
@@ -77,6 +98,7 @@ export abstract class Job<Locals> {
       }
       throw failure;
     } finally {
+      if (this.jobOptions.report !== undefined) await this.report(this.jobOptions.report, startedAt, failure);
       for (const service of started.reverse()) {
         await service
           .stop()
@@ -97,8 +119,53 @@ export abstract class Job<Locals> {
     };
   }
 
-  /** Runs one step of the job, timing it and tagging any failure with the step's name. */
-  protected async step<T>(step: JobStep, work: () => Promise<T>): Promise<T> {
+  /** Writes the run report; a report that cannot be written is a warning, never the job's failure. */
+  private async report(path: string, startedAt: Date, failure: MlbatchError | undefined): Promise<void> {
+    const { model, run, inputs, rows, outputs } = this.facts;
+    const event = this.event(failure === undefined ? "finished" : "failed");
+    const report: RunReport = {
+      mlbatch_version: VERSION,
+      job: this.title,
+      status: event.status,
+      started_at: startedAt.toISOString(),
+      finished_at: new Date().toISOString(),
+      duration_s: event.durations?.total ?? 0,
+      config_hash: this.jobOptions.configHash ?? null,
+      model:
+        model === undefined
+          ? null
+          : {
+              uri: model.uri,
+              name: model.name,
+              alias: model.alias ?? null,
+              version: model.version ?? null,
+              run_id: run?.runId ?? null,
+              source: run?.source ?? null,
+            },
+      inputs: { path: inputs ?? null, rows: rows?.read ?? null },
+      outputs: { path: outputs ?? null, rows: rows?.written ?? null },
+      rows: { read: rows?.read ?? null, written: rows?.written ?? null, rejected: rows?.rejected ?? null },
+      durations: event.durations ?? {},
+      peak_memory_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      warnings: [...this.services.logger.warnings],
+      error:
+        failure === undefined
+          ? null
+          : { step: failure.step ?? null, code: failure.code, message: failure.message },
+    };
+    try {
+      await writeReport(path, report);
+      this.logger.info(`[${this.title}] Report written: ${path}`);
+    } catch (error) {
+      this.logger.warn(`cannot write the run report "${path}": ${messageOf(error)}`);
+    }
+  }
+
+  /**
+   * Runs one step of the job, timing it (under `timing`, the step's name by default) and tagging any
+   * failure with the step's name.
+   */
+  protected async step<T>(step: JobStep, work: () => Promise<T>, timing: string = step): Promise<T> {
     const start = performance.now();
     try {
       return await work();
@@ -107,10 +174,20 @@ export abstract class Job<Locals> {
       failure.step ??= step;
       throw failure;
     } finally {
-      this.facts.durations[step] = (this.facts.durations[step] ?? 0) + (performance.now() - start) / 1000;
+      this.facts.durations[timing] = (this.facts.durations[timing] ?? 0) + (performance.now() - start) / 1000;
     }
   }
 }
+
+const VERSION = (() => {
+  try {
+    return (
+      JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+    ).version;
+  } catch {
+    return "unknown";
+  }
+})();
 
 function asMlbatchError(error: unknown): MlbatchError {
   if (error instanceof MlbatchError) return error;

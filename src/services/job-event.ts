@@ -45,3 +45,49 @@ export function headline(event: JobEvent): { title: string; message: string } {
   const shape = event.shape === undefined ? "" : `Outputs Shape: (${event.shape[0]}, ${event.shape[1]})`;
   return { title: `${event.job} Finished`, message: shape };
 }
+
+/** One labelled fact of an event, as channels show them (Slack fields, email lines). */
+export interface EventFact {
+  readonly label: string;
+  readonly value: string;
+}
+
+/**
+ * The facts of an event worth showing people, in reading order: model, outputs shape, rows, outputs path,
+ * duration and, for a failure, the step and error code (the error message is left to each channel, as it
+ * may be long).
+ *
+ * @example
+ * ```ts
+ * eventFacts(event); // [{ label: "Model", value: "bikes v2 (alias Champion)" }, ...]
+ * ```
+ */
+export function eventFacts(event: JobEvent): EventFact[] {
+  const facts: EventFact[] = [];
+  if (event.model !== undefined) facts.push({ label: "Model", value: modelLabel(event.model) });
+  if (event.error !== undefined) {
+    facts.push({ label: "Failed step", value: event.error.step ?? "unknown" });
+    facts.push({ label: "Error code", value: event.error.code });
+  }
+  if (event.shape !== undefined)
+    facts.push({ label: "Outputs shape", value: `(${event.shape[0]}, ${event.shape[1]})` });
+  const rows = event.rows;
+  if (rows !== undefined) {
+    const parts = [
+      rows.read === undefined ? undefined : `${rows.read} read`,
+      rows.written === undefined ? undefined : `${rows.written} written`,
+      rows.rejected === undefined ? undefined : `${rows.rejected} rejected`,
+    ].filter((part) => part !== undefined);
+    if (parts.length > 0) facts.push({ label: "Rows", value: parts.join(", ") });
+  }
+  if (event.outputs !== undefined) facts.push({ label: "Outputs", value: event.outputs });
+  const total = event.durations?.total;
+  if (total !== undefined) facts.push({ label: "Duration", value: `${total.toFixed(1)} s` });
+  return facts;
+}
+
+/** `bikes v2 (alias Champion)`, or the URI asked for when no version was resolved. */
+function modelLabel(model: NonNullable<JobEvent["model"]>): string {
+  if (model.version === undefined) return model.uri;
+  return `${model.name} v${model.version}${model.alias === undefined ? "" : ` (alias ${model.alias})`}`;
+}

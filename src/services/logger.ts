@@ -67,6 +67,8 @@ const LEVELS: Readonly<Record<string, pino.Level>> = {
  */
 export class LoggerService implements Service {
   private current: Logger | undefined;
+  /** The messages logged at warning level since start, for the run report. */
+  readonly warnings: string[] = [];
   private file: ReturnType<typeof pino.destination> | undefined;
 
   /**
@@ -106,7 +108,24 @@ export class LoggerService implements Service {
         sync: true,
       });
     }
-    this.current = pino({ level, base: null, timestamp: pino.stdTimeFunctions.isoTime }, stream);
+    const warnings = this.warnings;
+    this.current = pino(
+      {
+        level,
+        base: null,
+        timestamp: pino.stdTimeFunctions.isoTime,
+        hooks: {
+          logMethod(args, method, number) {
+            if (number === 40) {
+              const message = args.find((arg): arg is string => typeof arg === "string");
+              if (message !== undefined) warnings.push(message);
+            }
+            return method.apply(this, args);
+          },
+        },
+      },
+      stream,
+    );
   }
 
   /** @inheritdoc */
