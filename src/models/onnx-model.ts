@@ -1,9 +1,11 @@
 import { join } from "node:path";
-import ort from "onnxruntime-node";
+import type ort from "onnxruntime-node";
 import { allocate, type Batch, type Column, type ColumnData, type ColumnType } from "../data/batch.js";
 import { MlbatchError, messageOf } from "../errors.js";
 import type { MLmodel } from "./mlmodel.js";
 import type { FeatureSpec, Model, OutputSpec } from "./model.js";
+import { OnnxWorker, type WireTensor } from "./onnx-worker.js";
+import { type SessionOptions, sessionOptions } from "./session-options.js";
 
 /** How the loader names the model's output columns. */
 export type OutputNaming =
@@ -52,7 +54,7 @@ interface OutputSource {
 export class OnnxModel implements Model {
   private constructor(
     readonly uri: string,
-    private readonly session: ort.InferenceSession,
+    private readonly session: OnnxWorker,
     private readonly plan: FeedPlan,
     readonly inputs: readonly FeatureSpec[],
     readonly outputs: readonly OutputSpec[],
@@ -65,9 +67,15 @@ export class OnnxModel implements Model {
    * @param uri - the model URI, for messages
    * @param mlmodel - the model folder's MLmodel
    * @param naming - how output columns are named
+   * @param options - session options (they win over the model's MLflow `onnx_session_options`)
    * @throws MlbatchError `E_MODEL_LOAD` when the model has no `onnx` flavor or the graph cannot be fed
    */
-  static async create(uri: string, mlmodel: MLmodel, naming: OutputNaming): Promise<OnnxModel> {
+  static async create(
+    uri: string,
+    mlmodel: MLmodel,
+    naming: OutputNaming,
+    options: SessionOptions = {},
+  ): Promise<OnnxModel> {
     if (mlmodel.onnx === undefined) {
       throw new MlbatchError(
         "E_MODEL_LOAD",
@@ -77,9 +85,9 @@ export class OnnxModel implements Model {
       );
     }
     const file = join(mlmodel.directory, mlmodel.onnx.data);
-    let session: ort.InferenceSession;
+    let session: OnnxWorker;
     try {
-      session = await ort.InferenceSession.create(file, sessionOptions(mlmodel.onnx.sessionOptions));
+      session = await OnnxWorker.create(file, sessionOptions(options, mlmodel.onnx.sessionOptions));
     } catch (error) {
       throw new MlbatchError(
         "E_MODEL_LOAD",
@@ -102,7 +110,7 @@ export class OnnxModel implements Model {
   /** @inheritdoc */
   async predict(batch: Batch): Promise<Batch> {
     const feeds = this.feeds(batch);
-    let results: ort.InferenceSession.ReturnType;
+    let results: Record<string, WireTensor>;
     try {
       results = await this.session.run(feeds);
     } catch (error) {
@@ -131,10 +139,10 @@ export class OnnxModel implements Model {
     await this.session.release();
   }
 
-  private feeds(batch: Batch): Record<string, ort.Tensor> {
+  private feeds(batch: Batch): Record<string, WireTensor> {
     const n = batch.length;
     if (this.plan.kind === "columns") {
-      const feeds: Record<string, ort.Tensor> = {};
+      const feeds: Record<string, WireTensor> = {};
       this.plan.inputs.forEach((input, i) => {
         const column = batch.columns[i]!;
         feeds[input.name] = tensor(column.type, column.data, input.rank === 1 ? [n] : [n, 1]);
@@ -153,8 +161,8 @@ export class OnnxModel implements Model {
   }
 }
 
-function tensor(type: ColumnType, data: ColumnData, dims: number[]): ort.Tensor {
-  return new ort.Tensor(type, data as Float32Array, dims);
+function tensor(type: ColumnType, data: ColumnData, dims: number[]): WireTensor {
+  return { type, data, dims };
 }
 
 /** Column `index` of a row-major [n, width] output. */
@@ -184,7 +192,7 @@ function tensorMeta(uri: string, meta: ort.InferenceSession.ValueMetadata, role:
 
 function planFeeds(
   uri: string,
-  session: ort.InferenceSession,
+  session: OnnxWorker,
   mlmodel: MLmodel,
 ): { plan: FeedPlan; inputs: FeatureSpec[] } {
   const graphInputs = session.inputMetadata.map((meta) => tensorMeta(uri, meta, "input"));
@@ -232,7 +240,7 @@ function planFeeds(
 
 function planOutputs(
   uri: string,
-  session: ort.InferenceSession,
+  session: OnnxWorker,
   mlmodel: MLmodel,
   naming: OutputNaming,
 ): { outputs: OutputSpec[]; sources: OutputSource[] } {
@@ -258,24 +266,4 @@ function planOutputs(
     return { outputs: outputs.map((o, i) => ({ ...o, name: names[i]! })), sources };
   }
   return { outputs, sources };
-}
-
-/** MLflow's `onnx_session_options` (snake_case, as MLflow writes them) as ONNX Runtime options. */
-function sessionOptions(
-  options: Readonly<Record<string, unknown>> | undefined,
-): ort.InferenceSession.SessionOptions {
-  const result: ort.InferenceSession.SessionOptions = {};
-  if (options === undefined) return result;
-  if (typeof options.intra_op_num_threads === "number")
-    result.intraOpNumThreads = options.intra_op_num_threads;
-  if (typeof options.inter_op_num_threads === "number")
-    result.interOpNumThreads = options.inter_op_num_threads;
-  if (options.execution_mode === "sequential" || options.execution_mode === "parallel") {
-    result.executionMode = options.execution_mode;
-  }
-  const level = options.graph_optimization_level;
-  const levels = { 0: "disabled", 1: "basic", 2: "extended", 99: "all" } as const;
-  if (level === 0 || level === 1 || level === 2 || level === 99)
-    result.graphOptimizationLevel = levels[level];
-  return result;
 }

@@ -91,6 +91,25 @@ describe("ONNX loaders", () => {
     }
   });
 
+  it("given a batch of the wrong tensor types, when predicted, then E_PREDICT names the model and the batch", async () => {
+    const model = await load(new CustomLoader({ intra_op_num_threads: 1 }), "bikes", 2);
+    try {
+      const columns = model.inputs.map((i) => ({
+        name: i.name,
+        type: "float64" as const,
+        data: new Float64Array(2),
+      }));
+      const error = await model.predict({ length: 2, columns }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MlbatchError);
+      expect(error).toMatchObject({ code: "E_PREDICT" });
+      expect((error as MlbatchError).message).toContain(
+        "models:/bikes/2 failed to predict a batch of 2 rows",
+      );
+    } finally {
+      await model.close();
+    }
+  });
+
   it("given a builtin loader, when loaded, then the raw prediction is wrapped into a prediction column", async () => {
     const model = await load(new BuiltinLoader(), "bikes", 1, STORES["mlflow2-file"]);
     try {

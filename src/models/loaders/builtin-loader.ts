@@ -2,11 +2,12 @@ import * as z from "zod";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 import { OnnxModel } from "../onnx-model.js";
+import { type SessionOptions, SessionOptionsConfig } from "../session-options.js";
 import type { Loader } from "./loader.js";
 
 /** Config of {@link BuiltinLoader}. */
 export const BuiltinLoaderConfig = z
-  .strictObject({ KIND: z.literal("BuiltinLoader") })
+  .strictObject({ KIND: z.literal("BuiltinLoader"), ...SessionOptionsConfig })
   .describe(
     "Loads the model as MLflow's built-in pyfunc does and wraps its raw prediction into a `prediction` column.",
   );
@@ -22,8 +23,11 @@ export const BuiltinLoaderConfig = z
  * ```
  */
 export class BuiltinLoader implements Loader {
+  /** @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`) */
+  constructor(private readonly options: SessionOptions = {}) {}
+
   /** @inheritdoc */
   load(uri: string, mlmodel: MLmodel): Promise<Model> {
-    return OnnxModel.create(uri, mlmodel, "prediction");
+    return OnnxModel.create(uri, mlmodel, "prediction", this.options);
   }
 }

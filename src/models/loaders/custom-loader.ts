@@ -2,11 +2,12 @@ import * as z from "zod";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 import { OnnxModel } from "../onnx-model.js";
+import { type SessionOptions, SessionOptionsConfig } from "../session-options.js";
 import type { Loader } from "./loader.js";
 
 /** Config of {@link CustomLoader}. */
 export const CustomLoaderConfig = z
-  .strictObject({ KIND: z.literal("CustomLoader") })
+  .strictObject({ KIND: z.literal("CustomLoader"), ...SessionOptionsConfig })
   .describe("Loads the model and returns its outputs as named by its MLflow signature (the default).");
 
 /**
@@ -20,8 +21,11 @@ export const CustomLoaderConfig = z
  * ```
  */
 export class CustomLoader implements Loader {
+  /** @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`) */
+  constructor(private readonly options: SessionOptions = {}) {}
+
   /** @inheritdoc */
   load(uri: string, mlmodel: MLmodel): Promise<Model> {
-    return OnnxModel.create(uri, mlmodel, "signature");
+    return OnnxModel.create(uri, mlmodel, "signature", this.options);
   }
 }

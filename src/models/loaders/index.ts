@@ -10,8 +10,8 @@ export const LoaderKind = z.discriminatedUnion("KIND", [CustomLoaderConfig, Buil
 export type LoaderKind = z.infer<typeof LoaderKind>;
 
 const FACTORIES: { [K in LoaderKind["KIND"]]: (config: Extract<LoaderKind, { KIND: K }>) => Loader } = {
-  CustomLoader: () => new CustomLoader(),
-  BuiltinLoader: () => new BuiltinLoader(),
+  CustomLoader: ({ KIND: _, ...options }) => new CustomLoader(options),
+  BuiltinLoader: ({ KIND: _, ...options }) => new BuiltinLoader(options),
 };
 
 /** Builds the loader a config describes. */

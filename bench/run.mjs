@@ -1,0 +1,259 @@
+#!/usr/bin/env node
+// `npm run bench`: mlbatch end to end against the limit (ONNX Runtime's own predict time in Node) and the
+// Python stack, side by side in one run. See docs/benchmarks.md.
+//
+// usage: npm run bench [-- --models rf20,rf200 --sizes 1m,10m --repeat 1 --skip-python]
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+const ROOT = join(import.meta.dirname, "..");
+const WORK = join(ROOT, ".bench");
+const VENV = join(WORK, "venv");
+const PYTHON = join(VENV, "bin", "python");
+const { values: opts } = parseArgs({
+  options: {
+    models: { type: "string", default: "rf20,rf200" },
+    sizes: { type: "string", default: "1m,10m" },
+    repeat: { type: "string", default: "1" },
+    "skip-python": { type: "boolean", default: false },
+    sweep: { type: "boolean", default: false },
+  },
+});
+const models = opts.models.split(",");
+const sizes = opts.sizes.split(",");
+const repeat = Number(opts.repeat);
+
+function log(message) {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** Runs a command, returning its wall time (s), peak RSS (MB) and stdout. Best wall of `repeat` runs. */
+async function measure(command, args) {
+  let best;
+  for (let i = 0; i < repeat; i++) {
+    const result = await once(command, args);
+    if (best === undefined || result.wall < best.wall) best = result;
+  }
+  return best;
+}
+
+function once(command, args) {
+  const timeFile = join(WORK, "time.txt");
+  const useTime = existsSync("/usr/bin/time");
+  const [cmd, argv] = useTime
+    ? ["/usr/bin/time", ["-f", "%e %M", "-o", timeFile, command, ...args]]
+    : [command, args];
+  const start = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let peak = 0;
+    // Without GNU time, sample the child's high-water mark while it runs.
+    const poll = useTime
+      ? undefined
+      : setInterval(() => {
+          try {
+            const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+            if (hwm) peak = Math.max(peak, Number(hwm[1]));
+          } catch {}
+        }, 20);
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (code) => {
+      if (poll) clearInterval(poll);
+      const wall = (performance.now() - start) / 1000;
+      if (code !== 0) return reject(new Error(`${command} ${args.join(" ")} failed (${code}):\n${stderr}`));
+      if (useTime) {
+        const [, rss] = readFileSync(timeFile, "utf8").trim().split(/\s+/).slice(-2);
+        peak = Number(rss);
+      }
+      resolve({ wall, rssMB: peak / 1024, stdout });
+    });
+  });
+}
+
+function ensurePython() {
+  if (existsSync(PYTHON)) {
+    try {
+      execFileSync(PYTHON, ["-c", "import mlflow, sklearn, skl2onnx, pandera"], { stdio: "ignore" });
+      return;
+    } catch {}
+  }
+  log("creating .bench/venv from bench/requirements.txt (a few minutes, once)");
+  execFileSync("python3", ["-m", "venv", VENV], { stdio: "inherit" });
+  execFileSync(PYTHON, ["-m", "pip", "install", "--quiet", "-r", join(ROOT, "bench", "requirements.txt")], {
+    stdio: "inherit",
+  });
+}
+
+/** The folder of a registered model's files in the bench registry. */
+function modelDir(name) {
+  const out = execFileSync(
+    PYTHON,
+    [
+      "-c",
+      "import sys, mlflow; mlflow.set_tracking_uri(sys.argv[1]); print(mlflow.MlflowClient().get_model_version_download_uri(sys.argv[2], '1'))",
+      `sqlite:///${join(WORK, "mlflow.db")}`,
+      name,
+    ],
+    { encoding: "utf8", cwd: WORK },
+  );
+  return out.trim().replace(/^file:\/\//, "");
+}
+
+const fmt = (x, digits = 2) => (x === undefined ? "" : x.toFixed(digits));
+const ROWS = { "1m": 1_001_088, "10m": 10_010_880 };
+
+async function main() {
+  mkdirSync(join(WORK, "out"), { recursive: true });
+  ensurePython();
+  log("preparing inputs and models (bench/prepare.py)");
+  execFileSync(PYTHON, [join(ROOT, "bench", "prepare.py"), WORK], { stdio: "inherit" });
+  execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: "inherit" });
+  const rows = [];
+  const mlbatch = (input, model, extra = []) =>
+    measure(process.execPath, [
+      join(ROOT, "bin", "mlbatch.js"),
+      "run",
+      join(ROOT, "bench", "confs", "bench.yaml"),
+      "-e",
+      `job: {inputs: {path: '${input}'}, outputs: {path: '${join(WORK, "out", "mlbatch.parquet")}'}, mlflow_service: {registry_name: bench_${model}}}`,
+      ...extra,
+    ]);
+
+  log("cold start: the bikes example (3,476 rows, small model)");
+  const cold = await measure(process.execPath, [
+    join(ROOT, "bin", "mlbatch.js"),
+    "run",
+    join(ROOT, "examples", "bikes", "confs", "inference.yaml"),
+    "-e",
+    `job: {outputs: {path: '${join(WORK, "out", "cold.parquet")}'}, alerts_service: {enable: false}}`,
+  ]);
+  rows.push({
+    contender: "mlbatch cold start",
+    model: "example v2 (RF 20/8)",
+    rows: 3476,
+    wall: cold.wall,
+    rss: cold.rssMB,
+  });
+
+  for (const model of models) {
+    const dir = modelDir(`bench_${model}`);
+    for (const size of sizes) {
+      const input = join(WORK, `inputs_${size}.parquet`);
+      const n = ROWS[size];
+      log(`${model} ${size}: raw ONNX Runtime`);
+      const raw = await measure(process.execPath, [join(ROOT, "bench", "raw-ort.mjs"), dir, input]);
+      const rawStats = JSON.parse(raw.stdout.trim().split("\n").pop());
+      log(`${model} ${size}: mlbatch`);
+      const e2e = await mlbatch(input, model);
+      const entry = { model, size, n, raw: { ...raw, ...rawStats }, mlbatch: e2e };
+      if (size === "1m" && !opts["skip-python"]) {
+        log(`${model} ${size}: Python peer (pandas + pandera + sklearn)`);
+        entry.peer = await measure(PYTHON, [
+          join(ROOT, "bench", "peer_infer.py"),
+          input,
+          join(WORK, `${model}.pkl`),
+          join(WORK, "out", "peer.parquet"),
+        ]);
+        log(`${model} ${size}: Python peer, n_jobs=-1`);
+        entry.tuned = await measure(PYTHON, [
+          join(ROOT, "bench", "peer_infer.py"),
+          input,
+          join(WORK, `${model}.pkl`),
+          join(WORK, "out", "peer.parquet"),
+          "-1",
+        ]);
+        log(`${model} ${size}: MLflow pyfunc over the ONNX model`);
+        entry.pyfunc = await measure(PYTHON, [
+          join(ROOT, "bench", "pyfunc_infer.py"),
+          `sqlite:///${join(WORK, "mlflow.db")}`,
+          `models:/bench_${model}@Champion`,
+          input,
+          join(WORK, "out", "pyfunc.parquet"),
+        ]);
+      }
+      rows.push(...tableRows(entry));
+    }
+  }
+  if (opts.sweep) {
+    // How the defaults were chosen: batch size and ONNX Runtime threads, mlbatch end to end on 1M rows.
+    for (const model of models) {
+      const input = join(WORK, "inputs_1m.parquet");
+      for (const batch of [8192, 32768, 65536, 262144]) {
+        for (const threads of [0, 1, 2]) {
+          log(`sweep ${model}: batch_size ${batch}, intra_op_num_threads ${threads}`);
+          const result = await mlbatch(input, model, [
+            "-e",
+            `job: {batch_size: ${batch}, loader: {intra_op_num_threads: ${threads}}}`,
+          ]);
+          rows.push({
+            contender: `mlbatch batch_size=${batch} intra_op=${threads || "default"}`,
+            model: model === "rf200" ? "RF 200/20" : "RF 20/8",
+            rows: ROWS["1m"],
+            wall: result.wall,
+            rss: result.rssMB,
+          });
+        }
+      }
+    }
+  }
+  const table = render(rows);
+  process.stdout.write(`${table}\n`);
+  writeFileSync(join(WORK, "results.md"), `${table}\n`);
+  writeFileSync(join(WORK, "results.json"), `${JSON.stringify(rows, null, 2)}\n`);
+  log("written .bench/results.md and .bench/results.json");
+  rmSync(join(WORK, "out"), { recursive: true, force: true });
+}
+
+function tableRows({ model, n, raw, mlbatch, peer, tuned, pyfunc }) {
+  const name = model === "rf200" ? "RF 200/20" : "RF 20/8";
+  const peerWall = peer?.wall;
+  const row = (contender, result, extra = {}) =>
+    result && {
+      contender,
+      model: name,
+      rows: n,
+      wall: result.wall,
+      rss: result.rssMB,
+      vsPeer: peerWall && peerWall / result.wall,
+      ...extra,
+    };
+  const overhead = mlbatch.wall - raw.predict_s;
+  return [
+    row("mlbatch (end to end)", mlbatch, {
+      overhead: overhead / (n / 1e6),
+      overheadLoad: (overhead - raw.load_s) / (n / 1e6),
+    }),
+    {
+      contender: "ONNX Runtime predict only (Node, the limit)",
+      model: name,
+      rows: n,
+      wall: raw.predict_s,
+      rss: raw.rssMB,
+      note: `session load ${fmt(raw.load_s)} s`,
+    },
+    row("Python peer (pandas + pandera + sklearn)", peer),
+    row("Python peer, sklearn n_jobs=-1", tuned),
+    row("MLflow pyfunc (ONNX, Python)", pyfunc),
+  ].filter(Boolean);
+}
+
+function render(rows) {
+  const header =
+    "| contender | model | rows | wall s | rows/s | peak RSS MB | peer wall / wall | overhead s per 1M rows (incl. / excl. model load) |";
+  const lines = rows.map(
+    (r) =>
+      `| ${r.contender} | ${r.model} | ${r.rows.toLocaleString("en-US")} | ${fmt(r.wall)} | ${Math.round(r.rows / r.wall).toLocaleString("en-US")} | ${fmt(r.rss, 0)} | ${r.vsPeer ? `${fmt(r.vsPeer)}x` : ""} | ${r.overhead !== undefined ? `${fmt(r.overhead)} / ${fmt(r.overheadLoad)}` : (r.note ?? "")} |`,
+  );
+  return [header, "|---|---|---|---|---|---|---|---|", ...lines].join("\n");
+}
+
+await main();
