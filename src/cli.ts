@@ -7,14 +7,18 @@ import { parseArgs } from "node:util";
 import { loadSettings } from "./config/load.js";
 import { MlbatchError, messageOf } from "./errors.js";
 import { createJob } from "./jobs/index.js";
+import { InferenceJob } from "./jobs/inference.js";
 import { settingsJsonSchema } from "./settings.js";
 
 const HELP = `mlbatch: batch inference for MLflow-registered ONNX models
 
 Usage:
   mlbatch run <config.yaml>... [-e|--extras '<yaml>']...   run the job the configs describe
+  mlbatch validate <config.yaml>... [-e '<yaml>']...      check config, model and data; predict and write nothing
   mlbatch schema                                         print the JSON Schema of the configs
   mlbatch --help | --version
+
+--no-cache: download a tracking server's model again instead of using (or filling) the local model cache.
 
 Configs are merged in order, then each -e YAML string over them (later wins);
 \${oc.env:NAME} and \${oc.env:NAME,default} are replaced by environment variables.
@@ -52,6 +56,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       allowPositionals: true,
       options: {
         extras: { type: "string", short: "e", multiple: true },
+        "no-cache": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -70,9 +75,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(settingsJsonSchema(), null, 2)}\n`);
       return 0;
     }
-    if (command !== "run") throw usage(`unknown command "${command}"`);
-    if (files.length === 0) throw usage('"run" needs at least one config file');
-    const settings = await loadSettings(files, values.extras ?? []);
+    if (command !== "run" && command !== "validate") throw usage(`unknown command "${command}"`);
+    if (files.length === 0) throw usage(`"${command}" needs at least one config file`);
+    const noCache = values["no-cache"] ? ["job: {mlflow_service: {cache: {enable: false}}}"] : [];
+    const settings = await loadSettings(files, [...(values.extras ?? []), ...noCache]);
+    if (command === "validate") {
+      const job = createJob(settings.job);
+      if (!(job instanceof InferenceJob)) throw usage(`"validate" does not apply to ${settings.job.KIND}`);
+      process.stdout.write(`${(await job.validate()).summary}\n`);
+      return 0;
+    }
     await createJob(settings.job).execute();
     return 0;
   } catch (error) {

@@ -8,6 +8,7 @@ export type ErrorCode =
   | "E_READ"
   | "E_SCHEMA"
   | "E_REGISTRY"
+  | "E_AUTH"
   | "E_MODEL_NOT_FOUND"
   | "E_MODEL_LOAD"
   | "E_PREDICT"

@@ -11,19 +11,37 @@
  */
 export { loadSettings } from "./config/load.js";
 export type { Batch, Column, ColumnType } from "./data/batch.js";
+export { type ColumnConstraint, Constraints } from "./data/constraints.js";
 export { Database } from "./data/database.js";
+export { CsvReader } from "./data/readers/csv-reader.js";
 export { createReader, ReaderKind } from "./data/readers/index.js";
+export { JsonLinesReader } from "./data/readers/json-lines-reader.js";
 export { ParquetReader } from "./data/readers/parquet-reader.js";
 export type { Reader } from "./data/readers/reader.js";
-export { checkInputs, type SchemaProblem } from "./data/schema.js";
+export {
+  checkInputs,
+  type InputValidation,
+  type SchemaProblem,
+  type ValidationReport,
+  validateInputs,
+} from "./data/schema.js";
 export { Source } from "./data/source.js";
+export type { StagedOutput, WriteMode } from "./data/writers/atomic.js";
+export { CsvWriter } from "./data/writers/csv-writer.js";
 export { createWriter, WriterKind } from "./data/writers/index.js";
+export { JsonLinesWriter } from "./data/writers/json-lines-writer.js";
 export { ParquetWriter } from "./data/writers/parquet-writer.js";
 export type { Writer } from "./data/writers/writer.js";
 export { type ErrorCode, isMlbatchError, type JobStep, MlbatchError } from "./errors.js";
 export { Job, type JobServices } from "./jobs/base.js";
 export { createJob, JobKind } from "./jobs/index.js";
-export { InferenceJob, InferenceJobConfig, type InferenceLocals } from "./jobs/inference.js";
+export {
+  InferenceJob,
+  InferenceJobConfig,
+  type InferenceLocals,
+  type InferenceValidation,
+} from "./jobs/inference.js";
+export { ValidationConfig } from "./jobs/validation.js";
 export { BuiltinLoader } from "./models/loaders/builtin-loader.js";
 export { CustomLoader } from "./models/loaders/custom-loader.js";
 export { createLoader, LoaderKind } from "./models/loaders/index.js";

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BIKES, cli, EXAMPLE_REGISTRY, INPUTS_TEST, query, ROOT, removeDir, tempDir } from "./helpers.js";
@@ -97,6 +97,55 @@ describe("mlbatch CLI", () => {
     cpSync(INPUTS_TEST, join(dir, "data", "inputs_test.parquet"));
     const { code } = cli(["run", REFERENCE], { cwd: dir, env: { MLFLOW_TRACKING_URI: EXAMPLE_REGISTRY } });
     expect(code).toBe(0);
+  });
+
+  it("given the example config run twice into the same output, then both runs succeed (its mode is overwrite)", () => {
+    const output = join(dir, "predictions.parquet");
+    expect(cli(["run", EXAMPLE, ...outputTo(output)]).code).toBe(0);
+    expect(cli(["run", EXAMPLE, ...outputTo(output)]).code).toBe(0);
+  });
+
+  it("given mode error and an existing output, then exit 1 with E_WRITE and the file untouched", () => {
+    const output = join(dir, "predictions.parquet");
+    writeFileSync(output, "keep");
+    const { code, stderr } = cli([
+      "run",
+      EXAMPLE,
+      ...outputTo(output),
+      "-e",
+      "job: {outputs: {mode: error}}",
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("[E_WRITE] (step: write)");
+    expect(readFileSync(output, "utf8")).toBe("keep");
+  });
+
+  it("given validate on the example, then exit 0 with a summary on stdout, and nothing written", () => {
+    const output = join(dir, "predictions.parquet");
+    const { code, stdout } = cli(["validate", EXAMPLE, ...outputTo(output)]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /^inputs "examples\/bikes\/data\/inputs_test.parquet" are valid for model models:\/bikes\/2/,
+    );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("given validate on invalid CSV data, then exit 1 with every problem, and the JSON report written", async () => {
+    const report = join(dir, "report.json");
+    const { code, stdout, stderr } = cli([
+      "validate",
+      EXAMPLE,
+      join(BIKES, "confs", "from-csv.yaml"),
+      ...outputTo(join(dir, "predictions.parquet")),
+      "-e",
+      `job: {inputs: {path: test/fixtures/data/inputs_invalid.csv}, validation: {report: '${report}'}}`,
+    ]);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toContain("[E_SCHEMA] (step: validate)");
+    for (const column of ["season", "hr", "temp", "dteday"]) expect(stderr).toContain(`column "${column}"`);
+    expect(JSON.parse(readFileSync(report, "utf8"))).toMatchObject({ valid: false, rows: { invalid: 11 } });
+    expect(readdirSync(dir)).toEqual(["report.json"]);
   });
 
   describe("bad inputs: right exit code, a clear message, no output file", () => {

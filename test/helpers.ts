@@ -58,10 +58,11 @@ export function inferenceJob(config: Record<string, unknown>) {
   const parsed = InferenceJobConfig.parse({ KIND: "InferenceJob", ...config });
   const logs = new Capture();
   const alerts = new Capture();
+  const logger = new LoggerService({ ...parsed.logger_service, serialize: true }, logs);
   const services = {
-    logger: new LoggerService({ ...parsed.logger_service, serialize: true }, logs),
-    alerts: new AlertsService(parsed.alerts_service, alerts),
-    mlflow: new MlflowService(parsed.mlflow_service),
+    logger,
+    alerts: new AlertsService(parsed.alerts_service, alerts, { logger: () => logger.logger }),
+    mlflow: new MlflowService(parsed.mlflow_service, () => logger.logger),
   };
   const job = InferenceJob.fromConfig(parsed, services);
   return { job, logs, alerts, services };

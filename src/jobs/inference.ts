@@ -2,11 +2,11 @@ import * as z from "zod";
 import { Database } from "../data/database.js";
 import { PredictionTable } from "../data/predictions.js";
 import { createReader, type Reader, ReaderKind } from "../data/readers/index.js";
-import { checkInputs } from "../data/schema.js";
 import type { Source } from "../data/source.js";
 import { identifierList } from "../data/sql.js";
+import { problemLines, type ValidationReport } from "../data/validation-report.js";
 import { createWriter, type Writer, WriterKind } from "../data/writers/index.js";
-import { MlbatchError } from "../errors.js";
+import { MlbatchError, messageOf } from "../errors.js";
 import { createLoader, type Loader, LoaderKind } from "../models/loaders/index.js";
 import { readMLmodel } from "../models/mlmodel.js";
 import type { FeatureSpec, Model } from "../models/model.js";
@@ -16,7 +16,20 @@ import type { ModelVersion } from "../registry/registry.js";
 import { AlertsService, AlertsServiceConfig } from "../services/alerts.js";
 import { LoggerService, LoggerServiceConfig } from "../services/logger.js";
 import { MlflowService, MlflowServiceConfig } from "../services/mlflow.js";
-import { Job, type JobServices } from "./base.js";
+import type { Service } from "../services/service.js";
+import { Job, type JobOptions, type JobServices } from "./base.js";
+import { predictAll } from "./predict.js";
+import { Progress } from "./progress.js";
+import { configHash } from "./report.js";
+import {
+  type CheckedInputs,
+  checkInputsWith,
+  outputsQuery,
+  ValidationConfig,
+  type ValidationPolicy,
+  validationSummary,
+  writeOutputs,
+} from "./validation.js";
 
 /** Config of {@link InferenceJob}: the reference's fields, plus `id_columns` and `batch_size`. */
 export const InferenceJobConfig = z
@@ -38,9 +51,29 @@ export const InferenceJobConfig = z
       .array(z.string().min(1))
       .optional()
       .describe(
-        "Input columns copied next to the predictions. Default: the input's pandas index columns, if any.",
+        "Input columns that identify rows: copied first next to the predictions, and shown with failing " +
+          "rows in validation reports. Default: the input's pandas index columns (Parquet), else none.",
       ),
+    passthrough: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("Other input columns copied to the outputs, after the id columns."),
+    model_version_column: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Add a column of this name holding the model version that predicted, e.g. models:/bikes/2."),
+    validation: ValidationConfig.prefault({}).describe(
+      "Constraints checked with the signature, and what to do with invalid rows.",
+    ),
     batch_size: z.int().positive().default(65_536).describe("Rows per prediction batch."),
+    report: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Write a JSON run report here (on success and on failure): model, rows, durations, memory, error.",
+      ),
   })
   .describe("Batch inference: read, check, load the registered model, predict, write, notify.");
 export type InferenceJobConfig = z.infer<typeof InferenceJobConfig>;
@@ -57,6 +90,26 @@ export interface InferenceLocals {
   readonly outputs: { readonly path: string; readonly columns: readonly string[]; readonly rows: number };
   /** (rows, columns) of the outputs. */
   readonly shape: readonly [number, number];
+  /** Rows read, predicted, and set aside as invalid (read = predicted + dropped + quarantined). */
+  readonly rows: {
+    readonly read: number;
+    readonly predicted: number;
+    readonly dropped: number;
+    readonly quarantined: number;
+  };
+  /** What validation found. */
+  readonly validation: ValidationReport;
+}
+
+/** What {@link InferenceJob.validate} found: the model, the report, and a summary to print. */
+export interface InferenceValidation {
+  readonly modelUri: string;
+  readonly modelVersion: ModelVersion;
+  readonly report: ValidationReport;
+  /** Rows a run would drop or quarantine. */
+  readonly rejected: number;
+  /** The outcome in a few readable lines. */
+  readonly summary: string;
 }
 
 /**
@@ -89,10 +142,14 @@ export class InferenceJob extends Job<InferenceLocals> {
       readonly loader: Loader;
       readonly aliasOrVersion: string | number;
       readonly idColumns?: readonly string[] | undefined;
+      readonly passthrough?: readonly string[] | undefined;
+      readonly modelVersionColumn?: string | undefined;
+      readonly validation?: ValidationPolicy | undefined;
       readonly batchSize: number;
     },
+    jobOptions: JobOptions = {},
   ) {
-    super(services);
+    super(services, jobOptions);
   }
 
   /**
@@ -106,7 +163,9 @@ export class InferenceJob extends Job<InferenceLocals> {
     return new InferenceJob(
       {
         logger,
-        alerts: services.alerts ?? new AlertsService(config.alerts_service),
+        alerts:
+          services.alerts ??
+          new AlertsService(config.alerts_service, process.stdout, { logger: () => logger.logger }),
         mlflow: services.mlflow ?? new MlflowService(config.mlflow_service, () => logger.logger),
       },
       {
@@ -115,68 +174,96 @@ export class InferenceJob extends Job<InferenceLocals> {
         loader: createLoader(config.loader),
         aliasOrVersion: config.alias_or_version,
         idColumns: config.id_columns,
+        passthrough: config.passthrough,
+        modelVersionColumn: config.model_version_column,
+        validation: {
+          constraints: config.validation.constraints,
+          onInvalid: config.validation.on_invalid,
+          quarantine: config.validation.quarantine && createWriter(config.validation.quarantine),
+          maxInvalidRows: config.validation.max_invalid_rows,
+          maxInvalidFraction: config.validation.max_invalid_fraction,
+          report: config.validation.report,
+        },
         batchSize: config.batch_size,
       },
+      { report: config.report, configHash: configHash(config) },
     );
   }
 
   /** @inheritdoc */
   async run(): Promise<InferenceLocals> {
     const { inputs, outputs, loader, batchSize } = this.options;
-    const { mlflow, alerts } = this.services;
+    const { alerts } = this.services;
     const db = await Database.create();
     try {
-      this.logger.info(`[Inference] Read inputs: ${inputs.path}`);
-      const source = await this.step("read", () => inputs.open(db));
-      const idColumns = this.idColumns(source);
-
-      const ref = modelReference(mlflow.registryName, this.options.aliasOrVersion);
-      const uri = modelUri(ref);
-      this.logger.info(`[Inference] With model URI: ${uri}`);
-      this.facts.model = { name: ref.name, alias: ref.alias, uri };
-      const version = await this.step("load", () => mlflow.registry.getModelVersion(ref));
-      const versionUri = `models:/${version.name}/${version.version}`;
-      this.facts.model = { ...this.facts.model, version: version.version };
-      this.logger.info(
-        { run_id: version.runId, source: version.source },
-        `[Inference] Resolved ${uri} to version ${version.version}`,
-      );
-      const mlmodel = await this.step("load", async () =>
-        readMLmodel(await mlflow.registry.modelDirectory(version), versionUri),
-      );
-
-      const signed = mlmodel.signature.inputs?.map(
-        (c): FeatureSpec => ({ name: c.name, signatureType: c.type, type: FEED_TYPE[c.type] }),
-      );
-      if (signed !== undefined) await this.validate(db, source, signed, versionUri);
+      await this.step("write", () => this.checkOutputs());
+      const { idColumns, uri, version, versionUri, mlmodel, signed, ...read } = await this.prepare(db);
+      let source = read.source;
+      let checked =
+        signed === undefined ? undefined : await this.checkInputs(db, source, signed, versionUri, idColumns);
       this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
       const model = await this.step("load", () => loader.load(versionUri, mlmodel));
       try {
-        if (signed === undefined) await this.validate(db, source, model.inputs, versionUri);
+        checked ??= await this.checkInputs(db, source, model.inputs, versionUri, idColumns);
+        // Invalid rows (drop, quarantine) are filtered in SQL: the stream and the ids see the same rows.
+        source = checked.source;
         this.checkNames(idColumns, model);
 
         this.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
         const predictions = await this.step("predict", async () => {
           const table = await PredictionTable.create(db, "mlbatch_predictions", model.outputs);
+          const [count] = await db.rows(`SELECT count(*)::BIGINT AS n FROM ${source.query()}`);
+          const progress = new Progress({ total: Number(count?.n ?? 0), logger: this.logger });
           try {
-            for await (const batch of source.batches(model.inputs, batchSize))
-              table.append(await model.predict(batch));
+            await predictAll(source, model, table, batchSize, (rows) => progress.advance(rows));
           } finally {
+            progress.done();
             table.close();
+          }
+          // The outputs pair input rows and predictions by position: a short table would misalign them.
+          if (table.rowCount !== Number(count?.n ?? 0)) {
+            throw new MlbatchError(
+              "E_PREDICT",
+              `predicted ${table.rowCount} rows but inputs "${source.label}" have ${count?.n} rows; nothing was written`,
+            );
           }
           return table;
         });
 
-        this.logger.info(`[Inference] Write outputs: ${outputs.path}`);
-        const query =
-          idColumns.length === 0
-            ? `(SELECT * FROM ${predictions.sqlName})`
-            : `(SELECT * FROM ${source.project(idColumns)} POSITIONAL JOIN ${predictions.sqlName})`;
-        this.facts.rows = { read: predictions.rowCount };
-        const rows = await this.step("write", () => outputs.write(db, query));
-        this.facts.rows = { read: predictions.rowCount, written: rows, rejected: 0 };
+        const memory = {
+          rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+          peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+        };
+        this.logger.debug({ rows: predictions.rowCount, ...memory }, "[Inference] Predicted");
+        const counts = this.reconcile(checked, predictions.rowCount);
+        this.logger.info(`[Inference] Write outputs: ${outputs.path} (${counts.text})`);
+        const passed = [...idColumns, ...(this.options.passthrough ?? [])];
+        const modelColumn = this.options.modelVersionColumn;
+        const query = outputsQuery(
+          source,
+          passed,
+          predictions.sqlName,
+          modelColumn === undefined ? undefined : { name: modelColumn, value: versionUri },
+        );
+        const { rejected, quarantine } = checked;
+        const quarantineWriter = this.options.validation?.quarantine;
+        this.facts.rows = { read: counts.read, rejected };
+        const { written: rows } = await this.step("write", () =>
+          writeOutputs(
+            db,
+            { writer: outputs, query },
+            quarantine === undefined || quarantineWriter === undefined
+              ? undefined
+              : { writer: quarantineWriter, query: quarantine },
+          ),
+        );
+        this.facts.rows = { read: counts.read, written: rows, rejected };
         this.facts.outputs = outputs.path;
-        const columns = [...idColumns, ...model.outputs.map((o) => o.name)];
+        const columns = [
+          ...passed,
+          ...model.outputs.map((o) => o.name),
+          ...(modelColumn === undefined ? [] : [modelColumn]),
+        ];
         const shape = [rows, columns.length] as const;
 
         this.logger.info("[Inference] Notify with alerts");
@@ -188,6 +275,13 @@ export class InferenceJob extends Job<InferenceLocals> {
           model: { uri: model.uri, inputs: model.inputs, outputs: model.outputs },
           outputs: { path: outputs.path, columns, rows },
           shape,
+          rows: {
+            read: counts.read,
+            predicted: predictions.rowCount,
+            dropped: this.policy.onInvalid === "drop" ? rejected : 0,
+            quarantined: this.policy.onInvalid === "quarantine" ? rejected : 0,
+          },
+          validation: checked.report,
         };
       } finally {
         await model.close();
@@ -197,30 +291,173 @@ export class InferenceJob extends Job<InferenceLocals> {
     }
   }
 
-  private async validate(
+  /**
+   * Checks everything a run needs, without predicting or writing: the outputs may be written, the inputs
+   * are readable, the model version resolves and loads, and the inputs pass validation, with the report a
+   * run would make (and write, with `validation.report`). Starts and stops the logger and MLflow
+   * services; sends no notification.
+   *
+   * @returns the report, the rows a run would set aside, and a summary to print
+   * @throws MlbatchError as {@link InferenceJob.run} would up to validation (`E_SCHEMA` with the report)
+   * @example
+   * ```ts
+   * const { summary } = await InferenceJob.fromConfig(config).validate();
+   * ```
+   */
+  async validate(): Promise<InferenceValidation> {
+    const { logger, mlflow } = this.services;
+    const { loader } = this.options;
+    const started: Service[] = [];
+    let db: Database | undefined;
+    try {
+      for (const [step, service] of [
+        ["services", logger],
+        ["load", mlflow],
+      ] as const) {
+        await this.step(step, () => service.start());
+        started.push(service);
+      }
+      const opened = await Database.create();
+      db = opened;
+      await this.step("write", () => this.checkOutputs());
+      const { source, idColumns, uri, version, versionUri, mlmodel, signed } = await this.prepare(opened);
+      let checked =
+        signed === undefined
+          ? undefined
+          : await this.checkInputs(opened, source, signed, versionUri, idColumns);
+      this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
+      const model = await this.step("load", () => loader.load(versionUri, mlmodel));
+      try {
+        checked ??= await this.checkInputs(opened, source, model.inputs, versionUri, idColumns);
+        this.checkNames(idColumns, model);
+      } finally {
+        await model.close();
+      }
+      return {
+        modelUri: uri,
+        modelVersion: version,
+        report: checked.report,
+        rejected: checked.rejected,
+        summary: validationSummary(checked, this.policy, uri),
+      };
+    } catch (error) {
+      const failure =
+        error instanceof MlbatchError
+          ? error
+          : new MlbatchError("E_INTERNAL", `unexpected error: ${messageOf(error)}`, { cause: error });
+      this.logger.error({ code: failure.code, step: failure.step }, failure.message);
+      throw failure;
+    } finally {
+      db?.close();
+      for (const service of started.reverse()) await service.stop().catch(() => undefined);
+    }
+  }
+
+  /** The validation settings (default: signature only, fail on any problem). */
+  private get policy(): ValidationPolicy {
+    return this.options.validation ?? { constraints: {}, onInvalid: "fail" };
+  }
+
+  /** Refuses early to run when an output exists and its writer's mode is `error`. */
+  private async checkOutputs(): Promise<void> {
+    await this.options.outputs.check();
+    await this.options.validation?.quarantine?.check();
+  }
+
+  /** Opens the inputs (their schema), resolves the model version and reads its MLmodel. */
+  private async prepare(db: Database) {
+    const { inputs } = this.options;
+    const { mlflow } = this.services;
+    this.logger.info(`[Inference] Read inputs: ${inputs.path}`);
+    this.facts.inputs = inputs.path;
+    const source = await this.step("read", () => inputs.open(db));
+    const idColumns = this.idColumns(source);
+
+    const ref = modelReference(mlflow.registryName, this.options.aliasOrVersion);
+    const uri = modelUri(ref);
+    this.logger.info(`[Inference] With model URI: ${uri}`);
+    this.facts.model = { name: ref.name, alias: ref.alias, uri };
+    const version = await this.step("load", () => mlflow.registry.getModelVersion(ref));
+    const versionUri = `models:/${version.name}/${version.version}`;
+    this.facts.model = { ...this.facts.model, version: version.version };
+    this.facts.run = { runId: version.runId, source: version.source };
+    this.logger.info(
+      { run_id: version.runId, source: version.source },
+      `[Inference] Resolved ${uri} to version ${version.version}`,
+    );
+    const mlmodel = await this.step("load", async () =>
+      readMLmodel(await mlflow.registry.modelDirectory(version), versionUri),
+    );
+    const signed = mlmodel.signature.inputs?.map(
+      (c): FeatureSpec => ({ name: c.name, signatureType: c.type, type: FEED_TYPE[c.type] }),
+    );
+    return { source, idColumns, uri, version, versionUri, mlmodel, signed };
+  }
+
+  /** Validates the inputs and applies `on_invalid`; logs the rows set aside, if any. */
+  private async checkInputs(
     db: Database,
     source: Source,
     features: readonly FeatureSpec[],
     uri: string,
-  ): Promise<void> {
+    idColumns: readonly string[],
+  ): Promise<CheckedInputs> {
+    const policy = this.policy;
+    const constrained = Object.keys(policy.constraints).length;
     this.logger.info(
-      `[Inference] Validate inputs: ${features.length} columns against the signature of ${uri}`,
+      `[Inference] Validate inputs: ${features.length} columns against the signature of ${uri}` +
+        (constrained === 0 ? "" : ` and constraints on ${constrained} columns`),
     );
-    await this.step("validate", () => checkInputs(db, source, features, uri));
+    const checked = await this.step("validate", () =>
+      checkInputsWith(db, source, features, uri, policy, idColumns),
+    );
+    if (checked.rejected > 0) {
+      const { total } = checked.report.rows;
+      this.logger.warn(
+        { invalid: checked.rejected, total, on_invalid: policy.onInvalid },
+        `[Inference] Invalid rows: ${checked.rejected} of ${total} set aside (on_invalid: ${policy.onInvalid}):\n` +
+          problemLines(checked.report),
+      );
+    }
+    return checked;
+  }
+
+  /**
+   * Rows read = predicted + dropped or quarantined, or it is a bug: checked before anything is written.
+   */
+  private reconcile(checked: CheckedInputs, predicted: number): { read: number; text: string } {
+    const read = checked.report.rows.total;
+    if (read !== predicted + checked.rejected) {
+      throw new MlbatchError(
+        "E_INTERNAL",
+        `row counts do not reconcile: ${read} read, ${predicted} predicted, ${checked.rejected} set aside`,
+      );
+    }
+    const action = this.policy.onInvalid === "quarantine" ? "quarantined" : "dropped";
+    const text =
+      checked.rejected === 0
+        ? `rows: ${read} read = ${predicted} predicted`
+        : `rows: ${read} read = ${predicted} predicted + ${checked.rejected} ${action}`;
+    return { read, text };
   }
 
   private idColumns(source: Source): readonly string[] {
     const ids = this.options.idColumns ?? source.idColumns;
-    const missing = ids.filter((id) => source.typeOf(id) === undefined);
-    if (missing.length > 0) {
-      throw Object.assign(
-        new MlbatchError(
-          "E_SCHEMA",
-          `id column(s) ${missing.map((m) => `"${m}"`).join(", ")} not found in inputs "${source.label}" ` +
-            `(columns: ${source.columns.map((c) => c.name).join(", ")}). Fix job.id_columns.`,
-        ),
-        { step: "validate" as const },
-      );
+    for (const [names, what, key] of [
+      [ids, "id", "id_columns"],
+      [this.options.passthrough ?? [], "passthrough", "passthrough"],
+    ] as const) {
+      const missing = names.filter((id) => source.typeOf(id) === undefined);
+      if (missing.length > 0) {
+        throw Object.assign(
+          new MlbatchError(
+            "E_SCHEMA",
+            `${what} column(s) ${missing.map((m) => `"${m}"`).join(", ")} not found in inputs "${source.label}" ` +
+              `(columns: ${source.columns.map((c) => c.name).join(", ")}). Fix job.${key}.`,
+          ),
+          { step: "validate" as const },
+        );
+      }
     }
     return ids;
   }
@@ -233,6 +470,24 @@ export class InferenceJob extends Job<InferenceLocals> {
           "E_SCHEMA",
           `output column(s) ${identifierList(clash)} of model ${model.uri} have the same name as id column(s); ` +
             "set job.id_columns to other columns.",
+        ),
+        { step: "validate" as const },
+      );
+    }
+    const { passthrough = [], modelVersionColumn } = this.options;
+    const names = [
+      ...idColumns,
+      ...passthrough,
+      ...model.outputs.map((o) => o.name),
+      ...(modelVersionColumn === undefined ? [] : [modelVersionColumn]),
+    ];
+    const twice = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
+    if (twice.length > 0) {
+      throw Object.assign(
+        new MlbatchError(
+          "E_SCHEMA",
+          `output column(s) ${identifierList(twice)} would appear more than once (job.id_columns, ` +
+            `job.passthrough, the outputs of model ${model.uri}, job.model_version_column); rename or remove one.`,
         ),
         { step: "validate" as const },
       );
