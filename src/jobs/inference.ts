@@ -1,6 +1,5 @@
 import * as z from "zod";
 import { Database } from "../data/database.js";
-import { PredictionTable } from "../data/predictions.js";
 import { createReader, type Reader, ReaderKind } from "../data/readers/index.js";
 import type { Source } from "../data/source.js";
 import { identifierList } from "../data/sql.js";
@@ -18,8 +17,7 @@ import { LoggerService, LoggerServiceConfig } from "../services/logger.js";
 import { MlflowService, MlflowServiceConfig } from "../services/mlflow.js";
 import type { Service } from "../services/service.js";
 import { Job, type JobOptions, type JobServices } from "./base.js";
-import { predictAll } from "./predict.js";
-import { Progress } from "./progress.js";
+import { predictTable } from "./predict.js";
 import { configHash } from "./report.js";
 import {
   type CheckedInputs,
@@ -210,31 +208,9 @@ export class InferenceJob extends Job<InferenceLocals> {
         this.checkNames(idColumns, model);
 
         this.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
-        const predictions = await this.step("predict", async () => {
-          const table = await PredictionTable.create(db, "mlbatch_predictions", model.outputs);
-          const [count] = await db.rows(`SELECT count(*)::BIGINT AS n FROM ${source.query()}`);
-          const progress = new Progress({ total: Number(count?.n ?? 0), logger: this.logger });
-          try {
-            await predictAll(source, model, table, batchSize, (rows) => progress.advance(rows));
-          } finally {
-            progress.done();
-            table.close();
-          }
-          // The outputs pair input rows and predictions by position: a short table would misalign them.
-          if (table.rowCount !== Number(count?.n ?? 0)) {
-            throw new MlbatchError(
-              "E_PREDICT",
-              `predicted ${table.rowCount} rows but inputs "${source.label}" have ${count?.n} rows; nothing was written`,
-            );
-          }
-          return table;
-        });
-
-        const memory = {
-          rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
-          peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-        };
-        this.logger.debug({ rows: predictions.rowCount, ...memory }, "[Inference] Predicted");
+        const predictions = await this.step("predict", () =>
+          predictTable(db, source, model, { batchSize, logger: this.logger }),
+        );
         const counts = this.reconcile(checked, predictions.rowCount);
         this.logger.info(`[Inference] Write outputs: ${outputs.path} (${counts.text})`);
         const passed = [...idColumns, ...(this.options.passthrough ?? [])];
