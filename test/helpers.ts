@@ -4,6 +4,8 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
+import { expect } from "vitest";
+import { MlbatchError } from "../src/errors.js";
 import { InferenceJob, InferenceJobConfig } from "../src/jobs/inference.js";
 import { AlertsService } from "../src/services/alerts.js";
 import { LoggerService } from "../src/services/logger.js";
@@ -93,4 +95,14 @@ export function cli(args: string[], options: { cwd?: string; env?: NodeJS.Proces
 /** Runs a Python snippet with the test interpreter and returns its stdout. */
 export function python(interpreter: string, code: string, args: string[] = []): string {
   return execFileSync(interpreter, ["-c", code, ...args], { encoding: "utf8" });
+}
+
+/** The MlbatchError a promise rejects with (fails the test when it resolves or rejects otherwise). */
+export async function failure(promise: Promise<unknown>): Promise<MlbatchError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(MlbatchError);
+  return error as MlbatchError;
 }

@@ -5,8 +5,7 @@ import { Database } from "../../src/data/database.js";
 import { CsvReader } from "../../src/data/readers/csv-reader.js";
 import type { Source } from "../../src/data/source.js";
 import { CsvWriter } from "../../src/data/writers/csv-writer.js";
-import { MlbatchError } from "../../src/errors.js";
-import { BIKES, INPUTS_TEST, python, removeDir, tempDir } from "../helpers.js";
+import { BIKES, failure, INPUTS_TEST, python, removeDir, tempDir } from "../helpers.js";
 
 const INPUTS_CSV = join(BIKES, "data", "inputs_test.csv");
 
@@ -20,15 +19,6 @@ afterEach(() => {
   db.close();
   removeDir(dir);
 });
-
-async function failure(promise: Promise<unknown>): Promise<MlbatchError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MlbatchError);
-  return error as MlbatchError;
-}
 
 /** Every row of a source, through SQL (small test tables only). */
 async function rows(source: Source): Promise<Record<string, unknown>[]> {

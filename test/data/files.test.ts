@@ -6,8 +6,7 @@ import { CsvReader } from "../../src/data/readers/csv-reader.js";
 import { JsonLinesReader } from "../../src/data/readers/json-lines-reader.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import type { Source } from "../../src/data/source.js";
-import { MlbatchError } from "../../src/errors.js";
-import { INPUTS_TEST, removeDir, tempDir } from "../helpers.js";
+import { failure, INPUTS_TEST, removeDir, tempDir } from "../helpers.js";
 
 let db: Database;
 let dir: string;
@@ -19,15 +18,6 @@ afterEach(() => {
   db.close();
   removeDir(dir);
 });
-
-async function failure(promise: Promise<unknown>): Promise<MlbatchError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MlbatchError);
-  return error as MlbatchError;
-}
 
 async function column(source: Source, name: string): Promise<unknown[]> {
   return (await db.rows(`SELECT "${name}" AS v FROM ${source.query()}`)).map((r) => r.v);

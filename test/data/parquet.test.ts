@@ -4,8 +4,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { Database } from "../../src/data/database.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import { ParquetWriter } from "../../src/data/writers/parquet-writer.js";
-import { MlbatchError } from "../../src/errors.js";
-import { INPUTS_TEST, python, removeDir, tempDir } from "../helpers.js";
+import { failure, INPUTS_TEST, python, removeDir, tempDir } from "../helpers.js";
 
 let db: Database;
 let dir: string;
@@ -17,15 +16,6 @@ afterEach(() => {
   db.close();
   removeDir(dir);
 });
-
-async function failure(promise: Promise<unknown>): Promise<MlbatchError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MlbatchError);
-  return error as MlbatchError;
-}
 
 describe("ParquetReader", () => {
   it("given the pandas-written bikes inputs, when opened, then columns and the pandas index (instant) are found", async () => {

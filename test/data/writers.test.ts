@@ -6,8 +6,7 @@ import { CsvWriter } from "../../src/data/writers/csv-writer.js";
 import { JsonLinesWriter } from "../../src/data/writers/json-lines-writer.js";
 import { ParquetWriter } from "../../src/data/writers/parquet-writer.js";
 import type { Writer } from "../../src/data/writers/writer.js";
-import { MlbatchError } from "../../src/errors.js";
-import { python, removeDir, tempDir } from "../helpers.js";
+import { failure, python, removeDir, tempDir } from "../helpers.js";
 
 let db: Database;
 let dir: string;
@@ -19,15 +18,6 @@ afterEach(() => {
   db.close();
   removeDir(dir);
 });
-
-async function failure(promise: Promise<unknown>): Promise<MlbatchError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MlbatchError);
-  return error as MlbatchError;
-}
 
 const WRITERS: Record<string, (options: ConstructorParameters<typeof ParquetWriter>[0]) => Writer> = {
   parquet: (o) => new ParquetWriter(o),

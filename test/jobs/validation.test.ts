@@ -2,12 +2,13 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/load.js";
-import { MlbatchError } from "../../src/errors.js";
+import type { MlbatchError } from "../../src/errors.js";
 import { InferenceJobConfig } from "../../src/jobs/inference.js";
 import type { JobEvent } from "../../src/services/job-event.js";
 import {
   BIKES,
   EXAMPLE_REGISTRY,
+  failure,
   INPUTS_TEST,
   inferenceJob,
   query,
@@ -52,15 +53,6 @@ function capturedJob(config: Record<string, unknown>) {
     events.push(event);
   };
   return { ...built, events };
-}
-
-async function failure(promise: Promise<unknown>): Promise<MlbatchError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MlbatchError);
-  return error as MlbatchError;
 }
 
 /** Predictions of the full, valid test set, by instant. */
