@@ -208,8 +208,9 @@ export class InferenceJob extends Job<InferenceLocals> {
         this.checkNames(idColumns, model);
 
         this.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
+        const total = checked.report.rows.total - checked.rejected;
         const predictions = await this.step("predict", () =>
-          predictTable(db, source, model, { batchSize, logger: this.logger }),
+          predictTable(db, source, model, { batchSize, logger: this.logger, total }),
         );
         const counts = this.reconcile(checked, predictions.rowCount);
         this.logger.info(`[Inference] Write outputs: ${outputs.path} (${counts.text})`);

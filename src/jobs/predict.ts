@@ -1,38 +1,30 @@
 import type { Database } from "../data/database.js";
 import { PredictionTable } from "../data/predictions.js";
 import type { Source } from "../data/source.js";
-import { MlbatchError } from "../errors.js";
 import type { Model } from "../models/model.js";
 import type { Logger } from "../services/logger.js";
 import { Progress } from "./progress.js";
 
 /**
- * Predicts every row of the source into a new DuckDB table (`mlbatch_predictions`), with progress, and
- * checks that it holds one prediction per input row: the outputs pair them by position.
+ * Predicts every row of the source into a new DuckDB table (`mlbatch_predictions`), in input order, with
+ * progress. The caller checks that it holds one prediction per row (the outputs pair them by position).
  *
- * @throws MlbatchError `E_PREDICT` when the model fails, or when the counts differ
+ * @param options - the batch size, the logger for progress, and the rows expected (for the ETA)
+ * @throws MlbatchError `E_READ` or `E_PREDICT`
  */
 export async function predictTable(
   db: Database,
   source: Source,
   model: Model,
-  options: { readonly batchSize: number; readonly logger: Logger },
+  options: { readonly batchSize: number; readonly logger: Logger; readonly total: number },
 ): Promise<PredictionTable> {
   const table = await PredictionTable.create(db, "mlbatch_predictions", model.outputs);
-  const [count] = await db.rows(`SELECT count(*)::BIGINT AS n FROM ${source.query()}`);
-  const total = Number(count?.n ?? 0);
-  const progress = new Progress({ total, logger: options.logger });
+  const progress = new Progress({ total: options.total, logger: options.logger });
   try {
     await predictAll(source, model, table, options.batchSize, (rows) => progress.advance(rows));
   } finally {
     progress.done();
     table.close();
-  }
-  if (table.rowCount !== total) {
-    throw new MlbatchError(
-      "E_PREDICT",
-      `predicted ${table.rowCount} rows but inputs "${source.label}" have ${total} rows; nothing was written`,
-    );
   }
   const memory = {
     rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
