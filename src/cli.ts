@@ -8,16 +8,23 @@ import { loadSettings } from "./config/load.js";
 import { MlbatchError, messageOf } from "./errors.js";
 import { createJob } from "./jobs/index.js";
 import { InferenceJob } from "./jobs/inference.js";
+import { ShardedInferenceJob } from "./jobs/sharded.js";
 import { settingsJsonSchema } from "./settings.js";
+import { parseShardFlag } from "./shard/detect.js";
 
 const HELP = `mlbatch: batch inference for MLflow-registered ONNX models
 
 Usage:
   mlbatch run <config.yaml>... [-e|--extras '<yaml>']...   run the job the configs describe
   mlbatch validate <config.yaml>... [-e '<yaml>']...      check config, model and data; predict and write nothing
+  mlbatch run <config.yaml>... --shard <i>/<n>           run shard i (from 0) of n: outputs.path is a folder of parts
+  mlbatch plan <config.yaml>... [-e '<yaml>']...          pin the model version and work units of a sharded run
+  mlbatch commit <config.yaml>... [-e '<yaml>']...        commit a sharded run whose parts are all written
   mlbatch schema                                         print the JSON Schema of the configs
   mlbatch --help | --version
 
+--shard <i>/<n>: also job.shard, or detected from JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX,
+CLOUD_RUN_TASK_INDEX/COUNT, SLURM_ARRAY_TASK_ID/COUNT, with MLBATCH_SHARD_COUNT (see "Sharded runs").
 --no-cache: download a tracking server's model again instead of using (or filling) the local model cache.
 
 Configs are merged in order, then each -e YAML string over them (later wins);
@@ -57,6 +64,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       options: {
         extras: { type: "string", short: "e", multiple: true },
         "no-cache": { type: "boolean" },
+        shard: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -75,10 +83,32 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(settingsJsonSchema(), null, 2)}\n`);
       return 0;
     }
-    if (command !== "run" && command !== "validate") throw usage(`unknown command "${command}"`);
+    if (!["run", "validate", "plan", "commit"].includes(command)) throw usage(`unknown command "${command}"`);
     if (files.length === 0) throw usage(`"${command}" needs at least one config file`);
+    if (values.shard !== undefined && command !== "run") throw usage(`--shard applies to "run" only`);
     const noCache = values["no-cache"] ? ["job: {mlflow_service: {cache: {enable: false}}}"] : [];
-    const settings = await loadSettings(files, [...(values.extras ?? []), ...noCache]);
+    const shard = values.shard === undefined ? undefined : parseShardFlag(values.shard);
+    const shardExtra =
+      shard === undefined ? [] : [`job: {shard: {index: ${shard.index}, count: ${shard.count}}}`];
+    const settings = await loadSettings(files, [...(values.extras ?? []), ...noCache, ...shardExtra]);
+    if (command === "plan" || command === "commit") {
+      const { commit, plan, planPath } = await ShardedInferenceJob.fromConfig(settings.job, {
+        kind: command,
+      }).execute();
+      const model = `models:/${plan.model.name}/${plan.model.version} (${plan.model.asked})`;
+      if (command === "plan" || commit?.status !== "committed") {
+        process.stdout.write(
+          `plan ${planPath}: ${plan.units.length} units, ${plan.rows} rows, model ${model}\n`,
+        );
+      } else {
+        const { parts, rows } = commit.manifest;
+        process.stdout.write(
+          `committed ${settings.job.outputs.path}: ${parts.length} parts, ${rows.written} rows ` +
+            `(${rows.dropped} dropped), model ${model}\n`,
+        );
+      }
+      return 0;
+    }
     if (command === "validate") {
       const job = createJob(settings.job);
       if (!(job instanceof InferenceJob)) throw usage(`"validate" does not apply to ${settings.job.KIND}`);

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "E_MODEL_LOAD"
   | "E_PREDICT"
   | "E_WRITE"
+  | "E_TRACKING"
   | "E_INTERNAL";
 
 /** The step of a job during which an error happened, for logs and failure notifications. */

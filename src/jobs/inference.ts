@@ -16,6 +16,7 @@ import { AlertsService, AlertsServiceConfig } from "../services/alerts.js";
 import { LoggerService, LoggerServiceConfig } from "../services/logger.js";
 import { MlflowService, MlflowServiceConfig } from "../services/mlflow.js";
 import type { Service } from "../services/service.js";
+import { ShardConfig } from "../shard/detect.js";
 import { Job, type JobOptions, type JobServices } from "./base.js";
 import { predictTable } from "./predict.js";
 import { configHash } from "./report.js";
@@ -72,6 +73,10 @@ export const InferenceJobConfig = z
       .describe(
         "Write a JSON run report here (on success and on failure): model, rows, durations, memory, error.",
       ),
+    shard: ShardConfig.optional().describe(
+      "Run one shard of the job (a copy of an array job): outputs.path is then a folder of part files. " +
+        "Also set by --shard <index>/<count> or detected from the environment; see the guide's 'Sharded runs'.",
+    ),
   })
   .describe("Batch inference: read, check, load the registered model, predict, write, notify.");
 export type InferenceJobConfig = z.infer<typeof InferenceJobConfig>;

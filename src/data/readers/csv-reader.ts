@@ -14,6 +14,9 @@ import {
 } from "./files.js";
 import type { Reader } from "./reader.js";
 
+/** The file names a CSV folder is read for. */
+export const CSV_EXTENSIONS: readonly string[] = [".csv", ".csv.gz", ".tsv", ".tsv.gz"];
+
 /** Config of {@link CsvReader}. */
 export const CsvReaderConfig = z
   .strictObject({
@@ -70,7 +73,7 @@ export class CsvReader implements Reader {
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
     const o = this.options;
-    const found = await inputFiles(db, this.path, [".csv", ".csv.gz", ".tsv", ".tsv.gz"]);
+    const found = await inputFiles(db, this.path, CSV_EXTENSIONS);
     const quote = o.quote ?? '"';
     const settings = [
       `delim = ${quotedString(o.delimiter ?? ",")}`,

@@ -15,6 +15,16 @@ import {
 } from "./files.js";
 import type { Reader } from "./reader.js";
 
+/** The file names a JSON Lines folder is read for. */
+export const JSON_LINES_EXTENSIONS: readonly string[] = [
+  ".jsonl",
+  ".ndjson",
+  ".json",
+  ".jsonl.gz",
+  ".ndjson.gz",
+  ".json.gz",
+];
+
 /** Config of {@link JsonLinesReader}. */
 export const JsonLinesReaderConfig = z
   .strictObject({
@@ -51,14 +61,7 @@ export class JsonLinesReader implements Reader {
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
     const o = this.options;
-    const found = await inputFiles(db, this.path, [
-      ".jsonl",
-      ".ndjson",
-      ".json",
-      ".jsonl.gz",
-      ".ndjson.gz",
-      ".json.gz",
-    ]);
+    const found = await inputFiles(db, this.path, JSON_LINES_EXTENSIONS);
     const read = (settings: string) =>
       `read_json(${fileList(found.files)}, format = 'newline_delimited'${settings})`;
     let schema = "";

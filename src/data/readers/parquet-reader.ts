@@ -13,6 +13,9 @@ import {
 } from "./files.js";
 import type { Reader } from "./reader.js";
 
+/** The file names a Parquet folder is read for. */
+export const PARQUET_EXTENSIONS: readonly string[] = [".parquet"];
+
 /** Config of {@link ParquetReader}. */
 export const ParquetReaderConfig = z
   .strictObject({
@@ -43,7 +46,7 @@ export class ParquetReader implements Reader {
 
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
-    const found = await inputFiles(db, this.path, [".parquet"]);
+    const found = await inputFiles(db, this.path, PARQUET_EXTENSIONS);
     const from = `read_parquet(${fileList(found.files)}${hiveOption(found, this.options.hivePartitioning)})`;
     let idColumns: string[];
     try {

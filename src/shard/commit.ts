@@ -1,0 +1,233 @@
+/**
+ * The commit of a sharded run: when every planned unit has a valid part, write the manifest `_SUCCESS`
+ * (exclusively: one committer wins, the others find the same manifest), then rename the staging folder
+ * to the output path in one step.
+ */
+import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import type { Database } from "../data/database.js";
+import { quotedString } from "../data/sql.js";
+import { MlbatchError, messageOf } from "../errors.js";
+import { createExclusive } from "./exclusive.js";
+import { type ShardLayout, TEMP_PREFIX } from "./layout.js";
+import { checkPart, fileSha256 } from "./parts.js";
+import type { Plan } from "./plan.js";
+
+/** The manifest of a committed output (`_SUCCESS`): what was predicted, by which model, from what. */
+export interface Manifest {
+  readonly format: "mlbatch-manifest/1";
+  readonly plan_id: string;
+  readonly committed_at: string;
+  readonly config_hash: string;
+  readonly model: Plan["model"];
+  readonly inputs: Plan["inputs"];
+  readonly id_columns: readonly string[];
+  /** The outputs' columns, as in every part. */
+  readonly columns: readonly string[];
+  /** The parts in unit order: reading them in this order gives the outputs in input order. */
+  readonly parts: readonly {
+    readonly unit: string;
+    readonly file: string;
+    readonly rows: number;
+    readonly dropped: number;
+    readonly bytes: number;
+    readonly sha256: string;
+  }[];
+  /** read = written + dropped, over all units. */
+  readonly rows: { readonly read: number; readonly written: number; readonly dropped: number };
+}
+
+/** What a commit found: committed (by this call or before), or the units still without a valid part. */
+export type CommitOutcome =
+  | { readonly status: "committed"; readonly manifest: Manifest; readonly byThisCall: boolean }
+  | { readonly status: "incomplete"; readonly missing: readonly Plan["units"][number][] };
+
+/**
+ * The committed output's manifest when it belongs to the plan `planId`, else undefined.
+ */
+export async function committedManifest(layout: ShardLayout, planId?: string): Promise<Manifest | undefined> {
+  const manifest = await readManifest(layout.manifest);
+  return manifest !== undefined && (planId === undefined || manifest.plan_id === planId)
+    ? manifest
+    : undefined;
+}
+
+/**
+ * Commits the run if every unit of the plan has a valid part: writes `_SUCCESS` and publishes the
+ * staging folder as the output (an older output is refused in mode `error`, replaced in `overwrite`).
+ *
+ * @throws MlbatchError `E_WRITE` when the output cannot be published; `E_INTERNAL` when counts do not reconcile
+ * @example
+ * ```ts
+ * const outcome = await commitRun(db, new ShardLayout("out/predictions"), plan, "error");
+ * if (outcome.status === "incomplete") console.log(outcome.missing.map((u) => u.id));
+ * ```
+ */
+export async function commitRun(
+  db: Database,
+  layout: ShardLayout,
+  plan: Plan,
+  mode: "error" | "overwrite",
+): Promise<CommitOutcome> {
+  // A twin committer may publish (move the staging folder) while this one checks the parts.
+  const theirs = async (): Promise<CommitOutcome | undefined> => {
+    const manifest = await committedManifest(layout, plan.plan_id);
+    return manifest === undefined ? undefined : { status: "committed", manifest, byThisCall: false };
+  };
+  try {
+    const outcome = await tryCommit(db, layout, plan, mode);
+    return outcome.status === "incomplete" ? ((await theirs()) ?? outcome) : outcome;
+  } catch (error) {
+    const outcome = await theirs();
+    if (outcome === undefined) throw error;
+    return outcome;
+  }
+}
+
+async function tryCommit(
+  db: Database,
+  layout: ShardLayout,
+  plan: Plan,
+  mode: "error" | "overwrite",
+): Promise<CommitOutcome> {
+  const done = await committedManifest(layout, plan.plan_id);
+  if (done !== undefined && !(await exists(layout.staging))) {
+    return { status: "committed", manifest: done, byThisCall: false };
+  }
+  let manifest = await readManifest(layout.stagedManifest);
+  let byThisCall = false;
+  if (manifest === undefined) {
+    const parts: Manifest["parts"][number][] = [];
+    const missing: Plan["units"][number][] = [];
+    for (const unit of plan.units) {
+      const path = layout.part(unit.id);
+      const status = await checkPart(db, path, { planId: plan.plan_id, unit: unit.id, rows: unit.rows });
+      if (!status.valid) {
+        missing.push(unit);
+        continue;
+      }
+      const bytes = (await stat(path)).size;
+      const file = path.slice(layout.staging.length + 1);
+      parts.push({
+        unit: unit.id,
+        file,
+        rows: status.rows,
+        dropped: status.dropped,
+        bytes,
+        sha256: await fileSha256(path),
+      });
+    }
+    if (missing.length > 0) return { status: "incomplete", missing };
+    const written = parts.reduce((sum, p) => sum + p.rows, 0);
+    const dropped = parts.reduce((sum, p) => sum + p.dropped, 0);
+    if (written + dropped !== plan.rows) {
+      throw new MlbatchError(
+        "E_INTERNAL",
+        `row counts do not reconcile: the plan has ${plan.rows} rows, the parts ${written} written + ${dropped} dropped`,
+      );
+    }
+    const first =
+      parts[0] === undefined
+        ? []
+        : await db.rows(`DESCRIBE SELECT * FROM read_parquet(${quotedString(layout.part(parts[0].unit))})`);
+    const fresh: Manifest = {
+      format: "mlbatch-manifest/1",
+      plan_id: plan.plan_id,
+      committed_at: new Date().toISOString(),
+      config_hash: plan.config_hash,
+      model: plan.model,
+      inputs: plan.inputs,
+      id_columns: plan.id_columns,
+      columns: first.map((row) => String(row.column_name)),
+      parts,
+      rows: { read: plan.rows, written, dropped },
+    };
+    byThisCall = await createExclusive(
+      layout.stagedManifest,
+      layout.temp("manifest"),
+      `${JSON.stringify(fresh, null, 2)}\n`,
+    );
+    manifest = byThisCall ? fresh : await readManifest(layout.stagedManifest);
+    if (manifest === undefined || !sameParts(manifest, fresh)) {
+      throw new MlbatchError(
+        "E_WRITE",
+        `another commit of "${layout.output}" recorded different parts: remove "${layout.staging}" and run again.`,
+      );
+    }
+  }
+  await publish(layout, manifest.plan_id, mode);
+  if (byThisCall) await removeTemporaries(layout.output);
+  return { status: "committed", manifest, byThisCall };
+}
+
+/**
+ * Renames the staging folder to the output path. When another committer did it first, its output (same
+ * plan) is kept; an older output is refused (`error`) or moved aside and removed (`overwrite`).
+ */
+async function publish(layout: ShardLayout, planId: string, mode: "error" | "overwrite"): Promise<void> {
+  try {
+    try {
+      await rename(layout.staging, layout.output);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && (await committedManifest(layout, planId)) !== undefined) return;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR" && code !== "EISDIR") throw error;
+    }
+    if ((await committedManifest(layout, planId)) !== undefined) {
+      await rm(layout.staging, { recursive: true, force: true });
+      return;
+    }
+    if (mode === "error") {
+      throw new MlbatchError(
+        "E_WRITE",
+        `cannot commit outputs "${layout.output}": it already exists and the writer's mode is "error". The ` +
+          `finished run waits in "${layout.staging}": remove the old output and run "mlbatch commit <config>", ` +
+          "or set mode: overwrite.",
+      );
+    }
+    const aside = layout.aside();
+    await rename(layout.output, aside);
+    try {
+      await rename(layout.staging, layout.output);
+    } catch (error) {
+      if ((await committedManifest(layout, planId)) === undefined) {
+        await rename(aside, layout.output).catch(() => undefined);
+        throw error;
+      }
+    }
+    await rm(aside, { recursive: true, force: true });
+  } catch (error) {
+    if (error instanceof MlbatchError) throw error;
+    throw new MlbatchError("E_WRITE", `cannot commit outputs "${layout.output}": ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+async function readManifest(path: string): Promise<Manifest | undefined> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameParts(a: Manifest, b: Manifest): boolean {
+  const key = (m: Manifest) => JSON.stringify([m.plan_id, m.parts.map((p) => [p.unit, p.rows, p.sha256])]);
+  return key(a) === key(b);
+}
+
+/** Removes what killed shards left behind (temporary files are hidden, but not needed in the output). */
+async function removeTemporaries(folder: string): Promise<void> {
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    if (name.startsWith(TEMP_PREFIX)) await rm(`${folder}/${name}`, { force: true });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

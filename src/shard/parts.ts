@@ -1,0 +1,114 @@
+/**
+ * A unit's part file: written under a temporary name, then placed atomically; stamped (Parquet key-value
+ * metadata) with the plan id, the unit id and the rows the unit read and dropped, so that a part can be
+ * checked "complete and valid" from its footer alone.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import type { Database } from "../data/database.js";
+import { quotedString } from "../data/sql.js";
+import type { ParquetCompression } from "../data/writers/parquet-writer.js";
+import { messageOf } from "../errors.js";
+import { placeExclusive, replaceWith } from "./exclusive.js";
+
+/** What a part's footer says, when it is valid for its unit. */
+export interface PartStatus {
+  readonly valid: boolean;
+  /** Rows in the part. */
+  readonly rows: number;
+  /** Rows of the unit dropped as invalid (`on_invalid: drop`). */
+  readonly dropped: number;
+  /** Why it is not valid. */
+  readonly reason?: string;
+}
+
+/** The unit a part is expected to hold. */
+export interface PartExpectation {
+  readonly planId: string;
+  readonly unit: string;
+  /** The unit's input rows: rows in the part + rows dropped. */
+  readonly rows: number;
+}
+
+/**
+ * Writes the rows of `query` as the part at `path`, through `temp` (beside it). If a valid part for the
+ * same unit appeared meanwhile (a twin shard), it is kept and this one discarded: a valid part never
+ * changes once placed, so the commit's checksums stay true. An invalid one is replaced.
+ *
+ * @returns the rows written, and whether this call placed the part
+ * @throws the underlying error (the temporary file is removed)
+ */
+export async function writePart(
+  db: Database,
+  query: string,
+  target: { readonly path: string; readonly temp: string; readonly compression: ParquetCompression },
+  stamp: PartExpectation & { readonly dropped: number },
+): Promise<{ rows: number; placed: boolean }> {
+  const { path, temp, compression } = target;
+  const metadata = [
+    `mlbatch_plan: ${quotedString(stamp.planId)}`,
+    `mlbatch_unit: ${quotedString(stamp.unit)}`,
+    `mlbatch_rows_read: ${quotedString(String(stamp.rows))}`,
+    `mlbatch_rows_dropped: ${quotedString(String(stamp.dropped))}`,
+  ].join(", ");
+  try {
+    const result = await db.rows(
+      `COPY ${query} TO ${quotedString(temp)} (FORMAT parquet, COMPRESSION ${compression}, KV_METADATA {${metadata}})`,
+    );
+    const rows = Number(result[0]?.Count ?? 0);
+    if (await placeExclusive(temp, path)) return { rows, placed: true };
+    // placeExclusive removed the temporary file: write again only if the part there is not valid.
+    if ((await checkPart(db, path, stamp)).valid) return { rows, placed: false };
+    await db.run(
+      `COPY ${query} TO ${quotedString(temp)} (FORMAT parquet, COMPRESSION ${compression}, KV_METADATA {${metadata}})`,
+    );
+    await replaceWith(temp, path);
+    return { rows, placed: true };
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Whether the part at `path` is complete and valid for its unit: its Parquet footer reads, it carries
+ * the plan's and the unit's ids, and its rows plus the rows dropped are the unit's rows.
+ */
+export async function checkPart(db: Database, path: string, expected: PartExpectation): Promise<PartStatus> {
+  let rows: number;
+  let stamp: Map<string, string>;
+  try {
+    const [meta] = await db.rows(
+      `SELECT num_rows::BIGINT AS n FROM parquet_file_metadata(${quotedString(path)})`,
+    );
+    rows = Number(meta?.n ?? Number.NaN);
+    const kv = await db.rows(
+      `SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(${quotedString(path)})`,
+    );
+    stamp = new Map(kv.map((row) => [String(row.k), String(row.v)]));
+  } catch (error) {
+    const missing = /No files found|does not exist|No such file/i.test(messageOf(error));
+    return {
+      valid: false,
+      rows: 0,
+      dropped: 0,
+      reason: missing ? "missing" : `unreadable: ${messageOf(error)}`,
+    };
+  }
+  const dropped = Number(stamp.get("mlbatch_rows_dropped") ?? Number.NaN);
+  const fail = (reason: string): PartStatus => ({ valid: false, rows, dropped, reason });
+  if (stamp.get("mlbatch_plan") !== expected.planId) return fail("written for another plan");
+  if (stamp.get("mlbatch_unit") !== expected.unit) return fail("written for another unit");
+  if (rows + dropped !== expected.rows) {
+    return fail(`${rows} rows + ${dropped} dropped, the unit has ${expected.rows}`);
+  }
+  return { valid: true, rows, dropped };
+}
+
+/** The SHA-256 of a file, streamed. */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}

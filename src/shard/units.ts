@@ -1,0 +1,136 @@
+/**
+ * Work units of a sharded run: the inputs cut into pieces (Parquet row groups, other files whole), each
+ * with its size, and their deterministic assignment to shards.
+ */
+import { createHash } from "node:crypto";
+import { open, stat } from "node:fs/promises";
+import type { Database } from "../data/database.js";
+import { inputFiles } from "../data/readers/files.js";
+import type { ReaderKind } from "../data/readers/index.js";
+import { MlbatchError, messageOf } from "../errors.js";
+import { fileRows, rowGroups, unitReader } from "./unit-source.js";
+
+/** An input file as planned: its path, size and digest. */
+export interface PlannedFile {
+  readonly path: string;
+  readonly bytes: number;
+  /** See {@link fileDigest}. */
+  readonly digest: string;
+}
+
+/** A work unit: rows of one input file, written to one part file `part-<id>.parquet`. */
+export interface WorkUnit {
+  /** Zero-padded position in the plan (input order): parts in id order are the outputs in input order. */
+  readonly id: string;
+  /** Index of the file in the plan's files. */
+  readonly file: number;
+  /** The Parquet row group, or null for a whole file. */
+  readonly row_group: number | null;
+  readonly first_row: number;
+  readonly rows: number;
+}
+
+/** Files up to this size are hashed whole; larger ones by their size, first and last MiB. */
+const WHOLE_DIGEST_BYTES = 8 * 2 ** 20;
+const EDGE_BYTES = 2 ** 20;
+
+/**
+ * A cheap content digest of an input file: `sha256:` of the whole file up to 8 MiB; above, of its size,
+ * first MiB and last MiB (`sha256-edges:`), which covers a Parquet file's footer (schema, row groups,
+ * statistics). Modification times are left out, so copies of the same file have the same digest.
+ *
+ * @throws MlbatchError `E_READ` when the file cannot be read
+ */
+export async function fileDigest(path: string): Promise<{ bytes: number; digest: string }> {
+  try {
+    const { size } = await stat(path);
+    const hash = createHash("sha256");
+    const handle = await open(path, "r");
+    try {
+      const read = async (position: number, length: number) => {
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, position);
+        hash.update(buffer.subarray(0, bytesRead));
+      };
+      if (size <= WHOLE_DIGEST_BYTES) {
+        for (let at = 0; at < size; at += EDGE_BYTES) await read(at, Math.min(EDGE_BYTES, size - at));
+        return { bytes: size, digest: `sha256:${hash.digest("hex")}` };
+      }
+      hash.update(`${size}\n`);
+      await read(0, EDGE_BYTES);
+      await read(size - EDGE_BYTES, EDGE_BYTES);
+      return { bytes: size, digest: `sha256-edges:${hash.digest("hex")}` };
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    throw new MlbatchError("E_READ", `cannot read input file "${path}": ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Lists the inputs' files (sorted, as the reader reads them) and cuts them into work units: one per
+ * Parquet row group (a file without row groups is one empty unit), one per CSV or JSON Lines file.
+ *
+ * @throws MlbatchError `E_READ` when the inputs cannot be listed or read
+ */
+export async function listUnits(
+  db: Database,
+  inputs: ReaderKind,
+): Promise<{ files: PlannedFile[]; units: WorkUnit[]; folder: boolean }> {
+  const how = unitReader(inputs);
+  const found = await inputFiles(db, inputs.path, how.extensions);
+  const files: PlannedFile[] = [];
+  const pieces: Omit<WorkUnit, "id">[] = [];
+  for (const [file, path] of found.files.entries()) {
+    files.push({ path, ...(await fileDigest(path)) });
+    const sizes = how.rowGroups
+      ? await rowGroups(db, path).catch((error: unknown) => {
+          throw new MlbatchError(
+            "E_READ",
+            `cannot read inputs "${path}": not a readable Parquet file (${messageOf(error)})`,
+            { cause: error },
+          );
+        })
+      : [await fileRows(db, inputs, path, found.folder)];
+    if (sizes.length === 0) sizes.push(0);
+    let first = 0;
+    for (const [group, rows] of sizes.entries()) {
+      pieces.push({ file, row_group: how.rowGroups ? group : null, first_row: first, rows });
+      first += rows;
+    }
+  }
+  const width = Math.max(5, String(pieces.length - 1).length);
+  const units = pieces.map((piece, i) => ({ id: String(i).padStart(width, "0"), ...piece }));
+  return { files, units, folder: found.folder };
+}
+
+/**
+ * Assigns units to `count` shards, balanced by rows: largest units first (ties by id), each to the
+ * least-loaded shard (ties by the lower index). Every unit goes to exactly one shard; the result depends
+ * only on the units and the count, so every shard computes the same assignment.
+ *
+ * @returns for each shard index, its units in id order
+ * @example
+ * ```ts
+ * assignUnits(plan.units, 4)[2]; // the units of shard 2 of 4
+ * ```
+ */
+export function assignUnits<U extends Pick<WorkUnit, "id" | "rows">>(
+  units: readonly U[],
+  count: number,
+): U[][] {
+  const shards: U[][] = Array.from({ length: count }, () => []);
+  const load = new Array<number>(count).fill(0);
+  const order = [...units].sort((a, b) => b.rows - a.rows || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const unit of order) {
+    let least = 0;
+    for (let i = 1; i < count; i++) if (load[i]! < load[least]!) least = i;
+    shards[least]!.push(unit);
+    load[least]! += unit.rows;
+  }
+  for (const shard of shards) shard.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return shards;
+}
