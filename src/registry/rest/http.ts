@@ -14,8 +14,49 @@ export interface JsonAnswer {
   readonly json: unknown;
 }
 
+/**
+ * How a POST may be repeated after a failed try. `idempotent`: like a GET, after any transient failure
+ * (repeating it changes nothing: `runs/log-batch` of the same values, `runs/update`). Otherwise (the
+ * default) only when the server surely did not process it: the connection was never made (refused, host
+ * not found, unreachable) or the server answered 408, 429 or 503. After a failure that leaves it unsure
+ * (a timeout, a connection reset or cut answer, a 502 or 504 from a gateway), `reconcile` asks the server
+ * whether the first try took effect: its answer stands for the request's, `undefined` means "it did not",
+ * and the request is tried again. Without `reconcile`, such a failure is final.
+ */
+export interface PostOptions {
+  /** Failure statuses returned to the caller instead of thrown (e.g. `[400]`). */
+  readonly accept?: readonly number[] | undefined;
+  /** Repeating the request changes nothing: retry it like a GET. */
+  readonly idempotent?: boolean | undefined;
+  /** Finds out whether a try that may have been processed was; `undefined`: it was not. */
+  readonly reconcile?: (() => Promise<JsonAnswer | undefined>) | undefined;
+}
+
+/** A request: a GET, or a POST or PUT with its body. */
+interface RequestSpec {
+  readonly method: "GET" | "POST" | "PUT";
+  readonly body?: Buffer | undefined;
+  readonly contentType?: string | undefined;
+}
+const GET: RequestSpec = { method: "GET" };
+
+/** How a failed try may be repeated (see {@link PostOptions}). */
+type Repeat<T> =
+  | { readonly idempotent: true }
+  | { readonly idempotent: false; readonly reconcile?: (() => Promise<T | undefined>) | undefined };
+
+/**
+ * The result of one try; a transient failure says whether the server surely did not process the request
+ * (nothing reached it, or it answered 408, 429 or 503), which makes any request safe to repeat.
+ */
+type Tried<T> = { readonly ok: T } | { readonly transient: Transient; readonly unprocessed: boolean };
+
 /** Statuses worth another try (MLflow's list, less 500: a 500 is MLflow's final answer, e.g. a missing file). */
 const RETRY_STATUSES = new Set([408, 429, 502, 503, 504]);
+/** Statuses by which a server says it did not process the request (a 502 or 504 gateway cannot know). */
+const UNPROCESSED_STATUSES = new Set([408, 429, 503]);
+/** Network errors raised before anything reached the server. */
+const UNSENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 /** Network errors worth another try. */
 const RETRY_CODES: Readonly<Record<string, string>> = {
   ECONNREFUSED: "connection refused",
@@ -36,7 +77,9 @@ const RETRY_CODES: Readonly<Record<string, string>> = {
  * a per-request timeout (for the connection and between bytes), and retries with exponential backoff and
  * jitter on connection errors, timeouts and 408, 429, 502, 503, 504 answers (honouring `Retry-After`).
  * Answers that are MLflow's final word (400, 401, 403, 404, 500, and the 503 of a server that does not
- * serve artifacts) fail at once. Built on `node:http(s)`: its agents take a CA bundle, client certificates
+ * serve artifacts) fail at once. GETs and PUTs (an upload replaces the file) are retried so; a POST only
+ * when told it is idempotent, or when the server surely did not process it (see {@link PostOptions}): a
+ * POST that creates something must not be repeated blindly. Built on `node:http(s)`: its agents take a CA bundle, client certificates
  * and `rejectUnauthorized` per server, which Node's global `fetch` cannot without the `undici` package.
  *
  * @example
@@ -85,13 +128,57 @@ export class HttpClient {
     accept: readonly number[] = [],
   ): Promise<JsonAnswer> {
     const url = this.url(path, query);
-    return this.withRetries<JsonAnswer>(url, async (res) => {
-      const body = await readBody(res);
-      if (res.statusCode === 200 || accept.includes(res.statusCode ?? 0)) {
-        return { ok: { status: res.statusCode ?? 0, json: parseJson(body, url, this.connection) } };
-      }
-      return this.failure(res, body, url);
-    });
+    return this.withRetries<JsonAnswer>(url, this.jsonAnswer(url, GET, accept));
+  }
+
+  /**
+   * POSTs a JSON body to a JSON endpoint. Retried like a GET only when `options.idempotent`; otherwise
+   * only when the server surely did not process it, or when `options.reconcile` says it did not.
+   *
+   * @param path - the path under the base URI, e.g. `/api/2.0/mlflow/runs/create`
+   * @param body - the request, sent as JSON
+   * @param options - accepted failure statuses, and how the request may be repeated
+   * @throws MlbatchError `E_AUTH` for 401/403, `E_REGISTRY` for other failures, with the server's message
+   */
+  async postJson(path: string, body: unknown, options: PostOptions = {}): Promise<JsonAnswer> {
+    const url = this.url(path, {});
+    const request: RequestSpec = {
+      method: "POST",
+      body: Buffer.from(JSON.stringify(body)),
+      contentType: "application/json",
+    };
+    const repeat: Repeat<JsonAnswer> = options.idempotent
+      ? { idempotent: true }
+      : { idempotent: false, reconcile: options.reconcile };
+    return this.withRetries<JsonAnswer>(
+      url,
+      this.jsonAnswer(url, request, options.accept ?? []),
+      request,
+      repeat,
+    );
+  }
+
+  /**
+   * PUTs a file's content (MLflow's artifact upload), retrying transient failures: an upload replaces the
+   * file, so repeating it is safe.
+   *
+   * @param path - the path under the base URI, e.g. `/api/2.0/mlflow-artifacts/artifacts/1/<run>/artifacts/report.json`
+   * @param body - the content
+   * @param contentType - its media type
+   * @throws MlbatchError `E_AUTH` for 401/403, `E_REGISTRY` for other failures, with the server's message
+   */
+  async put(path: string, body: Buffer, contentType: string): Promise<void> {
+    const url = this.url(path, {});
+    const request: RequestSpec = { method: "PUT", body, contentType };
+    return this.withRetries<void>(
+      url,
+      async (res) => {
+        const answer = await readBody(res);
+        const status = res.statusCode ?? 0;
+        return status >= 200 && status < 300 ? { ok: undefined } : this.failure(res, answer, url, request);
+      },
+      request,
+    );
   }
 
   /**
@@ -117,11 +204,12 @@ export class HttpClient {
         },
       });
       const expected = expectedSize ?? (Number.isFinite(announced) ? announced : undefined);
-      const truncated = (detail: string): { readonly transient: Transient } => ({
+      const truncated = (detail: string): Tried<number> => ({
         transient: {
           kind: "truncated",
           reason: `truncated download: ${detail}, received ${received} of ${expected ?? "unknown"} bytes`,
         },
+        unprocessed: false,
       });
       try {
         await pipeline(res, counter, createWriteStream(destination));
@@ -157,60 +245,95 @@ export class HttpClient {
     return this.connection.redact(url.toString());
   }
 
-  private async withRetries<T>(url: URL, handle: (res: IncomingMessage) => Promise<Outcome<T>>): Promise<T> {
-    const what = `GET ${this.show(url)}`;
-    return retrying(
-      this.policy,
-      what,
-      this.logger,
-      () => this.send(url, handle),
-      (last, tries, seconds) => this.exhausted(what, last, tries, seconds),
+  /** Reads a JSON answer: 200 or an accepted status gives it, others are failures. */
+  private jsonAnswer(
+    url: URL,
+    request: RequestSpec,
+    accept: readonly number[],
+  ): (res: IncomingMessage) => Promise<Tried<JsonAnswer>> {
+    return async (res) => {
+      const body = await readBody(res);
+      if (res.statusCode === 200 || accept.includes(res.statusCode ?? 0)) {
+        return { ok: { status: res.statusCode ?? 0, json: parseJson(body, url, this.connection, request) } };
+      }
+      return this.failure(res, body, url, request);
+    };
+  }
+
+  private async withRetries<T>(
+    url: URL,
+    handle: (res: IncomingMessage) => Promise<Tried<T>>,
+    request: RequestSpec = GET,
+    repeat: Repeat<T> = { idempotent: true },
+  ): Promise<T> {
+    const what = `${request.method} ${this.show(url)}`;
+    const attempt = async (): Promise<Outcome<T>> => {
+      const tried = await this.send(url, handle, request);
+      if ("ok" in tried || repeat.idempotent || tried.unprocessed) return tried;
+      // The server may have processed the request: repeating it blindly could do it twice.
+      if (repeat.reconcile === undefined) throw this.unsure(what, tried.transient);
+      const done = await repeat.reconcile();
+      return done === undefined ? tried : { ok: done };
+    };
+    return retrying(this.policy, what, this.logger, attempt, (last, tries, seconds) =>
+      this.exhausted(what, last, tries, seconds),
     );
   }
 
   /** One request; network failures and timeouts become transient outcomes, TLS failures final errors. */
-  private send<T>(url: URL, handle: (res: IncomingMessage) => Promise<Outcome<T>>): Promise<Outcome<T>> {
+  private send<T>(
+    url: URL,
+    handle: (res: IncomingMessage) => Promise<Tried<T>>,
+    request: RequestSpec,
+  ): Promise<Tried<T>> {
     const headers: Record<string, string> = { accept: "application/json, */*", "user-agent": "mlbatch" };
     const authorization = authorizationHeader(this.connection.credentials);
     if (authorization !== undefined) headers.authorization = authorization;
+    if (request.body !== undefined) {
+      headers["content-type"] = request.contentType ?? "application/octet-stream";
+      headers["content-length"] = String(request.body.length);
+    }
     const timeout = this.policy.timeout * 1000;
     return new Promise((resolve, reject) => {
       let settled = false;
-      const settle = (outcome: Outcome<T> | undefined, error?: unknown) => {
+      const settle = (outcome: Tried<T> | undefined, error?: unknown) => {
         if (settled) return;
         settled = true;
         if (outcome !== undefined) resolve(outcome);
         else reject(error);
       };
+      let response: IncomingMessage | undefined;
       const fail = (error: unknown) => {
         const transient = this.transient(error);
-        if (transient === undefined) settle(undefined, this.finalError(error, url));
-        else settle({ transient });
+        if (transient === undefined) settle(undefined, this.finalError(error, url, request));
+        else {
+          const code = (error as { code?: string }).code ?? "";
+          settle({ transient, unprocessed: response === undefined && UNSENT_CODES.has(code) });
+        }
       };
-      const request = (url.protocol === "https:" ? https : http).request(url, {
-        method: "GET",
+      const sent = (url.protocol === "https:" ? https : http).request(url, {
+        method: request.method,
         headers,
         agent: this.agent,
         timeout,
       });
-      let response: IncomingMessage | undefined;
-      request.on("timeout", () => {
+      sent.on("timeout", () => {
         const error = Object.assign(new Error(`no answer within ${this.policy.timeout} s`), {
           code: "MLBATCH_TIMEOUT",
         });
         response?.destroy(error); // the handler reading the answer fails with the timeout
-        request.destroy(error);
+        sent.destroy(error);
       });
       // Once an answer is being read, its handler settles (it fails too when the request is destroyed), so
       // that no write of this try can land after the next try has started.
-      request.on("error", (error) => {
+      sent.on("error", (error) => {
         if (response === undefined) fail(error);
       });
-      request.on("response", (res) => {
+      sent.on("response", (res) => {
         response = res;
         handle(res).then((outcome) => settle(outcome), fail);
       });
-      request.end();
+      sent.end(request.body);
     });
   }
 
@@ -228,7 +351,7 @@ export class HttpClient {
     return undefined;
   }
 
-  private finalError(error: unknown, url: URL): MlbatchError {
+  private finalError(error: unknown, url: URL, request: RequestSpec): MlbatchError {
     if (error instanceof MlbatchError) return error;
     const code = (error as { code?: string }).code ?? "";
     const base = this.connection.baseUri;
@@ -243,13 +366,25 @@ export class HttpClient {
     }
     return new MlbatchError(
       "E_REGISTRY",
-      `GET ${this.show(url)} failed: ${this.connection.redact(messageOf(error))}${code ? ` (${code})` : ""}.`,
+      `${request.method} ${this.show(url)} failed: ${this.connection.redact(messageOf(error))}${code ? ` (${code})` : ""}.`,
       { cause: error },
     );
   }
 
+  /** The error of a request that failed after the server may have processed it, and is not repeated. */
+  private unsure(what: string, last: Transient): MlbatchError {
+    return new MlbatchError(
+      "E_REGISTRY",
+      this.connection.redact(
+        `${what} failed (${last.reason}) after the server may have processed it: not repeated, as that could ` +
+          `do it twice. Check on MLflow tracking server ${this.connection.baseUri} whether it took effect.`,
+      ),
+      { cause: last.cause },
+    );
+  }
+
   /** What a non-200 answer means: transient (retry), or a final error. */
-  private failure(res: IncomingMessage, body: Buffer, url: URL): { readonly transient: Transient } {
+  private failure<T>(res: IncomingMessage, body: Buffer, url: URL, request: RequestSpec = GET): Tried<T> {
     const status = res.statusCode ?? 0;
     const text = this.connection.redact(body.toString("utf8").slice(0, 500).trim());
     const answer = `HTTP ${status}${serverMessage(text)}`;
@@ -275,12 +410,15 @@ export class HttpClient {
       );
     }
     if (status === 403) {
+      const read = request.method === "GET";
       throw new MlbatchError(
         "E_AUTH",
-        `MLflow tracking server ${base} denied access to GET ${this.show(url)} (${answer}). ` +
+        `MLflow tracking server ${base} denied access to ${request.method} ${this.show(url)} (${answer}). ` +
           (credentials.kind === "none"
-            ? "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN, to a user allowed to read the model."
-            : `The user of ${credentials.source} lacks the permission to read this model: ask the server's admin, or use other credentials.`),
+            ? "Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN, to a user allowed to " +
+              `${read ? "read the model" : "log runs in this experiment"}.`
+            : `The user of ${credentials.source} lacks the permission to ${read ? "read this model" : "log runs in this experiment"}: ` +
+              "ask the server's admin, or use other credentials."),
       );
     }
     if (status === 503 && /serve-artifacts/.test(text)) {
@@ -297,9 +435,10 @@ export class HttpClient {
           reason: answer,
           retryAfter: parseRetryAfter(header(res, "retry-after")),
         },
+        unprocessed: UNPROCESSED_STATUSES.has(status),
       };
     }
-    throw new MlbatchError("E_REGISTRY", `GET ${this.show(url)} failed: ${answer}.`);
+    throw new MlbatchError("E_REGISTRY", `${request.method} ${this.show(url)} failed: ${answer}.`);
   }
 
   private exhausted(what: string, last: Transient, tries: number, seconds: number): MlbatchError {
@@ -330,14 +469,14 @@ async function readBody(res: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function parseJson(body: Buffer, url: URL, connection: Connection): unknown {
+function parseJson(body: Buffer, url: URL, connection: Connection, request: RequestSpec): unknown {
   const text = body.toString("utf8");
   try {
     return text.trim() === "" ? {} : JSON.parse(text);
   } catch (error) {
     throw new MlbatchError(
       "E_REGISTRY",
-      `GET ${connection.redact(url.toString())} answered something that is not JSON ("${connection.redact(text.slice(0, 120))}"): ` +
+      `${request.method} ${connection.redact(url.toString())} answered something that is not JSON ("${connection.redact(text.slice(0, 120))}"): ` +
         "is the URI that of an MLflow tracking server?",
       { cause: error },
     );
