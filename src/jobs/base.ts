@@ -13,6 +13,8 @@ export interface JobOptions {
   readonly report?: string | undefined;
   /** The hash of the job's config, recorded in the report. */
   readonly configHash?: string | undefined;
+  /** Also log the run (the report's facts, and the report as an artifact) to MLflow tracking. */
+  readonly mlflowRun?: boolean | undefined;
 }
 
 /** The services every job has, started in this order and stopped in reverse. */
@@ -98,7 +100,9 @@ export abstract class Job<Locals> {
       }
       throw failure;
     } finally {
-      if (this.jobOptions.report !== undefined) await this.report(this.jobOptions.report, startedAt, failure);
+      if (this.jobOptions.report !== undefined || this.jobOptions.mlflowRun) {
+        await this.report(startedAt, failure, started.includes(mlflow));
+      }
       for (const service of started.reverse()) {
         await service
           .stop()
@@ -119,8 +123,15 @@ export abstract class Job<Locals> {
     };
   }
 
-  /** Writes the run report; a report that cannot be written is a warning, never the job's failure. */
-  private async report(path: string, startedAt: Date, failure: MlbatchError | undefined): Promise<void> {
+  /**
+   * Writes the run report and logs the run to MLflow tracking, as asked; either failing is a warning,
+   * never the job's failure.
+   */
+  private async report(
+    startedAt: Date,
+    failure: MlbatchError | undefined,
+    mlflowStarted: boolean,
+  ): Promise<void> {
     const { model, run, inputs, rows, outputs } = this.facts;
     const event = this.event(failure === undefined ? "finished" : "failed");
     const report: RunReport = {
@@ -153,11 +164,25 @@ export abstract class Job<Locals> {
           ? null
           : { step: failure.step ?? null, code: failure.code, message: failure.message },
     };
-    try {
-      await writeReport(path, report);
-      this.logger.info(`[${this.title}] Report written: ${path}`);
-    } catch (error) {
-      this.logger.warn(`cannot write the run report "${path}": ${messageOf(error)}`);
+    const path = this.jobOptions.report;
+    if (path !== undefined) {
+      try {
+        await writeReport(path, report);
+        this.logger.info(`[${this.title}] Report written: ${path}`);
+      } catch (error) {
+        this.logger.warn(`cannot write the run report "${path}": ${messageOf(error)}`);
+      }
+    }
+    if (this.jobOptions.mlflowRun && mlflowStarted) {
+      try {
+        const run = await this.services.mlflow.logRun(report);
+        this.logger.info(
+          { run_id: run.runId, experiment_id: run.experimentId },
+          `[${this.title}] Run logged to MLflow`,
+        );
+      } catch (error) {
+        this.logger.warn(`cannot log the run to MLflow tracking: ${messageOf(error)}`);
+      }
     }
   }
 

@@ -73,6 +73,12 @@ export const InferenceJobConfig = z
       .describe(
         "Write a JSON run report here (on success and on failure): model, rows, durations, memory, error.",
       ),
+    mlflow_run: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Also log the run to MLflow tracking (mlflow_service.tracking_uri and experiment_name): params, metrics, the report.",
+      ),
     shard: ShardConfig.optional().describe(
       "Run one shard of the job (a copy of an array job): outputs.path is then a folder of part files. " +
         "Also set by --shard <index>/<count> or detected from the environment; see the guide's 'Sharded runs'.",
@@ -189,7 +195,7 @@ export class InferenceJob extends Job<InferenceLocals> {
         },
         batchSize: config.batch_size,
       },
-      { report: config.report, configHash: configHash(config) },
+      { report: config.report, configHash: configHash(config), mlflowRun: config.mlflow_run },
     );
   }
 

@@ -163,7 +163,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
         planHash: planConfigHash(config),
       },
       action,
-      { report: config.report, configHash: planConfigHash(config) },
+      { report: config.report, configHash: planConfigHash(config), mlflowRun: config.mlflow_run },
     );
   }
 

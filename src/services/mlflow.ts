@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
 import * as z from "zod";
 import { MlbatchError } from "../errors.js";
+import type { RunReport } from "../jobs/report.js";
 import { defaultCacheDir } from "../registry/cache.js";
 import { openRegistry, type Registry, type RetryPolicy } from "../registry/index.js";
+import { type LoggedRun, logRun, runRecordFromReport } from "../tracking/index.js";
 import type { Logger } from "./logger.js";
 import type { Service } from "./service.js";
 
@@ -206,5 +208,19 @@ export class MlflowService implements Service {
   async stop(): Promise<void> {
     this.current?.close();
     this.current = undefined;
+  }
+
+  /**
+   * Logs a run report to MLflow tracking (the tracking URI, not the registry's), in the configured
+   * experiment: params, metrics, tags and the report as an artifact.
+   *
+   * @throws MlbatchError `E_TRACKING`, `E_AUTH` or `E_CONFIG` (see {@link logRun})
+   */
+  async logRun(report: RunReport): Promise<LoggedRun> {
+    const record = runRecordFromReport(report, { experimentName: this.config.experiment_name ?? "bikes" });
+    return logRun(resolveMlflowUris(this.config).trackingUri, record, {
+      logger: this.logger(),
+      http: resolveHttpSettings(this.config.http),
+    });
   }
 }

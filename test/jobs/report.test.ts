@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import Sqlite from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunReport } from "../../src/jobs/report.js";
 import { configHash } from "../../src/jobs/report.js";
-import { INPUTS_TEST, inferenceJob, removeDir, STORES, tempDir } from "../helpers.js";
+import { copyStore, INPUTS_TEST, inferenceJob, removeDir, STORES, tempDir } from "../helpers.js";
 
 let dir: string;
 beforeEach(() => {
@@ -71,5 +72,61 @@ describe("run report", () => {
       configHash({ a: { c: 3, d: [1, { x: 1, y: 2 }] }, b: 1 }),
     );
     expect(configHash({ a: 1 })).not.toBe(configHash({ a: 2 }));
+  });
+});
+
+describe("mlflow_run", () => {
+  it("given mlflow_run on a SQLite store, when the job runs, then MLflow's tables hold the run with its facts and report", async () => {
+    const store = copyStore("mlflow3-sqlite");
+    try {
+      const uri = `sqlite:///${join(store, "mlflow.db")}`;
+      const { job, logs } = inferenceJob(
+        config({
+          mlflow_run: true,
+          mlflow_service: { tracking_uri: uri, registry_uri: uri, experiment_name: "bikes" },
+        }),
+      );
+      await job.execute();
+      const logged = logs.lines
+        .map((l) => JSON.parse(l) as { msg: string; run_id?: string })
+        .find((l) => l.msg.includes("Run logged"));
+      expect(logged?.run_id).toMatch(/^[0-9a-f]{32}$/);
+      const db = new Sqlite(join(store, "mlflow.db"), { readonly: true });
+      try {
+        const run = db
+          .prepare("SELECT status, artifact_uri FROM runs WHERE run_uuid = ?")
+          .get(logged?.run_id) as {
+          status: string;
+          artifact_uri: string;
+        };
+        expect(run.status).toBe("FINISHED");
+        const params = Object.fromEntries(
+          (
+            db.prepare("SELECT key, value FROM params WHERE run_uuid = ?").all(logged?.run_id) as {
+              key: string;
+              value: string;
+            }[]
+          ).map((p) => [p.key, p.value]),
+        );
+        expect(params).toMatchObject({
+          model_uri: "models:/bikes@Champion",
+          model_version: "2",
+          inputs_path: INPUTS_TEST,
+        });
+        const rows = db
+          .prepare("SELECT value FROM metrics WHERE run_uuid = ? AND key = 'rows_written'")
+          .pluck()
+          .get(logged?.run_id);
+        expect(rows).toBe(3476);
+        const artifact = join(run.artifact_uri.replace(/^file:\/\//, ""), "report.json");
+        expect(existsSync(artifact) ? JSON.parse(readFileSync(artifact, "utf8")).status : "missing").toBe(
+          "success",
+        );
+      } finally {
+        db.close();
+      }
+    } finally {
+      removeDir(store);
+    }
   });
 });
