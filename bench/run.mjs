@@ -172,13 +172,14 @@ async function main() {
           "-1",
         ]);
         log(`${model} ${size}: MLflow pyfunc over the ONNX model`);
+        // MLflow's pyfunc may refuse the model (it feeds rank-1 arrays to [n, 1] inputs): the table says so.
         entry.pyfunc = await measure(PYTHON, [
           join(ROOT, "bench", "pyfunc_infer.py"),
           `sqlite:///${join(WORK, "mlflow.db")}`,
           `models:/bench_${model}@Champion`,
           input,
           join(WORK, "out", "pyfunc.parquet"),
-        ]);
+        ]).catch((error) => ({ failed: /\w+Error[^\n]*$/m.exec(String(error.message))?.[0] ?? "failed" }));
       }
       rows.push(...tableRows(entry));
     }
@@ -217,15 +218,17 @@ function tableRows({ model, n, raw, mlbatch, peer, tuned, pyfunc }) {
   const name = model === "rf200" ? "RF 200/20" : "RF 20/8";
   const peerWall = peer?.wall;
   const row = (contender, result, extra = {}) =>
-    result && {
-      contender,
-      model: name,
-      rows: n,
-      wall: result.wall,
-      rss: result.rssMB,
-      vsPeer: peerWall && peerWall / result.wall,
-      ...extra,
-    };
+    result?.failed !== undefined
+      ? { contender, model: name, rows: n, note: `failed: ${result.failed.slice(0, 160)}` }
+      : result && {
+          contender,
+          model: name,
+          rows: n,
+          wall: result.wall,
+          rss: result.rssMB,
+          vsPeer: peerWall && peerWall / result.wall,
+          ...extra,
+        };
   const overhead = mlbatch.wall - raw.predict_s;
   return [
     row("mlbatch (end to end)", mlbatch, {
@@ -251,7 +254,7 @@ function render(rows) {
     "| contender | model | rows | wall s | rows/s | peak RSS MB | peer wall / wall | overhead s per 1M rows (incl. / excl. model load) |";
   const lines = rows.map(
     (r) =>
-      `| ${r.contender} | ${r.model} | ${r.rows.toLocaleString("en-US")} | ${fmt(r.wall)} | ${Math.round(r.rows / r.wall).toLocaleString("en-US")} | ${fmt(r.rss, 0)} | ${r.vsPeer ? `${fmt(r.vsPeer)}x` : ""} | ${r.overhead !== undefined ? `${fmt(r.overhead)} / ${fmt(r.overheadLoad)}` : (r.note ?? "")} |`,
+      `| ${r.contender} | ${r.model} | ${r.rows.toLocaleString("en-US")} | ${fmt(r.wall)} | ${r.wall ? Math.round(r.rows / r.wall).toLocaleString("en-US") : ""} | ${fmt(r.rss, 0)} | ${r.vsPeer ? `${fmt(r.vsPeer)}x` : ""} | ${r.overhead !== undefined ? `${fmt(r.overhead)} / ${fmt(r.overheadLoad)}` : (r.note ?? "")} |`,
   );
   return [header, "|---|---|---|---|---|---|---|---|", ...lines].join("\n");
 }
