@@ -65,7 +65,11 @@ export const InferenceJobConfig = z
     validation: ValidationConfig.prefault({}).describe(
       "Constraints checked with the signature, and what to do with invalid rows.",
     ),
-    batch_size: z.int().positive().default(65_536).describe("Rows per prediction batch."),
+    batch_size: z
+      .int()
+      .positive()
+      .default(16_384)
+      .describe("Rows per prediction batch (default chosen by measurement: docs/benchmarks.md)."),
     report: z
       .string()
       .min(1)
