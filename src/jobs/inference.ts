@@ -2,7 +2,6 @@ import * as z from "zod";
 import { Database } from "../data/database.js";
 import { createReader, type Reader, ReaderKind } from "../data/readers/index.js";
 import type { Source } from "../data/source.js";
-import { identifierList } from "../data/sql.js";
 import { problemLines, type ValidationReport } from "../data/validation-report.js";
 import { createWriter, type Writer, WriterKind } from "../data/writers/index.js";
 import { MlbatchError, messageOf } from "../errors.js";
@@ -12,14 +11,16 @@ import type { FeatureSpec, Model } from "../models/model.js";
 import { FEED_TYPE } from "../models/signature.js";
 import { modelReference, modelUri } from "../registry/model-uri.js";
 import type { ModelVersion } from "../registry/registry.js";
-import { AlertsService, AlertsServiceConfig } from "../services/alerts.js";
-import { LoggerService, LoggerServiceConfig } from "../services/logger.js";
-import { MlflowService, MlflowServiceConfig } from "../services/mlflow.js";
+import { AlertsServiceConfig } from "../services/alerts.js";
+import { LoggerServiceConfig } from "../services/logger.js";
+import { MlflowServiceConfig } from "../services/mlflow.js";
 import type { Service } from "../services/service.js";
 import { ShardConfig } from "../shard/detect.js";
 import { Job, type JobOptions, type JobServices } from "./base.js";
+import { outputColumns } from "./output-columns.js";
 import { predictTable } from "./predict.js";
 import { configHash } from "./report.js";
+import { servicesFromConfig } from "./services.js";
 import {
   type CheckedInputs,
   checkInputsWith,
@@ -172,15 +173,8 @@ export class InferenceJob extends Job<InferenceLocals> {
    * @param services - services to use instead of those the config describes (e.g. with captured output)
    */
   static fromConfig(config: InferenceJobConfig, services: Partial<JobServices> = {}): InferenceJob {
-    const logger = services.logger ?? new LoggerService(config.logger_service);
     return new InferenceJob(
-      {
-        logger,
-        alerts:
-          services.alerts ??
-          new AlertsService(config.alerts_service, process.stdout, { logger: () => logger.logger }),
-        mlflow: services.mlflow ?? new MlflowService(config.mlflow_service, () => logger.logger),
-      },
+      servicesFromConfig(config, services),
       {
         inputs: createReader(config.inputs),
         outputs: createWriter(config.outputs),
@@ -220,7 +214,12 @@ export class InferenceJob extends Job<InferenceLocals> {
         checked ??= await this.checkInputs(db, source, model.inputs, versionUri, idColumns);
         // Invalid rows (drop, quarantine) are filtered in SQL: the stream and the ids see the same rows.
         source = checked.source;
-        this.checkNames(idColumns, model);
+        const columns = outputColumns(
+          idColumns,
+          this.options.passthrough ?? [],
+          model,
+          this.options.modelVersionColumn,
+        );
 
         this.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
         const total = checked.report.rows.total - checked.rejected;
@@ -251,11 +250,6 @@ export class InferenceJob extends Job<InferenceLocals> {
         );
         this.facts.rows = { read: counts.read, written: rows, rejected };
         this.facts.outputs = outputs.path;
-        const columns = [
-          ...passed,
-          ...model.outputs.map((o) => o.name),
-          ...(modelColumn === undefined ? [] : [modelColumn]),
-        ];
         const shape = [rows, columns.length] as const;
 
         this.logger.info("[Inference] Notify with alerts");
@@ -321,7 +315,7 @@ export class InferenceJob extends Job<InferenceLocals> {
       const model = await this.step("load", () => loader.load(versionUri, mlmodel));
       try {
         checked ??= await this.checkInputs(opened, source, model.inputs, versionUri, idColumns);
-        this.checkNames(idColumns, model);
+        outputColumns(idColumns, this.options.passthrough ?? [], model, this.options.modelVersionColumn);
       } finally {
         await model.close();
       }
@@ -452,37 +446,5 @@ export class InferenceJob extends Job<InferenceLocals> {
       }
     }
     return ids;
-  }
-
-  private checkNames(idColumns: readonly string[], model: Model): void {
-    const clash = model.outputs.filter((o) => idColumns.includes(o.name)).map((o) => o.name);
-    if (clash.length > 0) {
-      throw Object.assign(
-        new MlbatchError(
-          "E_SCHEMA",
-          `output column(s) ${identifierList(clash)} of model ${model.uri} have the same name as id column(s); ` +
-            "set job.id_columns to other columns.",
-        ),
-        { step: "validate" as const },
-      );
-    }
-    const { passthrough = [], modelVersionColumn } = this.options;
-    const names = [
-      ...idColumns,
-      ...passthrough,
-      ...model.outputs.map((o) => o.name),
-      ...(modelVersionColumn === undefined ? [] : [modelVersionColumn]),
-    ];
-    const twice = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
-    if (twice.length > 0) {
-      throw Object.assign(
-        new MlbatchError(
-          "E_SCHEMA",
-          `output column(s) ${identifierList(twice)} would appear more than once (job.id_columns, ` +
-            `job.passthrough, the outputs of model ${model.uri}, job.model_version_column); rename or remove one.`,
-        ),
-        { step: "validate" as const },
-      );
-    }
   }
 }

@@ -17,9 +17,6 @@ import { readMLmodel } from "../models/mlmodel.js";
 import type { FeatureSpec, Model } from "../models/model.js";
 import { FEED_TYPE } from "../models/signature.js";
 import { modelReference, modelUri } from "../registry/model-uri.js";
-import { AlertsService } from "../services/alerts.js";
-import { LoggerService } from "../services/logger.js";
-import { MlflowService } from "../services/mlflow.js";
 import { type CommitOutcome, commitRun, committedManifest } from "../shard/commit.js";
 import type { Shard } from "../shard/detect.js";
 import { createExclusive } from "../shard/exclusive.js";
@@ -30,7 +27,9 @@ import { openUnit } from "../shard/unit-source.js";
 import { assignUnits, listUnits } from "../shard/units.js";
 import { Job, type JobOptions, type JobServices } from "./base.js";
 import type { InferenceJobConfig } from "./inference.js";
+import { outputColumns } from "./output-columns.js";
 import { predictTable } from "./predict.js";
+import { servicesFromConfig } from "./services.js";
 import { checkInputsWith, outputsQuery, type ValidationPolicy } from "./validation.js";
 
 /** What a sharded job is asked to do: run one shard, make the plan, or commit. */
@@ -132,15 +131,8 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
     if (inputs.limit !== undefined) refuse("inputs.limit");
     if (validation.on_invalid === "quarantine") refuse('on_invalid "quarantine" (use "drop" or "fail")');
     if (validation.report !== undefined) refuse("validation.report (each unit is validated on its own)");
-    const logger = services.logger ?? new LoggerService(config.logger_service);
     return new ShardedInferenceJob(
-      {
-        logger,
-        alerts:
-          services.alerts ??
-          new AlertsService(config.alerts_service, process.stdout, { logger: () => logger.logger }),
-        mlflow: services.mlflow ?? new MlflowService(config.mlflow_service, () => logger.logger),
-      },
+      servicesFromConfig(config, services),
       {
         inputs,
         outputs: {
@@ -413,7 +405,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       (c): FeatureSpec => ({ name: c.name, signatureType: c.type, type: FEED_TYPE[c.type] }),
     );
     try {
-      this.checkNames(plan.id_columns, model.model);
+      outputColumns(plan.id_columns, this.options.passthrough, model.model, this.options.modelVersionColumn);
     } catch (error) {
       await model.model.close();
       throw error;
@@ -509,26 +501,5 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       await this.services.alerts.notify({ ...this.event("finished"), shape });
     }
     return outcome;
-  }
-
-  private checkNames(idColumns: readonly string[], model: Model): void {
-    const { passthrough, modelVersionColumn } = this.options;
-    const names = [
-      ...idColumns,
-      ...passthrough,
-      ...model.outputs.map((o) => o.name),
-      ...(modelVersionColumn === undefined ? [] : [modelVersionColumn]),
-    ];
-    const twice = [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
-    if (twice.length > 0) {
-      throw Object.assign(
-        new MlbatchError(
-          "E_SCHEMA",
-          `output column(s) ${identifierList(twice)} would appear more than once (job.id_columns, job.passthrough, ` +
-            `the outputs of model ${model.uri}, job.model_version_column); rename or remove one.`,
-        ),
-        { step: "validate" as const },
-      );
-    }
   }
 }
