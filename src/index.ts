@@ -33,7 +33,7 @@ export { JsonLinesWriter } from "./data/writers/json-lines-writer.js";
 export { ParquetWriter } from "./data/writers/parquet-writer.js";
 export type { Writer } from "./data/writers/writer.js";
 export { type ErrorCode, isMlbatchError, type JobStep, MlbatchError } from "./errors.js";
-export { Job, type JobServices } from "./jobs/base.js";
+export { Job, type JobOptions, type JobServices } from "./jobs/base.js";
 export { createJob, JobKind } from "./jobs/index.js";
 export {
   InferenceJob,
@@ -41,6 +41,8 @@ export {
   type InferenceLocals,
   type InferenceValidation,
 } from "./jobs/inference.js";
+export { configHash, type RunReport } from "./jobs/report.js";
+export { ShardedInferenceJob, type ShardLocals } from "./jobs/sharded.js";
 export { ValidationConfig } from "./jobs/validation.js";
 export { BuiltinLoader } from "./models/loaders/builtin-loader.js";
 export { CustomLoader } from "./models/loaders/custom-loader.js";
@@ -49,10 +51,17 @@ export type { Loader } from "./models/loaders/loader.js";
 export { type MLmodel, readMLmodel } from "./models/mlmodel.js";
 export type { FeatureSpec, Model, OutputSpec } from "./models/model.js";
 export { OnnxModel } from "./models/onnx-model.js";
-export { openRegistry } from "./registry/index.js";
+export { defaultCacheDir, ModelCache } from "./registry/cache.js";
+export { openRegistry, type RegistryOptions } from "./registry/index.js";
 export { type ModelReference, modelReference, modelUri, parseModelUri } from "./registry/model-uri.js";
 export type { ModelVersion, Registry } from "./registry/registry.js";
+export { RestStore } from "./registry/rest/rest-store.js";
 export { AlertsService } from "./services/alerts.js";
+export { ChannelKind, createChannel } from "./services/channels/index.js";
+export { webhookPayload, webhookSignature } from "./services/channels/webhook-channel.js";
+export { headline, type JobEvent } from "./services/job-event.js";
 export { LoggerService } from "./services/logger.js";
 export { MlflowService, resolveMlflowUris } from "./services/mlflow.js";
 export { Settings, settingsJsonSchema } from "./settings.js";
+export { parseShardFlag, resolveShard, type Shard, ShardConfig } from "./shard/detect.js";
+export { type LoggedRun, logRun, type RunRecord, runRecordFromReport } from "./tracking/index.js";
