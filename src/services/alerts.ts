@@ -26,7 +26,7 @@ export const AlertsServiceConfig = z
       .array(ChannelKind)
       .prefault([{ KIND: "ConsoleChannel" }])
       .describe(
-        "Where notifications go, all of them for each notification, concurrently. Default: the console.",
+        "Where notifications go, all of them for each notification, concurrently. Default: [ConsoleChannel].",
       ),
   })
   .describe("Notifications when a job finishes or fails.");

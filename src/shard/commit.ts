@@ -59,7 +59,7 @@ export async function committedManifest(layout: ShardLayout, planId?: string): P
  * @example
  * ```ts
  * const outcome = await commitRun(db, new ShardLayout("out/predictions"), plan, "error");
- * if (outcome.status === "incomplete") console.log(outcome.missing.map((u) => u.id));
+ * if (outcome.status === "incomplete") logger.warn(`missing units: ${outcome.missing.map((u) => u.id)}`);
  * ```
  */
 export async function commitRun(
