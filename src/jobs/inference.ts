@@ -1,22 +1,18 @@
-import * as z from "zod";
 import { Database } from "../data/database.js";
-import { createReader, type Reader, ReaderKind } from "../data/readers/index.js";
+import { createReader, type Reader } from "../data/readers/index.js";
 import type { Source } from "../data/source.js";
 import { problemLines, type ValidationReport } from "../data/validation-report.js";
-import { createWriter, type Writer, WriterKind } from "../data/writers/index.js";
+import { createWriter, type Writer } from "../data/writers/index.js";
 import { MlbatchError, messageOf } from "../errors.js";
-import { createLoader, type Loader, LoaderKind } from "../models/loaders/index.js";
+import { createLoader, type Loader } from "../models/loaders/index.js";
 import { readMLmodel } from "../models/mlmodel.js";
 import type { FeatureSpec, Model } from "../models/model.js";
 import { FEED_TYPE } from "../models/signature.js";
 import { modelReference, modelUri } from "../registry/model-uri.js";
 import type { ModelVersion } from "../registry/registry.js";
-import { AlertsServiceConfig } from "../services/alerts.js";
-import { LoggerServiceConfig } from "../services/logger.js";
-import { MlflowServiceConfig } from "../services/mlflow.js";
 import type { Service } from "../services/service.js";
-import { ShardConfig } from "../shard/detect.js";
 import { Job, type JobOptions, type JobServices } from "./base.js";
+import type { InferenceJobConfig } from "./inference-config.js";
 import { outputColumns } from "./output-columns.js";
 import { predictTable } from "./predict.js";
 import { configHash } from "./report.js";
@@ -25,72 +21,12 @@ import {
   type CheckedInputs,
   checkInputsWith,
   outputsQuery,
-  ValidationConfig,
   type ValidationPolicy,
   validationSummary,
   writeOutputs,
 } from "./validation.js";
 
-/** Config of {@link InferenceJob}: the reference's fields, plus `id_columns` and `batch_size`. */
-export const InferenceJobConfig = z
-  .strictObject({
-    KIND: z.literal("InferenceJob"),
-    logger_service: LoggerServiceConfig.prefault({}),
-    alerts_service: AlertsServiceConfig.prefault({}),
-    mlflow_service: MlflowServiceConfig.prefault({}),
-    inputs: ReaderKind.describe("Reader of the input data."),
-    outputs: WriterKind.describe("Writer of the predictions."),
-    alias_or_version: z
-      .union([z.string().min(1), z.int().positive()])
-      .default("Champion")
-      .describe("Registry alias (a name) or version (a number) of the model to load."),
-    loader: LoaderKind.prefault({ KIND: "CustomLoader" }).describe(
-      "How the model is loaded and its outputs named.",
-    ),
-    id_columns: z
-      .array(z.string().min(1))
-      .optional()
-      .describe(
-        "Input columns that identify rows: copied first next to the predictions, and shown with failing " +
-          "rows in validation reports. Default: the input's pandas index columns (Parquet), else none.",
-      ),
-    passthrough: z
-      .array(z.string().min(1))
-      .default([])
-      .describe("Other input columns copied to the outputs, after the id columns."),
-    model_version_column: z
-      .string()
-      .min(1)
-      .optional()
-      .describe("Add a column of this name holding the model version that predicted, e.g. models:/bikes/2."),
-    validation: ValidationConfig.prefault({}).describe(
-      "Constraints checked with the signature, and what to do with invalid rows.",
-    ),
-    batch_size: z
-      .int()
-      .positive()
-      .default(16_384)
-      .describe("Rows per prediction batch (default chosen by measurement: docs/benchmarks.md)."),
-    report: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        "Write a JSON run report here (on success and on failure): model, rows, durations, memory, error.",
-      ),
-    mlflow_run: z
-      .boolean()
-      .default(false)
-      .describe(
-        "Also log the run to MLflow tracking (mlflow_service.tracking_uri and experiment_name): params, metrics, the report.",
-      ),
-    shard: ShardConfig.optional().describe(
-      "Run one shard of the job (a copy of an array job): outputs.path is then a folder of part files. " +
-        "Also set by --shard <index>/<count> or detected from the environment; see the guide's 'Sharded runs'.",
-    ),
-  })
-  .describe("Batch inference: read, check, load the registered model, predict, write, notify.");
-export type InferenceJobConfig = z.infer<typeof InferenceJobConfig>;
+export { InferenceJobConfig } from "./inference-config.js";
 
 /** What an inference job did, returned by {@link InferenceJob.run}. */
 export interface InferenceLocals {

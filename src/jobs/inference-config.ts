@@ -1,0 +1,70 @@
+import * as z from "zod";
+import { ReaderKind } from "../data/readers/index.js";
+import { WriterKind } from "../data/writers/index.js";
+import { LoaderKind } from "../models/loaders/index.js";
+import { AlertsServiceConfig } from "../services/alerts.js";
+import { LoggerServiceConfig } from "../services/logger.js";
+import { MlflowServiceConfig } from "../services/mlflow.js";
+import { ShardConfig } from "../shard/detect.js";
+import { ValidationConfig } from "./validation.js";
+
+/** Config of `InferenceJob`: the reference's fields, plus `id_columns` and `batch_size`. */
+export const InferenceJobConfig = z
+  .strictObject({
+    KIND: z.literal("InferenceJob"),
+    logger_service: LoggerServiceConfig.prefault({}),
+    alerts_service: AlertsServiceConfig.prefault({}),
+    mlflow_service: MlflowServiceConfig.prefault({}),
+    inputs: ReaderKind.describe("Reader of the input data."),
+    outputs: WriterKind.describe("Writer of the predictions."),
+    alias_or_version: z
+      .union([z.string().min(1), z.int().positive()])
+      .default("Champion")
+      .describe("Registry alias (a name) or version (a number) of the model to load."),
+    loader: LoaderKind.prefault({ KIND: "CustomLoader" }).describe(
+      "How the model is loaded and its outputs named.",
+    ),
+    id_columns: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        "Input columns that identify rows: copied first next to the predictions, and shown with failing " +
+          "rows in validation reports. Default: the input's pandas index columns (Parquet), else none.",
+      ),
+    passthrough: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("Other input columns copied to the outputs, after the id columns."),
+    model_version_column: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Add a column of this name holding the model version that predicted, e.g. models:/bikes/2."),
+    validation: ValidationConfig.prefault({}).describe(
+      "Constraints checked with the signature, and what to do with invalid rows.",
+    ),
+    batch_size: z
+      .int()
+      .positive()
+      .default(16_384)
+      .describe("Rows per prediction batch (default chosen by measurement: docs/benchmarks.md)."),
+    report: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Write a JSON run report here (on success and on failure): model, rows, durations, memory, error.",
+      ),
+    mlflow_run: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Also log the run to MLflow tracking (mlflow_service.tracking_uri and experiment_name): params, metrics, the report.",
+      ),
+    shard: ShardConfig.optional().describe(
+      "Run one shard of the job (a copy of an array job): outputs.path is then a folder of part files. " +
+        "Also set by --shard <index>/<count> or detected from the environment; see the guide's 'Sharded runs'.",
+    ),
+  })
+  .describe("Batch inference: read, check, load the registered model, predict, write, notify.");
+export type InferenceJobConfig = z.infer<typeof InferenceJobConfig>;
