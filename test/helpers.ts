@@ -4,7 +4,8 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
-import { expect } from "vitest";
+import { afterEach, beforeEach, expect } from "vitest";
+import { Database } from "../src/data/database.js";
 import { MlbatchError } from "../src/errors.js";
 import { InferenceJob, InferenceJobConfig } from "../src/jobs/inference.js";
 import { AlertsService } from "../src/services/alerts.js";
@@ -72,7 +73,6 @@ export function inferenceJob(config: Record<string, unknown>) {
 
 /** Runs SQL on DuckDB in a child-free way: rows of a small query over files. */
 export async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const { Database } = await import("../src/data/database.js");
   const db = await Database.create();
   try {
     return await db.rows(sql);
@@ -105,4 +105,22 @@ export async function failure(promise: Promise<unknown>): Promise<MlbatchError> 
   );
   expect(error).toBeInstanceOf(MlbatchError);
   return error as MlbatchError;
+}
+
+/**
+ * A fresh in-memory database and temporary folder for each test of the calling file, handed to `use`
+ * before each test, closed and removed after it.
+ */
+export function eachTest(use: (db: Database, dir: string) => void): void {
+  let db: Database | undefined;
+  let dir: string | undefined;
+  beforeEach(async () => {
+    db = await Database.create();
+    dir = tempDir();
+    use(db, dir);
+  });
+  afterEach(() => {
+    db?.close();
+    if (dir !== undefined) removeDir(dir);
+  });
 }

@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Constraints } from "../../src/data/constraints.js";
 import { Constraints as ConstraintsSchema } from "../../src/data/constraints.js";
-import { Database } from "../../src/data/database.js";
+import type { Database } from "../../src/data/database.js";
 import { CsvReader } from "../../src/data/readers/csv-reader.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import { type SchemaProblem, validateInputs } from "../../src/data/schema.js";
@@ -10,19 +10,13 @@ import { Source } from "../../src/data/source.js";
 import { reportJson, schemaError } from "../../src/data/validation-report.js";
 import { MlbatchError } from "../../src/errors.js";
 import type { FeatureSpec } from "../../src/models/model.js";
-import { INPUTS_TEST, ROOT, removeDir, tempDir } from "../helpers.js";
+import { eachTest, INPUTS_TEST, ROOT } from "../helpers.js";
 
 const INPUTS_INVALID = join(ROOT, "test", "fixtures", "data", "inputs_invalid.csv");
 
 let db: Database;
-let dir: string;
-beforeEach(async () => {
-  db = await Database.create();
-  dir = tempDir();
-});
-afterEach(() => {
-  db.close();
-  removeDir(dir);
+eachTest((database) => {
+  db = database;
 });
 
 /** A source over the rows of a SQL query (a DuckDB table). */

@@ -1,23 +1,19 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
-import { Database } from "../../src/data/database.js";
+import { describe, expect, inject, it } from "vitest";
+import type { Database } from "../../src/data/database.js";
 import { CsvReader } from "../../src/data/readers/csv-reader.js";
 import type { Source } from "../../src/data/source.js";
 import { CsvWriter } from "../../src/data/writers/csv-writer.js";
-import { BIKES, failure, INPUTS_TEST, python, removeDir, tempDir } from "../helpers.js";
+import { BIKES, eachTest, failure, INPUTS_TEST, python } from "../helpers.js";
 
 const INPUTS_CSV = join(BIKES, "data", "inputs_test.csv");
 
 let db: Database;
 let dir: string;
-beforeEach(async () => {
-  db = await Database.create();
-  dir = tempDir();
-});
-afterEach(() => {
-  db.close();
-  removeDir(dir);
+eachTest((database, folder) => {
+  db = database;
+  dir = folder;
 });
 
 /** Every row of a source, through SQL (small test tables only). */

@@ -1,22 +1,18 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Database } from "../../src/data/database.js";
+import { describe, expect, it } from "vitest";
+import type { Database } from "../../src/data/database.js";
 import { CsvReader } from "../../src/data/readers/csv-reader.js";
 import { JsonLinesReader } from "../../src/data/readers/json-lines-reader.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import type { Source } from "../../src/data/source.js";
-import { failure, INPUTS_TEST, removeDir, tempDir } from "../helpers.js";
+import { eachTest, failure, INPUTS_TEST } from "../helpers.js";
 
 let db: Database;
 let dir: string;
-beforeEach(async () => {
-  db = await Database.create();
-  dir = tempDir();
-});
-afterEach(() => {
-  db.close();
-  removeDir(dir);
+eachTest((database, folder) => {
+  db = database;
+  dir = folder;
 });
 
 async function column(source: Source, name: string): Promise<unknown[]> {

@@ -1,22 +1,18 @@
 import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
-import { Database } from "../../src/data/database.js";
+import { describe, expect, inject, it } from "vitest";
+import type { Database } from "../../src/data/database.js";
 import { JsonLinesReader } from "../../src/data/readers/json-lines-reader.js";
 import type { Source } from "../../src/data/source.js";
 import { JsonLinesWriter } from "../../src/data/writers/json-lines-writer.js";
 import { MlbatchError } from "../../src/errors.js";
-import { BIKES, INPUTS_TEST, python, removeDir, tempDir } from "../helpers.js";
+import { BIKES, eachTest, INPUTS_TEST, python } from "../helpers.js";
 
 let db: Database;
 let dir: string;
-beforeEach(async () => {
-  db = await Database.create();
-  dir = tempDir();
-});
-afterEach(() => {
-  db.close();
-  removeDir(dir);
+eachTest((database, folder) => {
+  db = database;
+  dir = folder;
 });
 
 async function rows(source: Source): Promise<Record<string, unknown>[]> {

@@ -1,20 +1,16 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
-import { Database } from "../../src/data/database.js";
+import { describe, expect, inject, it } from "vitest";
+import type { Database } from "../../src/data/database.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import { ParquetWriter } from "../../src/data/writers/parquet-writer.js";
-import { failure, INPUTS_TEST, python, removeDir, tempDir } from "../helpers.js";
+import { eachTest, failure, INPUTS_TEST, python } from "../helpers.js";
 
 let db: Database;
 let dir: string;
-beforeEach(async () => {
-  db = await Database.create();
-  dir = tempDir();
-});
-afterEach(() => {
-  db.close();
-  removeDir(dir);
+eachTest((database, folder) => {
+  db = database;
+  dir = folder;
 });
 
 describe("ParquetReader", () => {

@@ -1,21 +1,17 @@
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Database } from "../../src/data/database.js";
+import { describe, expect, it } from "vitest";
+import type { Database } from "../../src/data/database.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import { checkInputs, type SchemaProblem } from "../../src/data/schema.js";
 import { MlbatchError } from "../../src/errors.js";
 import type { FeatureSpec } from "../../src/models/model.js";
-import { INPUTS_TEST, removeDir, tempDir } from "../helpers.js";
+import { eachTest, INPUTS_TEST } from "../helpers.js";
 
 let db: Database;
 let dir: string;
-beforeEach(async () => {
-  db = await Database.create();
-  dir = tempDir();
-});
-afterEach(() => {
-  db.close();
-  removeDir(dir);
+eachTest((database, folder) => {
+  db = database;
+  dir = folder;
 });
 
 const HR: FeatureSpec = { name: "hr", signatureType: "long", type: "int64" };

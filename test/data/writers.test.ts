@@ -1,22 +1,18 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
-import { Database } from "../../src/data/database.js";
+import { describe, expect, inject, it } from "vitest";
+import type { Database } from "../../src/data/database.js";
 import { CsvWriter } from "../../src/data/writers/csv-writer.js";
 import { JsonLinesWriter } from "../../src/data/writers/json-lines-writer.js";
 import { ParquetWriter } from "../../src/data/writers/parquet-writer.js";
 import type { Writer } from "../../src/data/writers/writer.js";
-import { failure, python, removeDir, tempDir } from "../helpers.js";
+import { eachTest, failure, python } from "../helpers.js";
 
 let db: Database;
 let dir: string;
-beforeEach(async () => {
-  db = await Database.create();
-  dir = tempDir();
-});
-afterEach(() => {
-  db.close();
-  removeDir(dir);
+eachTest((database, folder) => {
+  db = database;
+  dir = folder;
 });
 
 const WRITERS: Record<string, (options: ConstructorParameters<typeof ParquetWriter>[0]) => Writer> = {
