@@ -91,3 +91,8 @@ export interface Channel {
    */
   send(alert: Alert, signal: AbortSignal): Promise<void>;
 }
+
+/** `text` cut to at most `max` characters, an ellipsis marking the cut (message size limits). */
+export function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

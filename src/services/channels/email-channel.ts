@@ -9,6 +9,7 @@ import {
   DELIVERY_FIELDS,
   type DeliveryPolicy,
   ON_FIELD,
+  truncate,
 } from "./channel.js";
 import { describeError, permanentFailure } from "./delivery.js";
 
@@ -128,10 +129,6 @@ export function emailMessage(
 
 function html(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /**

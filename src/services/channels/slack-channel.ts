@@ -7,6 +7,7 @@ import {
   DELIVERY_FIELDS,
   type DeliveryPolicy,
   ON_FIELD,
+  truncate,
 } from "./channel.js";
 import { postBody } from "./http.js";
 import { urlLabel, urlSecrets } from "./redact.js";
@@ -73,10 +74,6 @@ export function slackMessage(alert: Alert): { text: string; blocks: unknown[] } 
 /** Slack's mrkdwn control characters. */
 function mrkdwn(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /**
