@@ -146,6 +146,7 @@ export class InferenceJob extends Job<InferenceLocals> {
         signed === undefined ? undefined : await this.checkInputs(db, source, signed, versionUri, idColumns);
       this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
       const model = await this.step("load", () => loader.load(versionUri, mlmodel));
+      this.logger.info(`[Inference] Model engine: ${model.engine}`);
       try {
         checked ??= await this.checkInputs(db, source, model.inputs, versionUri, idColumns);
         // Invalid rows (drop, quarantine) are filtered in SQL: the stream and the ids see the same rows.
@@ -249,6 +250,7 @@ export class InferenceJob extends Job<InferenceLocals> {
           : await this.checkInputs(opened, source, signed, versionUri, idColumns);
       this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
       const model = await this.step("load", () => loader.load(versionUri, mlmodel));
+      this.logger.info(`[Inference] Model engine: ${model.engine}`);
       try {
         checked ??= await this.checkInputs(opened, source, model.inputs, versionUri, idColumns);
         outputColumns(idColumns, this.options.passthrough ?? [], model, this.options.modelVersionColumn);

@@ -401,6 +401,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       const mlmodel = await readMLmodel(await mlflow.registry.modelDirectory(version), versionUri);
       return { mlmodel, model: await this.options.loader.load(versionUri, mlmodel) };
     });
+    this.logger.info(`[Inference] Model engine: ${model.model.engine}`);
     const signed = model.mlmodel.signature.inputs?.map(
       (c): FeatureSpec => ({ name: c.name, signatureType: c.type, type: FEED_TYPE[c.type] }),
     );

@@ -24,6 +24,8 @@ export interface Model {
   readonly inputs: readonly FeatureSpec[];
   /** The columns it returns. */
   readonly outputs: readonly OutputSpec[];
+  /** What runs it, for logs: `onnxruntime`, or `trees (200 trees, ...)`, with why when not the engine. */
+  readonly engine: string;
   /**
    * Predicts one batch: a batch with the {@link Model.inputs} columns in, the {@link Model.outputs} out.
    *

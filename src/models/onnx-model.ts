@@ -1,11 +1,14 @@
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type ort from "onnxruntime-node";
 import { allocate, type Batch, type Column, type ColumnData, type ColumnType } from "../data/batch.js";
 import { MlbatchError, messageOf } from "../errors.js";
 import type { MLmodel } from "./mlmodel.js";
 import type { FeatureSpec, Model, OutputSpec } from "./model.js";
-import { OnnxWorker, type WireTensor } from "./onnx-worker.js";
+import { OnnxWorker, type Session, type WireTensor } from "./onnx-worker.js";
 import { type SessionOptions, sessionOptions } from "./session-options.js";
+import { Unsupported } from "./trees/forest.js";
+import { TreeSession } from "./trees/tree-session.js";
 
 /** How the loader names the model's output columns. */
 export type OutputNaming =
@@ -54,7 +57,8 @@ interface OutputSource {
 export class OnnxModel implements Model {
   private constructor(
     readonly uri: string,
-    private readonly session: OnnxWorker,
+    readonly engine: string,
+    private readonly session: Session,
     private readonly plan: FeedPlan,
     readonly inputs: readonly FeatureSpec[],
     readonly outputs: readonly OutputSpec[],
@@ -85,22 +89,12 @@ export class OnnxModel implements Model {
       );
     }
     const file = join(mlmodel.directory, mlmodel.onnx.data);
-    let session: OnnxWorker;
-    try {
-      session = await OnnxWorker.create(file, sessionOptions(options, mlmodel.onnx.sessionOptions));
-    } catch (error) {
-      throw new MlbatchError(
-        "E_MODEL_LOAD",
-        `model ${uri}: ONNX Runtime cannot load ${file}: ${messageOf(error)}`,
-        {
-          cause: error,
-        },
-      );
-    }
+    const ortOptions = sessionOptions(options, mlmodel.onnx.sessionOptions);
+    const { session, engine } = await openSession(uri, file, ortOptions, options);
     try {
       const { plan, inputs } = planFeeds(uri, session, mlmodel);
       const { outputs, sources } = planOutputs(uri, session, mlmodel, naming);
-      return new OnnxModel(uri, session, plan, inputs, outputs, sources);
+      return new OnnxModel(uri, engine, session, plan, inputs, outputs, sources);
     } catch (error) {
       await session.release();
       throw error;
@@ -161,6 +155,59 @@ export class OnnxModel implements Model {
   }
 }
 
+/**
+ * The session that runs a model file: the tree engine when asked (`trees`) or allowed (`auto`) and the
+ * model has a tree ensemble it runs exactly, else ONNX Runtime.
+ */
+async function openSession(
+  uri: string,
+  file: string,
+  ortOptions: ort.InferenceSession.SessionOptions,
+  options: SessionOptions,
+): Promise<{ session: Session; engine: string }> {
+  const choice = options.engine ?? "auto";
+  let why = "";
+  if (choice !== "onnxruntime") {
+    try {
+      const session = await TreeSession.create(
+        file,
+        ortOptions,
+        options.engine_threads ?? availableParallelism(),
+      );
+      return { session, engine: session.description };
+    } catch (error) {
+      if (!(error instanceof Unsupported)) {
+        throw new MlbatchError(
+          "E_MODEL_LOAD",
+          `model ${uri}: the tree engine cannot start: ${messageOf(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      if (choice === "trees") {
+        throw new MlbatchError(
+          "E_MODEL_LOAD",
+          `model ${uri}: loader engine "trees" cannot run this model: ${error.message}. ` +
+            'Set the loader\'s engine to "auto" or "onnxruntime" to run it in ONNX Runtime.',
+        );
+      }
+      why = ` (tree engine not used: ${error.message})`;
+    }
+  }
+  try {
+    return { session: await OnnxWorker.create(file, ortOptions), engine: `onnxruntime${why}` };
+  } catch (error) {
+    throw new MlbatchError(
+      "E_MODEL_LOAD",
+      `model ${uri}: ONNX Runtime cannot load ${file}: ${messageOf(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
 function tensor(type: ColumnType, data: ColumnData, dims: number[]): WireTensor {
   return { type, data, dims };
 }
@@ -192,7 +239,7 @@ function tensorMeta(uri: string, meta: ort.InferenceSession.ValueMetadata, role:
 
 function planFeeds(
   uri: string,
-  session: OnnxWorker,
+  session: Session,
   mlmodel: MLmodel,
 ): { plan: FeedPlan; inputs: FeatureSpec[] } {
   const graphInputs = session.inputMetadata.map((meta) => tensorMeta(uri, meta, "input"));
@@ -240,7 +287,7 @@ function planFeeds(
 
 function planOutputs(
   uri: string,
-  session: OnnxWorker,
+  session: Session,
   mlmodel: MLmodel,
   naming: OutputNaming,
 ): { outputs: OutputSpec[]; sources: OutputSource[] } {

@@ -9,6 +9,18 @@ export interface WireTensor {
   readonly dims: readonly number[];
 }
 
+/** A model session as {@link OnnxModel} uses it: ONNX Runtime's, or the tree engine's. */
+export interface Session {
+  /** The graph's inputs. */
+  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  /** The graph's outputs. */
+  readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  /** Runs the graph on a batch's feeds; resolves with the outputs by name. */
+  run(feeds: Record<string, WireTensor>): Promise<Record<string, WireTensor>>;
+  /** Releases the session and its threads. */
+  release(): Promise<void>;
+}
+
 type Reply =
   | {
       type: "ready";
@@ -73,7 +85,7 @@ const wire = (t) => ({ type: t.type, data: t.data, dims: t.dims });
  * await session.release();
  * ```
  */
-export class OnnxWorker {
+export class OnnxWorker implements Session {
   private nextId = 1;
   private readonly pending = new Map<
     number,
@@ -104,11 +116,14 @@ export class OnnxWorker {
   }
 
   /**
-   * Starts the worker and creates the session in it.
+   * Starts the worker and creates the session in it, from a model file or a model's bytes.
    *
    * @throws Error with ONNX Runtime's message when the model cannot be loaded
    */
-  static create(file: string, options: ort.InferenceSession.SessionOptions): Promise<OnnxWorker> {
+  static create(
+    file: string | Uint8Array,
+    options: ort.InferenceSession.SessionOptions,
+  ): Promise<OnnxWorker> {
     const worker = new Worker(WORKER, {
       eval: true,
       workerData: { file, options, ort: createRequire(import.meta.url).resolve("onnxruntime-node") },

@@ -21,6 +21,17 @@ export const SessionOptionsConfig = {
     .enum(["disabled", "basic", "extended", "all"])
     .optional()
     .describe("Graph optimizations applied when loading (default all)."),
+  engine: z
+    .enum(["auto", "onnxruntime", "trees"])
+    .optional()
+    .describe(
+      "What runs the model: `trees` runs its tree ensemble (TreeEnsembleRegressor/Classifier) in mlbatch's engine and the rest in ONNX Runtime, and fails if the model has none it can run exactly; `onnxruntime` runs everything in ONNX Runtime; `auto` (default) is `trees` when the model allows it, else `onnxruntime`.",
+    ),
+  engine_threads: z
+    .int()
+    .positive()
+    .optional()
+    .describe("Worker threads of the tree engine (default: one per core)."),
 };
 
 /** The session options of a loader's config. */
@@ -29,6 +40,8 @@ export type SessionOptions = {
   inter_op_num_threads?: number | undefined;
   execution_mode?: "sequential" | "parallel" | undefined;
   graph_optimization_level?: "disabled" | "basic" | "extended" | "all" | undefined;
+  engine?: "auto" | "onnxruntime" | "trees" | undefined;
+  engine_threads?: number | undefined;
 };
 
 const LEVELS = { 0: "disabled", 1: "basic", 2: "extended", 99: "all" } as const;

@@ -173,6 +173,7 @@ describe("InferenceJob", () => {
       "[Inference] Resolved models",
       "[Inference] Validate inputs",
       "[Inference] Load model",
+      "[Inference] Model engine",
       "[Inference] Predict outputs",
       "[Inference] Write outputs",
       "[Inference] Notify with alerts",

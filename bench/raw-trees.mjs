@@ -1,0 +1,59 @@
+// The tree engine's own predict time for the same rows as raw-ort.mjs, in Node, with the data already in
+// memory as the typed arrays the model takes. Reads the rows (untimed), then times the engine over batches.
+// usage: node bench/raw-trees.mjs MODEL_DIR INPUTS.parquet [BATCH_SIZE] [THREADS] [LIMIT]
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { TreeSession } from "../dist/models/trees/tree-session.js";
+
+const [dir, inputs, batchArg, threadsArg, limitArg] = process.argv.slice(2);
+const batchSize = Number(batchArg ?? 16384);
+const t0 = performance.now();
+const session = await TreeSession.create(
+  join(dir, "model.onnx"),
+  {},
+  Number(threadsArg ?? availableParallelism()),
+);
+const loaded = performance.now();
+const SQL_TYPE = { float32: "FLOAT", float64: "DOUBLE", int64: "BIGINT", int32: "INTEGER" };
+const ARRAY = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array };
+const meta = session.inputMetadata;
+const db = await (await DuckDBInstance.create(":memory:")).connect();
+const select = meta.map((m) => `CAST("${m.name}" AS ${SQL_TYPE[m.type]}) AS "${m.name}"`).join(", ");
+const limit = limitArg ? ` LIMIT ${Number(limitArg)}` : "";
+const count = Number(
+  (
+    await db.runAndReadAll(`SELECT count(*) AS n FROM (SELECT * FROM '${inputs}'${limit})`)
+  ).getRowObjectsJS()[0].n,
+);
+const columns = meta.map((m) => new ARRAY[m.type](count));
+const stream = await db.stream(`SELECT ${select} FROM '${inputs}'${limit}`);
+let offset = 0;
+for (let chunk = await stream.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await stream.fetchChunk()) {
+  meta.forEach((_, i) => {
+    columns[i].set(chunk.getColumnVector(i).items, offset);
+  });
+  offset += chunk.rowCount;
+}
+let predictTime = 0;
+let checksum = 0;
+for (let from = 0; from < count; from += batchSize) {
+  const n = Math.min(batchSize, count - from);
+  const feeds = Object.fromEntries(
+    meta.map((m, i) => [m.name, { type: m.type, data: columns[i].slice(from, from + n), dims: [n, 1] }]),
+  );
+  const start = performance.now();
+  const out = await session.run(feeds);
+  predictTime += performance.now() - start;
+  checksum += out[session.outputMetadata[0].name].data[0];
+}
+await session.release();
+console.log(
+  JSON.stringify({
+    rows: count,
+    load_s: (loaded - t0) / 1000,
+    predict_s: predictTime / 1000,
+    checksum,
+    engine: session.description,
+  }),
+);

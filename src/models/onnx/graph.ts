@@ -1,0 +1,417 @@
+import { type Field, fields, text, Writer } from "./protobuf.js";
+
+/** ONNX `AttributeProto.AttributeType` values used here. */
+export const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+
+/** A node attribute, decoded lazily: repeated values come out as typed arrays, never one object per value. */
+export class Attribute {
+  private constructor(
+    readonly name: string,
+    private readonly bytes: Uint8Array,
+  ) {}
+
+  /** Reads an `AttributeProto`'s name; the type and values are decoded on demand. */
+  static parse(bytes: Uint8Array): Attribute {
+    let name = "";
+    // The name is field 1, written first: no need to scan past the values for it.
+    forEachField(bytes, (number, wire, start, end) => {
+      if (number === 1 && wire === 2) name = new TextDecoder().decode(bytes.subarray(start, end));
+      return number === 1;
+    });
+    return new Attribute(name, bytes);
+  }
+
+  /** The `AttributeProto.AttributeType` (see {@link ATTRIBUTE}). */
+  get type(): number {
+    let type = 0;
+    forEachField(this.bytes, (number, wire, _s, _e, value) => {
+      if (number === 20 && wire === 0) type = value;
+    });
+    return type;
+  }
+
+  /** The `f` value. */
+  get float(): number {
+    let out = 0;
+    forEachField(this.bytes, (number, wire, start) => {
+      if (number === 2 && wire === 5) out = view(this.bytes).getFloat32(start, true);
+    });
+    return out;
+  }
+
+  /** The `i` value. */
+  get int(): number {
+    let out = 0;
+    forEachField(this.bytes, (number, wire, _s, _e, value) => {
+      if (number === 3 && wire === 0) out = value;
+    });
+    return out;
+  }
+
+  /** The `s` value as text. */
+  get string(): string {
+    let out = "";
+    forEachField(this.bytes, (number, wire, start, end) => {
+      if (number === 4 && wire === 2) out = new TextDecoder().decode(this.bytes.subarray(start, end));
+    });
+    return out;
+  }
+
+  /** The `floats` values. */
+  floats(): Float32Array {
+    let count = 0;
+    forEachField(this.bytes, (number, wire, start, end) => {
+      if (number === 7) count += wire === 2 ? (end - start) / 4 : 1;
+    });
+    const out = new Float32Array(count);
+    const data = view(this.bytes);
+    let i = 0;
+    forEachField(this.bytes, (number, wire, start, end) => {
+      if (number !== 7) return;
+      if (wire === 5) out[i++] = data.getFloat32(start, true);
+      else for (let p = start; p < end; p += 4) out[i++] = data.getFloat32(p, true);
+    });
+    return out;
+  }
+
+  /** The `ints` values (as float64: ONNX ids fit in 2^53). */
+  ints(): Float64Array {
+    const buf = this.bytes;
+    let count = 0;
+    forEachField(buf, (number, wire, start, end) => {
+      if (number !== 8) return;
+      if (wire === 0) count++;
+      else for (let p = start; p < end; p++) if (buf[p]! < 0x80) count++;
+    });
+    const out = new Float64Array(count);
+    let i = 0;
+    forEachField(buf, (number, wire, start, end, value) => {
+      if (number !== 8) return;
+      if (wire === 0) out[i++] = value;
+      else {
+        let pos = start;
+        while (pos < end) {
+          const [v, next] = readVarint(buf, pos);
+          out[i++] = v;
+          pos = next;
+        }
+      }
+    });
+    return out;
+  }
+
+  /** The `strings` values, mapped to their index in `table` (-1 when absent): no string per value. */
+  codes(table: readonly string[]): Int8Array {
+    const encoded = table.map((s) => new TextEncoder().encode(s));
+    const codes: number[] = [];
+    forEachField(this.bytes, (number, wire, start, end) => {
+      if (number !== 9 || wire !== 2) return;
+      codes.push(encoded.findIndex((e) => equalBytes(e, this.bytes, start, end)));
+    });
+    return Int8Array.from(codes);
+  }
+
+  /** The `strings` values as text. */
+  strings(): string[] {
+    const out: string[] = [];
+    forEachField(this.bytes, (number, wire, start, end) => {
+      if (number === 9 && wire === 2) out.push(new TextDecoder().decode(this.bytes.subarray(start, end)));
+    });
+    return out;
+  }
+}
+
+function equalBytes(a: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== buf[start + i]) return false;
+  return true;
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function readVarint(buf: Uint8Array, pos: number): [number, number] {
+  let result = 0;
+  let scale = 1;
+  let p = pos;
+  for (let i = 0; i < 7; i++) {
+    const byte = buf[p++]!;
+    result += (byte & 0x7f) * scale;
+    if (byte < 0x80) return [result, p];
+    scale *= 128;
+  }
+  // Past 49 bits (negative int64s take ten bytes): exact arithmetic.
+  let big = BigInt(result);
+  for (let shift = 49n; shift < 70n; shift += 7n) {
+    const byte = buf[p++]!;
+    big |= BigInt(byte & 0x7f) << shift;
+    if (byte < 0x80) return [Number(BigInt.asIntN(64, big)), p];
+  }
+  throw new Error("malformed protobuf varint");
+}
+
+/**
+ * Calls `visit` for each field: the payload range of length-delimited and fixed fields, the value of
+ * varints. Stops when `visit` returns true.
+ */
+function forEachField(
+  buf: Uint8Array,
+  // biome-ignore lint/suspicious/noConfusingVoidType: visitors that never stop return nothing
+  visit: (number: number, wire: number, start: number, end: number, value: number) => boolean | void,
+): void {
+  let pos = 0;
+  const length = buf.length;
+  while (pos < length) {
+    let tag = buf[pos++]!;
+    if (tag >= 0x80) {
+      const [value, after] = readVarint(buf, pos - 1);
+      tag = value;
+      pos = after;
+    }
+    const wire = tag & 7;
+    const number = tag >>> 3;
+    let stop: boolean | void;
+    if (wire === 0) {
+      const byte = buf[pos]!;
+      if (byte < 0x80) {
+        stop = visit(number, wire, pos, pos + 1, byte);
+        pos++;
+      } else {
+        const [value, next] = readVarint(buf, pos);
+        stop = visit(number, wire, pos, next, value);
+        pos = next;
+      }
+    } else if (wire === 2) {
+      const [size, start] = readVarint(buf, pos);
+      if (start + size > length) throw new Error("truncated protobuf field");
+      stop = visit(number, wire, start, start + size, 0);
+      pos = start + size;
+    } else if (wire === 5 || wire === 1) {
+      const size = wire === 5 ? 4 : 8;
+      if (pos + size > length) throw new Error("truncated protobuf field");
+      stop = visit(number, wire, pos, pos + size, 0);
+      pos += size;
+    } else throw new Error(`unsupported protobuf wire type ${wire}`);
+    if (stop === true) return;
+  }
+}
+
+/** A graph node. */
+export interface OnnxNode {
+  readonly opType: string;
+  readonly domain: string;
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attributes: ReadonlyMap<string, Attribute>;
+  /** The encoded `NodeProto` field, to copy into a sub-model. */
+  readonly raw: Uint8Array;
+}
+
+/** A graph input, output or value info: its name and the encoded `ValueInfoProto` field. */
+export interface OnnxValue {
+  readonly name: string;
+  /** ONNX `TensorProto.DataType` of a tensor value, else undefined. */
+  readonly elemType: number | undefined;
+  /** Dimensions as ONNX Runtime reports them: a number, a symbolic name, or "" when unknown. */
+  readonly shape: readonly (number | string)[];
+  readonly bytes: Uint8Array;
+}
+
+/** ONNX `TensorProto.DataType` values used here. */
+export const ELEM = { FLOAT: 1, INT64: 7, STRING: 8, DOUBLE: 11 } as const;
+
+/**
+ * An ONNX model's graph, read from its bytes, that can be cut into sub-models.
+ *
+ * @example
+ * ```ts
+ * const model = OnnxModelFile.parse(await readFile("model.onnx"));
+ * const trees = model.nodes.filter((n) => n.opType === "TreeEnsembleRegressor");
+ * ```
+ */
+export class OnnxModelFile {
+  private constructor(
+    /** The ModelProto's fields but the graph (ir_version, opset_import, ...), encoded. */
+    private readonly header: readonly Field[],
+    readonly nodes: readonly OnnxNode[],
+    readonly inputs: readonly OnnxValue[],
+    readonly outputs: readonly OnnxValue[],
+    private readonly valueInfo: ReadonlyMap<string, OnnxValue>,
+    /** Initializer name -> encoded `TensorProto` field. */
+    private readonly initializers: ReadonlyMap<string, Uint8Array>,
+    /** Opset version by domain ("" is the default domain). */
+    readonly opsets: ReadonlyMap<string, number>,
+  ) {}
+
+  /**
+   * @throws Error when the bytes are not an ONNX model
+   */
+  static parse(bytes: Uint8Array): OnnxModelFile {
+    const header: Field[] = [];
+    const opsets = new Map<string, number>();
+    let graph: Uint8Array | undefined;
+    for (const field of fields(bytes)) {
+      if (field.number === 7 && field.wire === 2) graph = field.bytes;
+      else {
+        header.push(field);
+        if (field.number === 8 && field.wire === 2) {
+          let domain = "";
+          let version = 0;
+          for (const f of fields(field.bytes)) {
+            if (f.number === 1) domain = text(f);
+            else if (f.number === 2) version = f.value;
+          }
+          opsets.set(domain, version);
+        }
+      }
+    }
+    if (graph === undefined) throw new Error("not an ONNX model: no graph");
+    const nodes: OnnxNode[] = [];
+    const inputs: OnnxValue[] = [];
+    const outputs: OnnxValue[] = [];
+    const valueInfo = new Map<string, OnnxValue>();
+    const initializers = new Map<string, Uint8Array>();
+    for (const field of fields(graph)) {
+      if (field.wire !== 2) continue;
+      if (field.number === 1) nodes.push(parseNode(field));
+      else if (field.number === 5) initializers.set(tensorName(field.bytes), field.bytes);
+      else if (field.number === 11) inputs.push(parseValue(field.bytes));
+      else if (field.number === 12) outputs.push(parseValue(field.bytes));
+      else if (field.number === 13) {
+        const value = parseValue(field.bytes);
+        valueInfo.set(value.name, value);
+      } else if (field.number === 15) {
+        // Sparse initializers: not copied into sub-models, so a graph with them is never cut.
+        initializers.set("\u0000sparse", field.bytes);
+      }
+    }
+    return new OnnxModelFile(header, nodes, inputs, outputs, valueInfo, initializers, opsets);
+  }
+
+  /** Whether the graph has sparse initializers (sub-models do not carry them). */
+  get hasSparseInitializers(): boolean {
+    return this.initializers.has("\u0000sparse");
+  }
+
+  /** Whether `name` is an initializer. */
+  isInitializer(name: string): boolean {
+    return this.initializers.has(name);
+  }
+
+  /** The declared element type of a value (graph input, output or value info), when known. */
+  elemType(name: string): number | undefined {
+    return (
+      this.inputs.find((v) => v.name === name)?.elemType ??
+      this.outputs.find((v) => v.name === name)?.elemType ??
+      this.valueInfo.get(name)?.elemType
+    );
+  }
+
+  /**
+   * Encodes a model of some of the graph's nodes: the header (opsets, IR version) as is, the given
+   * nodes, the initializers they use, and the given inputs and outputs.
+   *
+   * @param inputs - each input's name, and its element type when the graph does not declare it
+   * @param outputs - each output's name, and its element type when the graph does not declare it
+   * @param graphInputs - whether the graph's own inputs come first (so the sub-model is fed as the model)
+   */
+  subModel(
+    nodes: readonly OnnxNode[],
+    inputs: readonly { name: string; elemType: number }[],
+    outputs: readonly { name: string; elemType: number }[],
+    graphInputs: boolean,
+  ): Uint8Array {
+    const used = new Set(nodes.flatMap((n) => n.inputs));
+    const graph = new Writer();
+    for (const node of nodes) graph.raw(node.raw);
+    graph.bytes(2, "mlbatch_part");
+    for (const [name, tensor] of this.initializers) if (used.has(name)) graph.bytes(5, tensor);
+    if (graphInputs) for (const input of this.inputs) graph.bytes(11, input.bytes);
+    for (const input of inputs)
+      graph.bytes(11, this.declared(input.name) ?? valueInfo(input.name, input.elemType));
+    for (const output of outputs) {
+      graph.bytes(12, this.declared(output.name) ?? valueInfo(output.name, output.elemType));
+    }
+    const model = new Writer();
+    for (const field of this.header) model.raw(field.raw);
+    model.bytes(7, graph);
+    return model.finish();
+  }
+
+  private declared(name: string): Uint8Array | undefined {
+    return (
+      this.inputs.find((v) => v.name === name)?.bytes ??
+      this.outputs.find((v) => v.name === name)?.bytes ??
+      this.valueInfo.get(name)?.bytes
+    );
+  }
+}
+
+/** A `ValueInfoProto` of a tensor of unknown shape. */
+function valueInfo(name: string, elemType: number): Uint8Array {
+  return new Writer()
+    .bytes(1, name)
+    .bytes(2, new Writer().bytes(1, new Writer().uint(1, elemType)))
+    .finish();
+}
+
+function parseNode(field: Field): OnnxNode {
+  const inputs: string[] = [];
+  const outputs: string[] = [];
+  const attributes = new Map<string, Attribute>();
+  let opType = "";
+  let domain = "";
+  let name = "";
+  for (const f of fields(field.bytes)) {
+    if (f.number === 1) inputs.push(text(f));
+    else if (f.number === 2) outputs.push(text(f));
+    else if (f.number === 3) name = text(f);
+    else if (f.number === 4) opType = text(f);
+    else if (f.number === 7) domain = text(f);
+    else if (f.number === 5) {
+      const attribute = Attribute.parse(f.bytes);
+      attributes.set(attribute.name, attribute);
+    }
+  }
+  return { opType, domain, name, inputs, outputs, attributes, raw: field.raw };
+}
+
+function parseValue(bytes: Uint8Array): OnnxValue {
+  let name = "";
+  let elemType: number | undefined;
+  let shape: (number | string)[] | undefined;
+  for (const f of fields(bytes)) {
+    if (f.number === 1) name = text(f);
+    else if (f.number === 2) {
+      for (const t of fields(f.bytes)) {
+        if (t.number !== 1) continue; // tensor_type
+        for (const e of fields(t.bytes)) {
+          if (e.number === 1) elemType = e.value;
+          else if (e.number === 2) {
+            shape = [];
+            for (const dim of fields(e.bytes)) {
+              if (dim.number !== 1) continue;
+              let value: number | string = "";
+              for (const d of fields(dim.bytes)) {
+                if (d.number === 1) value = d.value;
+                else if (d.number === 2) value = text(d);
+              }
+              shape.push(value);
+            }
+          }
+        }
+      }
+    }
+  }
+  return { name, elemType, shape: shape ?? [], bytes };
+}
+
+function tensorName(bytes: Uint8Array): string {
+  let name = "";
+  forEachField(bytes, (number, wire, start, end) => {
+    if (number === 8 && wire === 2) name = new TextDecoder().decode(bytes.subarray(start, end));
+  });
+  return name;
+}

@@ -1,0 +1,338 @@
+import type { Attribute, OnnxNode } from "../onnx/graph.js";
+import type { KernelFinish, KernelForest } from "./kernel.js";
+
+/** A tree ensemble compiled for the kernel: node arrays in shared memory, and how scores are finished. */
+export interface Forest {
+  readonly op: "TreeEnsembleRegressor" | "TreeEnsembleClassifier";
+  readonly kernel: KernelForest;
+  readonly finish: KernelFinish;
+  /** The number of features a row must have (the largest feature id + 1). */
+  readonly nFeatures: number;
+  /** Classifier labels: int64 or strings; undefined for regressors. */
+  readonly labels: { readonly ints: BigInt64Array } | { readonly strings: readonly string[] } | undefined;
+  /** Nodes laid out (internal nodes and leaves of the reachable trees). */
+  readonly nodeCount: number;
+  /** Bytes of shared node arrays. */
+  readonly bytes: number;
+}
+
+/** Why an ensemble is left to ONNX Runtime. */
+export class Unsupported extends Error {}
+
+const MODES = [
+  "BRANCH_LEQ",
+  "BRANCH_LT",
+  "BRANCH_GTE",
+  "BRANCH_GT",
+  "BRANCH_EQ",
+  "BRANCH_NEQ",
+  "LEAF",
+] as const;
+const LEQ = 0;
+const LT = 1;
+const GTE = 2;
+const GT = 3;
+const NEQ = 5;
+const LEAF = 6;
+/** Kernel comparison codes of the modes kept as stated (LEQ, LT, GTE, GT, EQ, NEQ). */
+const RAW = [3, 4, 5, 6, 1, 2];
+const AGGREGATES = ["SUM", "AVERAGE", "MIN", "MAX"];
+const POSTS = ["NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT"];
+
+/** The float32 just below `t` (for `x < t` as `x <= below(t)` on float32 x). */
+function below(t: number): number {
+  const f = new Float32Array([t]);
+  const u = new Uint32Array(f.buffer);
+  if (t === 0) u[0] = 0x80000001;
+  else if (t > 0) u[0] = u[0]! - 1;
+  else u[0] = u[0]! + 1;
+  return f[0]!;
+}
+
+function shared(bytes: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(Math.max(8, bytes));
+}
+
+/**
+ * Compiles an `ai.onnx.ml` `TreeEnsembleRegressor` or `TreeEnsembleClassifier` node (opsets 1 to 3) into
+ * the kernel's layout, with ONNX Runtime's reading of the attributes (roots are the first node of each run
+ * of tree ids; targets on internal nodes are ignored).
+ *
+ * @throws Unsupported with the reason when the node uses something the engine does not reproduce exactly
+ */
+export function compileForest(node: OnnxNode): Forest {
+  const op = node.opType;
+  if (op !== "TreeEnsembleRegressor" && op !== "TreeEnsembleClassifier") {
+    throw new Unsupported(`${op} is not a tree ensemble the engine runs`);
+  }
+  const a = node.attributes;
+  for (const name of a.keys()) {
+    if (name.endsWith("_as_tensor"))
+      throw new Unsupported(`attribute ${name} (double precision) is not supported`);
+  }
+  const ints = (name: string): Float64Array => a.get(name)?.ints() ?? new Float64Array(0);
+  const floats = (name: string): Float32Array => a.get(name)?.floats() ?? new Float32Array(0);
+  const str = (name: string, fallback: string): string => a.get(name)?.string ?? fallback;
+  const classifier = op === "TreeEnsembleClassifier";
+  const prefix = classifier ? "class" : "target";
+
+  const treeIds = ints("nodes_treeids");
+  const nodeIds = ints("nodes_nodeids");
+  const featureIds = ints("nodes_featureids");
+  const trueIds = ints("nodes_truenodeids");
+  const falseIds = ints("nodes_falsenodeids");
+  const thresholds = floats("nodes_values");
+  const missing = ints("nodes_missing_value_tracks_true");
+  const modes = (a.get("nodes_modes") as Attribute | undefined)?.codes(MODES) ?? new Int8Array(0);
+  const n = treeIds.length;
+  for (const [name, length] of [
+    ["nodes_nodeids", nodeIds.length],
+    ["nodes_featureids", featureIds.length],
+    ["nodes_truenodeids", trueIds.length],
+    ["nodes_falsenodeids", falseIds.length],
+    ["nodes_values", thresholds.length],
+    ["nodes_modes", modes.length],
+  ] as const) {
+    if (length !== n) throw new Unsupported(`${name} has ${length} values for ${n} nodes`);
+  }
+  if (n === 0) throw new Unsupported("the ensemble has no nodes");
+  if (modes.includes(-1)) throw new Unsupported("a node mode is not one of ONNX's BRANCH_* or LEAF");
+
+  const aggregateName = classifier ? "SUM" : str("aggregate_function", "SUM");
+  const aggregate = AGGREGATES.indexOf(aggregateName);
+  const post = POSTS.indexOf(str("post_transform", "NONE"));
+  if (aggregate < 0) throw new Unsupported(`aggregate_function ${aggregateName} is unknown`);
+  if (post < 0) throw new Unsupported(`post_transform ${str("post_transform", "")} is unknown`);
+
+  let labels: Forest["labels"];
+  let nTargets: number;
+  if (classifier) {
+    const strings = a.get("classlabels_strings")?.strings() ?? [];
+    const labelInts = ints("classlabels_int64s");
+    labels = strings.length > 0 ? { strings } : { ints: BigInt64Array.from(labelInts, (v) => BigInt(v)) };
+    nTargets = strings.length > 0 ? strings.length : labelInts.length;
+  } else {
+    nTargets = a.get("n_targets")?.int ?? 0;
+  }
+  if (nTargets < (classifier ? 2 : 1)) {
+    throw new Unsupported(classifier ? "the classifier has fewer than two class labels" : "n_targets is missing");
+  }
+
+  // Trees: runs of equal tree ids (ONNX Runtime's roots are each run's first node).
+  const runStart: number[] = [];
+  for (let i = 0; i < n; i++) if (i === 0 || treeIds[i] !== treeIds[i - 1]) runStart.push(i);
+  runStart.push(n);
+  const nTrees = runStart.length - 1;
+  const treeRun = new Map<number, number>();
+  for (let t = 0; t < nTrees; t++) {
+    const id = treeIds[runStart[t]!]!;
+    if (treeRun.has(id)) throw new Unsupported(`the nodes of tree ${id} are not contiguous`);
+    treeRun.set(id, t);
+  }
+  // A node's index by (run, node id): run t's ids index `lookup` from `lookupBase[t]`.
+  const lookupBase = new Int32Array(nTrees + 1);
+  for (let t = 0; t < nTrees; t++) {
+    let max = -1;
+    for (let i = runStart[t]!; i < runStart[t + 1]!; i++) {
+      if (nodeIds[i]! < 0) throw new Unsupported("a node id is negative");
+      if (nodeIds[i]! > max) max = nodeIds[i]!;
+    }
+    if (max > 4 * (runStart[t + 1]! - runStart[t]!) + 1024) throw new Unsupported("node ids are too sparse");
+    lookupBase[t + 1] = lookupBase[t]! + max + 1;
+  }
+  const lookup = new Int32Array(lookupBase[nTrees]!).fill(-1);
+  for (let t = 0; t < nTrees; t++) {
+    for (let i = runStart[t]!; i < runStart[t + 1]!; i++) {
+      const at = lookupBase[t]! + nodeIds[i]!;
+      if (lookup[at] !== -1) throw new Unsupported(`node ${nodeIds[i]} of tree ${treeIds[i]} is defined twice`);
+      lookup[at] = i;
+    }
+  }
+  const find = (t: number, id: number): number =>
+    id >= 0 && id < lookupBase[t + 1]! - lookupBase[t]! ? lookup[lookupBase[t]! + id]! : -1;
+
+  // Leaf weights by node, in the attributes' order (ONNX Runtime sorts them by tree and node id; within
+  // a leaf, the order only changes the rounding of two weights of one target, which no exporter writes).
+  const wTree = ints(`${prefix}_treeids`);
+  const wNode = ints(`${prefix}_nodeids`);
+  const wId = ints(`${prefix}_ids`);
+  const wValue = floats(`${prefix}_weights`);
+  if (wNode.length !== wTree.length || wId.length !== wTree.length || wValue.length !== wTree.length) {
+    throw new Unsupported(`the ${prefix}_* attributes have different lengths`);
+  }
+  const weightNode = new Int32Array(wTree.length);
+  const weightStart = new Int32Array(n + 1);
+  for (let k = 0; k < wTree.length; k++) {
+    const t = treeRun.get(wTree[k]!);
+    const i = t === undefined ? -1 : find(t, wNode[k]!);
+    if (i < 0) throw new Unsupported(`a weight names node ${wNode[k]} of tree ${wTree[k]}, which does not exist`);
+    weightNode[k] = modes[i] === LEAF ? i : -1;
+    if (modes[i] !== LEAF) continue;
+    if (wId[k]! < 0 || wId[k]! >= nTargets) throw new Unsupported(`a weight targets ${wId[k]}, out of range`);
+    weightStart[i + 1]!++;
+  }
+  for (let i = 0; i < n; i++) weightStart[i + 1] = weightStart[i + 1]! + weightStart[i]!;
+  const weightList = new Int32Array(weightStart[n]!);
+  const fill = weightStart.slice(0, n);
+  for (let k = 0; k < wTree.length; k++) if (weightNode[k]! >= 0) weightList[fill[weightNode[k]!]!++] = k;
+  const weightCount = (i: number) => weightStart[i + 1]! - weightStart[i]!;
+  const single = !classifier && nTargets === 1;
+  // ONNX Runtime reads these from every class weight, leaf or not.
+  let allPositive = true;
+  const weightClasses = new Set<number>();
+  for (let k = 0; k < wId.length; k++) {
+    weightClasses.add(wId[k]!);
+    if (wValue[k]! < 0) allPositive = false;
+  }
+  const base = floats("base_values");
+  // ONNX Runtime takes 0 or one per target, or one for a two-class classifier.
+  const twoClasses = classifier && nTargets === 2;
+  if (base.length !== 0 && base.length !== nTargets && !(twoClasses && base.length === 1)) {
+    throw new Unsupported(`base_values has ${base.length} values for ${nTargets} targets`);
+  }
+  const binaryCase = classifier && nTargets === 2 && weightClasses.size === 1;
+  if (twoClasses && post === 4) {
+    throw new Unsupported("a two-class classifier with post_transform PROBIT writes one score per row");
+  }
+  if (twoClasses && base.length === 1 && !binaryCase) {
+    throw new Unsupported("a two-class classifier with one base value and weights for both classes leaves a score unset");
+  }
+
+  // Lay the reachable nodes out breadth-first, tree by tree, the two children of a node side by side:
+  // first the one `x <= t'` leads to.
+  const newIndex = new Int32Array(n).fill(-1);
+  const laid = new Int32Array(n); // laid[j]: the attribute index of the j-th laid node (the BFS queue)
+  const levels = new Int32Array(n); // the depth of the j-th laid node
+  const roots = new Int32Array(shared(4 * nTrees));
+  const depths = new Int32Array(shared(4 * nTrees));
+  let count = 0;
+  let maxFeature = 0;
+  let leaves = 0;
+  let weightsTotal = 0;
+  for (let t = 0; t < nTrees; t++) {
+    const root = runStart[t]!;
+    const first = count;
+    newIndex[root] = count;
+    laid[count++] = root;
+    let depth = 0;
+    for (let q = first; q < count; q++) {
+      const i = laid[q]!;
+      const mode = modes[i]!;
+      if (mode === LEAF) {
+        const w = weightCount(i);
+        if (w === 0) throw new Unsupported(`leaf ${nodeIds[i]} of tree ${treeIds[i]} has no weight`);
+        if (single && w > 1) throw new Unsupported("a leaf of a single-target ensemble has several weights");
+        leaves++;
+        weightsTotal += w;
+        continue;
+      }
+      if (featureIds[i]! < 0) throw new Unsupported("a feature id is negative");
+      if (featureIds[i]! > maxFeature) maxFeature = featureIds[i]!;
+      const d = levels[q]! + 1;
+      if (d > depth) depth = d;
+      const swap = swapped(mode, thresholds[i]!);
+      const a = find(t, swap ? falseIds[i]! : trueIds[i]!);
+      const b = find(t, swap ? trueIds[i]! : falseIds[i]!);
+      if (a < 0 || b < 0) throw new Unsupported(`a child of node ${nodeIds[i]} of tree ${treeIds[i]} does not exist`);
+      if (newIndex[a] !== -1 || newIndex[b] !== -1 || a === b) {
+        throw new Unsupported(`a child of node ${nodeIds[i]} of tree ${treeIds[i]} has two parents`);
+      }
+      newIndex[a] = count;
+      levels[count] = d;
+      laid[count++] = a;
+      newIndex[b] = count;
+      levels[count] = d;
+      laid[count++] = b;
+    }
+    roots[t] = first;
+    depths[t] = depth;
+  }
+
+  const nodes = new Int32Array(shared(16 * count));
+  const values = new Float32Array(nodes.buffer);
+  const flags = new Uint8Array(shared(count));
+  const leafStart = new Int32Array(shared(4 * (single ? 1 : leaves + 1)));
+  const leafTargets = new Int32Array(shared(single ? 0 : 4 * weightsTotal));
+  const leafWeights = new Float32Array(shared(single ? 0 : 4 * weightsTotal));
+  let canonical = true;
+  let leaf = 0;
+  let written = 0;
+  for (let j = 0; j < count; j++) {
+    const i = laid[j]!;
+    const p = j * 4;
+    const mode = modes[i]!;
+    if (mode === LEAF) {
+      nodes[p] = 0;
+      nodes[p + 1] = j;
+      values[p + 2] = Number.POSITIVE_INFINITY;
+      if (single) values[p + 3] = wValue[weightList[weightStart[i]!]!]!;
+      else {
+        nodes[p + 3] = leaf;
+        leafStart[leaf++] = written;
+        for (let w = weightStart[i]!; w < weightStart[i + 1]!; w++) {
+          leafTargets[written] = wId[weightList[w]!]!;
+          leafWeights[written++] = wValue[weightList[w]!]!;
+        }
+      }
+      continue;
+    }
+    const t = thresholds[i]!;
+    const tracks = (missing[i] ?? 0) === 1;
+    const swap = swapped(mode, t);
+    const firstChild = newIndex[find(treeRun.get(treeIds[i]!)!, swap ? falseIds[i]! : trueIds[i]!)]!;
+    nodes[p] = featureIds[i]!;
+    nodes[p + 1] = firstChild;
+    let flag = 0;
+    if (canonicalForm(mode, t)) values[p + 2] = mode === LT || mode === GTE ? below(t) : t;
+    else {
+      // EQ, NEQ, and comparisons with a NaN (or LT/GTE with a -Infinity) threshold, as ONNX states them.
+      values[p + 2] = t;
+      flag = RAW[mode]!;
+      canonical = false;
+    }
+    // Where a NaN goes: the true branch when tracked (or for NEQ, as NaN != t), else the false one.
+    const nanTrue = tracks || mode === NEQ;
+    flags[j] = flag | ((swap ? nanTrue : !nanTrue) ? 8 : 0);
+  }
+  leafStart[leaf] = written;
+
+  const kernel: KernelForest = {
+    layout: single ? 0 : 1,
+    aggregate,
+    canonical,
+    nTargets,
+    nTrees,
+    nodes,
+    values,
+    flags,
+    roots,
+    depths,
+    leafStart,
+    leafTargets,
+    leafWeights,
+  };
+  const finish: KernelFinish = {
+    kind: classifier ? 1 : 0,
+    post,
+    aggregate,
+    nTargets,
+    nTrees,
+    base,
+    binaryCase,
+    weightsAllPositive: allPositive,
+  };
+  const bytes = nodes.byteLength + flags.byteLength + leafStart.byteLength + 8 * weightsTotal + 8 * nTrees;
+  return { op, kernel, finish, nFeatures: maxFeature + 1, labels, nodeCount: count, bytes };
+}
+
+/** Whether a node compares as `x > t'` (LEQ, LT, GTE, GT with a usable threshold). */
+function canonicalForm(mode: number, t: number): boolean {
+  if (Number.isNaN(t)) return false;
+  if (mode === LEQ || mode === GT) return true;
+  return (mode === LT || mode === GTE) && t !== Number.NEGATIVE_INFINITY;
+}
+
+/** Whether the node's true child goes second: `x >= t` and `x > t` are `x > t'` true. */
+function swapped(mode: number, t: number): boolean {
+  return (mode === GT || mode === GTE) && canonicalForm(mode, t);
+}

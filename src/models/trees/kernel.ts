@@ -1,0 +1,293 @@
+/**
+ * The tree-ensemble kernel: pure functions over typed arrays, with no imports and no closures, so that the
+ * worker threads run the very same code (they receive it as source text, see `pool.ts`).
+ *
+ * Node layout (see `forest.ts`): node `n` is `nodes[4n..4n+3]` = feature, first child, threshold (float32
+ * bits), leaf value (float32 bits) or leaf ordinal. The children of a node are adjacent: the walk goes to
+ * `first + 1` when the comparison says so, else to `first`. Leaves point to themselves with a threshold of
+ * +Infinity, so that walking a tree for its full depth ends on the leaf whatever the row's path length:
+ * the inner loop has no exit test.
+ *
+ * `flags[n]`: bits 0-2 the comparison (0: go to the second child when `x > threshold`, the form every
+ * `BRANCH_LEQ`/`LT`/`GTE`/`GT` node is rewritten to; 1 `EQ`, 2 `NEQ`, 3 `LEQ`, 4 `LT`, 5 `GTE`, 6 `GT`
+ * as ONNX states them, first child true), bit 3: a NaN goes to the second child.
+ */
+
+/** The shared arrays and sizes a kernel call needs. */
+export interface KernelForest {
+  /** 0: one value per leaf and one target; 1: sparse (target, weight) lists per leaf. */
+  readonly layout: number;
+  /** 0 SUM, 1 AVERAGE, 2 MIN, 3 MAX. */
+  readonly aggregate: number;
+  /** Whether every node compares in the `x > threshold` form (the fast walk applies to rows without NaN). */
+  readonly canonical: boolean;
+  readonly nTargets: number;
+  readonly nTrees: number;
+  readonly nodes: Int32Array;
+  readonly values: Float32Array;
+  readonly flags: Uint8Array;
+  readonly roots: Int32Array;
+  readonly depths: Int32Array;
+  readonly leafStart: Int32Array;
+  readonly leafTargets: Int32Array;
+  readonly leafWeights: Float32Array;
+}
+
+/**
+ * Adds the leaves of trees `[t0, t1)` for rows `[begin, end)` of a row-major `[n, width]` float32 matrix
+ * into `scores` (row-major `[n, nTargets]`, float32 sums in tree order, or minima/maxima) and `has`
+ * (whether a target got a weight). Tree by tree, the rows walk in blocks of `pos.length`, in lockstep,
+ * one level at a time, for memory-level parallelism.
+ */
+export function scoreRows(
+  f: KernelForest,
+  x: Float32Array,
+  width: number,
+  begin: number,
+  end: number,
+  scores: Float32Array,
+  has: Uint8Array,
+  pos: Int32Array,
+  t0: number,
+  t1: number,
+): void {
+  const nodes = f.nodes;
+  const values = f.values;
+  const flags = f.flags;
+  const block = pos.length;
+  const E = f.nTargets;
+  for (let b = begin; b < end; b += block) {
+    const m = Math.min(end, b + block) - b;
+    let fast = f.canonical;
+    if (fast) {
+      for (let i = b * width, e = (b + m) * width; i < e; i++) {
+        const v = x[i]!;
+        if (Number.isNaN(v)) {
+          fast = false;
+          break;
+        }
+      }
+    }
+    for (let t = t0; t < t1; t++) {
+      const root = f.roots[t]!;
+      const depth = f.depths[t]!;
+      for (let i = 0; i < m; i++) pos[i] = root;
+      if (fast) {
+        for (let d = 0; d < depth; d++) {
+          for (let i = 0, base = b * width; i < m; i++, base += width) {
+            const p = pos[i]! << 2;
+            pos[i] = nodes[p + 1]! + (x[base + nodes[p]!]! > values[p + 2]! ? 1 : 0);
+          }
+        }
+      } else {
+        for (let d = 0; d < depth; d++) {
+          for (let i = 0, base = b * width; i < m; i++, base += width) {
+            const n = pos[i]!;
+            const p = n << 2;
+            const v = x[base + nodes[p]!]!;
+            const fl = flags[n]!;
+            const th = values[p + 2]!;
+            let right: boolean;
+            if (Number.isNaN(v)) right = (fl & 8) !== 0;
+            else {
+              const mode = fl & 7;
+              if (mode === 0) right = v > th;
+              else if (mode === 1) right = !(v === th);
+              else if (mode === 2) right = !(v !== th);
+              else if (mode === 3) right = !(v <= th);
+              else if (mode === 4) right = !(v < th);
+              else if (mode === 5) right = !(v >= th);
+              else right = !(v > th);
+            }
+            pos[i] = nodes[p + 1]! + (right ? 1 : 0);
+          }
+        }
+      }
+      if (f.layout === 0) {
+        const agg = f.aggregate;
+        for (let i = 0; i < m; i++) {
+          const w = values[(pos[i]! << 2) + 3]!;
+          const r = b + i;
+          if (agg <= 1) scores[r] = scores[r]! + w;
+          else if (has[r] === 0 || (agg === 2 ? w < scores[r]! : w > scores[r]!)) scores[r] = w;
+          has[r] = 1;
+        }
+      } else {
+        const agg = f.aggregate;
+        for (let i = 0; i < m; i++) {
+          const leaf = nodes[(pos[i]! << 2) + 3]!;
+          const row = (b + i) * E;
+          for (let k = f.leafStart[leaf]!, ke = f.leafStart[leaf + 1]!; k < ke; k++) {
+            const j = row + f.leafTargets[k]!;
+            const w = f.leafWeights[k]!;
+            if (agg <= 1) scores[j] = scores[j]! + w;
+            else if (has[j] === 0 || (agg === 2 ? w < scores[j]! : w > scores[j]!)) scores[j] = w;
+            has[j] = 1;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The post-processing a kernel's scores go through, as ONNX Runtime's tree operators do it. */
+export interface KernelFinish {
+  /** 0 regressor, 1 classifier. */
+  readonly kind: number;
+  /** 0 NONE, 1 LOGISTIC, 2 SOFTMAX, 3 SOFTMAX_ZERO, 4 PROBIT. */
+  readonly post: number;
+  readonly aggregate: number;
+  readonly nTargets: number;
+  readonly nTrees: number;
+  readonly base: Float32Array;
+  /** Classifier: only one class id has weights and there are two labels. */
+  readonly binaryCase: boolean;
+  readonly weightsAllPositive: boolean;
+}
+
+/**
+ * Turns the scores of rows `[begin, end)` into the operator's outputs: `z` (row-major `[n, nTargets]`
+ * float32) and, for classifiers, `label` (the index of the predicted class label, or -1 / -2 for the
+ * literal labels 0 and 1 ONNX Runtime returns in its binary fallback).
+ */
+export function finishRows(
+  k: KernelFinish,
+  scores: Float32Array,
+  has: Uint8Array,
+  begin: number,
+  end: number,
+  z: Float32Array,
+  label: Int32Array,
+): void {
+  const E = k.nTargets;
+  const fr = Math.fround;
+  const base = k.base;
+  const logistic = (v: number): number => {
+    const e = fr(1 / fr(1 + fr(Math.exp(-Math.abs(v)))));
+    return v < 0 ? fr(1 - e) : e;
+  };
+  const probit = (v: number): number => {
+    // ONNX Runtime's ErfInv approximation, in float32.
+    const x0 = fr(fr(2 * v) - 1);
+    const sgn = x0 < 0 ? -1 : 1;
+    const x1 = fr(fr(1 - x0) * fr(1 + x0));
+    const lg = fr(Math.log(x1));
+    const a = fr(fr(2 / fr(fr(Math.PI) * fr(0.147))) + fr(0.5 * lg));
+    const b = fr(fr(1 / fr(0.147)) * lg);
+    const c = fr(-a + fr(Math.sqrt(fr(fr(a * a) - b))));
+    return fr(fr(Math.SQRT2) * fr(sgn * fr(Math.sqrt(c))));
+  };
+  const transform = (out: Float64Array, n: number): void => {
+    const post = k.post;
+    if (post === 4) for (let j = 0; j < n; j++) out[j] = probit(out[j]!);
+    else if (post === 1) for (let j = 0; j < n; j++) out[j] = logistic(out[j]!);
+    else if (post === 2 || post === 3) {
+      let max = -3.4028234663852886e38;
+      for (let j = 0; j < n; j++) if (out[j]! > max) max = out[j]!;
+      let sum = 0;
+      const expNegMax = fr(Math.exp(-max));
+      for (let j = 0; j < n; j++) {
+        const v = out[j]!;
+        if (post === 2 || v > 1e-7 || v < -1e-7) {
+          out[j] = fr(Math.exp(fr(v - max)));
+          sum = fr(sum + out[j]!);
+        } else out[j] = fr(v * expNegMax);
+      }
+      for (let j = 0; j < n; j++) out[j] = fr(out[j]! / sum);
+    }
+  };
+  const row = new Float64Array(Math.max(2, E));
+  const rowHas = new Uint8Array(Math.max(2, E));
+  for (let r = begin; r < end; r++) {
+    const o = r * E;
+    if (k.kind === 0) {
+      if (E === 1) {
+        let s = fr(scores[r]!);
+        const origin = base.length === 1 ? base[0]! : 0;
+        if (k.aggregate === 1) s = fr(fr(s / k.nTrees) + origin);
+        else if (k.aggregate === 0 || has[r] !== 0) s = fr(s + origin);
+        else s = origin;
+        z[r] = k.post === 4 ? probit(s) : s;
+        continue;
+      }
+      // Targets no tree gave a weight to come out as 0 (ONNX Runtime reads a score without weight as 0).
+      const useBase = base.length === E;
+      for (let j = 0; j < E; j++) {
+        let s = fr(scores[o + j]!);
+        if (k.aggregate === 1) s = useBase ? fr(fr(s / k.nTrees) + base[j]!) : fr(s / k.nTrees);
+        else if (useBase) s = fr(s + base[j]!);
+        row[j] = has[o + j] !== 0 ? s : 0;
+      }
+      transform(row, E);
+      for (let j = 0; j < E; j++) z[o + j] = row[j]!;
+      continue;
+    }
+    // Classifier (the sum aggregator).
+    for (let j = 0; j < E; j++) {
+      row[j] = fr(scores[o + j]!);
+      rowHas[j] = has[o + j]!;
+    }
+    if (E > 2) {
+      for (let j = 0; j < base.length && j < E; j++) {
+        row[j] = rowHas[j] === 0 ? base[j]! : fr(row[j]! + base[j]!);
+        rowHas[j] = 1;
+      }
+      let best = -1;
+      let bestScore = 0;
+      for (let j = 0; j < E; j++) {
+        if (rowHas[j] !== 0 && (best === -1 || row[j]! > bestScore)) {
+          best = j;
+          bestScore = row[j]!;
+        }
+      }
+      label[r] = best;
+      transform(row, E);
+      for (let j = 0; j < E; j++) z[o + j] = row[j]!;
+      continue;
+    }
+    // Two classes. Scores are read as 0 where no weight was given (`rowHas`), as ONNX Runtime does.
+    let size = 2;
+    let second = -1;
+    if (base.length === 2) {
+      if (rowHas[1] !== 0) {
+        row[1] = fr(base[1]! + row[0]!);
+        row[0] = -row[1]!;
+      } else {
+        row[1] = fr(row[1]! + base[1]!);
+        row[0] = fr(row[0]! + base[0]!);
+      }
+    } else if (base.length === 1) {
+      row[0] = fr(row[0]! + base[0]!);
+      if (rowHas[1] === 0) size = 1;
+    } else if (base.length === 0) {
+      second = 3;
+      if (rowHas[1] === 0) size = 1;
+    }
+    const positive = size === 2 && rowHas[1] !== 0 ? row[1]! : rowHas[0] !== 0 ? row[0]! : 0;
+    if (k.binaryCase) {
+      if (k.weightsAllPositive) {
+        second = positive > 0.5 ? 0 : 1;
+        label[r] = positive > 0.5 ? 1 : 0;
+      } else {
+        second = positive > 0 ? 2 : 3;
+        label[r] = positive > 0 ? 1 : 0;
+      }
+    } else label[r] = positive > 0 ? -2 : -1;
+    for (let j = 0; j < 2; j++) if (rowHas[j] === 0) row[j] = 0;
+    if (size === 2) {
+      transform(row, 2);
+      z[o] = row[0]!;
+      z[o + 1] = row[1]!;
+    } else if (k.post === 1) {
+      // LOGISTIC: both scores from the one score, whatever the weights' signs (as ONNX Runtime 1.30 does).
+      z[o] = logistic(-row[0]!);
+      z[o + 1] = logistic(row[0]!);
+    } else if (second === 0 || second === 1) {
+      z[o] = fr(1 - row[0]!);
+      z[o + 1] = row[0]!;
+    } else {
+      z[o] = -row[0]!;
+      z[o + 1] = row[0]!;
+    }
+  }
+}

@@ -1,0 +1,313 @@
+import { Worker } from "node:worker_threads";
+import type { Forest } from "./forest.js";
+import { finishRows, type KernelFinish, scoreRows } from "./kernel.js";
+import { KERNEL_WASM } from "./kernel-wasm.js";
+
+/** Rows that walk a tree in lockstep: enough for memory-level parallelism, few enough for L1. */
+const SUB = 64;
+const PAGE = 65536;
+
+// The WebAssembly API this file uses (TypeScript's ES libs do not declare it).
+interface WasmMemory {
+  readonly buffer: SharedArrayBuffer;
+  grow(pages: number): number;
+}
+const Wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+      Module: new (bytes: Uint8Array) => object;
+    };
+  }
+).WebAssembly;
+
+/** Where a forest's arrays are in the shared WebAssembly memory (byte offsets) and its sizes. */
+interface Placed {
+  readonly layout: number;
+  readonly aggregate: number;
+  readonly canonical: boolean;
+  readonly nTargets: number;
+  readonly nTrees: number;
+  readonly nodeCount: number;
+  readonly leafCount: number;
+  readonly weightCount: number;
+  readonly nodes: number;
+  readonly flags: number;
+  readonly roots: number;
+  readonly depths: number;
+  readonly leafStart: number;
+  readonly leafTargets: number;
+  readonly leafWeights: number;
+  /** The first byte after the forest: batches go there. */
+  readonly end: number;
+}
+
+// The worker is plain JavaScript evaluated from a string: the kernel functions' own source (compiled
+// from kernel.ts, or transformed by the test runner) and a message loop. The forest and the batches are
+// in one shared WebAssembly memory; a message carries only offsets. Blocks of rows without NaN on a
+// forest of "x > threshold" nodes go to the WebAssembly kernel; others to the JavaScript one, which
+// implements every mode.
+const WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const scoreRows = ${scoreRows.toString()};
+const { placed: P, memory, module } = workerData;
+const wasm = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error("wasm abort"); } } }).exports;
+const buf = memory.buffer;
+const forest = {
+  layout: P.layout, aggregate: P.aggregate, canonical: P.canonical, nTargets: P.nTargets, nTrees: P.nTrees,
+  nodes: new Int32Array(buf, P.nodes, P.nodeCount * 4),
+  values: new Float32Array(buf, P.nodes, P.nodeCount * 4),
+  flags: new Uint8Array(buf, P.flags, P.nodeCount),
+  roots: new Int32Array(buf, P.roots, P.nTrees),
+  depths: new Int32Array(buf, P.depths, P.nTrees),
+  leafStart: new Int32Array(buf, P.leafStart, P.leafCount + 1),
+  leafTargets: new Int32Array(buf, P.leafTargets, P.weightCount),
+  leafWeights: new Float32Array(buf, P.leafWeights, P.weightCount),
+};
+const fast = P.aggregate <= 1 && P.canonical;
+const clean = (x, width, from, to) => {
+  for (let i = from * width, end = to * width; i < end; i++) if (x[i] !== x[i]) return false;
+  return true;
+};
+parentPort.on("message", (m) => {
+  try {
+    const b = memory.buffer;
+    const n = m.n;
+    const size = n * P.nTargets;
+    const x = new Float32Array(b, m.x, n * m.width);
+    const scores = new Float32Array(b, m.scores, size).fill(0);
+    const has = new Uint8Array(b, m.has, size).fill(0);
+    const pos = new Int32Array(b, m.pos, ${SUB});
+    // Runs of sub-blocks without NaN go to WebAssembly in one call; a sub-block with a NaN to JavaScript.
+    let r = 0;
+    while (r < n) {
+      let e = r;
+      while (fast && e < n && clean(x, m.width, e, Math.min(n, e + ${SUB}))) e = Math.min(n, e + ${SUB});
+      if (e > r && P.layout === 0) {
+        wasm.sumSingle(P.nodes, P.roots, P.depths, m.t0, m.t1, m.x, m.width, r, e, m.scores, m.pos, ${SUB});
+        has.fill(1, r, e);
+      } else if (e > r) {
+        wasm.sumSparse(P.nodes, P.roots, P.depths, m.t0, m.t1, m.x, m.width, r, e, m.scores, m.has, m.pos, ${SUB},
+          P.leafStart, P.leafTargets, P.leafWeights, P.nTargets);
+      }
+      if (e < n) {
+        const to = fast ? Math.min(n, e + ${SUB}) : n;
+        scoreRows(forest, x, m.width, e, to, scores, has, pos, m.t0, m.t1);
+        r = to;
+      } else r = e;
+    }
+    parentPort.postMessage({ id: m.id });
+  } catch (error) {
+    parentPort.postMessage({ id: m.id, error: String(error && error.stack || error) });
+  }
+});
+`;
+
+/** One batch's results: scores `[n, nTargets]` and, for classifiers, label indexes (see `finishRows`). */
+export interface TreeResult {
+  readonly z: Float32Array;
+  readonly label: Int32Array;
+}
+
+/**
+ * Worker threads running a {@link Forest} over batches in shared memory: each worker takes a contiguous
+ * slice of the batch's rows and walks every tree over it. Calls are served one at a time.
+ *
+ * @example
+ * ```ts
+ * const pool = await TreePool.create(forest, 2);
+ * const { z } = await pool.run(x, n, width);
+ * await pool.close();
+ * ```
+ */
+export class TreePool {
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly placed: Placed,
+    private readonly finish: KernelFinish,
+    private readonly memory: WasmMemory,
+    private readonly workers: readonly Worker[],
+  ) {
+    for (const worker of workers) {
+      worker.on("message", (reply: { id: number; error?: string }) => {
+        const waiter = this.waiting.get(reply.id);
+        this.waiting.delete(reply.id);
+        if (reply.error === undefined) waiter?.resolve();
+        else waiter?.reject(new Error(`tree engine worker failed: ${reply.error}`));
+      });
+      worker.on("error", (error) => this.fail(error));
+      worker.on("exit", (code) => {
+        if (code !== 0) this.fail(new Error(`a tree engine worker exited (code ${code})`));
+      });
+    }
+  }
+
+  /** Copies the forest into shared WebAssembly memory and starts `threads` workers on it. */
+  static async create(forest: Forest, threads: number): Promise<TreePool> {
+    const { placed, memory } = place(forest);
+    const module = new Wasm.Module(Buffer.from(KERNEL_WASM, "base64"));
+    const workers = Array.from(
+      { length: Math.max(1, threads) },
+      () => new Worker(WORKER, { eval: true, workerData: { placed, memory, module } }),
+    );
+    try {
+      await Promise.all(
+        workers.map(
+          (worker) =>
+            new Promise<void>((resolve, reject) => {
+              worker.once("online", () => resolve());
+              worker.once("error", reject);
+            }),
+        ),
+      );
+    } catch (error) {
+      await Promise.all(workers.map((worker) => worker.terminate()));
+      throw error;
+    }
+    return new TreePool(placed, forest.finish, memory, workers);
+  }
+
+  /** The number of worker threads. */
+  get threads(): number {
+    return this.workers.length;
+  }
+
+  /** Bytes of the shared memory (forest and batch buffers). */
+  get bytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /**
+   * Scores `n` rows of a row-major `[n, width]` float32 matrix. The results are fresh arrays the caller
+   * owns.
+   */
+  run(x: Float32Array, n: number, width: number): Promise<TreeResult> {
+    const result = this.queue.then(() => this.runNow(x, n, width));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+
+  private async runNow(x: Float32Array, n: number, width: number): Promise<TreeResult> {
+    if (this.failure) throw this.failure;
+    const P = this.placed;
+    const E = P.nTargets;
+    // Each worker walks a share of the trees over the whole batch: a tree is fetched into cache once per
+    // batch, and partial scores are merged here, as ONNX Runtime merges its threads' partial sums.
+    const parts = Math.min(this.workers.length, P.nTrees);
+    let at = P.end;
+    const region = (bytes: number) => {
+      const start = at;
+      at = align(at + bytes);
+      return start;
+    };
+    const xAt = region(n * width * 4);
+    const scratch = Array.from({ length: parts }, (_, w) => ({
+      t0: Math.floor((P.nTrees * w) / parts),
+      t1: Math.floor((P.nTrees * (w + 1)) / parts),
+      scores: region(n * E * 4),
+      has: region(n * E),
+      pos: region(SUB * 4),
+    }));
+    const missing = at - this.memory.buffer.byteLength;
+    if (missing > 0) this.memory.grow(Math.ceil(missing / PAGE));
+    const buffer = this.memory.buffer;
+    new Float32Array(buffer, xAt, n * width).set(x.subarray(0, n * width));
+    await Promise.all(
+      scratch.map(
+        (part, w) =>
+          new Promise<void>((resolve, reject) => {
+            const id = this.nextId++;
+            this.waiting.set(id, { resolve, reject });
+            this.workers[w]!.postMessage({ id, x: xAt, width, n, ...part });
+          }),
+      ),
+    );
+    const scores = new Float32Array(buffer, scratch[0]!.scores, n * E).slice();
+    const has = new Uint8Array(buffer, scratch[0]!.has, n * E).slice();
+    for (const part of scratch.slice(1)) {
+      merge(
+        P.aggregate,
+        scores,
+        has,
+        new Float32Array(buffer, part.scores, n * E),
+        new Uint8Array(buffer, part.has, n * E),
+      );
+    }
+    const z = new Float32Array(n * E);
+    const label = new Int32Array(n);
+    finishRows(this.finish, scores, has, 0, n, z, label);
+    return { z, label };
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+    this.waiting.clear();
+  }
+}
+
+/** Merges a worker's partial scores into `scores`: sums, or minima/maxima of the targets that have one. */
+function merge(
+  aggregate: number,
+  scores: Float32Array,
+  has: Uint8Array,
+  part: Float32Array,
+  partHas: Uint8Array,
+): void {
+  for (let i = 0; i < scores.length; i++) {
+    if (partHas[i] === 0) continue;
+    const v = part[i]!;
+    if (aggregate <= 1) scores[i] = scores[i]! + v;
+    else if (has[i] === 0 || (aggregate === 2 ? v < scores[i]! : v > scores[i]!)) scores[i] = v;
+    has[i] = 1;
+  }
+}
+
+function align(offset: number): number {
+  return (offset + 63) & ~63;
+}
+
+/** Copies the forest's arrays into a new shared WebAssembly memory. */
+function place(forest: Forest): { placed: Placed; memory: WasmMemory } {
+  const k = forest.kernel;
+  const arrays = [k.nodes, k.flags, k.roots, k.depths, k.leafStart, k.leafTargets, k.leafWeights] as const;
+  let at = 1024;
+  const offsets = arrays.map((array) => {
+    const start = at;
+    at = align(at + array.byteLength);
+    return start;
+  });
+  const memory = new Wasm.Memory({ initial: Math.ceil(at / PAGE) + 16, maximum: 65536, shared: true });
+  const bytes = new Uint8Array(memory.buffer);
+  arrays.forEach((array, i) => {
+    bytes.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength), offsets[i]!);
+  });
+  const placed: Placed = {
+    layout: k.layout,
+    aggregate: k.aggregate,
+    canonical: k.canonical,
+    nTargets: k.nTargets,
+    nTrees: k.nTrees,
+    nodeCount: k.nodes.length / 4,
+    leafCount: k.leafStart.length - 1,
+    weightCount: k.leafTargets.length,
+    nodes: offsets[0]!,
+    flags: offsets[1]!,
+    roots: offsets[2]!,
+    depths: offsets[3]!,
+    leafStart: offsets[4]!,
+    leafTargets: offsets[5]!,
+    leafWeights: offsets[6]!,
+    end: at,
+  };
+  return { placed, memory };
+}

@@ -1,0 +1,266 @@
+import { readFile } from "node:fs/promises";
+import type ort from "onnxruntime-node";
+import { ELEM, OnnxModelFile as ModelFile, type OnnxModelFile, type OnnxNode } from "../onnx/graph.js";
+import { OnnxWorker, type Session, type WireTensor } from "../onnx-worker.js";
+import { compileForest, type Forest, Unsupported } from "./forest.js";
+import { TreePool } from "./pool.js";
+
+const TREE_OPS = new Set(["TreeEnsembleRegressor", "TreeEnsembleClassifier"]);
+
+const ORT_TYPES: Record<number, string> = {
+  1: "float32",
+  2: "uint8",
+  3: "int8",
+  5: "int16",
+  6: "int32",
+  7: "int64",
+  8: "string",
+  9: "bool",
+  10: "float16",
+  11: "float64",
+  12: "uint32",
+  13: "uint64",
+};
+
+/** How the graph was cut around its tree ensemble. */
+interface Plan {
+  readonly tree: OnnxNode;
+  /** The sub-model computing the ensemble's input, when the graph has nodes before it. */
+  readonly pre: Uint8Array | undefined;
+  /** The sub-model of the nodes after the ensemble, when there are any. */
+  readonly post: Uint8Array | undefined;
+  /** Graph inputs the post model reads. */
+  readonly postInputs: readonly string[];
+}
+
+/**
+ * An ONNX model whose tree ensemble runs in mlbatch's engine: ONNX Runtime runs the nodes before the
+ * ensemble (encoders, casts, concatenations) and the nodes after it, if any; the engine's worker threads
+ * run the ensemble in between. It behaves as one ONNX Runtime session.
+ *
+ * @example
+ * ```ts
+ * const session = await TreeSession.create("model.onnx", {}, 2);
+ * const outputs = await session.run(feeds);
+ * await session.release();
+ * ```
+ */
+export class TreeSession implements Session {
+  private constructor(
+    private readonly forest: Forest,
+    private readonly tree: OnnxNode,
+    private readonly pool: TreePool,
+    private readonly pre: OnnxWorker | undefined,
+    private readonly post: OnnxWorker | undefined,
+    private readonly postInputs: readonly string[],
+    readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[],
+    readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[],
+  ) {}
+
+  /**
+   * Reads the model, compiles its ensemble and starts the sessions and workers.
+   *
+   * @param threads - the engine's worker threads
+   * @throws Unsupported with the reason when the engine cannot run this model exactly as ONNX Runtime does
+   * @throws Error when a sub-model cannot be loaded
+   */
+  static async create(
+    file: string,
+    options: ort.InferenceSession.SessionOptions,
+    threads: number,
+  ): Promise<TreeSession> {
+    let model: OnnxModelFile;
+    try {
+      model = ModelFile.parse(await readFile(file));
+    } catch (error) {
+      throw new Unsupported(`the model file cannot be read: ${(error as Error).message}`);
+    }
+    const plan = cut(model);
+    const forest = compileForest(plan.tree);
+    const started: { release(): Promise<void> }[] = [];
+    // The nodes around the ensemble are light: one thread, so that ONNX Runtime's spinning thread pool
+    // does not take cores from the engine's workers.
+    const light = { ...options, intraOpNumThreads: 1, interOpNumThreads: 1 };
+    try {
+      const pre = plan.pre && (await OnnxWorker.create(plan.pre, light));
+      if (pre) started.push(pre);
+      const post = plan.post && (await OnnxWorker.create(plan.post, light));
+      if (post) started.push(post);
+      const pool = await TreePool.create(forest, threads);
+      started.push({ release: () => pool.close() });
+      return new TreeSession(
+        forest,
+        plan.tree,
+        pool,
+        pre,
+        post,
+        plan.postInputs,
+        model.inputs.map(metadata),
+        model.outputs.map(metadata),
+      );
+    } catch (error) {
+      await Promise.all(started.map((s) => s.release()));
+      if (error instanceof Unsupported) throw error;
+      // ONNX Runtime refusing a cut of a graph it loads whole (e.g. a type it infers differently).
+      throw new Unsupported(
+        `ONNX Runtime rejects the graph cut around the ensemble: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** What runs, for logs: `trees (10 trees, 1,234 nodes, 2 threads)`. */
+  get description(): string {
+    const f = this.forest;
+    return (
+      `trees (${f.kernel.nTrees.toLocaleString("en-US")} trees, ${f.nodeCount.toLocaleString("en-US")} nodes, ` +
+      `${this.pool.threads} threads${this.pre ? ", ONNX Runtime before" : ""}${this.post ? ", ONNX Runtime after" : ""})`
+    );
+  }
+
+  /** @inheritdoc */
+  async run(feeds: Record<string, WireTensor>): Promise<Record<string, WireTensor>> {
+    const xName = this.tree.inputs[0]!;
+    const x = this.pre ? (await this.pre.run(feeds))[xName] : feeds[xName];
+    if (x === undefined || !(x.data instanceof Float32Array)) {
+      throw new Error(`the tree ensemble's input "${xName}" is not a float32 tensor`);
+    }
+    const n = x.dims.length === 2 ? x.dims[0]! : 1;
+    const width = x.dims.length === 2 ? x.dims[1]! : x.dims[0]!;
+    if (width < this.forest.nFeatures) {
+      throw new Error(
+        `the tree ensemble reads feature ${this.forest.nFeatures - 1} but its input has ${width} features`,
+      );
+    }
+    const { z, label } = await this.pool.run(x.data, n, width);
+    const E = this.forest.kernel.nTargets;
+    const outputs: Record<string, WireTensor> = {};
+    const labels = this.forest.labels;
+    if (labels === undefined) outputs[this.tree.outputs[0]!] = { type: "float32", data: z, dims: [n, E] };
+    else {
+      const pick = (i: number) => (i >= 0 ? i : i === -1 ? 0 : 1);
+      outputs[this.tree.outputs[0]!] =
+        "strings" in labels
+          ? { type: "string", data: Array.from(label, (i) => labels.strings[pick(i)]!), dims: [n] }
+          : {
+              type: "int64",
+              data: BigInt64Array.from(label, (i) => (i >= 0 ? labels.ints[i]! : BigInt(pick(i)))),
+              dims: [n],
+            };
+      if (this.tree.outputs[1]) outputs[this.tree.outputs[1]] = { type: "float32", data: z, dims: [n, E] };
+    }
+    if (!this.post) return outputs;
+    for (const name of this.postInputs) outputs[name] = feeds[name]!;
+    // Graph outputs straight from the ensemble are not the post model's: they are passed along.
+    return { ...outputs, ...(await this.post.run(outputs)) };
+  }
+
+  /** @inheritdoc */
+  async release(): Promise<void> {
+    await Promise.all([this.pool.close(), this.pre?.release(), this.post?.release()]);
+  }
+}
+
+/**
+ * Cuts the graph around its single tree ensemble: the nodes it depends on, and the others.
+ *
+ * @throws Unsupported when the graph has no ensemble, several, or a shape the cut cannot keep exact
+ */
+function cut(model: OnnxModelFile): Plan {
+  const trees = model.nodes.filter((n) => n.domain === "ai.onnx.ml" && TREE_OPS.has(n.opType));
+  if (model.nodes.some((n) => n.domain === "ai.onnx.ml" && n.opType === "TreeEnsemble")) {
+    throw new Unsupported("the opset-5 TreeEnsemble operator is not supported by the engine yet");
+  }
+  if (trees.length === 0) throw new Unsupported("the graph has no tree ensemble");
+  if (trees.length > 1)
+    throw new Unsupported(`the graph has ${trees.length} tree ensembles; the engine runs one`);
+  if (model.hasSparseInitializers) throw new Unsupported("the graph has sparse initializers");
+  const tree = trees[0]!;
+  const xName = tree.inputs[0]!;
+  const producer = new Map<string, OnnxNode>();
+  for (const node of model.nodes) for (const output of node.outputs) producer.set(output, node);
+  const graphInputs = new Set(model.inputs.map((i) => i.name));
+
+  // The nodes the ensemble's input depends on.
+  const pre = new Set<OnnxNode>();
+  const stack = [xName];
+  while (stack.length > 0) {
+    const node = producer.get(stack.pop()!);
+    if (node === undefined || pre.has(node)) continue;
+    pre.add(node);
+    stack.push(...node.inputs.filter((i) => i !== ""));
+  }
+  if (pre.size === 0 && !graphInputs.has(xName)) {
+    throw new Unsupported(`the ensemble's input "${xName}" is neither a graph input nor computed`);
+  }
+  const xType = pre.size === 0 ? model.elemType(xName) : (model.elemType(xName) ?? ELEM.FLOAT);
+  if (xType !== ELEM.FLOAT) throw new Unsupported(`the ensemble's input "${xName}" is not float32`);
+  if (pre.size === 0) {
+    const rank = model.inputs.find((i) => i.name === xName)?.shape.length;
+    if (rank !== 2) throw new Unsupported(`the ensemble's input "${xName}" is not a 2-D tensor`);
+  }
+
+  const post = model.nodes.filter((n) => n !== tree && !pre.has(n));
+  const postProduced = new Set(post.flatMap((n) => n.outputs));
+  const treeOutputs = new Set(tree.outputs.filter((o) => o !== ""));
+  const postInputs = new Set<string>();
+  for (const node of post) {
+    for (const input of node.inputs) {
+      if (input === "" || postProduced.has(input) || treeOutputs.has(input) || model.isInitializer(input))
+        continue;
+      if (graphInputs.has(input)) postInputs.add(input);
+      else
+        throw new Unsupported(
+          `node "${node.name || node.opType}" after the ensemble reads "${input}", computed before it`,
+        );
+    }
+  }
+  for (const output of model.outputs) {
+    if (!postProduced.has(output.name) && !treeOutputs.has(output.name)) {
+      throw new Unsupported(`graph output "${output.name}" is not computed from the ensemble`);
+    }
+  }
+  const preModel =
+    pre.size === 0
+      ? undefined
+      : model.subModel(
+          model.nodes.filter((n) => pre.has(n)),
+          [],
+          [{ name: xName, elemType: ELEM.FLOAT }],
+          true,
+        );
+  let postModel: Uint8Array | undefined;
+  if (post.length > 0) {
+    const classifier = tree.opType === "TreeEnsembleClassifier";
+    const labelType =
+      (tree.attributes.get("classlabels_strings")?.strings().length ?? 0) > 0 ? ELEM.STRING : ELEM.INT64;
+    const types = classifier ? [labelType, ELEM.FLOAT] : [ELEM.FLOAT];
+    const inputs = [
+      ...tree.outputs
+        .map((name, i) => ({ name, elemType: types[i] ?? ELEM.FLOAT }))
+        .filter((o) => o.name !== ""),
+      ...[...postInputs].map((name) => ({ name, elemType: model.elemType(name) ?? ELEM.FLOAT })),
+    ];
+    postModel = model.subModel(
+      post,
+      inputs,
+      model.outputs
+        .filter((o) => postProduced.has(o.name))
+        .map((o) => ({ name: o.name, elemType: o.elemType ?? ELEM.FLOAT })),
+      false,
+    );
+  }
+  return { tree, pre: preModel, post: postModel, postInputs: [...postInputs] };
+}
+
+function metadata(value: {
+  name: string;
+  elemType: number | undefined;
+  shape: readonly (number | string)[];
+}) {
+  const type = value.elemType === undefined ? undefined : ORT_TYPES[value.elemType];
+  return (
+    type === undefined
+      ? { name: value.name, isTensor: false }
+      : { name: value.name, isTensor: true, type, shape: [...value.shape] }
+  ) as ort.InferenceSession.ValueMetadata;
+}

@@ -1,0 +1,158 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Batch, Column } from "../../../src/data/batch.js";
+import { MlbatchError } from "../../../src/errors.js";
+import { CustomLoader } from "../../../src/models/loaders/custom-loader.js";
+import { type MLmodel, readMLmodel } from "../../../src/models/mlmodel.js";
+import type { Model } from "../../../src/models/model.js";
+import { openRegistry } from "../../../src/registry/index.js";
+import { BIKES, cli, EXAMPLE_REGISTRY, query, removeDir, ROOT, tempDir } from "../../helpers.js";
+import { encodeEnsemble } from "./onnx-builder.js";
+
+const dir = tempDir();
+afterAll(() => removeDir(dir));
+
+async function bikes(): Promise<MLmodel> {
+  const registry = openRegistry(EXAMPLE_REGISTRY);
+  try {
+    const version = await registry.getModelVersion({ name: "bikes", version: 2 });
+    return await readMLmodel(await registry.modelDirectory(version), "models:/bikes/2");
+  } finally {
+    registry.close();
+  }
+}
+
+/** A batch of `n` rows of plausible bikes features (the model's input types). */
+function batch(model: Model, n: number): Batch {
+  const columns = model.inputs.map((input, j): Column => {
+    const data =
+      input.type === "int64"
+        ? BigInt64Array.from({ length: n }, (_, r) => BigInt((r * 7 + j * 3) % 12))
+        : Float32Array.from({ length: n }, (_, r) => ((r * 13 + j) % 100) / 100);
+    return { name: input.name, type: input.type, data };
+  });
+  return { length: n, columns };
+}
+
+/** A model folder holding a two-class classifier with PROBIT, which the engine leaves to ONNX Runtime. */
+function probitClassifier(): MLmodel {
+  const folder = join(dir, "probit");
+  mkdirSync(folder, { recursive: true });
+  const bytes = encodeEnsemble({
+    op: "TreeEnsembleClassifier",
+    features: 1,
+    attributes: {
+      nodes_treeids: { ints: [0, 0, 0] },
+      nodes_nodeids: { ints: [0, 1, 2] },
+      nodes_featureids: { ints: [0, 0, 0] },
+      nodes_modes: { strings: ["BRANCH_LEQ", "LEAF", "LEAF"] },
+      nodes_values: { floats: [0.5, 0, 0] },
+      nodes_truenodeids: { ints: [1, 0, 0] },
+      nodes_falsenodeids: { ints: [2, 0, 0] },
+      class_treeids: { ints: [0, 0] },
+      class_nodeids: { ints: [1, 2] },
+      class_ids: { ints: [1, 1] },
+      class_weights: { floats: [0.2, 0.9] },
+      classlabels_int64s: { ints: [0, 1] },
+      post_transform: { string: "PROBIT" },
+    },
+    outputs: [
+      { name: "label", elemType: 7 },
+      { name: "probabilities", elemType: 1 },
+    ],
+  });
+  writeFileSync(join(folder, "model.onnx"), bytes);
+  return {
+    directory: folder,
+    flavors: ["onnx"],
+    onnx: { data: "model.onnx", sessionOptions: undefined },
+    signature: { inputs: undefined, outputs: undefined },
+    runId: undefined,
+    mlflowVersion: undefined,
+  };
+}
+
+describe("loader engine", () => {
+  it("given the bikes forest, when engine is auto, then the tree engine runs it and predicts what ONNX Runtime predicts", async () => {
+    const mlmodel = await bikes();
+    const trees = await new CustomLoader().load("models:/bikes/2", mlmodel);
+    const onnxruntime = await new CustomLoader({ engine: "onnxruntime" }).load("models:/bikes/2", mlmodel);
+    try {
+      expect(trees.engine).toMatch(/^trees \(20 trees, 10,122 nodes, \d+ threads, ONNX Runtime before\)$/);
+      expect(onnxruntime.engine).toBe("onnxruntime");
+      const input = batch(trees, 5000);
+      const [a, b] = [await trees.predict(input), await onnxruntime.predict(input)];
+      const x = a.columns[0]!.data as Float32Array;
+      const y = b.columns[0]!.data as Float32Array;
+      expect(a.columns.map((c) => c.name)).toEqual(b.columns.map((c) => c.name));
+      let worst = 0;
+      for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / Math.max(1, Math.abs(y[i]!)));
+      expect(worst).toBeLessThan(1e-5);
+    } finally {
+      await trees.close();
+      await onnxruntime.close();
+    }
+  });
+
+  it("given engine_threads, then the engine runs that many worker threads", async () => {
+    const model = await new CustomLoader({ engine: "trees", engine_threads: 3 }).load("models:/bikes/2", await bikes());
+    try {
+      expect(model.engine).toContain("3 threads");
+    } finally {
+      await model.close();
+    }
+  });
+
+  it("given a model the engine cannot run exactly, when auto, then ONNX Runtime runs it and the engine says why", async () => {
+    const model = await new CustomLoader().load("models:/probit/1", probitClassifier());
+    try {
+      expect(model.engine).toBe(
+        "onnxruntime (tree engine not used: a two-class classifier with post_transform PROBIT writes one score per row)",
+      );
+    } finally {
+      await model.close();
+    }
+  });
+
+  it("given a model the engine cannot run exactly, when engine is trees, then E_MODEL_LOAD names the reason and the way out", async () => {
+    const error = await new CustomLoader({ engine: "trees" }).load("models:/probit/1", probitClassifier()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MlbatchError);
+    expect(error).toMatchObject({ code: "E_MODEL_LOAD" });
+    expect((error as Error).message).toBe(
+      'model models:/probit/1: loader engine "trees" cannot run this model: a two-class classifier with post_transform PROBIT writes one score per row. Set the loader\'s engine to "auto" or "onnxruntime" to run it in ONNX Runtime.',
+    );
+  });
+
+  it("given the example with engine trees and with engine onnxruntime, then the CLI logs the engine and both outputs agree", async () => {
+    const example = join(BIKES, "confs", "inference.yaml");
+    const outputs: string[] = [];
+    for (const engine of ["trees", "onnxruntime"]) {
+      const output = join(dir, `${engine}.parquet`);
+      outputs.push(output);
+      const { code, stderr } = cli([
+        "run",
+        example,
+        "-e",
+        `job: {outputs: {path: '${output}'}, loader: {engine: ${engine}}}`,
+      ]);
+      expect(code).toBe(0);
+      expect(stderr).toContain(engine === "trees" ? "Model engine: trees (20 trees" : "Model engine: onnxruntime");
+    }
+    const [row] = await query(
+      `SELECT count(*)::INT AS n, max(abs(a.prediction - b.prediction))::DOUBLE AS worst FROM '${outputs[0]}' a POSITIONAL JOIN '${outputs[1]}' b`,
+    );
+    expect(row).toMatchObject({ n: 3476 });
+    expect(Number(row!.worst)).toBeLessThan(1);
+  });
+
+  it("given the committed WebAssembly kernel, then it is what wasm/trees.ts compiles to", () => {
+    const check = spawnSync(process.execPath, [join(ROOT, "wasm", "build.mjs"), "--check"], { encoding: "utf8" });
+    expect(check.stderr).toBe("");
+    expect(check.status).toBe(0);
+  });
+});
