@@ -1,3 +1,4 @@
+import type { Batch } from "../data/batch.js";
 import type { Database } from "../data/database.js";
 import { PredictionTable } from "../data/predictions.js";
 import type { Source } from "../data/source.js";
@@ -50,18 +51,27 @@ export async function predictAll(
 ): Promise<void> {
   const batches = source.batches(model.inputs, batchSize);
   let next = batches.next();
+  // Two batches in flight: the model may start on one (e.g. the nodes before a tree ensemble) while it
+  // finishes the other. Results are appended in order.
+  const pending: Promise<Batch>[] = [];
+  const appendOldest = async () => {
+    const predicted = await pending.shift()!;
+    table.append(predicted);
+    onRows(predicted.length);
+  };
   try {
     for (;;) {
       const { done, value: batch } = await next;
       if (done) break;
       // predict() copies the batch before it returns, so the reader may refill its buffers at once.
-      const predicted = model.predict(batch);
+      pending.push(model.predict(batch));
       next = batches.next();
-      table.append(await predicted);
-      onRows(batch.length);
+      if (pending.length >= 2) await appendOldest();
     }
+    while (pending.length > 0) await appendOldest();
   } catch (error) {
     next.catch(() => undefined);
+    for (const predicted of pending) predicted.catch(() => undefined);
     throw error;
   } finally {
     await batches.return(undefined).catch(() => undefined);

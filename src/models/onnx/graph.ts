@@ -76,6 +76,52 @@ export class Attribute {
 
   /** The `ints` values (as float64: ONNX ids fit in 2^53). */
   ints(): Float64Array {
+    const out = new Float64Array(this.intCount());
+    this.eachInt((value, i) => {
+      out[i] = value;
+    });
+    return out;
+  }
+
+  /**
+   * The `ints` values as 32-bit integers (node, tree, feature and class ids: half the memory).
+   *
+   * @throws RangeError when a value does not fit
+   */
+  int32s(): Int32Array {
+    const out = new Int32Array(this.intCount());
+    this.eachInt((value, i) => {
+      if (value !== (value | 0))
+        throw new RangeError(`attribute ${this.name}: ${value} does not fit in 32 bits`);
+      out[i] = value;
+    });
+    return out;
+  }
+
+  /** The `ints` values, exactly (int64 class labels). */
+  bigints(): BigInt64Array {
+    const out = new BigInt64Array(this.intCount());
+    let i = 0;
+    forEachField(this.bytes, (number, wire, start, end) => {
+      if (number !== 8) return;
+      let pos = start;
+      const stop = wire === 0 ? start + 1 : end;
+      while (pos < stop) {
+        let value = 0n;
+        let shift = 0n;
+        for (;;) {
+          const byte = this.bytes[pos++]!;
+          value |= BigInt(byte & 0x7f) << shift;
+          shift += 7n;
+          if (byte < 0x80) break;
+        }
+        out[i++] = BigInt.asIntN(64, value);
+      }
+    });
+    return out;
+  }
+
+  private intCount(): number {
     const buf = this.bytes;
     let count = 0;
     forEachField(buf, (number, wire, start, end) => {
@@ -83,21 +129,24 @@ export class Attribute {
       if (wire === 0) count++;
       else for (let p = start; p < end; p++) if (buf[p]! < 0x80) count++;
     });
-    const out = new Float64Array(count);
+    return count;
+  }
+
+  private eachInt(visit: (value: number, index: number) => void): void {
+    const buf = this.bytes;
     let i = 0;
     forEachField(buf, (number, wire, start, end, value) => {
       if (number !== 8) return;
-      if (wire === 0) out[i++] = value;
+      if (wire === 0) visit(value, i++);
       else {
         let pos = start;
         while (pos < end) {
           const [v, next] = readVarint(buf, pos);
-          out[i++] = v;
+          visit(v, i++);
           pos = next;
         }
       }
     });
-    return out;
   }
 
   /** The `strings` values, mapped to their index in `table` (-1 when absent): no string per value. */
@@ -157,8 +206,7 @@ function readVarint(buf: Uint8Array, pos: number): [number, number] {
  */
 function forEachField(
   buf: Uint8Array,
-  // biome-ignore lint/suspicious/noConfusingVoidType: visitors that never stop return nothing
-  visit: (number: number, wire: number, start: number, end: number, value: number) => boolean | void,
+  visit: (number: number, wire: number, start: number, end: number, value: number) => unknown,
 ): void {
   let pos = 0;
   const length = buf.length;
@@ -171,7 +219,7 @@ function forEachField(
     }
     const wire = tag & 7;
     const number = tag >>> 3;
-    let stop: boolean | void;
+    let stop: unknown;
     if (wire === 0) {
       const byte = buf[pos]!;
       if (byte < 0x80) {

@@ -1,10 +1,16 @@
 import type { Attribute, OnnxNode } from "../onnx/graph.js";
 import type { KernelFinish, KernelForest } from "./kernel.js";
+import { allocate, type Placed, type WasmMemory } from "./memory.js";
 
 /** A tree ensemble compiled for the kernel: node arrays in shared memory, and how scores are finished. */
 export interface Forest {
   readonly op: "TreeEnsembleRegressor" | "TreeEnsembleClassifier";
+  /** The node arrays, as views of {@link Forest.memory}. */
   readonly kernel: KernelForest;
+  /** The shared WebAssembly memory holding the node arrays (batches go after them). */
+  readonly memory: WasmMemory;
+  /** Where the arrays are in it. */
+  readonly placed: Placed;
   readonly finish: KernelFinish;
   /** The number of features a row must have (the largest feature id + 1). */
   readonly nFeatures: number;
@@ -49,10 +55,6 @@ function below(t: number): number {
   return f[0]!;
 }
 
-function shared(bytes: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(Math.max(8, bytes));
-}
-
 /**
  * Compiles an `ai.onnx.ml` `TreeEnsembleRegressor` or `TreeEnsembleClassifier` node (opsets 1 to 3) into
  * the kernel's layout, with ONNX Runtime's reading of the attributes (roots are the first node of each run
@@ -70,7 +72,13 @@ export function compileForest(node: OnnxNode): Forest {
     if (name.endsWith("_as_tensor"))
       throw new Unsupported(`attribute ${name} (double precision) is not supported`);
   }
-  const ints = (name: string): Float64Array => a.get(name)?.ints() ?? new Float64Array(0);
+  const ints = (name: string): Int32Array => {
+    try {
+      return a.get(name)?.int32s() ?? new Int32Array(0);
+    } catch {
+      throw new Unsupported(`${name} has a value beyond 32 bits`);
+    }
+  };
   const floats = (name: string): Float32Array => a.get(name)?.floats() ?? new Float32Array(0);
   const str = (name: string, fallback: string): string => a.get(name)?.string ?? fallback;
   const classifier = op === "TreeEnsembleClassifier";
@@ -108,14 +116,16 @@ export function compileForest(node: OnnxNode): Forest {
   let nTargets: number;
   if (classifier) {
     const strings = a.get("classlabels_strings")?.strings() ?? [];
-    const labelInts = ints("classlabels_int64s");
-    labels = strings.length > 0 ? { strings } : { ints: BigInt64Array.from(labelInts, (v) => BigInt(v)) };
+    const labelInts = a.get("classlabels_int64s")?.bigints() ?? new BigInt64Array(0);
+    labels = strings.length > 0 ? { strings } : { ints: labelInts };
     nTargets = strings.length > 0 ? strings.length : labelInts.length;
   } else {
     nTargets = a.get("n_targets")?.int ?? 0;
   }
   if (nTargets < (classifier ? 2 : 1)) {
-    throw new Unsupported(classifier ? "the classifier has fewer than two class labels" : "n_targets is missing");
+    throw new Unsupported(
+      classifier ? "the classifier has fewer than two class labels" : "n_targets is missing",
+    );
   }
 
   // Trees: runs of equal tree ids (ONNX Runtime's roots are each run's first node).
@@ -144,7 +154,8 @@ export function compileForest(node: OnnxNode): Forest {
   for (let t = 0; t < nTrees; t++) {
     for (let i = runStart[t]!; i < runStart[t + 1]!; i++) {
       const at = lookupBase[t]! + nodeIds[i]!;
-      if (lookup[at] !== -1) throw new Unsupported(`node ${nodeIds[i]} of tree ${treeIds[i]} is defined twice`);
+      if (lookup[at] !== -1)
+        throw new Unsupported(`node ${nodeIds[i]} of tree ${treeIds[i]} is defined twice`);
       lookup[at] = i;
     }
   }
@@ -165,7 +176,8 @@ export function compileForest(node: OnnxNode): Forest {
   for (let k = 0; k < wTree.length; k++) {
     const t = treeRun.get(wTree[k]!);
     const i = t === undefined ? -1 : find(t, wNode[k]!);
-    if (i < 0) throw new Unsupported(`a weight names node ${wNode[k]} of tree ${wTree[k]}, which does not exist`);
+    if (i < 0)
+      throw new Unsupported(`a weight names node ${wNode[k]} of tree ${wTree[k]}, which does not exist`);
     weightNode[k] = modes[i] === LEAF ? i : -1;
     if (modes[i] !== LEAF) continue;
     if (wId[k]! < 0 || wId[k]! >= nTargets) throw new Unsupported(`a weight targets ${wId[k]}, out of range`);
@@ -195,7 +207,9 @@ export function compileForest(node: OnnxNode): Forest {
     throw new Unsupported("a two-class classifier with post_transform PROBIT writes one score per row");
   }
   if (twoClasses && base.length === 1 && !binaryCase) {
-    throw new Unsupported("a two-class classifier with one base value and weights for both classes leaves a score unset");
+    throw new Unsupported(
+      "a two-class classifier with one base value and weights for both classes leaves a score unset",
+    );
   }
 
   // Lay the reachable nodes out breadth-first, tree by tree, the two children of a node side by side:
@@ -203,8 +217,8 @@ export function compileForest(node: OnnxNode): Forest {
   const newIndex = new Int32Array(n).fill(-1);
   const laid = new Int32Array(n); // laid[j]: the attribute index of the j-th laid node (the BFS queue)
   const levels = new Int32Array(n); // the depth of the j-th laid node
-  const roots = new Int32Array(shared(4 * nTrees));
-  const depths = new Int32Array(shared(4 * nTrees));
+  const rootList = new Int32Array(nTrees);
+  const depthList = new Int32Array(nTrees);
   let count = 0;
   let maxFeature = 0;
   let leaves = 0;
@@ -233,7 +247,8 @@ export function compileForest(node: OnnxNode): Forest {
       const swap = swapped(mode, thresholds[i]!);
       const a = find(t, swap ? falseIds[i]! : trueIds[i]!);
       const b = find(t, swap ? trueIds[i]! : falseIds[i]!);
-      if (a < 0 || b < 0) throw new Unsupported(`a child of node ${nodeIds[i]} of tree ${treeIds[i]} does not exist`);
+      if (a < 0 || b < 0)
+        throw new Unsupported(`a child of node ${nodeIds[i]} of tree ${treeIds[i]} does not exist`);
       if (newIndex[a] !== -1 || newIndex[b] !== -1 || a === b) {
         throw new Unsupported(`a child of node ${nodeIds[i]} of tree ${treeIds[i]} has two parents`);
       }
@@ -244,16 +259,26 @@ export function compileForest(node: OnnxNode): Forest {
       levels[count] = d;
       laid[count++] = b;
     }
-    roots[t] = first;
-    depths[t] = depth;
+    rootList[t] = first;
+    depthList[t] = depth;
   }
 
-  const nodes = new Int32Array(shared(16 * count));
-  const values = new Float32Array(nodes.buffer);
-  const flags = new Uint8Array(shared(count));
-  const leafStart = new Int32Array(shared(4 * (single ? 1 : leaves + 1)));
-  const leafTargets = new Int32Array(shared(single ? 0 : 4 * weightsTotal));
-  const leafWeights = new Float32Array(shared(single ? 0 : 4 * weightsTotal));
+  // The arrays go straight into the engine's shared memory (no copy of the nodes at any time).
+  const weightsLaid = single ? 0 : weightsTotal;
+  const leafSlots = single ? 1 : leaves + 1;
+  const sizes = [16 * count, count, 4 * nTrees, 4 * nTrees, 4 * leafSlots, 4 * weightsLaid, 4 * weightsLaid];
+  const { memory, offsets, end } = allocate(sizes);
+  const buffer = memory.buffer;
+  const nodes = new Int32Array(buffer, offsets[0]!, 4 * count);
+  const values = new Float32Array(buffer, offsets[0]!, 4 * count);
+  const flags = new Uint8Array(buffer, offsets[1]!, count);
+  const roots = new Int32Array(buffer, offsets[2]!, nTrees);
+  const depths = new Int32Array(buffer, offsets[3]!, nTrees);
+  const leafStart = new Int32Array(buffer, offsets[4]!, leafSlots);
+  const leafTargets = new Int32Array(buffer, offsets[5]!, weightsLaid);
+  const leafWeights = new Float32Array(buffer, offsets[6]!, weightsLaid);
+  roots.set(rootList);
+  depths.set(depthList);
   let canonical = true;
   let leaf = 0;
   let written = 0;
@@ -321,8 +346,26 @@ export function compileForest(node: OnnxNode): Forest {
     binaryCase,
     weightsAllPositive: allPositive,
   };
-  const bytes = nodes.byteLength + flags.byteLength + leafStart.byteLength + 8 * weightsTotal + 8 * nTrees;
-  return { op, kernel, finish, nFeatures: maxFeature + 1, labels, nodeCount: count, bytes };
+  const placed: Placed = {
+    layout: kernel.layout,
+    aggregate,
+    canonical,
+    nTargets,
+    nTrees,
+    nodeCount: count,
+    leafCount: leafSlots - 1,
+    weightCount: weightsLaid,
+    nodes: offsets[0]!,
+    flags: offsets[1]!,
+    roots: offsets[2]!,
+    depths: offsets[3]!,
+    leafStart: offsets[4]!,
+    leafTargets: offsets[5]!,
+    leafWeights: offsets[6]!,
+    end,
+  };
+  const bytes = sizes.reduce((sum, size) => sum + size, 0);
+  return { op, kernel, memory, placed, finish, nFeatures: maxFeature + 1, labels, nodeCount: count, bytes };
 }
 
 /** Whether a node compares as `x > t'` (LEQ, LT, GTE, GT with a usable threshold). */

@@ -2,46 +2,10 @@ import { Worker } from "node:worker_threads";
 import type { Forest } from "./forest.js";
 import { finishRows, type KernelFinish, scoreRows } from "./kernel.js";
 import { KERNEL_WASM } from "./kernel-wasm.js";
+import { align, PAGE, type Placed, Wasm, type WasmMemory } from "./memory.js";
 
 /** Rows that walk a tree in lockstep: enough for memory-level parallelism, few enough for L1. */
 const SUB = 64;
-const PAGE = 65536;
-
-// The WebAssembly API this file uses (TypeScript's ES libs do not declare it).
-interface WasmMemory {
-  readonly buffer: SharedArrayBuffer;
-  grow(pages: number): number;
-}
-const Wasm = (
-  globalThis as unknown as {
-    WebAssembly: {
-      Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-      Module: new (bytes: Uint8Array) => object;
-    };
-  }
-).WebAssembly;
-
-/** Where a forest's arrays are in the shared WebAssembly memory (byte offsets) and its sizes. */
-interface Placed {
-  readonly layout: number;
-  readonly aggregate: number;
-  readonly canonical: boolean;
-  readonly nTargets: number;
-  readonly nTrees: number;
-  readonly nodeCount: number;
-  readonly leafCount: number;
-  readonly weightCount: number;
-  readonly nodes: number;
-  readonly flags: number;
-  readonly roots: number;
-  readonly depths: number;
-  readonly leafStart: number;
-  readonly leafTargets: number;
-  readonly leafWeights: number;
-  /** The first byte after the forest: batches go there. */
-  readonly end: number;
-}
-
 // The worker is plain JavaScript evaluated from a string: the kernel functions' own source (compiled
 // from kernel.ts, or transformed by the test runner) and a message loop. The forest and the batches are
 // in one shared WebAssembly memory; a message carries only offsets. Blocks of rows without NaN on a
@@ -84,10 +48,10 @@ parentPort.on("message", (m) => {
       let e = r;
       while (fast && e < n && clean(x, m.width, e, Math.min(n, e + ${SUB}))) e = Math.min(n, e + ${SUB});
       if (e > r && P.layout === 0) {
-        wasm.sumSingle(P.nodes, P.roots, P.depths, m.t0, m.t1, m.x, m.width, r, e, m.scores, m.pos, ${SUB});
+        wasm.sumSingle(P.nodes, P.roots, P.depths, P.nTrees, P.nodeCount, m.t0, m.t1, m.x, m.width, r, e, m.scores, m.pos, ${SUB});
         has.fill(1, r, e);
       } else if (e > r) {
-        wasm.sumSparse(P.nodes, P.roots, P.depths, m.t0, m.t1, m.x, m.width, r, e, m.scores, m.has, m.pos, ${SUB},
+        wasm.sumSparse(P.nodes, P.roots, P.depths, P.nTrees, P.nodeCount, m.t0, m.t1, m.x, m.width, r, e, m.scores, m.has, m.pos, ${SUB},
           P.leafStart, P.leafTargets, P.leafWeights, P.nTargets);
       }
       if (e < n) {
@@ -125,13 +89,17 @@ export class TreePool {
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private queue: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
+  /** Worker w walks trees [shares[w], shares[w + 1]): shares of equal total depth (the work per row). */
+  private readonly shares: readonly number[];
 
   private constructor(
     private readonly placed: Placed,
     private readonly finish: KernelFinish,
     private readonly memory: WasmMemory,
     private readonly workers: readonly Worker[],
+    depths: Int32Array,
   ) {
+    this.shares = shares(depths, Math.min(workers.length, placed.nTrees));
     for (const worker of workers) {
       worker.on("message", (reply: { id: number; error?: string }) => {
         const waiter = this.waiting.get(reply.id);
@@ -146,9 +114,9 @@ export class TreePool {
     }
   }
 
-  /** Copies the forest into shared WebAssembly memory and starts `threads` workers on it. */
+  /** Starts `threads` workers on the forest's shared memory. */
   static async create(forest: Forest, threads: number): Promise<TreePool> {
-    const { placed, memory } = place(forest);
+    const { placed, memory } = forest;
     const module = new Wasm.Module(Buffer.from(KERNEL_WASM, "base64"));
     const workers = Array.from(
       { length: Math.max(1, threads) },
@@ -168,7 +136,7 @@ export class TreePool {
       await Promise.all(workers.map((worker) => worker.terminate()));
       throw error;
     }
-    return new TreePool(placed, forest.finish, memory, workers);
+    return new TreePool(placed, forest.finish, memory, workers, forest.kernel.depths);
   }
 
   /** The number of worker threads. */
@@ -202,7 +170,7 @@ export class TreePool {
     const E = P.nTargets;
     // Each worker walks a share of the trees over the whole batch: a tree is fetched into cache once per
     // batch, and partial scores are merged here, as ONNX Runtime merges its threads' partial sums.
-    const parts = Math.min(this.workers.length, P.nTrees);
+    const parts = this.shares.length - 1;
     let at = P.end;
     const region = (bytes: number) => {
       const start = at;
@@ -211,8 +179,8 @@ export class TreePool {
     };
     const xAt = region(n * width * 4);
     const scratch = Array.from({ length: parts }, (_, w) => ({
-      t0: Math.floor((P.nTrees * w) / parts),
-      t1: Math.floor((P.nTrees * (w + 1)) / parts),
+      t0: this.shares[w]!,
+      t1: this.shares[w + 1]!,
       scores: region(n * E * 4),
       has: region(n * E),
       pos: region(SUB * 4),
@@ -272,42 +240,17 @@ function merge(
   }
 }
 
-function align(offset: number): number {
-  return (offset + 63) & ~63;
-}
-
-/** Copies the forest's arrays into a new shared WebAssembly memory. */
-function place(forest: Forest): { placed: Placed; memory: WasmMemory } {
-  const k = forest.kernel;
-  const arrays = [k.nodes, k.flags, k.roots, k.depths, k.leafStart, k.leafTargets, k.leafWeights] as const;
-  let at = 1024;
-  const offsets = arrays.map((array) => {
-    const start = at;
-    at = align(at + array.byteLength);
-    return start;
-  });
-  const memory = new Wasm.Memory({ initial: Math.ceil(at / PAGE) + 16, maximum: 65536, shared: true });
-  const bytes = new Uint8Array(memory.buffer);
-  arrays.forEach((array, i) => {
-    bytes.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength), offsets[i]!);
-  });
-  const placed: Placed = {
-    layout: k.layout,
-    aggregate: k.aggregate,
-    canonical: k.canonical,
-    nTargets: k.nTargets,
-    nTrees: k.nTrees,
-    nodeCount: k.nodes.length / 4,
-    leafCount: k.leafStart.length - 1,
-    weightCount: k.leafTargets.length,
-    nodes: offsets[0]!,
-    flags: offsets[1]!,
-    roots: offsets[2]!,
-    depths: offsets[3]!,
-    leafStart: offsets[4]!,
-    leafTargets: offsets[5]!,
-    leafWeights: offsets[6]!,
-    end: at,
-  };
-  return { placed, memory };
+/** Cuts trees into `parts` contiguous shares of about equal total depth. */
+function shares(depths: Int32Array, parts: number): number[] {
+  let total = 0;
+  for (const d of depths) total += Math.max(1, d);
+  const cuts = [0];
+  let sum = 0;
+  for (let t = 0; t < depths.length && cuts.length < parts; t++) {
+    sum += Math.max(1, depths[t]!);
+    if (sum >= (total * cuts.length) / parts) cuts.push(t + 1);
+  }
+  while (cuts.length < parts) cuts.push(depths.length);
+  cuts.push(depths.length);
+  return cuts;
 }

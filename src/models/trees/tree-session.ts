@@ -48,7 +48,8 @@ interface Plan {
 export class TreeSession implements Session {
   private constructor(
     private readonly forest: Forest,
-    private readonly tree: OnnxNode,
+    /** The ensemble node's input and output names (the node itself holds the model file's bytes). */
+    private readonly tree: { readonly inputs: readonly string[]; readonly outputs: readonly string[] },
     private readonly pool: TreePool,
     private readonly pre: OnnxWorker | undefined,
     private readonly post: OnnxWorker | undefined,
@@ -90,7 +91,7 @@ export class TreeSession implements Session {
       started.push({ release: () => pool.close() });
       return new TreeSession(
         forest,
-        plan.tree,
+        { inputs: [...plan.tree.inputs], outputs: [...plan.tree.outputs] },
         pool,
         pre,
         post,
@@ -119,8 +120,10 @@ export class TreeSession implements Session {
 
   /** @inheritdoc */
   async run(feeds: Record<string, WireTensor>): Promise<Record<string, WireTensor>> {
+    // What is read from the feeds is read (copied) now: the caller refills its buffers once run() returns.
     const xName = this.tree.inputs[0]!;
-    const x = this.pre ? (await this.pre.run(feeds))[xName] : feeds[xName];
+    const passed = Object.fromEntries(this.postInputs.map((name) => [name, copyTensor(feeds[name]!)]));
+    const x = await (this.pre ? this.pre.run(feeds).then((out) => out[xName]) : copyTensor(feeds[xName]));
     if (x === undefined || !(x.data instanceof Float32Array)) {
       throw new Error(`the tree ensemble's input "${xName}" is not a float32 tensor`);
     }
@@ -149,7 +152,7 @@ export class TreeSession implements Session {
       if (this.tree.outputs[1]) outputs[this.tree.outputs[1]] = { type: "float32", data: z, dims: [n, E] };
     }
     if (!this.post) return outputs;
-    for (const name of this.postInputs) outputs[name] = feeds[name]!;
+    Object.assign(outputs, passed);
     // Graph outputs straight from the ensemble are not the post model's: they are passed along.
     return { ...outputs, ...(await this.post.run(outputs)) };
   }
@@ -250,6 +253,12 @@ function cut(model: OnnxModelFile): Plan {
     );
   }
   return { tree, pre: preModel, post: postModel, postInputs: [...postInputs] };
+}
+
+function copyTensor(tensor: WireTensor | undefined): WireTensor | undefined {
+  if (tensor === undefined) return undefined;
+  const data = Array.isArray(tensor.data) ? [...tensor.data] : (tensor.data as Float32Array).slice();
+  return { ...tensor, data };
 }
 
 function metadata(value: {

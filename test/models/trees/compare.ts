@@ -35,7 +35,8 @@ export function expectSameOutputs(
         // PROBIT's float32 log and square roots are the platform's: they differ in the last bits, amplified
         // near the ends of (0, 1).
         const tolerance =
-          (sequential ? 1e-6 + 1e-6 * Math.abs(ev[i]!) : 1e-6 + 1e-5 * scale) + (probit ? 1e-4 * Math.abs(ev[i]!) : 0);
+          (sequential ? 1e-6 + 1e-6 * Math.abs(ev[i]!) : 1e-6 + 1e-5 * scale) +
+          (probit ? 1e-4 * Math.abs(ev[i]!) : 0);
         const same =
           Number.isNaN(ev[i]!) || !Number.isFinite(ev[i]!)
             ? Object.is(av[i], ev[i]) || (probit && !Number.isFinite(av[i]!))

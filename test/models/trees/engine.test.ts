@@ -8,7 +8,7 @@ import { CustomLoader } from "../../../src/models/loaders/custom-loader.js";
 import { type MLmodel, readMLmodel } from "../../../src/models/mlmodel.js";
 import type { Model } from "../../../src/models/model.js";
 import { openRegistry } from "../../../src/registry/index.js";
-import { BIKES, cli, EXAMPLE_REGISTRY, query, removeDir, ROOT, tempDir } from "../../helpers.js";
+import { BIKES, cli, EXAMPLE_REGISTRY, query, ROOT, removeDir, tempDir } from "../../helpers.js";
 import { encodeEnsemble } from "./onnx-builder.js";
 
 const dir = tempDir();
@@ -88,7 +88,8 @@ describe("loader engine", () => {
       const y = b.columns[0]!.data as Float32Array;
       expect(a.columns.map((c) => c.name)).toEqual(b.columns.map((c) => c.name));
       let worst = 0;
-      for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / Math.max(1, Math.abs(y[i]!)));
+      for (let i = 0; i < x.length; i++)
+        worst = Math.max(worst, Math.abs(x[i]! - y[i]!) / Math.max(1, Math.abs(y[i]!)));
       expect(worst).toBeLessThan(1e-5);
     } finally {
       await trees.close();
@@ -97,7 +98,10 @@ describe("loader engine", () => {
   });
 
   it("given engine_threads, then the engine runs that many worker threads", async () => {
-    const model = await new CustomLoader({ engine: "trees", engine_threads: 3 }).load("models:/bikes/2", await bikes());
+    const model = await new CustomLoader({ engine: "trees", engine_threads: 3 }).load(
+      "models:/bikes/2",
+      await bikes(),
+    );
     try {
       expect(model.engine).toContain("3 threads");
     } finally {
@@ -117,10 +121,12 @@ describe("loader engine", () => {
   });
 
   it("given a model the engine cannot run exactly, when engine is trees, then E_MODEL_LOAD names the reason and the way out", async () => {
-    const error = await new CustomLoader({ engine: "trees" }).load("models:/probit/1", probitClassifier()).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await new CustomLoader({ engine: "trees" })
+      .load("models:/probit/1", probitClassifier())
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(MlbatchError);
     expect(error).toMatchObject({ code: "E_MODEL_LOAD" });
     expect((error as Error).message).toBe(
@@ -141,7 +147,9 @@ describe("loader engine", () => {
         `job: {outputs: {path: '${output}'}, loader: {engine: ${engine}}}`,
       ]);
       expect(code).toBe(0);
-      expect(stderr).toContain(engine === "trees" ? "Model engine: trees (20 trees" : "Model engine: onnxruntime");
+      expect(stderr).toContain(
+        engine === "trees" ? "Model engine: trees (20 trees" : "Model engine: onnxruntime",
+      );
     }
     const [row] = await query(
       `SELECT count(*)::INT AS n, max(abs(a.prediction - b.prediction))::DOUBLE AS worst FROM '${outputs[0]}' a POSITIONAL JOIN '${outputs[1]}' b`,
@@ -151,7 +159,9 @@ describe("loader engine", () => {
   });
 
   it("given the committed WebAssembly kernel, then it is what wasm/trees.ts compiles to", () => {
-    const check = spawnSync(process.execPath, [join(ROOT, "wasm", "build.mjs"), "--check"], { encoding: "utf8" });
+    const check = spawnSync(process.execPath, [join(ROOT, "wasm", "build.mjs"), "--check"], {
+      encoding: "utf8",
+    });
     expect(check.stderr).toBe("");
     expect(check.status).toBe(0);
   });

@@ -27,7 +27,9 @@ function attribute(name: string, value: AttributeValue): Writer {
   if ("floats" in value) {
     const bytes = new Uint8Array(4 * value.floats.length);
     const view = new DataView(bytes.buffer);
-    value.floats.forEach((v, i) => view.setFloat32(4 * i, v, true));
+    value.floats.forEach((v, i) => {
+      view.setFloat32(4 * i, v, true);
+    });
     return w.bytes(7, bytes).uint(20, 6);
   }
   if ("strings" in value) {
@@ -53,7 +55,8 @@ function varint(value: number): Uint8Array {
 function tensorType(elemType: number, dims: readonly (number | string)[] | undefined): Writer {
   if (dims === undefined) return new Writer().bytes(1, new Writer().uint(1, elemType));
   const shape = new Writer();
-  for (const d of dims) shape.bytes(1, typeof d === "number" ? new Writer().uint(1, d) : new Writer().bytes(2, d));
+  for (const d of dims)
+    shape.bytes(1, typeof d === "number" ? new Writer().uint(1, d) : new Writer().bytes(2, d));
   return new Writer().bytes(1, new Writer().uint(1, elemType).bytes(2, shape));
 }
 
@@ -67,7 +70,10 @@ export function encodeEnsemble(model: EnsembleModel): Uint8Array {
   for (const output of model.outputs) node.bytes(2, output.name);
   node.bytes(3, "trees").bytes(4, model.op).bytes(7, "ai.onnx.ml");
   for (const [name, value] of Object.entries(model.attributes)) node.bytes(5, attribute(name, value));
-  const graph = new Writer().bytes(1, node).bytes(2, "g").bytes(11, valueInfo("X", 1, ["N", model.features]));
+  const graph = new Writer()
+    .bytes(1, node)
+    .bytes(2, "g")
+    .bytes(11, valueInfo("X", 1, ["N", model.features]));
   for (const output of model.outputs) graph.bytes(12, valueInfo(output.name, output.elemType));
   return new Writer()
     .uint(1, 8)

@@ -51,7 +51,12 @@ export function ensemble({ seed, classifier, canonical }: Options) {
     falseids: [] as number[],
     missing: [] as number[],
   };
-  const weights = { treeids: [] as number[], nodeids: [] as number[], ids: [] as number[], values: [] as number[] };
+  const weights = {
+    treeids: [] as number[],
+    nodeids: [] as number[],
+    ids: [] as number[],
+    values: [] as number[],
+  };
   const treeIds = Array.from({ length: nTrees }, (_, i) => i * 3 + rnd.int(3));
   for (const tree of treeIds) {
     // Node ids are a shuffled range; the root is listed first, the others in random order.
@@ -67,7 +72,9 @@ export function ensemble({ seed, classifier, canonical }: Options) {
           weights.treeids.push(tree);
           weights.nodeids.push(id);
           weights.ids.push(targets === 1 && !classifier ? 0 : rnd.int(targets));
-          weights.values.push(Math.fround(classifier && rnd.next() < 0.7 ? rnd.next() : (rnd.next() - 0.4) * 4));
+          weights.values.push(
+            Math.fround(classifier && rnd.next() < 0.7 ? rnd.next() : (rnd.next() - 0.4) * 4),
+          );
         }
         return id;
       }
@@ -131,11 +138,13 @@ export function ensemble({ seed, classifier, canonical }: Options) {
   attributes[`${prefix}_ids`] = { ints: weights.ids };
   attributes[`${prefix}_weights`] = { floats: weights.values };
   const bases = rnd.pick([0, targets]);
-  if (bases > 0) attributes.base_values = { floats: Array.from({ length: bases }, () => Math.fround(rnd.next() - 0.5)) };
+  if (bases > 0)
+    attributes.base_values = { floats: Array.from({ length: bases }, () => Math.fround(rnd.next() - 0.5)) };
   let outputs: { name: string; elemType: number }[];
   if (classifier) {
     const strings = rnd.next() < 0.3;
-    if (strings) attributes.classlabels_strings = { strings: Array.from({ length: targets }, (_, i) => `c${i}`) };
+    if (strings)
+      attributes.classlabels_strings = { strings: Array.from({ length: targets }, (_, i) => `c${i}`) };
     else attributes.classlabels_int64s = { ints: Array.from({ length: targets }, (_, i) => i * 5 - 3) };
     outputs = [
       { name: "label", elemType: strings ? 8 : 7 },
@@ -149,7 +158,8 @@ export function ensemble({ seed, classifier, canonical }: Options) {
   const op = classifier ? ("TreeEnsembleClassifier" as const) : ("TreeEnsembleRegressor" as const);
   const bytes = encodeEnsemble({ op, features, attributes, outputs });
   const rows = 1 + rnd.int(300);
-  const x = Float32Array.from({ length: rows * features }, () => (canonical ? rnd.value(false) : rnd.value(true)));
+  const x = Float32Array.from({ length: rows * features }, () =>
+    canonical ? rnd.value(false) : rnd.value(true),
+  );
   return { bytes, x, rows, features, outputs: outputs.map((o) => o.name), threads: 1 + rnd.int(3), post };
 }
-

@@ -8,7 +8,7 @@ import { TreePool } from "../../../src/models/trees/pool.js";
 import { expectSameOutputs } from "./compare.js";
 import { ensemble, type Options } from "./random-ensemble.js";
 
-export async function check(options: Options): Promise<void> {
+async function check(options: Options): Promise<void> {
   const { bytes, x, rows, features, outputs, threads, post } = ensemble(options);
   const reference = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
   const expected = await reference.run({ X: new ort.Tensor("float32", x, [rows, features]) });
@@ -55,10 +55,16 @@ describe("tree engine on random ensembles, against ONNX Runtime", () => {
     ["regressors, WebAssembly path", false, true],
     ["classifiers, every mode, NaN and infinities", true, false],
     ["classifiers, WebAssembly path", true, true],
-  ] as const)("%s", async (_, classifier, canonical) => {
-    await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) => check({ seed, classifier, canonical })),
-      runs,
-    );
-  }, 120_000);
+  ] as const)(
+    "%s",
+    async (_, classifier, canonical) => {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) =>
+          check({ seed, classifier, canonical }),
+        ),
+        runs,
+      );
+    },
+    120_000,
+  );
 });
