@@ -2,7 +2,9 @@
 // `npm run bench`: mlbatch end to end against the limit (ONNX Runtime's own predict time in Node) and the
 // Python stack, side by side in one run. See docs/benchmarks.md.
 //
-// usage: npm run bench [-- --models rf20,rf200 --sizes 1m,10m --repeat 1 --skip-python]
+// usage: npm run bench [-- --models rf20,rf200 --sizes 1m,10m --repeat 3 --skip-python]
+// Wall times are the best of --repeat runs (this machine is a shared VM: single runs vary by 20%); the
+// slow ONNX Runtime rows run once.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +18,7 @@ const { values: opts } = parseArgs({
   options: {
     models: { type: "string", default: "rf20,rf200" },
     sizes: { type: "string", default: "1m,10m" },
-    repeat: { type: "string", default: "1" },
+    repeat: { type: "string", default: "3" },
     "skip-python": { type: "boolean", default: false },
     sweep: { type: "boolean", default: false },
   },
@@ -29,10 +31,10 @@ function log(message) {
   process.stderr.write(`[bench] ${message}\n`);
 }
 
-/** Runs a command, returning its wall time (s), peak RSS (MB) and stdout. Best wall of `repeat` runs. */
-async function measure(command, args) {
+/** Runs a command, returning its wall time (s), peak RSS (MB) and stdout. Best wall of `times` runs. */
+async function measure(command, args, times = repeat) {
   let best;
-  for (let i = 0; i < repeat; i++) {
+  for (let i = 0; i < times; i++) {
     const result = await once(command, args);
     if (best === undefined || result.wall < best.wall) best = result;
   }
@@ -118,15 +120,20 @@ async function main() {
   execFileSync(PYTHON, [join(ROOT, "bench", "prepare.py"), WORK], { stdio: "inherit" });
   execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: "inherit" });
   const rows = [];
-  const mlbatch = (input, model, extra = []) =>
-    measure(process.execPath, [
-      join(ROOT, "bin", "mlbatch.js"),
-      "run",
-      join(ROOT, "bench", "confs", "bench.yaml"),
-      "-e",
-      `job: {inputs: {path: '${input}'}, outputs: {path: '${join(WORK, "out", "mlbatch.parquet")}'}, mlflow_service: {registry_name: bench_${model}}}`,
-      ...extra,
-    ]);
+  const mlbatch = (input, model, extra = [], times = repeat) =>
+    measure(
+      process.execPath,
+      [
+        join(ROOT, "bin", "mlbatch.js"),
+        "run",
+        join(ROOT, "bench", "confs", "bench.yaml"),
+        "-e",
+        `job: {inputs: {path: '${input}'}, outputs: {path: '${join(WORK, "out", "mlbatch.parquet")}'}, mlflow_service: {registry_name: bench_${model}}}`,
+        ...extra,
+      ],
+      times,
+    );
+  const ORT_ENGINE = ["-e", "job: {loader: {KIND: CustomLoader, engine: onnxruntime}}"];
 
   log("cold start: the bikes example (3,476 rows, small model)");
   const cold = await measure(process.execPath, [
@@ -149,12 +156,22 @@ async function main() {
     for (const size of sizes) {
       const input = join(WORK, `inputs_${size}.parquet`);
       const n = ROWS[size];
-      log(`${model} ${size}: raw ONNX Runtime`);
-      const raw = await measure(process.execPath, [join(ROOT, "bench", "raw-ort.mjs"), dir, input]);
-      const rawStats = JSON.parse(raw.stdout.trim().split("\n").pop());
+      // The slow ONNX Runtime rows run once, and on 1M rows only (their time per row does not change).
+      let raw;
+      let ortE2e;
+      if (size === "1m") {
+        log(`${model} ${size}: raw ONNX Runtime`);
+        const ort = await measure(process.execPath, [join(ROOT, "bench", "raw-ort.mjs"), dir, input], 1);
+        raw = { ...ort, ...JSON.parse(ort.stdout.trim().split("\n").pop()) };
+        log(`${model} ${size}: mlbatch, engine onnxruntime`);
+        ortE2e = await mlbatch(input, model, ORT_ENGINE, 1);
+      }
+      log(`${model} ${size}: raw tree engine`);
+      const engine = await measure(process.execPath, [join(ROOT, "bench", "raw-trees.mjs"), dir, input]);
+      const trees = { ...engine, ...JSON.parse(engine.stdout.trim().split("\n").pop()) };
       log(`${model} ${size}: mlbatch`);
       const e2e = await mlbatch(input, model);
-      const entry = { model, size, n, raw: { ...raw, ...rawStats }, mlbatch: e2e };
+      const entry = { model, size, n, raw, trees, mlbatch: e2e, ortE2e };
       if (size === "1m" && !opts["skip-python"]) {
         log(`${model} ${size}: Python peer (pandas + pandera + sklearn)`);
         entry.peer = await measure(PYTHON, [
@@ -214,7 +231,7 @@ async function main() {
   rmSync(join(WORK, "out"), { recursive: true, force: true });
 }
 
-function tableRows({ model, n, raw, mlbatch, peer, tuned, pyfunc }) {
+function tableRows({ model, n, raw, trees, mlbatch, ortE2e, peer, tuned, pyfunc }) {
   const name = model === "rf200" ? "RF 200/20" : "RF 20/8";
   const peerWall = peer?.wall;
   const row = (contender, result, extra = {}) =>
@@ -229,19 +246,45 @@ function tableRows({ model, n, raw, mlbatch, peer, tuned, pyfunc }) {
           vsPeer: peerWall && peerWall / result.wall,
           ...extra,
         };
-  const overhead = mlbatch.wall - raw.predict_s;
+  const predictOf = (result) => result && JSON.parse(result.stdout.trim().split("\n").pop()).predict_s;
+  const sklearn = predictOf(tuned);
+  const sklearnSingle = predictOf(peer);
+  const versus = (seconds) =>
+    [
+      sklearn && `${fmt(seconds / sklearn)}x sklearn n_jobs=-1`,
+      raw && `${fmt(seconds / raw.predict_s)}x ONNX Runtime`,
+    ]
+      .filter(Boolean)
+      .join(", ");
+  const overhead = mlbatch.wall - trees.predict_s;
   return [
     row("mlbatch (end to end)", mlbatch, {
       overhead: overhead / (n / 1e6),
-      overheadLoad: (overhead - raw.load_s) / (n / 1e6),
+      overheadLoad: (overhead - trees.load_s) / (n / 1e6),
     }),
+    row("mlbatch (end to end), engine onnxruntime", ortE2e),
     {
-      contender: "ONNX Runtime predict only (Node, the limit)",
+      contender: "tree engine predict only (Node)",
+      model: name,
+      rows: n,
+      wall: trees.predict_s,
+      rss: trees.rssMB,
+      note: `${versus(trees.predict_s)}; load ${fmt(trees.load_s)} s; shared memory ${fmt(trees.memory_mb, 0)} MB for ${fmt(trees.forest_mb, 0)} MB of nodes`,
+    },
+    raw && {
+      contender: "ONNX Runtime predict only (Node)",
       model: name,
       rows: n,
       wall: raw.predict_s,
       rss: raw.rssMB,
       note: `session load ${fmt(raw.load_s)} s`,
+    },
+    sklearn && { contender: "scikit-learn predict only, n_jobs=-1", model: name, rows: n, wall: sklearn },
+    sklearnSingle && {
+      contender: "scikit-learn predict only, default",
+      model: name,
+      rows: n,
+      wall: sklearnSingle,
     },
     row("Python peer (pandas + pandera + sklearn)", peer),
     row("Python peer, sklearn n_jobs=-1", tuned),
@@ -251,7 +294,7 @@ function tableRows({ model, n, raw, mlbatch, peer, tuned, pyfunc }) {
 
 function render(rows) {
   const header =
-    "| contender | model | rows | wall s | rows/s | peak RSS MB | peer wall / wall | overhead s per 1M rows (incl. / excl. model load) |";
+    "| contender | model | rows | wall s | rows/s | peak RSS MB | peer wall / wall | overhead s per 1M rows (incl. / excl. model load), notes |";
   const lines = rows.map(
     (r) =>
       `| ${r.contender} | ${r.model} | ${r.rows.toLocaleString("en-US")} | ${fmt(r.wall)} | ${r.wall ? Math.round(r.rows / r.wall).toLocaleString("en-US") : ""} | ${fmt(r.rss, 0)} | ${r.vsPeer ? `${fmt(r.vsPeer)}x` : ""} | ${r.overhead !== undefined ? `${fmt(r.overhead)} / ${fmt(r.overheadLoad)}` : (r.note ?? "")} |`,

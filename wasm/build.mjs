@@ -22,7 +22,7 @@ const { error, stderr } = await asc.main(
     "--maximumMemory",
     "65536",
     "--enable",
-    "threads",
+    "threads,simd",
     "--outFile",
     "trees.wasm",
   ],

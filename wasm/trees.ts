@@ -119,3 +119,17 @@ export function sumSparse(
 export function touched(): i32 {
   return sink;
 }
+
+/** The index of the first NaN among `count` float32 values at x, or -1 (four at a time, SIMD). */
+export function firstNaN(x: usize, count: i32): i32 {
+  let i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    if (v128.any_true(f32x4.ne(v, v))) break;
+  }
+  for (; i < count; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    if (v != v) return i;
+  }
+  return -1;
+}

@@ -118,6 +118,16 @@ export class TreeSession implements Session {
     );
   }
 
+  /** Bytes of the forest's node arrays. */
+  get forestBytes(): number {
+    return this.forest.bytes;
+  }
+
+  /** Bytes of the engine's shared memory: the node arrays and the buffers of the batches in flight. */
+  get memoryBytes(): number {
+    return this.pool.bytes;
+  }
+
   /** @inheritdoc */
   async run(feeds: Record<string, WireTensor>): Promise<Record<string, WireTensor>> {
     // What is read from the feeds is read (copied) now: the caller refills its buffers once run() returns.
