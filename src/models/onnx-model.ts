@@ -176,23 +176,17 @@ async function openSession(
       );
       return { session, engine: session.description };
     } catch (error) {
-      if (!(error instanceof Unsupported)) {
-        throw new MlbatchError(
-          "E_MODEL_LOAD",
-          `model ${uri}: the tree engine cannot start: ${messageOf(error)}`,
-          {
-            cause: error,
-          },
-        );
-      }
+      // Under auto, anything that keeps the engine from starting leaves the model to ONNX Runtime.
+      const reason = error instanceof Unsupported ? error.message : `it failed to start: ${messageOf(error)}`;
       if (choice === "trees") {
         throw new MlbatchError(
           "E_MODEL_LOAD",
-          `model ${uri}: loader engine "trees" cannot run this model: ${error.message}. ` +
+          `model ${uri}: loader engine "trees" cannot run this model: ${reason}. ` +
             'Set the loader\'s engine to "auto" or "onnxruntime" to run it in ONNX Runtime.',
+          { cause: error },
         );
       }
-      why = ` (tree engine not used: ${error.message})`;
+      why = ` (tree engine not used: ${reason})`;
     }
   }
   try {
