@@ -1,4 +1,4 @@
-import { type Field, fields, text, Writer } from "./protobuf.js";
+import { type Field, fields, forEachField, readVarint, text, Writer } from "./protobuf.js";
 
 /** ONNX `AttributeProto.AttributeType` values used here. */
 export const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
@@ -178,71 +178,6 @@ function equalBytes(a: Uint8Array, buf: Uint8Array, start: number, end: number):
 
 function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function readVarint(buf: Uint8Array, pos: number): [number, number] {
-  let result = 0;
-  let scale = 1;
-  let p = pos;
-  for (let i = 0; i < 7; i++) {
-    const byte = buf[p++]!;
-    result += (byte & 0x7f) * scale;
-    if (byte < 0x80) return [result, p];
-    scale *= 128;
-  }
-  // Past 49 bits (negative int64s take ten bytes): exact arithmetic.
-  let big = BigInt(result);
-  for (let shift = 49n; shift < 70n; shift += 7n) {
-    const byte = buf[p++]!;
-    big |= BigInt(byte & 0x7f) << shift;
-    if (byte < 0x80) return [Number(BigInt.asIntN(64, big)), p];
-  }
-  throw new Error("malformed protobuf varint");
-}
-
-/**
- * Calls `visit` for each field: the payload range of length-delimited and fixed fields, the value of
- * varints. Stops when `visit` returns true.
- */
-function forEachField(
-  buf: Uint8Array,
-  visit: (number: number, wire: number, start: number, end: number, value: number) => unknown,
-): void {
-  let pos = 0;
-  const length = buf.length;
-  while (pos < length) {
-    let tag = buf[pos++]!;
-    if (tag >= 0x80) {
-      const [value, after] = readVarint(buf, pos - 1);
-      tag = value;
-      pos = after;
-    }
-    const wire = tag & 7;
-    const number = tag >>> 3;
-    let stop: unknown;
-    if (wire === 0) {
-      const byte = buf[pos]!;
-      if (byte < 0x80) {
-        stop = visit(number, wire, pos, pos + 1, byte);
-        pos++;
-      } else {
-        const [value, next] = readVarint(buf, pos);
-        stop = visit(number, wire, pos, next, value);
-        pos = next;
-      }
-    } else if (wire === 2) {
-      const [size, start] = readVarint(buf, pos);
-      if (start + size > length) throw new Error("truncated protobuf field");
-      stop = visit(number, wire, start, start + size, 0);
-      pos = start + size;
-    } else if (wire === 5 || wire === 1) {
-      const size = wire === 5 ? 4 : 8;
-      if (pos + size > length) throw new Error("truncated protobuf field");
-      stop = visit(number, wire, pos, pos + size, 0);
-      pos += size;
-    } else throw new Error(`unsupported protobuf wire type ${wire}`);
-    if (stop === true) return;
-  }
 }
 
 /** A graph node. */

@@ -16,65 +16,85 @@ export interface Field {
 }
 
 const VARINT = 0;
-const FIXED64 = 1;
 const LENGTH = 2;
-const FIXED32 = 5;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** Reads the varint at `pos` as a signed 64-bit value; returns it and the position after it. */
-function varint(buf: Uint8Array, pos: number): [number, number] {
+export function readVarint(buf: Uint8Array, pos: number): [number, number] {
   let result = 0;
   let scale = 1;
+  let p = pos;
   for (let i = 0; i < 7; i++) {
-    if (pos >= buf.length) throw new Error("truncated protobuf varint");
-    const byte = buf[pos++]!;
+    const byte = buf[p++]!;
     result += (byte & 0x7f) * scale;
-    if (byte < 0x80) return [result, pos];
+    if (byte < 0x80) return [result, p];
     scale *= 128;
   }
   // Past 49 bits (negative int64s take ten bytes): exact arithmetic.
   let big = BigInt(result);
-  let shift = 49n;
-  for (;;) {
-    if (pos >= buf.length) throw new Error("truncated protobuf varint");
-    const byte = buf[pos++]!;
+  for (let shift = 49n; shift < 70n; shift += 7n) {
+    const byte = buf[p++]!;
     big |= BigInt(byte & 0x7f) << shift;
-    if (byte < 0x80) return [Number(BigInt.asIntN(64, big)), pos];
-    shift += 7n;
-    if (shift > 70n) throw new Error("malformed protobuf varint");
+    if (byte < 0x80) return [Number(BigInt.asIntN(64, big)), p];
+  }
+  throw new Error("malformed protobuf varint");
+}
+
+/**
+ * Calls `visit` for each field: the payload range of length-delimited and fixed fields, the value of
+ * varints. Stops when `visit` returns true.
+ */
+export function forEachField(
+  buf: Uint8Array,
+  visit: (number: number, wire: number, start: number, end: number, value: number) => unknown,
+): void {
+  let pos = 0;
+  const length = buf.length;
+  while (pos < length) {
+    let tag = buf[pos++]!;
+    if (tag >= 0x80) {
+      const [value, after] = readVarint(buf, pos - 1);
+      tag = value;
+      pos = after;
+    }
+    const wire = tag & 7;
+    const number = tag >>> 3;
+    let stop: unknown;
+    if (wire === 0) {
+      const byte = buf[pos]!;
+      if (byte < 0x80) {
+        stop = visit(number, wire, pos, pos + 1, byte);
+        pos++;
+      } else {
+        const [value, next] = readVarint(buf, pos);
+        stop = visit(number, wire, pos, next, value);
+        pos = next;
+      }
+    } else if (wire === 2) {
+      const [size, start] = readVarint(buf, pos);
+      if (start + size > length) throw new Error("truncated protobuf field");
+      stop = visit(number, wire, start, start + size, 0);
+      pos = start + size;
+    } else if (wire === 5 || wire === 1) {
+      const size = wire === 5 ? 4 : 8;
+      if (pos + size > length) throw new Error("truncated protobuf field");
+      stop = visit(number, wire, pos, pos + size, 0);
+      pos += size;
+    } else throw new Error(`unsupported protobuf wire type ${wire}`);
+    if (stop === true) return;
   }
 }
 
 /** The fields of one message, in order. */
 export function fields(buf: Uint8Array): Field[] {
   const out: Field[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    const start = pos;
-    let tag: number;
-    [tag, pos] = varint(buf, pos);
-    const number = Math.floor(tag / 8);
-    const wire = tag & 7;
-    let value = 0;
-    let bytes: Uint8Array = EMPTY;
-    if (wire === VARINT) {
-      [value, pos] = varint(buf, pos);
-    } else if (wire === LENGTH) {
-      let length: number;
-      [length, pos] = varint(buf, pos);
-      if (pos + length > buf.length) throw new Error("truncated protobuf field");
-      bytes = buf.subarray(pos, pos + length);
-      pos += length;
-    } else if (wire === FIXED32 || wire === FIXED64) {
-      const size = wire === FIXED32 ? 4 : 8;
-      if (pos + size > buf.length) throw new Error("truncated protobuf field");
-      bytes = buf.subarray(pos, pos + size);
-      pos += size;
-    } else {
-      throw new Error(`unsupported protobuf wire type ${wire}`);
-    }
-    out.push({ number, wire, value, bytes, raw: buf.subarray(start, pos) });
-  }
+  let start = 0;
+  forEachField(buf, (number, wire, from, to, value) => {
+    // A field's encoding ends where its payload does.
+    const bytes = wire === VARINT ? EMPTY : buf.subarray(from, to);
+    out.push({ number, wire, value, bytes, raw: buf.subarray(start, to) });
+    start = to;
+  });
   return out;
 }
 
@@ -83,41 +103,6 @@ const decoder = new TextDecoder();
 /** A length-delimited field as UTF-8 text. */
 export function text(field: Field): string {
   return decoder.decode(field.bytes);
-}
-
-/** A varint field's value (signed 64-bit: int64 fields encode negatives in ten bytes). */
-export function int64(field: Field): number {
-  return field.value;
-}
-
-/** A fixed32 field as a float. */
-export function float32(field: Field): number {
-  return new DataView(field.bytes.buffer, field.bytes.byteOffset, 4).getFloat32(0, true);
-}
-
-/** Appends the values of a repeated int64 field (packed or not) to `out`. */
-export function pushInts(field: Field, out: number[]): void {
-  if (field.wire === VARINT) {
-    out.push(int64(field));
-    return;
-  }
-  let pos = 0;
-  const buf = field.bytes;
-  while (pos < buf.length) {
-    let value: number;
-    [value, pos] = varint(buf, pos);
-    out.push(value);
-  }
-}
-
-/** Appends the values of a repeated float field (packed or not) to `out`. */
-export function pushFloats(field: Field, out: number[]): void {
-  if (field.wire === FIXED32) {
-    out.push(float32(field));
-    return;
-  }
-  const view = new DataView(field.bytes.buffer, field.bytes.byteOffset, field.bytes.byteLength);
-  for (let pos = 0; pos + 4 <= field.bytes.byteLength; pos += 4) out.push(view.getFloat32(pos, true));
 }
 
 /** Builds messages: fields are appended as they are written. */
