@@ -160,6 +160,21 @@ export class Attribute {
     return Int8Array.from(codes);
   }
 
+  /**
+   * The `t` value, a one-dimensional tensor: its element type (`TensorProto.DataType`) and its values
+   * (from `raw_data`, `float_data`, `int32_data` or `double_data`, whichever it has).
+   */
+  tensor(): { readonly dataType: number; readonly values: Float32Array | Float64Array | Int32Array } {
+    let found: { readonly dataType: number; readonly values: Float32Array | Float64Array | Int32Array } = {
+      dataType: 0,
+      values: new Float32Array(0),
+    };
+    forEachField(this.bytes, (number, wire, start, end) => {
+      if (number === 5 && wire === 2) found = decodeTensor(this.bytes.subarray(start, end));
+    });
+    return found;
+  }
+
   /** The `strings` values as text. */
   strings(): string[] {
     const out: string[] = [];
@@ -168,6 +183,52 @@ export class Attribute {
     });
     return out;
   }
+}
+
+/** A one-dimensional `TensorProto`'s element type and values. */
+function decodeTensor(bytes: Uint8Array): {
+  dataType: number;
+  values: Float32Array | Float64Array | Int32Array;
+} {
+  let dataType = 0;
+  let raw: Uint8Array | undefined;
+  const floats: number[] = [];
+  const ints: number[] = [];
+  const doubles: number[] = [];
+  const data = view(bytes);
+  forEachField(bytes, (number, wire, start, end, value) => {
+    if (number === 2 && wire === 0) dataType = value;
+    else if (number === 9 && wire === 2) raw = bytes.slice(start, end);
+    else if (number === 4) {
+      if (wire === 5) floats.push(data.getFloat32(start, true));
+      else for (let p = start; p < end; p += 4) floats.push(data.getFloat32(p, true));
+    } else if (number === 10) {
+      if (wire === 1) doubles.push(data.getFloat64(start, true));
+      else for (let p = start; p < end; p += 8) doubles.push(data.getFloat64(p, true));
+    } else if (number === 5) {
+      if (wire === 0) ints.push(value);
+      else {
+        let pos = start;
+        while (pos < end) {
+          const [v, next] = readVarint(bytes, pos);
+          ints.push(v);
+          pos = next;
+        }
+      }
+    }
+  });
+  // FLOAT 1, UINT8 2, INT8 3, UINT16 4, INT16 5, INT32 6, DOUBLE 11.
+  if (raw !== undefined) {
+    const buffer = raw.buffer as ArrayBuffer;
+    if (dataType === 1) return { dataType, values: new Float32Array(buffer, 0, raw.length / 4) };
+    if (dataType === 11) return { dataType, values: new Float64Array(buffer, 0, raw.length / 8) };
+    if (dataType === 2) return { dataType, values: Int32Array.from(raw) };
+    if (dataType === 6) return { dataType, values: new Int32Array(buffer, 0, raw.length / 4) };
+    return { dataType, values: new Int32Array(0) };
+  }
+  if (dataType === 1) return { dataType, values: Float32Array.from(floats) };
+  if (dataType === 11) return { dataType, values: Float64Array.from(doubles) };
+  return { dataType, values: Int32Array.from(ints) };
 }
 
 function equalBytes(a: Uint8Array, buf: Uint8Array, start: number, end: number): boolean {

@@ -4,7 +4,7 @@ import { allocate, type Placed, type WasmMemory } from "./memory.js";
 
 /** A tree ensemble compiled for the kernel: node arrays in shared memory, and how scores are finished. */
 export interface Forest {
-  readonly op: "TreeEnsembleRegressor" | "TreeEnsembleClassifier";
+  readonly op: "TreeEnsembleRegressor" | "TreeEnsembleClassifier" | "TreeEnsemble";
   /** The node arrays, as views of {@link Forest.memory}. */
   readonly kernel: KernelForest;
   /** The shared WebAssembly memory holding the node arrays (batches go after them). */
@@ -40,8 +40,10 @@ const GTE = 2;
 const GT = 3;
 const NEQ = 5;
 const LEAF = 6;
-/** Kernel comparison codes of the modes kept as stated (LEQ, LT, GTE, GT, EQ, NEQ). */
-const RAW = [3, 4, 5, 6, 1, 2];
+/** Opset 5's `BRANCH_MEMBER` (its own code is 6, LEAF's here). */
+const MEMBER = 7;
+/** Kernel comparison codes of the modes kept as stated (LEQ, LT, GTE, GT, EQ, NEQ, -, MEMBER). */
+const RAW = [3, 4, 5, 6, 1, 2, -1, 7];
 const AGGREGATES = ["SUM", "AVERAGE", "MIN", "MAX"];
 const POSTS = ["NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT"];
 
@@ -55,18 +57,62 @@ function below(t: number): number {
   return f[0]!;
 }
 
+/** A tree ensemble read from either operator: nodes and leaves by index, children by index. */
+interface Decoded {
+  readonly op: Forest["op"];
+  readonly classifier: boolean;
+  readonly nTargets: number;
+  readonly aggregate: number;
+  readonly post: number;
+  readonly base: Float32Array;
+  readonly labels: Forest["labels"];
+  readonly binaryCase: boolean;
+  readonly allPositive: boolean;
+  /** Nodes, leaves included. */
+  readonly n: number;
+  /** 0-5 the `BRANCH_*` modes, 6 `LEAF`, 7 `BRANCH_MEMBER`. */
+  readonly modes: Int8Array;
+  readonly features: Int32Array;
+  readonly thresholds: Float32Array;
+  /** 1: a NaN takes the true branch. */
+  readonly missing: Int32Array;
+  /** A node's children (node indexes; -1 where the attributes name none that exists). */
+  readonly trueChild: Int32Array;
+  readonly falseChild: Int32Array;
+  /** Each tree's root. */
+  readonly roots: Int32Array;
+  /** The weights of node i are [weightStart[i], weightStart[i + 1]) of weightTargets and weightValues. */
+  readonly weightStart: Int32Array;
+  readonly weightTargets: Int32Array;
+  readonly weightValues: Float32Array;
+  /** `BRANCH_MEMBER` node i's set is members[memberStart[i], memberEnd[i]). */
+  readonly memberStart: Int32Array;
+  readonly memberEnd: Int32Array;
+  readonly members: Float32Array;
+  /** A node's name, for messages: `node 3 of tree 5`. */
+  readonly name: (i: number) => string;
+}
+
 /**
- * Compiles an `ai.onnx.ml` `TreeEnsembleRegressor` or `TreeEnsembleClassifier` node (opsets 1 to 3) into
- * the kernel's layout, with ONNX Runtime's reading of the attributes (roots are the first node of each run
- * of tree ids; targets on internal nodes are ignored).
+ * Compiles an `ai.onnx.ml` `TreeEnsembleRegressor` or `TreeEnsembleClassifier` (opsets 1 to 3) or
+ * `TreeEnsemble` (opset 5) node into the kernel's layout, with ONNX Runtime's reading of the attributes.
  *
  * @throws Unsupported with the reason when the node uses something the engine does not reproduce exactly
  */
 export function compileForest(node: OnnxNode): Forest {
-  const op = node.opType;
-  if (op !== "TreeEnsembleRegressor" && op !== "TreeEnsembleClassifier") {
-    throw new Unsupported(`${op} is not a tree ensemble the engine runs`);
+  if (node.opType === "TreeEnsemble") return layOut(decodeV5(node));
+  if (node.opType === "TreeEnsembleRegressor" || node.opType === "TreeEnsembleClassifier") {
+    return layOut(decodeV3(node));
   }
+  throw new Unsupported(`${node.opType} is not a tree ensemble the engine runs`);
+}
+
+/**
+ * Reads a `TreeEnsembleRegressor` or `TreeEnsembleClassifier` as ONNX Runtime does: roots are the first
+ * node of each run of tree ids; weights on internal nodes are ignored.
+ */
+function decodeV3(node: OnnxNode): Decoded {
+  const op = node.opType as "TreeEnsembleRegressor" | "TreeEnsembleClassifier";
   const a = node.attributes;
   for (const name of a.keys()) {
     if (name.endsWith("_as_tensor"))
@@ -187,8 +233,6 @@ export function compileForest(node: OnnxNode): Forest {
   const weightList = new Int32Array(weightStart[n]!);
   const fill = weightStart.slice(0, n);
   for (let k = 0; k < wTree.length; k++) if (weightNode[k]! >= 0) weightList[fill[weightNode[k]!]!++] = k;
-  const weightCount = (i: number) => weightStart[i + 1]! - weightStart[i]!;
-  const single = !classifier && nTargets === 1;
   // ONNX Runtime reads these from every class weight, leaf or not.
   let allPositive = true;
   const weightClasses = new Set<number>();
@@ -212,6 +256,178 @@ export function compileForest(node: OnnxNode): Forest {
     );
   }
 
+  // Children by index.
+  const trueChild = new Int32Array(n).fill(-1);
+  const falseChild = new Int32Array(n).fill(-1);
+  for (let t = 0; t < nTrees; t++) {
+    for (let i = runStart[t]!; i < runStart[t + 1]!; i++) {
+      if (modes[i] === LEAF) continue;
+      trueChild[i] = find(t, trueIds[i]!);
+      falseChild[i] = find(t, falseIds[i]!);
+    }
+  }
+  const weightTargets = new Int32Array(weightList.length);
+  const weightValues = new Float32Array(weightList.length);
+  weightList.forEach((k, w) => {
+    weightTargets[w] = wId[k]!;
+    weightValues[w] = wValue[k]!;
+  });
+  return {
+    op,
+    classifier,
+    nTargets,
+    aggregate,
+    post,
+    base,
+    labels,
+    binaryCase,
+    allPositive,
+    n,
+    modes,
+    features: featureIds,
+    thresholds,
+    missing: missing.length === n ? missing : new Int32Array(n),
+    trueChild,
+    falseChild,
+    roots: Int32Array.from(runStart.slice(0, nTrees)),
+    weightStart,
+    weightTargets,
+    weightValues,
+    memberStart: new Int32Array(0),
+    memberEnd: new Int32Array(0),
+    members: new Float32Array(0),
+    name: (i) => `node ${nodeIds[i]} of tree ${treeIds[i]}`,
+  };
+}
+
+/** Reads an opset-5 `TreeEnsemble`: interior nodes and leaves are separate lists, referenced by index. */
+function decodeV5(node: OnnxNode): Decoded {
+  const a = node.attributes;
+  const ints = (name: string): Int32Array => {
+    try {
+      return a.get(name)?.int32s() ?? new Int32Array(0);
+    } catch {
+      throw new Unsupported(`${name} has a value beyond 32 bits`);
+    }
+  };
+  const tensor = (name: string, types: readonly number[], what: string) => {
+    const t = a.get(name)?.tensor();
+    if (t === undefined) return undefined;
+    if (!types.includes(t.dataType)) throw new Unsupported(`${name} is not ${what}`);
+    return t.values;
+  };
+  const roots = ints("tree_roots");
+  const features = ints("nodes_featureids");
+  const trueIds = ints("nodes_truenodeids");
+  const falseIds = ints("nodes_falsenodeids");
+  const trueLeafs = ints("nodes_trueleafs");
+  const falseLeafs = ints("nodes_falseleafs");
+  const tracks = ints("nodes_missing_value_tracks_true");
+  const targets = ints("leaf_targetids");
+  const splits = tensor("nodes_splits", [1], "float32 (double and float16 trees are left to ONNX Runtime)");
+  const modes5 = tensor("nodes_modes", [2, 6], "uint8");
+  const weights = tensor("leaf_weights", [1], "float32");
+  const memberValues = tensor("membership_values", [1], "float32") ?? new Float32Array(0);
+  const nI = features.length;
+  const nL = targets.length;
+  for (const [name, length] of [
+    ["nodes_truenodeids", trueIds.length],
+    ["nodes_falsenodeids", falseIds.length],
+    ["nodes_trueleafs", trueLeafs.length],
+    ["nodes_falseleafs", falseLeafs.length],
+    ["nodes_splits", splits?.length ?? -1],
+    ["nodes_modes", modes5?.length ?? -1],
+  ] as const) {
+    if (length !== nI) throw new Unsupported(`${name} has ${length} values for ${nI} nodes`);
+  }
+  if (weights?.length !== nL)
+    throw new Unsupported(`leaf_weights has ${weights?.length ?? 0} values for ${nL} leaves`);
+  if (nI === 0 || roots.length === 0) throw new Unsupported("the ensemble has no nodes");
+  const nTargets = a.get("n_targets")?.int ?? 0;
+  if (nTargets < 1) throw new Unsupported("n_targets is missing");
+  // Opset 5 numbers aggregates AVERAGE 0, SUM 1, MIN 2, MAX 3 (default SUM); post-transforms as here.
+  const aggregate = [1, 0, 2, 3][a.get("aggregate_function")?.int ?? 1];
+  const post = a.get("post_transform")?.int ?? 0;
+  if (aggregate === undefined) throw new Unsupported("aggregate_function is unknown");
+  if (post < 0 || post > 4) throw new Unsupported("post_transform is unknown");
+
+  const n = nI + nL;
+  const modes = new Int8Array(n).fill(LEAF);
+  const thresholds = new Float32Array(n);
+  const missing = new Int32Array(n);
+  const trueChild = new Int32Array(n).fill(-1);
+  const falseChild = new Int32Array(n).fill(-1);
+  const child = (id: number, leaf: number) =>
+    leaf === 1 ? (id >= 0 && id < nL ? nI + id : -1) : id >= 0 && id < nI ? id : -1;
+  const memberStart = new Int32Array(n);
+  const memberEnd = new Int32Array(n);
+  // Sets follow each other in membership_values, each ended by a NaN, in the order of their nodes.
+  let memberAt = 0;
+  for (let i = 0; i < nI; i++) {
+    const mode = modes5![i]!;
+    if (mode < 0 || mode > 6) throw new Unsupported(`node ${i} has mode ${mode}, not one of opset 5's`);
+    modes[i] = mode === 6 ? MEMBER : mode;
+    thresholds[i] = splits![i]!;
+    missing[i] = tracks[i] ?? 0;
+    trueChild[i] = child(trueIds[i]!, trueLeafs[i]!);
+    falseChild[i] = child(falseIds[i]!, falseLeafs[i]!);
+    if (mode === 6) {
+      memberStart[i] = memberAt;
+      while (memberAt < memberValues.length && !Number.isNaN(memberValues[memberAt]!)) memberAt++;
+      if (memberAt >= memberValues.length)
+        throw new Unsupported(`node ${i}'s set is missing from membership_values`);
+      for (let k = memberStart[i]!; k < memberAt; k++) {
+        // ONNX Runtime implements sets of integers only (and refuses the model otherwise).
+        if (memberValues[k] !== (memberValues[k]! | 0))
+          throw new Unsupported("a membership value is not an integer");
+      }
+      memberEnd[i] = memberAt++;
+    }
+  }
+  const weightStart = new Int32Array(n + 1);
+  for (let j = 0; j < nL; j++) {
+    if (targets[j]! < 0 || targets[j]! >= nTargets)
+      throw new Unsupported(`leaf ${j} targets ${targets[j]}, out of range`);
+    weightStart[nI + j + 1] = 1;
+  }
+  for (let i = 0; i < n; i++) weightStart[i + 1] = weightStart[i + 1]! + weightStart[i]!;
+  for (const root of roots)
+    if (root < 0 || root >= nI) throw new Unsupported(`tree root ${root} is not a node`);
+  return {
+    op: "TreeEnsemble",
+    classifier: false,
+    nTargets,
+    aggregate,
+    post,
+    base: new Float32Array(0),
+    labels: undefined,
+    binaryCase: false,
+    allPositive: true,
+    n,
+    modes,
+    features: Int32Array.from({ length: n }, (_, i) => (i < nI ? features[i]! : 0)),
+    thresholds,
+    missing,
+    trueChild,
+    falseChild,
+    roots,
+    weightStart,
+    weightTargets: targets,
+    weightValues: weights as Float32Array,
+    memberStart,
+    memberEnd,
+    members: memberValues as Float32Array,
+    name: (i) => (i < nI ? `node ${i}` : `leaf ${i - nI}`),
+  };
+}
+
+/** Lays a decoded ensemble out for the kernel, in a new shared memory. */
+function layOut(d: Decoded): Forest {
+  const { op, classifier, nTargets, aggregate, post, base, labels, binaryCase, allPositive, n, modes } = d;
+  const { features: featureIds, thresholds, missing, trueChild, falseChild, weightStart } = d;
+  const nTrees = d.roots.length;
+  const single = !classifier && nTargets === 1;
+  const weightCount = (i: number) => weightStart[i + 1]! - weightStart[i]!;
   // Lay the reachable nodes out breadth-first, tree by tree, the two children of a node side by side:
   // first the one `x <= t'` leads to.
   const newIndex = new Int32Array(n).fill(-1);
@@ -223,9 +439,11 @@ export function compileForest(node: OnnxNode): Forest {
   let maxFeature = 0;
   let leaves = 0;
   let weightsTotal = 0;
+  let memberCount = 0;
   for (let t = 0; t < nTrees; t++) {
-    const root = runStart[t]!;
+    const root = d.roots[t]!;
     const first = count;
+    if (newIndex[root] !== -1) throw new Unsupported(`tree ${t} starts at a node of another tree`);
     newIndex[root] = count;
     laid[count++] = root;
     let depth = 0;
@@ -234,29 +452,29 @@ export function compileForest(node: OnnxNode): Forest {
       const mode = modes[i]!;
       if (mode === LEAF) {
         const w = weightCount(i);
-        if (w === 0) throw new Unsupported(`leaf ${nodeIds[i]} of tree ${treeIds[i]} has no weight`);
+        if (w === 0) throw new Unsupported(`${d.name(i)} is a leaf without weight`);
         if (single && w > 1) throw new Unsupported("a leaf of a single-target ensemble has several weights");
         leaves++;
         weightsTotal += w;
         continue;
       }
       if (featureIds[i]! < 0) throw new Unsupported("a feature id is negative");
+      if (mode === MEMBER) memberCount += d.memberEnd[i]! - d.memberStart[i]!;
       if (featureIds[i]! > maxFeature) maxFeature = featureIds[i]!;
-      const d = levels[q]! + 1;
-      if (d > depth) depth = d;
+      const level = levels[q]! + 1;
+      if (level > depth) depth = level;
       const swap = swapped(mode, thresholds[i]!);
-      const a = find(t, swap ? falseIds[i]! : trueIds[i]!);
-      const b = find(t, swap ? trueIds[i]! : falseIds[i]!);
-      if (a < 0 || b < 0)
-        throw new Unsupported(`a child of node ${nodeIds[i]} of tree ${treeIds[i]} does not exist`);
+      const a = swap ? falseChild[i]! : trueChild[i]!;
+      const b = swap ? trueChild[i]! : falseChild[i]!;
+      if (a < 0 || b < 0) throw new Unsupported(`a child of ${d.name(i)} does not exist`);
       if (newIndex[a] !== -1 || newIndex[b] !== -1 || a === b) {
-        throw new Unsupported(`a child of node ${nodeIds[i]} of tree ${treeIds[i]} has two parents`);
+        throw new Unsupported(`a child of ${d.name(i)} has two parents`);
       }
       newIndex[a] = count;
-      levels[count] = d;
+      levels[count] = level;
       laid[count++] = a;
       newIndex[b] = count;
-      levels[count] = d;
+      levels[count] = level;
       laid[count++] = b;
     }
     rootList[t] = first;
@@ -266,7 +484,16 @@ export function compileForest(node: OnnxNode): Forest {
   // The arrays go straight into the engine's shared memory (no copy of the nodes at any time).
   const weightsLaid = single ? 0 : weightsTotal;
   const leafSlots = single ? 1 : leaves + 1;
-  const sizes = [16 * count, count, 4 * nTrees, 4 * nTrees, 4 * leafSlots, 4 * weightsLaid, 4 * weightsLaid];
+  const sizes = [
+    16 * count,
+    count,
+    4 * nTrees,
+    4 * nTrees,
+    4 * leafSlots,
+    4 * weightsLaid,
+    4 * weightsLaid,
+    4 * memberCount,
+  ];
   const { memory, offsets, end } = allocate(sizes);
   const buffer = memory.buffer;
   const nodes = new Int32Array(buffer, offsets[0]!, 4 * count);
@@ -277,11 +504,13 @@ export function compileForest(node: OnnxNode): Forest {
   const leafStart = new Int32Array(buffer, offsets[4]!, leafSlots);
   const leafTargets = new Int32Array(buffer, offsets[5]!, weightsLaid);
   const leafWeights = new Float32Array(buffer, offsets[6]!, weightsLaid);
+  const members = new Float32Array(buffer, offsets[7]!, memberCount);
   roots.set(rootList);
   depths.set(depthList);
   let canonical = true;
   let leaf = 0;
   let written = 0;
+  let membersWritten = 0;
   for (let j = 0; j < count; j++) {
     const i = laid[j]!;
     const p = j * 4;
@@ -290,13 +519,13 @@ export function compileForest(node: OnnxNode): Forest {
       nodes[p] = 0;
       nodes[p + 1] = j;
       values[p + 2] = Number.POSITIVE_INFINITY;
-      if (single) values[p + 3] = wValue[weightList[weightStart[i]!]!]!;
+      if (single) values[p + 3] = d.weightValues[weightStart[i]!]!;
       else {
         nodes[p + 3] = leaf;
         leafStart[leaf++] = written;
         for (let w = weightStart[i]!; w < weightStart[i + 1]!; w++) {
-          leafTargets[written] = wId[weightList[w]!]!;
-          leafWeights[written++] = wValue[weightList[w]!]!;
+          leafTargets[written] = d.weightTargets[w]!;
+          leafWeights[written++] = d.weightValues[w]!;
         }
       }
       continue;
@@ -304,12 +533,23 @@ export function compileForest(node: OnnxNode): Forest {
     const t = thresholds[i]!;
     const tracks = (missing[i] ?? 0) === 1;
     const swap = swapped(mode, t);
-    const firstChild = newIndex[find(treeRun.get(treeIds[i]!)!, swap ? falseIds[i]! : trueIds[i]!)]!;
+    const firstChild = newIndex[swap ? falseChild[i]! : trueChild[i]!]!;
     nodes[p] = featureIds[i]!;
     nodes[p + 1] = firstChild;
     let flag = 0;
     if (canonicalForm(mode, t)) values[p + 2] = mode === LT || mode === GTE ? below(t) : t;
-    else {
+    else if (mode === MEMBER) {
+      // The set's values, copied after the others; the node holds where they are.
+      const set = d.members.subarray(d.memberStart[i]!, d.memberEnd[i]!);
+      // ONNX Runtime tests small sets (integers within [0, 30]) exactly, others on the truncated value.
+      const exact = set.every((v) => v >= 0 && v <= 30);
+      nodes[p + 2] = exact ? ~membersWritten : membersWritten;
+      members.set(set, membersWritten);
+      membersWritten += d.memberEnd[i]! - d.memberStart[i]!;
+      nodes[p + 3] = membersWritten;
+      flag = RAW[mode]!;
+      canonical = false;
+    } else {
       // EQ, NEQ, and comparisons with a NaN (or LT/GTE with a -Infinity) threshold, as ONNX states them.
       values[p + 2] = t;
       flag = RAW[mode]!;
@@ -335,6 +575,7 @@ export function compileForest(node: OnnxNode): Forest {
     leafStart,
     leafTargets,
     leafWeights,
+    members,
   };
   const finish: KernelFinish = {
     kind: classifier ? 1 : 0,
@@ -362,6 +603,8 @@ export function compileForest(node: OnnxNode): Forest {
     leafStart: offsets[4]!,
     leafTargets: offsets[5]!,
     leafWeights: offsets[6]!,
+    members: offsets[7]!,
+    memberCount,
     end,
   };
   const bytes = sizes.reduce((sum, size) => sum + size, 0);

@@ -10,7 +10,8 @@
  *
  * `flags[n]`: bits 0-2 the comparison (0: go to the second child when `x > threshold`, the form every
  * `BRANCH_LEQ`/`LT`/`GTE`/`GT` node is rewritten to; 1 `EQ`, 2 `NEQ`, 3 `LEQ`, 4 `LT`, 5 `GTE`, 6 `GT`
- * as ONNX states them, first child true), bit 3: a NaN goes to the second child.
+ * as ONNX states them, 7 opset 5's set membership; first child true), bit 3: a NaN goes to the second
+ * child.
  */
 
 /** The shared arrays and sizes a kernel call needs. */
@@ -31,6 +32,8 @@ export interface KernelForest {
   readonly leafStart: Int32Array;
   readonly leafTargets: Int32Array;
   readonly leafWeights: Float32Array;
+  /** The sets of `BRANCH_MEMBER` nodes (such a node's slots 2 and 3 hold where its set starts and ends). */
+  readonly members: Float32Array;
 }
 
 /**
@@ -97,7 +100,28 @@ export function scoreRows(
               else if (mode === 3) right = !(v <= th);
               else if (mode === 4) right = !(v < th);
               else if (mode === 5) right = !(v >= th);
-              else right = !(v > th);
+              else if (mode === 6) right = !(v > th);
+              else {
+                // 7: set membership as ONNX Runtime 1.30 tests it: sets of integers within [0, 30]
+                // (stored with a negative start) hold exactly their values; other sets hold the value
+                // cast to int32 as C++ does on x64 (truncated; out of range: INT32_MIN).
+                const exact = nodes[p + 2]! < 0;
+                const iv = exact
+                  ? Number.isInteger(v)
+                    ? v
+                    : Number.NaN
+                  : v >= -2147483648 && v < 2147483648
+                    ? Math.trunc(v)
+                    : -2147483648;
+                right = true;
+                const start = exact ? ~nodes[p + 2]! : nodes[p + 2]!;
+                for (let k = start, ke = nodes[p + 3]!; k < ke; k++) {
+                  if (f.members[k] === iv) {
+                    right = false;
+                    break;
+                  }
+                }
+              }
             }
             pos[i] = nodes[p + 1]! + (right ? 1 : 0);
           }

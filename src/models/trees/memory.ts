@@ -40,6 +40,8 @@ export interface Placed {
   readonly leafStart: number;
   readonly leafTargets: number;
   readonly leafWeights: number;
+  readonly members: number;
+  readonly memberCount: number;
   /** The first byte after the forest: batches go there. */
   readonly end: number;
 }

@@ -27,6 +27,7 @@ const forest = {
   leafStart: new Int32Array(buf, P.leafStart, P.leafCount + 1),
   leafTargets: new Int32Array(buf, P.leafTargets, P.weightCount),
   leafWeights: new Float32Array(buf, P.leafWeights, P.weightCount),
+  members: new Float32Array(buf, P.members, P.memberCount),
 };
 const fast = P.aggregate <= 1 && P.canonical;
 const clean = (x, width, from, to) => {

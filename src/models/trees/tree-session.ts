@@ -5,7 +5,7 @@ import { OnnxWorker, type Session, type WireTensor } from "../onnx-worker.js";
 import { compileForest, type Forest, Unsupported } from "./forest.js";
 import { TreePool } from "./pool.js";
 
-const TREE_OPS = new Set(["TreeEnsembleRegressor", "TreeEnsembleClassifier"]);
+const TREE_OPS = new Set(["TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble"]);
 
 const ORT_TYPES: Record<number, string> = {
   1: "float32",
@@ -180,9 +180,6 @@ export class TreeSession implements Session {
  */
 function cut(model: OnnxModelFile): Plan {
   const trees = model.nodes.filter((n) => n.domain === "ai.onnx.ml" && TREE_OPS.has(n.opType));
-  if (model.nodes.some((n) => n.domain === "ai.onnx.ml" && n.opType === "TreeEnsemble")) {
-    throw new Unsupported("the opset-5 TreeEnsemble operator is not supported by the engine yet");
-  }
   if (trees.length === 0) throw new Unsupported("the graph has no tree ensemble");
   if (trees.length > 1)
     throw new Unsupported(`the graph has ${trees.length} tree ensembles; the engine runs one`);

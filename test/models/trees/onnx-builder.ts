@@ -6,11 +6,13 @@ export type AttributeValue =
   | { readonly floats: readonly number[] }
   | { readonly strings: readonly string[] }
   | { readonly string: string }
-  | { readonly int: number };
+  | { readonly int: number }
+  /** A tensor attribute: float32 (1), uint8 (2) or float64 (11) values, one-dimensional. */
+  | { readonly tensor: readonly number[]; readonly elemType: 1 | 2 | 11 };
 
 /** A one-node ONNX model: `X` float [N, features] -> the tree-ensemble node -> its outputs. */
 export interface EnsembleModel {
-  readonly op: "TreeEnsembleRegressor" | "TreeEnsembleClassifier";
+  readonly op: "TreeEnsembleRegressor" | "TreeEnsembleClassifier" | "TreeEnsemble";
   readonly features: number;
   readonly attributes: Readonly<Record<string, AttributeValue>>;
   /** Output names and ONNX element types (1 float, 7 int64, 8 string). */
@@ -37,6 +39,18 @@ function attribute(name: string, value: AttributeValue): Writer {
     return w.uint(20, 8);
   }
   if ("int" in value) return w.uint(3, value.int).uint(20, 2);
+  if ("tensor" in value) {
+    const size = value.elemType === 2 ? 1 : value.elemType === 1 ? 4 : 8;
+    const raw = new Uint8Array(size * value.tensor.length);
+    const view = new DataView(raw.buffer);
+    value.tensor.forEach((v, i) => {
+      if (value.elemType === 2) view.setUint8(i, v);
+      else if (value.elemType === 1) view.setFloat32(4 * i, v, true);
+      else view.setFloat64(8 * i, v, true);
+    });
+    const tensor = new Writer().uint(1, value.tensor.length).uint(2, value.elemType).bytes(9, raw);
+    return w.bytes(5, tensor).uint(20, 4);
+  }
   return w.bytes(4, value.string).uint(20, 3);
 }
 
@@ -64,7 +78,7 @@ function valueInfo(name: string, elemType: number, dims?: readonly (number | str
   return new Writer().bytes(1, name).bytes(2, tensorType(elemType, dims));
 }
 
-/** Encodes the model (IR 8, opsets "" 17 and ai.onnx.ml 3). */
+/** Encodes the model (IR 8, opsets "" 17 and ai.onnx.ml 3, or 5 for `TreeEnsemble`). */
 export function encodeEnsemble(model: EnsembleModel): Uint8Array {
   const node = new Writer().bytes(1, "X");
   for (const output of model.outputs) node.bytes(2, output.name);
@@ -76,9 +90,9 @@ export function encodeEnsemble(model: EnsembleModel): Uint8Array {
     .bytes(11, valueInfo("X", 1, ["N", model.features]));
   for (const output of model.outputs) graph.bytes(12, valueInfo(output.name, output.elemType));
   return new Writer()
-    .uint(1, 8)
+    .uint(1, model.op === "TreeEnsemble" ? 10 : 8)
     .bytes(8, new Writer().bytes(1, "").uint(2, 17))
-    .bytes(8, new Writer().bytes(1, "ai.onnx.ml").uint(2, 3))
+    .bytes(8, new Writer().bytes(1, "ai.onnx.ml").uint(2, model.op === "TreeEnsemble" ? 5 : 3))
     .bytes(7, graph)
     .finish();
 }

@@ -163,3 +163,85 @@ export function ensemble({ seed, classifier, canonical }: Options) {
   );
   return { bytes, x, rows, features, outputs: outputs.map((o) => o.name), threads: 1 + rnd.int(3), post };
 }
+
+/** A random opset-5 `TreeEnsemble` (every mode, set membership included) and inputs. */
+export function ensembleV5({ seed, canonical }: { seed: number; canonical: boolean }) {
+  const rnd = random(seed);
+  const features = 1 + rnd.int(4);
+  const nTrees = 1 + rnd.int(5);
+  const targets = 1 + rnd.int(3);
+  const nodes = {
+    featureids: [] as number[],
+    modes: [] as number[],
+    splits: [] as number[],
+    trueids: [] as number[],
+    trueleafs: [] as number[],
+    falseids: [] as number[],
+    falseleafs: [] as number[],
+    missing: [] as number[],
+  };
+  const leaves = { targetids: [] as number[], weights: [] as number[] };
+  const members: number[] = [];
+  const roots: number[] = [];
+  /** Grows a subtree; returns [index, isLeaf]. Interior nodes get their index before their children. */
+  const grow = (depth: number, root: boolean): [number, number] => {
+    if (!root && (depth >= 4 || rnd.next() < 0.3)) {
+      leaves.targetids.push(rnd.int(targets));
+      leaves.weights.push(Math.fround((rnd.next() - 0.4) * 4));
+      return [leaves.targetids.length - 1, 1];
+    }
+    const i = nodes.featureids.length;
+    const mode = canonical ? rnd.int(4) : rnd.int(7);
+    nodes.featureids.push(rnd.int(features));
+    nodes.modes.push(mode);
+    nodes.splits.push(canonical ? rnd.pick(GRID) : rnd.value(true));
+    nodes.missing.push(rnd.int(2));
+    if (mode === 6) {
+      const size = 1 + rnd.int(3);
+      // ONNX Runtime's sets hold integers; inputs from GRID test its truncation (0.25 is in {0}).
+      for (let k = 0; k < size; k++) members.push(rnd.pick([-2, -1, 0, 1, 3, 30, 31]));
+      members.push(Number.NaN);
+    }
+    nodes.trueids.push(0);
+    nodes.trueleafs.push(0);
+    nodes.falseids.push(0);
+    nodes.falseleafs.push(0);
+    const [t, tl] = grow(depth + 1, false);
+    const [f, fl] = grow(depth + 1, false);
+    nodes.trueids[i] = t;
+    nodes.trueleafs[i] = tl;
+    nodes.falseids[i] = f;
+    nodes.falseleafs[i] = fl;
+    return [i, 0];
+  };
+  for (let t = 0; t < nTrees; t++) roots.push(grow(0, true)[0]);
+  const post = rnd.int(5);
+  const attributes: Record<string, AttributeValue> = {
+    n_targets: { int: targets },
+    tree_roots: { ints: roots },
+    nodes_featureids: { ints: nodes.featureids },
+    nodes_modes: { tensor: nodes.modes, elemType: 2 },
+    nodes_splits: { tensor: nodes.splits, elemType: 1 },
+    nodes_truenodeids: { ints: nodes.trueids },
+    nodes_trueleafs: { ints: nodes.trueleafs },
+    nodes_falsenodeids: { ints: nodes.falseids },
+    nodes_falseleafs: { ints: nodes.falseleafs },
+    nodes_missing_value_tracks_true: { ints: nodes.missing },
+    leaf_targetids: { ints: leaves.targetids },
+    leaf_weights: { tensor: leaves.weights, elemType: 1 },
+    aggregate_function: { int: rnd.int(4) },
+    post_transform: { int: post },
+  };
+  if (members.length > 0) attributes.membership_values = { tensor: members, elemType: 1 };
+  const bytes = encodeEnsemble({
+    op: "TreeEnsemble",
+    features,
+    attributes,
+    outputs: [{ name: "Y", elemType: 1 }],
+  });
+  const rows = 1 + rnd.int(300);
+  const x = Float32Array.from({ length: rows * features }, () =>
+    canonical ? rnd.value(false) : rnd.value(true),
+  );
+  return { bytes, x, rows, features, outputs: ["Y"], threads: 1 + rnd.int(3), post: POSTS[post]! };
+}

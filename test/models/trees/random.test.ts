@@ -6,10 +6,12 @@ import type { WireTensor } from "../../../src/models/onnx-worker.js";
 import { compileForest, Unsupported } from "../../../src/models/trees/forest.js";
 import { TreePool } from "../../../src/models/trees/pool.js";
 import { expectSameOutputs } from "./compare.js";
-import { ensemble, type Options } from "./random-ensemble.js";
+import { ensemble, ensembleV5, type Options } from "./random-ensemble.js";
 
-async function check(options: Options): Promise<void> {
-  const { bytes, x, rows, features, outputs, threads, post } = ensemble(options);
+async function check(options: Options & { v5?: boolean }): Promise<void> {
+  const { bytes, x, rows, features, outputs, threads, post } = options.v5
+    ? ensembleV5(options)
+    : ensemble(options);
   const reference = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
   const expected = await reference.run({ X: new ort.Tensor("float32", x, [rows, features]) });
   const model = OnnxModelFile.parse(bytes);
@@ -51,16 +53,18 @@ async function check(options: Options): Promise<void> {
 describe("tree engine on random ensembles, against ONNX Runtime", () => {
   const runs = { numRuns: Number(process.env.MLBATCH_PROPERTY_RUNS ?? 120) };
   it.each([
-    ["regressors, every mode, NaN and infinities", false, false],
-    ["regressors, WebAssembly path", false, true],
-    ["classifiers, every mode, NaN and infinities", true, false],
-    ["classifiers, WebAssembly path", true, true],
+    ["regressors, every mode, NaN and infinities", false, false, false],
+    ["regressors, WebAssembly path", false, true, false],
+    ["classifiers, every mode, NaN and infinities", true, false, false],
+    ["classifiers, WebAssembly path", true, true, false],
+    ["opset-5 TreeEnsemble, every mode and set membership", false, false, true],
+    ["opset-5 TreeEnsemble, WebAssembly path", false, true, true],
   ] as const)(
     "%s",
-    async (_, classifier, canonical) => {
+    async (_, classifier, canonical, v5) => {
       await fc.assert(
         fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (seed) =>
-          check({ seed, classifier, canonical }),
+          check({ seed, classifier, canonical, v5 }),
         ),
         runs,
       );
