@@ -230,9 +230,15 @@ function decodeV3(node: OnnxNode): Decoded {
     weightStart[i + 1]!++;
   }
   for (let i = 0; i < n; i++) weightStart[i + 1] = weightStart[i + 1]! + weightStart[i]!;
-  const weightList = new Int32Array(weightStart[n]!);
+  const weightTargets = new Int32Array(weightStart[n]!);
+  const weightValues = new Float32Array(weightStart[n]!);
   const fill = weightStart.slice(0, n);
-  for (let k = 0; k < wTree.length; k++) if (weightNode[k]! >= 0) weightList[fill[weightNode[k]!]!++] = k;
+  for (let k = 0; k < wTree.length; k++) {
+    const i = weightNode[k]!;
+    if (i < 0) continue;
+    weightTargets[fill[i]!] = wId[k]!;
+    weightValues[fill[i]!++] = wValue[k]!;
+  }
   // ONNX Runtime reads these from every class weight, leaf or not.
   let allPositive = true;
   const weightClasses = new Set<number>();
@@ -257,21 +263,15 @@ function decodeV3(node: OnnxNode): Decoded {
   }
 
   // Children by index.
-  const trueChild = new Int32Array(n).fill(-1);
-  const falseChild = new Int32Array(n).fill(-1);
+  // Children by index, in place of the ids (the attributes' arrays are this function's own copies).
+  const trueChild = trueIds;
+  const falseChild = falseIds;
   for (let t = 0; t < nTrees; t++) {
     for (let i = runStart[t]!; i < runStart[t + 1]!; i++) {
-      if (modes[i] === LEAF) continue;
-      trueChild[i] = find(t, trueIds[i]!);
-      falseChild[i] = find(t, falseIds[i]!);
+      trueChild[i] = modes[i] === LEAF ? -1 : find(t, trueIds[i]!);
+      falseChild[i] = modes[i] === LEAF ? -1 : find(t, falseIds[i]!);
     }
   }
-  const weightTargets = new Int32Array(weightList.length);
-  const weightValues = new Float32Array(weightList.length);
-  weightList.forEach((k, w) => {
-    weightTargets[w] = wId[k]!;
-    weightValues[w] = wValue[k]!;
-  });
   return {
     op,
     classifier,
