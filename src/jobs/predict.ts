@@ -64,8 +64,12 @@ export async function predictAll(
       const { done, value: batch } = await next;
       if (done) break;
       // predict() copies the batch before it returns, so the reader may refill its buffers at once.
-      pending.push(model.predict(batch));
+      // A promise not awaited yet must not reject unhandled (Node would exit): awaiting it still throws.
+      const predicted = model.predict(batch);
+      predicted.catch(() => undefined);
+      pending.push(predicted);
       next = batches.next();
+      next.catch(() => undefined);
       if (pending.length >= 2) await appendOldest();
     }
     while (pending.length > 0) await appendOldest();

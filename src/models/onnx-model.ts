@@ -169,11 +169,9 @@ async function openSession(
   let why = "";
   if (choice !== "onnxruntime") {
     try {
-      const session = await TreeSession.create(
-        file,
-        ortOptions,
-        options.engine_threads ?? availableParallelism(),
-      );
+      // As many threads as ONNX Runtime would use: sums of tree shares merged in its order, same bits.
+      const threads = options.engine_threads ?? ortOptions.intraOpNumThreads ?? availableParallelism();
+      const session = await TreeSession.create(file, ortOptions, threads);
       return { session, engine: session.description };
     } catch (error) {
       // Under auto, anything that keeps the engine from starting leaves the model to ONNX Runtime.

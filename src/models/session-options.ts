@@ -31,7 +31,9 @@ export const SessionOptionsConfig = {
     .int()
     .positive()
     .optional()
-    .describe("Worker threads of the tree engine (default: one per core)."),
+    .describe(
+      "Worker threads of the tree engine (default: intra_op_num_threads when set, else one per core; with as many threads as ONNX Runtime, the engine adds scores in its order).",
+    ),
 };
 
 /** The session options of a loader's config. */

@@ -72,7 +72,7 @@ export function forEachField(
       }
     } else if (wire === 2) {
       const [size, start] = readVarint(buf, pos);
-      if (start + size > length) throw new Error("truncated protobuf field");
+      if (size < 0 || start + size > length) throw new Error("truncated protobuf field");
       stop = visit(number, wire, start, start + size, 0);
       pos = start + size;
     } else if (wire === 5 || wire === 1) {

@@ -286,7 +286,8 @@ function decodeV3(node: OnnxNode): Decoded {
     modes,
     features: featureIds,
     thresholds,
-    missing: missing.length === n ? missing : new Int32Array(n),
+    // ONNX Runtime reads the flags that exist, however many there are.
+    missing: Int32Array.from({ length: n }, (_, i) => (i < missing.length ? missing[i]! : 0)),
     trueChild,
     falseChild,
     roots: Int32Array.from(runStart.slice(0, nTrees)),

@@ -212,7 +212,8 @@ export function finishRows(
       const expNegMax = fr(Math.exp(-max));
       for (let j = 0; j < n; j++) {
         const v = out[j]!;
-        if (post === 2 || v > 1e-7 || v < -1e-7) {
+        // ONNX Runtime's threshold is the float 1e-7f.
+        if (post === 2 || v > 1.0000000116860974e-7 || v < -1.0000000116860974e-7) {
           out[j] = fr(Math.exp(fr(v - max)));
           sum = fr(sum + out[j]!);
         } else out[j] = fr(v * expNegMax);

@@ -16,6 +16,7 @@ const { parentPort, workerData } = require("node:worker_threads");
 const scoreRows = ${scoreRows.toString()};
 const { placed: P, memory, module } = workerData;
 const wasm = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error("wasm abort"); } } }).exports;
+parentPort.postMessage({ ready: true });
 const buf = memory.buffer;
 const forest = {
   layout: P.layout, aggregate: P.aggregate, canonical: P.canonical, nTargets: P.nTargets, nTrees: P.nTrees,
@@ -44,9 +45,11 @@ parentPort.on("message", (m) => {
     const has = new Uint8Array(b, m.has, size).fill(0);
     const pos = new Int32Array(b, m.pos, ${SUB});
     // Runs of sub-blocks without NaN go to WebAssembly in one call; a sub-block with a NaN to JavaScript.
+    // Most batches have no NaN at all: one SIMD scan says so.
+    const noNaN = fast && wasm.firstNaN(m.x, n * m.width) === -1;
     let r = 0;
     while (r < n) {
-      let e = r;
+      let e = noNaN ? n : r;
       while (fast && e < n && clean(x, m.width, e, Math.min(n, e + ${SUB}))) e = Math.min(n, e + ${SUB});
       if (e > r && P.layout === 0) {
         wasm.sumSingle(P.nodes, P.roots, P.depths, P.nTrees, P.nodeCount, m.t0, m.t1, m.x, m.width, r, e, m.scores, m.pos, ${SUB});
@@ -75,8 +78,10 @@ export interface TreeResult {
 }
 
 /**
- * Worker threads running a {@link Forest} over batches in shared memory: each worker takes a contiguous
- * slice of the batch's rows and walks every tree over it. Calls are served one at a time.
+ * Worker threads running a {@link Forest} over batches in shared memory: each worker walks a share of the
+ * trees over the whole batch (a tree is read into cache once per batch), and the partial scores are merged
+ * in the order ONNX Runtime merges its threads'. Calls are served one at a time; after a worker failure,
+ * every call fails.
  *
  * @example
  * ```ts
@@ -90,19 +95,16 @@ export class TreePool {
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private queue: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
-  /** Worker w walks trees [shares[w], shares[w + 1]): shares of equal total depth (the work per row). */
-  private readonly shares: readonly number[];
 
   private constructor(
     private readonly placed: Placed,
     private readonly finish: KernelFinish,
     private readonly memory: WasmMemory,
     private readonly workers: readonly Worker[],
-    depths: Int32Array,
   ) {
-    this.shares = shares(depths, Math.min(workers.length, placed.nTrees));
     for (const worker of workers) {
-      worker.on("message", (reply: { id: number; error?: string }) => {
+      worker.on("message", (reply: { id: number; error?: string; ready?: boolean }) => {
+        if (reply.ready) return;
         const waiter = this.waiting.get(reply.id);
         this.waiting.delete(reply.id);
         if (reply.error === undefined) waiter?.resolve();
@@ -124,12 +126,21 @@ export class TreePool {
       () => new Worker(WORKER, { eval: true, workerData: { placed, memory, module } }),
     );
     try {
+      // Ready once the worker has instantiated the WebAssembly module.
       await Promise.all(
         workers.map(
           (worker) =>
             new Promise<void>((resolve, reject) => {
-              worker.once("online", () => resolve());
-              worker.once("error", reject);
+              const onError = (error: Error) => reject(error);
+              const onExit = (code: number) =>
+                reject(new Error(`a tree engine worker exited (code ${code})`));
+              worker.once("error", onError);
+              worker.once("exit", onExit);
+              worker.once("message", () => {
+                worker.off("error", onError);
+                worker.off("exit", onExit);
+                resolve();
+              });
             }),
         ),
       );
@@ -137,7 +148,7 @@ export class TreePool {
       await Promise.all(workers.map((worker) => worker.terminate()));
       throw error;
     }
-    return new TreePool(placed, forest.finish, memory, workers, forest.kernel.depths);
+    return new TreePool(placed, forest.finish, memory, workers);
   }
 
   /** The number of worker threads. */
@@ -171,7 +182,8 @@ export class TreePool {
     const E = P.nTargets;
     // Each worker walks a share of the trees over the whole batch: a tree is fetched into cache once per
     // batch, and partial scores are merged here, as ONNX Runtime merges its threads' partial sums.
-    const parts = this.shares.length - 1;
+    const shares = treeShares(P.nTrees, this.workers.length, n, E);
+    const parts = shares.length - 1;
     let at = P.end;
     const region = (bytes: number) => {
       const start = at;
@@ -180,8 +192,8 @@ export class TreePool {
     };
     const xAt = region(n * width * 4);
     const scratch = Array.from({ length: parts }, (_, w) => ({
-      t0: this.shares[w]!,
-      t1: this.shares[w + 1]!,
+      t0: shares[w]!,
+      t1: shares[w + 1]!,
       scores: region(n * E * 4),
       has: region(n * E),
       pos: region(SUB * 4),
@@ -190,7 +202,8 @@ export class TreePool {
     if (missing > 0) this.memory.grow(Math.ceil(missing / PAGE));
     const buffer = this.memory.buffer;
     new Float32Array(buffer, xAt, n * width).set(x.subarray(0, n * width));
-    await Promise.all(
+    // Every worker must be done with the shared memory before it is reused, even when one failed.
+    const settled = await Promise.allSettled(
       scratch.map(
         (part, w) =>
           new Promise<void>((resolve, reject) => {
@@ -200,6 +213,11 @@ export class TreePool {
           }),
       ),
     );
+    const failed = settled.find((result) => result.status === "rejected");
+    if (failed) {
+      this.fail(failed.reason as Error);
+      throw failed.reason;
+    }
     const scores = new Float32Array(buffer, scratch[0]!.scores, n * E).slice();
     const has = new Uint8Array(buffer, scratch[0]!.has, n * E).slice();
     for (const part of scratch.slice(1)) {
@@ -224,6 +242,22 @@ export class TreePool {
   }
 }
 
+/**
+ * How the trees are shared among the workers, as ONNX Runtime shares them among its threads, so that
+ * the sums are added in the same order: contiguous shares of equal tree counts (the first ones one tree
+ * longer), one per thread, when the batch has more than 50 rows and there are more trees than threads (at
+ * least as many, with several targets); else one share, all trees in order.
+ */
+function treeShares(nTrees: number, threads: number, rows: number, targets: number): number[] {
+  const enough = targets === 1 ? nTrees > threads : nTrees >= threads;
+  const parts = rows > 50 && threads > 1 && enough ? threads : 1;
+  const each = Math.floor(nTrees / parts);
+  const extra = nTrees % parts;
+  const cuts = [0];
+  for (let w = 0; w < parts; w++) cuts.push(cuts[w]! + each + (w < extra ? 1 : 0));
+  return cuts;
+}
+
 /** Merges a worker's partial scores into `scores`: sums, or minima/maxima of the targets that have one. */
 function merge(
   aggregate: number,
@@ -235,23 +269,9 @@ function merge(
   for (let i = 0; i < scores.length; i++) {
     if (partHas[i] === 0) continue;
     const v = part[i]!;
+    // As ONNX Runtime's MergePrediction: keep the first share's extreme only when strictly better.
     if (aggregate <= 1) scores[i] = scores[i]! + v;
-    else if (has[i] === 0 || (aggregate === 2 ? v < scores[i]! : v > scores[i]!)) scores[i] = v;
+    else scores[i] = has[i] !== 0 && (aggregate === 2 ? scores[i]! < v : scores[i]! > v) ? scores[i]! : v;
     has[i] = 1;
   }
-}
-
-/** Cuts trees into `parts` contiguous shares of about equal total depth. */
-function shares(depths: Int32Array, parts: number): number[] {
-  let total = 0;
-  for (const d of depths) total += Math.max(1, d);
-  const cuts = [0];
-  let sum = 0;
-  for (let t = 0; t < depths.length && cuts.length < parts; t++) {
-    sum += Math.max(1, depths[t]!);
-    if (sum >= (total * cuts.length) / parts) cuts.push(t + 1);
-  }
-  while (cuts.length < parts) cuts.push(depths.length);
-  cuts.push(depths.length);
-  return cuts;
 }

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type ort from "onnxruntime-node";
+import { messageOf } from "../../errors.js";
 import { ELEM, OnnxModelFile as ModelFile, type OnnxModelFile, type OnnxNode } from "../onnx/graph.js";
 import { OnnxWorker, type Session, type WireTensor } from "../onnx-worker.js";
 import { compileForest, type Forest, Unsupported } from "./forest.js";
@@ -82,30 +83,38 @@ export class TreeSession implements Session {
     // The nodes around the ensemble are light: one thread, so that ONNX Runtime's spinning thread pool
     // does not take cores from the engine's workers.
     const light = { ...options, intraOpNumThreads: 1, interOpNumThreads: 1 };
+    const subModel = async (bytes: Uint8Array, where: string) => {
+      try {
+        const session = await OnnxWorker.create(bytes, light);
+        started.push(session);
+        return session;
+      } catch (error) {
+        // ONNX Runtime refusing a cut of a graph it loads whole (e.g. a type it infers differently).
+        throw new Unsupported(
+          `ONNX Runtime rejects the nodes ${where} the ensemble as a graph: ${messageOf(error)}`,
+        );
+      }
+    };
     try {
-      const pre = plan.pre && (await OnnxWorker.create(plan.pre, light));
-      if (pre) started.push(pre);
-      const post = plan.post && (await OnnxWorker.create(plan.post, light));
-      if (post) started.push(post);
+      const pre = plan.pre && (await subModel(plan.pre, "before"));
+      const post = plan.post && (await subModel(plan.post, "after"));
       const pool = await TreePool.create(forest, threads);
       started.push({ release: () => pool.close() });
+      const tree = { inputs: [...plan.tree.inputs], outputs: [...plan.tree.outputs] };
       return new TreeSession(
         forest,
-        { inputs: [...plan.tree.inputs], outputs: [...plan.tree.outputs] },
+        tree,
         pool,
         pre,
         post,
         plan.postInputs,
-        model.inputs.map(metadata),
-        model.outputs.map(metadata),
+        // Initializers listed as graph inputs (IR version 3) are not inputs to feed, as in ONNX Runtime.
+        model.inputs.filter((input) => !model.isInitializer(input.name)).map(metadata),
+        outputMetadata(model, tree.outputs, forest, post),
       );
     } catch (error) {
       await Promise.all(started.map((s) => s.release()));
-      if (error instanceof Unsupported) throw error;
-      // ONNX Runtime refusing a cut of a graph it loads whole (e.g. a type it infers differently).
-      throw new Unsupported(
-        `ONNX Runtime rejects the graph cut around the ensemble: ${(error as Error).message}`,
-      );
+      throw error;
     }
   }
 
@@ -266,6 +275,32 @@ function copyTensor(tensor: WireTensor | undefined): WireTensor | undefined {
   if (tensor === undefined) return undefined;
   const data = Array.isArray(tensor.data) ? [...tensor.data] : (tensor.data as Float32Array).slice();
   return { ...tensor, data };
+}
+
+/**
+ * The graph's outputs as ONNX Runtime describes them: from the sub-model after the ensemble, or, for the
+ * ensemble's own outputs, with the shapes the operator gives them ([N] labels, [N, targets] scores), whatever
+ * the file declares.
+ */
+function outputMetadata(
+  model: OnnxModelFile,
+  treeOutputs: readonly string[],
+  forest: Forest,
+  post: OnnxWorker | undefined,
+): ort.InferenceSession.ValueMetadata[] {
+  const rows = model.inputs[0]?.shape[0] ?? "";
+  return model.outputs.map((output) => {
+    const after = post?.outputMetadata.find((meta) => meta.name === output.name);
+    if (after !== undefined) return after;
+    const scores = forest.labels === undefined || output.name === treeOutputs[1];
+    const labelType = forest.labels !== undefined && "strings" in forest.labels ? "string" : "int64";
+    return {
+      name: output.name,
+      isTensor: true,
+      type: scores ? "float32" : labelType,
+      shape: scores ? [rows, forest.kernel.nTargets] : [rows],
+    } as ort.InferenceSession.ValueMetadata;
+  });
 }
 
 function metadata(value: {
