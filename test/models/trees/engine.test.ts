@@ -36,10 +36,23 @@ function batch(model: Model, n: number): Batch {
   return { length: n, columns };
 }
 
+/** An MLmodel of a model folder holding `bytes`, without signature. */
+function folderWith(name: string, bytes: Uint8Array): MLmodel {
+  const folder = join(dir, name);
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, "model.onnx"), bytes);
+  return {
+    directory: folder,
+    flavors: ["onnx"],
+    onnx: { data: "model.onnx", sessionOptions: undefined },
+    signature: { inputs: undefined, outputs: undefined },
+    runId: undefined,
+    mlflowVersion: undefined,
+  };
+}
+
 /** A model folder holding a two-class classifier with PROBIT, which the engine leaves to ONNX Runtime. */
 function probitClassifier(): MLmodel {
-  const folder = join(dir, "probit");
-  mkdirSync(folder, { recursive: true });
   const bytes = encodeEnsemble({
     op: "TreeEnsembleClassifier",
     features: 1,
@@ -63,15 +76,7 @@ function probitClassifier(): MLmodel {
       { name: "probabilities", elemType: 1 },
     ],
   });
-  writeFileSync(join(folder, "model.onnx"), bytes);
-  return {
-    directory: folder,
-    flavors: ["onnx"],
-    onnx: { data: "model.onnx", sessionOptions: undefined },
-    signature: { inputs: undefined, outputs: undefined },
-    runId: undefined,
-    mlflowVersion: undefined,
-  };
+  return folderWith("probit", bytes);
 }
 
 describe("loader engine", () => {
@@ -94,6 +99,46 @@ describe("loader engine", () => {
     } finally {
       await trees.close();
       await onnxruntime.close();
+    }
+  });
+
+  it("given a two-target forest whose output declares no shape, then both engines make the same two columns", async () => {
+    const bytes = encodeEnsemble({
+      op: "TreeEnsembleRegressor",
+      features: 1,
+      attributes: {
+        n_targets: { int: 2 },
+        nodes_treeids: { ints: [0, 0, 0] },
+        nodes_nodeids: { ints: [0, 1, 2] },
+        nodes_featureids: { ints: [0, 0, 0] },
+        nodes_modes: { strings: ["BRANCH_LEQ", "LEAF", "LEAF"] },
+        nodes_values: { floats: [0.5, 0, 0] },
+        nodes_truenodeids: { ints: [1, 0, 0] },
+        nodes_falsenodeids: { ints: [2, 0, 0] },
+        target_treeids: { ints: [0, 0, 0, 0] },
+        target_nodeids: { ints: [1, 1, 2, 2] },
+        target_ids: { ints: [0, 1, 0, 1] },
+        target_weights: { floats: [1, 2, 3, 4] },
+      },
+      outputs: [{ name: "variable", elemType: 1 }],
+    });
+    const mlmodel = folderWith("two-targets", bytes);
+    const input: Batch = {
+      length: 3,
+      columns: [{ name: "X", type: "float32", data: Float32Array.from([0, 1, 0.5]) }],
+    };
+    for (const engine of ["trees", "onnxruntime"] as const) {
+      const model = await new CustomLoader({ engine }).load("models:/two/1", mlmodel);
+      try {
+        expect(model.outputs.map((o) => o.name)).toEqual(["variable_0", "variable_1"]);
+        const out = await model.predict(input);
+        expect(out.columns.map((c) => Array.from(c.data as Float32Array))).toEqual([
+          [1, 3, 1],
+          [2, 4, 2],
+        ]);
+      } finally {
+        await model.close();
+      }
     }
   });
 
