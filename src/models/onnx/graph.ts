@@ -1,8 +1,5 @@
 import { type Field, fields, forEachField, readVarint, text, Writer } from "./protobuf.js";
 
-/** ONNX `AttributeProto.AttributeType` values used here. */
-export const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
-
 /** A node attribute, decoded lazily: repeated values come out as typed arrays, never one object per value. */
 export class Attribute {
   private constructor(
@@ -19,24 +16,6 @@ export class Attribute {
       return number === 1;
     });
     return new Attribute(name, bytes);
-  }
-
-  /** The `AttributeProto.AttributeType` (see {@link ATTRIBUTE}). */
-  get type(): number {
-    let type = 0;
-    forEachField(this.bytes, (number, wire, _s, _e, value) => {
-      if (number === 20 && wire === 0) type = value;
-    });
-    return type;
-  }
-
-  /** The `f` value. */
-  get float(): number {
-    let out = 0;
-    forEachField(this.bytes, (number, wire, start) => {
-      if (number === 2 && wire === 5) out = view(this.bytes).getFloat32(start, true);
-    });
-    return out;
   }
 
   /** The `i` value. */
@@ -70,15 +49,6 @@ export class Attribute {
       if (number !== 7) return;
       if (wire === 5) out[i++] = data.getFloat32(start, true);
       else for (let p = start; p < end; p += 4) out[i++] = data.getFloat32(p, true);
-    });
-    return out;
-  }
-
-  /** The `ints` values (as float64: ONNX ids fit in 2^53). */
-  ints(): Float64Array {
-    const out = new Float64Array(this.intCount());
-    this.eachInt((value, i) => {
-      out[i] = value;
     });
     return out;
   }

@@ -4,7 +4,6 @@ import { allocate, type Placed, type WasmMemory } from "./memory.js";
 
 /** A tree ensemble compiled for the kernel: node arrays in shared memory, and how scores are finished. */
 export interface Forest {
-  readonly op: "TreeEnsembleRegressor" | "TreeEnsembleClassifier" | "TreeEnsemble";
   /** The node arrays, as views of {@link Forest.memory}. */
   readonly kernel: KernelForest;
   /** The shared WebAssembly memory holding the node arrays (batches go after them). */
@@ -59,7 +58,6 @@ function below(t: number): number {
 
 /** A tree ensemble read from either operator: nodes and leaves by index, children by index. */
 interface Decoded {
-  readonly op: Forest["op"];
   readonly classifier: boolean;
   readonly nTargets: number;
   readonly aggregate: number;
@@ -112,7 +110,6 @@ export function compileForest(node: OnnxNode): Forest {
  * node of each run of tree ids; weights on internal nodes are ignored.
  */
 function decodeV3(node: OnnxNode): Decoded {
-  const op = node.opType as "TreeEnsembleRegressor" | "TreeEnsembleClassifier";
   const a = node.attributes;
   for (const name of a.keys()) {
     if (name.endsWith("_as_tensor"))
@@ -127,7 +124,7 @@ function decodeV3(node: OnnxNode): Decoded {
   };
   const floats = (name: string): Float32Array => a.get(name)?.floats() ?? new Float32Array(0);
   const str = (name: string, fallback: string): string => a.get(name)?.string ?? fallback;
-  const classifier = op === "TreeEnsembleClassifier";
+  const classifier = node.opType === "TreeEnsembleClassifier";
   const prefix = classifier ? "class" : "target";
 
   const treeIds = ints("nodes_treeids");
@@ -273,7 +270,6 @@ function decodeV3(node: OnnxNode): Decoded {
     }
   }
   return {
-    op,
     classifier,
     nTargets,
     aggregate,
@@ -395,7 +391,6 @@ function decodeV5(node: OnnxNode): Decoded {
   for (const root of roots)
     if (root < 0 || root >= nI) throw new Unsupported(`tree root ${root} is not a node`);
   return {
-    op: "TreeEnsemble",
     classifier: false,
     nTargets,
     aggregate,
@@ -424,7 +419,7 @@ function decodeV5(node: OnnxNode): Decoded {
 
 /** Lays a decoded ensemble out for the kernel, in a new shared memory. */
 function layOut(d: Decoded): Forest {
-  const { op, classifier, nTargets, aggregate, post, base, labels, binaryCase, allPositive, n, modes } = d;
+  const { classifier, nTargets, aggregate, post, base, labels, binaryCase, allPositive, n, modes } = d;
   const { features: featureIds, thresholds, missing, trueChild, falseChild, weightStart } = d;
   const nTrees = d.roots.length;
   const single = !classifier && nTargets === 1;
@@ -609,7 +604,7 @@ function layOut(d: Decoded): Forest {
     end,
   };
   const bytes = sizes.reduce((sum, size) => sum + size, 0);
-  return { op, kernel, memory, placed, finish, nFeatures: maxFeature + 1, labels, nodeCount: count, bytes };
+  return { kernel, memory, placed, finish, nFeatures: maxFeature + 1, labels, nodeCount: count, bytes };
 }
 
 /** Whether a node compares as `x > t'` (LEQ, LT, GTE, GT with a usable threshold). */
