@@ -4,8 +4,8 @@
 // usage: node bench/raw-trees.mjs MODEL_DIR INPUTS.parquet [BATCH_SIZE] [THREADS] [LIMIT]
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
 import { TreeSession } from "../dist/models/trees/tree-session.js";
+import { readColumns } from "./columns.mjs";
 
 const [dir, inputs, batchArg, threadsArg, limitArg] = process.argv.slice(2);
 const batchSize = Number(batchArg ?? 16384);
@@ -16,26 +16,8 @@ const session = await TreeSession.create(
   Number(threadsArg ?? availableParallelism()),
 );
 const loaded = performance.now();
-const SQL_TYPE = { float32: "FLOAT", float64: "DOUBLE", int64: "BIGINT", int32: "INTEGER" };
-const ARRAY = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, int32: Int32Array };
 const meta = session.inputMetadata;
-const db = await (await DuckDBInstance.create(":memory:")).connect();
-const select = meta.map((m) => `CAST("${m.name}" AS ${SQL_TYPE[m.type]}) AS "${m.name}"`).join(", ");
-const limit = limitArg ? ` LIMIT ${Number(limitArg)}` : "";
-const count = Number(
-  (
-    await db.runAndReadAll(`SELECT count(*) AS n FROM (SELECT * FROM '${inputs}'${limit})`)
-  ).getRowObjectsJS()[0].n,
-);
-const columns = meta.map((m) => new ARRAY[m.type](count));
-const stream = await db.stream(`SELECT ${select} FROM '${inputs}'${limit}`);
-let offset = 0;
-for (let chunk = await stream.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await stream.fetchChunk()) {
-  meta.forEach((_, i) => {
-    columns[i].set(chunk.getColumnVector(i).items, offset);
-  });
-  offset += chunk.rowCount;
-}
+const { count, columns } = await readColumns(meta, inputs, limitArg);
 // Two batches in flight, as mlbatch runs a model: ONNX Runtime computes the next batch's features while
 // the engine walks the trees of the current one.
 let checksum = 0;
