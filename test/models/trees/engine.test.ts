@@ -200,7 +200,7 @@ describe("loader engine", () => {
       `SELECT count(*)::INT AS n, max(abs(a.prediction - b.prediction))::DOUBLE AS worst FROM '${outputs[0]}' a POSITIONAL JOIN '${outputs[1]}' b`,
     );
     expect(row).toMatchObject({ n: 3476 });
-    expect(Number(row!.worst)).toBeLessThan(1);
+    expect(Number(row!.worst)).toBeLessThan(0.01);
   });
 
   it("given the committed WebAssembly kernel, then it is what wasm/trees.ts compiles to", () => {
