@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { isDeadOwned, ownedFolder, track } from "./scratch.js";
 
 /**
  * How much memory DuckDB may hold before it spills to its temporary folder (`MLBATCH_DUCKDB_MEMORY_LIMIT`
@@ -27,6 +28,7 @@ export class Database {
     private readonly spill: string,
     /** The connection to run SQL on. */
     readonly connection: DuckDBConnection,
+    private readonly forget: () => void,
   ) {}
 
   /** Opens a new in-memory database. */
@@ -34,14 +36,18 @@ export class Database {
     // Insertion order is what makes "one output row per input row, in input order" hold. A memory limit,
     // a private spill folder and no cache of input files keep memory flat however many rows the job reads
     // (measured: with DuckDB's external file cache, peak RSS grew by the input file's size).
-    const spill = mkdtempSync(join(tmpdir(), "mlbatch-duckdb-"));
+    // DuckDB makes the spill folder only when it spills; one named after this process, so that a later
+    // run removes it if this one is killed.
+    sweepSpills();
+    const spill = ownedFolder(tmpdir(), SPILL_PREFIX);
+    const forget = track(spill);
     const instance = await DuckDBInstance.create(":memory:", {
       preserve_insertion_order: "true",
       memory_limit: MEMORY_LIMIT,
       temp_directory: spill,
       enable_external_file_cache: "false",
     });
-    return new Database(instance, spill, await instance.connect());
+    return new Database(instance, spill, await instance.connect(), forget);
   }
 
   /**
@@ -71,5 +77,31 @@ export class Database {
     this.connection.closeSync();
     this.instance.closeSync();
     rmSync(this.spill, { recursive: true, force: true });
+    this.forget();
+  }
+
+  /** Interrupts the statement running on any of the database's connections (it then fails). */
+  interrupt(): void {
+    for (const connection of [this.connection, ...this.others]) connection.interrupt();
+  }
+}
+
+const SPILL_PREFIX = "mlbatch-duckdb";
+
+/** Removes the spill folders of dead mlbatch processes of this host. */
+function sweepSpills(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!isDeadOwned(name, SPILL_PREFIX)) continue;
+    try {
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    } catch {
+      // Another run's sweep got there first, or it is not ours to remove.
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { writeAtomically } from "../data/writers/atomic.js";
 import type { ErrorCode, JobStep } from "../errors.js";
 
 /** The JSON run summary a job writes to `job.report`: what ran, on what, with which model, how it went. */
@@ -63,15 +63,7 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
-/** Writes the report atomically (temporary file, then rename), creating its folder. */
+/** Writes the report atomically (temporary file, then rename; never over a folder), creating its folder. */
 export async function writeReport(path: string, report: RunReport): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(temp, `${JSON.stringify(report, null, 2)}\n`);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  await writeAtomically(path, (temp) => writeFile(temp, `${JSON.stringify(report, null, 2)}\n`));
 }

@@ -17,7 +17,7 @@ import { readMLmodel } from "../models/mlmodel.js";
 import type { FeatureSpec, Model } from "../models/model.js";
 import { FEED_TYPE } from "../models/signature.js";
 import { modelReference, modelUri } from "../registry/model-uri.js";
-import { type CommitOutcome, commitRun, committedManifest } from "../shard/commit.js";
+import { type CommitOutcome, commitRun, committedManifest, recoverStaging } from "../shard/commit.js";
 import type { Shard } from "../shard/detect.js";
 import { createExclusive } from "../shard/exclusive.js";
 import { PLAN, ShardLayout } from "../shard/layout.js";
@@ -215,6 +215,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
 
   /** `mlbatch commit`: commits the planned run, or fails with the units still missing. */
   private async commitOnly(db: Database): Promise<ShardLocals> {
+    await recoverStaging(this.layout);
     const plan = (await readPlan(this.layout.plan)) ?? (await readPlan(join(this.layout.output, PLAN)));
     if (plan === undefined) {
       throw Object.assign(
@@ -261,6 +262,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
     db: Database,
   ): Promise<{ plan: Plan; created: boolean; committed?: CommitOutcome }> {
     const path = this.layout.plan;
+    await recoverStaging(this.layout);
     const existing = await readPlan(path);
     if (existing !== undefined && this.action.kind === "shard") return { plan: existing, created: false };
     const made = await this.makePlan(db);
@@ -281,8 +283,8 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
     if (manifest?.plan_id === made.plan_id) {
       return { plan: made, created: false, committed: { status: "committed", manifest, byThisCall: false } };
     }
-    // Like every writer in mode "error": an existing output (not of this plan) is refused before any work.
-    if (this.options.outputs.mode === "error") await checkTarget(this.layout.output, "error");
+    // Like every writer: an output it would refuse to replace (not of this plan) is refused before any work.
+    await checkTarget(this.layout.output, this.options.outputs.mode, "folder");
     await mkdir(this.layout.staging, { recursive: true });
     const created = await createExclusive(
       path,

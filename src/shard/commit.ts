@@ -3,12 +3,15 @@
  * (exclusively: one committer wins, the others find the same manifest), then rename the staging folder
  * to the output path in one step.
  */
-import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { readdir, readFile, readlink, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { Database } from "../data/database.js";
+import { parseScratch, scratchPath } from "../data/scratch.js";
 import { quotedString } from "../data/sql.js";
-import { MlbatchError, messageOf } from "../errors.js";
+import { publishFolder } from "../data/writers/publish.js";
+import { isMlbatchError, MlbatchError, messageOf } from "../errors.js";
 import { createExclusive } from "./exclusive.js";
-import { type ShardLayout, TEMP_PREFIX } from "./layout.js";
+import { PLAN, type ShardLayout, TEMP_PREFIX } from "./layout.js";
 import { checkPart, fileSha256 } from "./parts.js";
 import type { Plan } from "./plan.js";
 
@@ -160,24 +163,29 @@ async function tryCommit(
 }
 
 /**
- * Renames the staging folder to the output path. When another committer did it first, its output (same
- * plan) is kept; an older output is refused (`error`) or moved aside and removed (`overwrite`).
+ * Publishes the staging folder as the output: it becomes a parts folder beside the output, and the output
+ * path a link to it (see publishFolder: one rename, so readers see the old output or the new one). When a
+ * twin committer did it first, its output (same plan) is kept; an older output is refused (`error`) or
+ * replaced (`overwrite`, only when mlbatch wrote it).
  */
 async function publish(layout: ShardLayout, planId: string, mode: "error" | "overwrite"): Promise<void> {
+  const parts = scratchPath(layout.output, "parts");
   try {
-    try {
-      await rename(layout.staging, layout.output);
-      return;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" && (await committedManifest(layout, planId)) !== undefined) return;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR" && code !== "EISDIR") throw error;
-    }
+    await rename(layout.staging, parts);
+  } catch (error) {
+    if ((await committedManifest(layout, planId)) !== undefined) return;
+    throw cannotCommit(layout, error);
+  }
+  try {
+    await publishFolder(parts, layout.output, mode);
+  } catch (error) {
     if ((await committedManifest(layout, planId)) !== undefined) {
-      await rm(layout.staging, { recursive: true, force: true });
+      await rm(parts, { recursive: true, force: true });
       return;
     }
-    if (mode === "error") {
+    // The finished run waits in the staging folder for `mlbatch commit`.
+    await rename(parts, layout.staging).catch(() => undefined);
+    if (mode === "error" && isMlbatchError(error, "E_WRITE") && (await exists(layout.output))) {
       throw new MlbatchError(
         "E_WRITE",
         `cannot commit outputs "${layout.output}": it already exists and the writer's mode is "error". The ` +
@@ -185,23 +193,32 @@ async function publish(layout: ShardLayout, planId: string, mode: "error" | "ove
           "or set mode: overwrite.",
       );
     }
-    const aside = layout.aside();
-    await rename(layout.output, aside);
-    try {
-      await rename(layout.staging, layout.output);
-    } catch (error) {
-      if ((await committedManifest(layout, planId)) === undefined) {
-        await rename(aside, layout.output).catch(() => undefined);
-        throw error;
-      }
-    }
-    await rm(aside, { recursive: true, force: true });
-  } catch (error) {
-    if (error instanceof MlbatchError) throw error;
-    throw new MlbatchError("E_WRITE", `cannot commit outputs "${layout.output}": ${messageOf(error)}`, {
-      cause: error,
-    });
+    throw cannotCommit(layout, error);
   }
+}
+
+/**
+ * Puts back the staging folder of a committer that died between its two renames (staging to parts
+ * folder, then the link): its finished parts are not lost, and the next commit publishes them.
+ */
+export async function recoverStaging(layout: ShardLayout): Promise<void> {
+  if (await exists(layout.staging)) return;
+  const folder = dirname(layout.output);
+  const published = await readlink(layout.output).catch(() => undefined);
+  for (const name of await readdir(folder).catch(() => [] as string[])) {
+    const entry = parseScratch(name);
+    if (entry?.kind !== "parts" || entry.live || entry.output !== basename(layout.output)) continue;
+    if (name === published || !(await exists(join(folder, name, PLAN)))) continue;
+    await rename(join(folder, name), layout.staging).catch(() => undefined);
+    return;
+  }
+}
+
+function cannotCommit(layout: ShardLayout, error: unknown): MlbatchError {
+  if (error instanceof MlbatchError) return error;
+  return new MlbatchError("E_WRITE", `cannot commit outputs "${layout.output}": ${messageOf(error)}`, {
+    cause: error,
+  });
 }
 
 async function readManifest(path: string): Promise<Manifest | undefined> {

@@ -50,14 +50,6 @@ export class ShardLayout {
   temp(name: string): string {
     return join(this.staging, `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}-${name}`);
   }
-
-  /** A new name beside the output, to move an old output aside. */
-  aside(): string {
-    return join(
-      dirname(this.output),
-      `.${basename(this.output)}.old-${process.pid}-${randomBytes(4).toString("hex")}`,
-    );
-  }
 }
 
 /** The name of the plan file. */

@@ -63,6 +63,7 @@ describe.each(Object.keys(WRITERS))("%s writer", (format) => {
     const rows = await make({ path, maxRowsPerFile: 400 }).write(db, "(SELECT range AS x FROM range(1000))");
     expect(rows).toBe(1000);
     expect(readdirSync(path)).toEqual([
+      "_SUCCESS",
       `part-00000.${format}`,
       `part-00001.${format}`,
       `part-00002.${format}`,
@@ -80,17 +81,30 @@ describe.each(Object.keys(WRITERS))("%s writer", (format) => {
   it("given max_rows_per_file and no rows, when written, then one empty part keeps the columns", async () => {
     const path = join(dir, "out");
     expect(await make({ path, maxRowsPerFile: 10 }).write(db, "(SELECT 1 AS x WHERE false)")).toBe(0);
-    expect(readdirSync(path)).toEqual([`part-00000.${format}`]);
+    expect(readdirSync(path)).toEqual(["_SUCCESS", `part-00000.${format}`]);
   });
 
-  it("given parts over an existing folder, when written with mode error or overwrite, then error refuses and overwrite replaces it whole", async () => {
+  it("given parts over an existing folder mlbatch wrote, when written with mode error or overwrite, then error refuses and overwrite replaces it whole", async () => {
+    const path = join(dir, "out");
+    await make({ path, maxRowsPerFile: 1 }).write(db, "(SELECT range AS x FROM range(3))");
+    await failure(make({ path, maxRowsPerFile: 2 }).write(db, "(SELECT 1 AS x)"));
+    expect(readdirSync(path)).toHaveLength(4);
+    await make({ path, maxRowsPerFile: 2, mode: "overwrite" }).write(db, "(SELECT range AS x FROM range(3))");
+    expect(readdirSync(path)).toEqual(["_SUCCESS", `part-00000.${format}`, `part-00001.${format}`]);
+    // The folder is a link to one hidden parts folder: the old one is gone.
+    expect(readdirSync(dir).filter((name) => name !== "out")).toHaveLength(1);
+  });
+
+  it("given a folder mlbatch did not write, when parts are written with mode overwrite, then it is refused and left untouched", async () => {
     const path = join(dir, "out");
     mkdirSync(path);
     writeFileSync(join(path, "part-00009.old"), "old part");
-    await failure(make({ path, maxRowsPerFile: 2 }).write(db, "(SELECT 1 AS x)"));
+    const error = await failure(
+      make({ path, maxRowsPerFile: 2, mode: "overwrite" }).write(db, "(SELECT 1 AS x)"),
+    );
+    expect(error.code).toBe("E_WRITE");
+    expect(error.message).toContain("mlbatch did not write");
     expect(readdirSync(path)).toEqual(["part-00009.old"]);
-    await make({ path, maxRowsPerFile: 2, mode: "overwrite" }).write(db, "(SELECT range AS x FROM range(3))");
-    expect(readdirSync(path)).toEqual([`part-00000.${format}`, `part-00001.${format}`]);
     expect(readdirSync(dir)).toEqual(["out"]);
   });
 

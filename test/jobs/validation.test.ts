@@ -313,6 +313,7 @@ describe("formats and write modes in a job", () => {
     const locals = await job.execute();
     expect(locals.shape).toEqual([3476, 2]);
     expect(readdirSync(path)).toEqual([
+      "_SUCCESS",
       "part-00000.csv",
       "part-00001.csv",
       "part-00002.csv",

@@ -1,10 +1,15 @@
-import { randomBytes } from "node:crypto";
-import { link, lstat, mkdir, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { link, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { MlbatchError, messageOf } from "../../errors.js";
+import { scratchPath, track } from "../scratch.js";
+import { sweepLeftovers } from "./leftovers.js";
+import { existing, existsError, MARKER, outputTarget, publishFolder, refuseUnless } from "./publish.js";
 
 /** What a writer does when its output already exists: refuse (`error`) or replace it (`overwrite`). */
 export type WriteMode = "error" | "overwrite";
+
+/** What an output is: one file, or a folder of part files. */
+export type OutputShape = "file" | "folder";
 
 /** An output written under a temporary name beside its path: not visible until committed. */
 export interface StagedOutput {
@@ -13,7 +18,7 @@ export interface StagedOutput {
   /** How many rows it holds. */
   readonly rows: number;
   /**
-   * Moves the output into place, with renames in one folder (readers never see part of it).
+   * Moves the output into place in one rename (readers never see part of it).
    *
    * @throws MlbatchError `E_WRITE` when the path exists and the mode is `error`; nothing is then changed
    */
@@ -23,17 +28,22 @@ export interface StagedOutput {
 }
 
 /**
- * Refuses early, before any work, to write over an existing output in mode `error`.
+ * Refuses early, before any work, what the write would refuse at its end: an existing output in mode
+ * `error`; in mode `overwrite`, anything mlbatch must not replace (a folder where a file goes, a file
+ * where a folder goes, a folder mlbatch did not write).
  *
  * @throws MlbatchError `E_WRITE` naming the path and what to do
  */
-export async function checkTarget(path: string, mode: WriteMode): Promise<void> {
-  if (mode === "error" && (await exists(path))) throw existing(path);
+export async function checkTarget(path: string, mode: WriteMode, shape: OutputShape = "file"): Promise<void> {
+  const target = await outputTarget(path);
+  refuseUnless(path, await existing(target), shape, mode);
 }
 
 /**
- * Runs `produce(tempPath)`, which writes a file or a folder at `tempPath` (beside `path`) and returns its
- * row count. On failure the temporary output is removed and nothing else is changed.
+ * Runs `produce(tempPath)`, which writes a file (or, for shape `folder`, fills the folder) at `tempPath`
+ * beside `path` and returns its row count. A folder gets mlbatch's marker (`_SUCCESS`) when complete. On
+ * failure the temporary output is removed and nothing else is changed. Leftovers of dead runs beside the
+ * output are swept first.
  *
  * @throws MlbatchError `E_WRITE`
  */
@@ -41,28 +51,53 @@ export async function stage(
   path: string,
   mode: WriteMode,
   produce: (tempPath: string) => Promise<number>,
+  shape: OutputShape = "file",
 ): Promise<StagedOutput> {
-  await checkTarget(path, mode);
-  const temp = sibling(path, "tmp");
+  const target = await outputTarget(path);
+  refuseUnless(path, await existing(target), shape, mode);
+  const temp = scratchPath(target, shape === "folder" ? "parts" : "tmp");
+  const forget = track(temp);
+  const discard = async () => {
+    await rm(temp, { force: true, recursive: true });
+    forget();
+  };
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(target), { recursive: true });
+    await sweepLeftovers(dirname(target));
+    if (shape === "folder") await mkdir(temp);
     const rows = await produce(temp);
+    if (shape === "folder") {
+      const files = (await readdir(temp)).sort();
+      await writeFile(
+        join(temp, MARKER),
+        `${JSON.stringify({ format: "mlbatch-parts/1", rows, files }, null, 2)}\n`,
+      );
+    }
     return {
       path,
       rows,
-      commit: () => commit(temp, path, mode),
-      discard: () => rm(temp, { force: true, recursive: true }),
+      commit: async () => {
+        try {
+          if (shape === "folder") await publishFolder(temp, target, mode);
+          else await commitFile(temp, target, path, mode);
+          forget();
+        } catch (error) {
+          await discard().catch(() => undefined);
+          throw cannotWrite(path, error);
+        }
+      },
+      discard,
     };
   } catch (error) {
-    await rm(temp, { force: true, recursive: true }).catch(() => undefined);
+    await discard().catch(() => undefined);
     throw cannotWrite(path, error);
   }
 }
 
 /**
- * Runs `produce(tempPath)` on a temporary file beside `path`, then renames it into place, replacing any
- * file there. A rename within one folder is atomic: readers see the old file, or the whole new one, never
- * part of it. On failure the temporary file is removed and `path` is left as it was.
+ * Runs `produce(tempPath)` on a temporary file beside `path`, then renames it into place, replacing a
+ * file there (never a folder). A rename within one folder is atomic: readers see the old file, or the
+ * whole new one, never part of it. On failure the temporary file is removed and `path` is left as it was.
  *
  * @throws MlbatchError `E_WRITE`
  */
@@ -77,66 +112,24 @@ export async function writeAtomically(
   await staged.commit();
 }
 
-async function commit(temp: string, path: string, mode: WriteMode): Promise<void> {
-  const folder = (await lstat(temp)).isDirectory();
-  try {
-    if (mode === "error") {
-      if (!folder) {
-        // link() fails if `path` exists: no window in which another writer's file could be replaced.
-        await link(temp, path).catch(async (error: NodeJS.ErrnoException) => {
-          if (error.code === "EEXIST") throw existing(path);
-          if (await exists(path)) throw existing(path);
-          await rename(temp, path);
-        });
-        await rm(temp, { force: true });
-        return;
-      }
-      if (await exists(path)) throw existing(path);
-      await rename(temp, path);
-      return;
-    }
-    const old = await lstat(path).catch(() => undefined);
-    if (old === undefined || (!folder && !old.isDirectory())) {
-      await rename(temp, path);
-      return;
-    }
-    // A folder cannot be renamed over another: move the old one aside, then the new one in.
-    const aside = sibling(path, "old");
-    await rename(path, aside);
-    try {
-      await rename(temp, path);
-    } catch (error) {
-      await rename(aside, path);
-      throw error;
-    }
-    await rm(aside, { recursive: true, force: true });
-  } catch (error) {
-    await rm(temp, { force: true, recursive: true }).catch(() => undefined);
-    throw error instanceof MlbatchError ? error : cannotWrite(path, error);
+async function commitFile(temp: string, target: string, path: string, mode: WriteMode): Promise<void> {
+  refuseUnless(path, await existing(target), "file", mode);
+  if (mode === "overwrite") {
+    await rename(temp, target);
+    return;
   }
-}
-
-/** A hidden name beside `path` that ends like it, so DuckDB infers the same compression (`.csv.gz`). */
-function sibling(path: string, kind: string): string {
-  return join(
-    dirname(path),
-    `.mlbatch-${kind}-${process.pid}-${randomBytes(4).toString("hex")}-${basename(path)}`,
-  );
-}
-
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function existing(path: string): MlbatchError {
-  return new MlbatchError(
-    "E_WRITE",
-    `cannot write outputs "${path}": it already exists and the writer's mode is "error", so it was left ` +
-      "untouched and nothing was written. Remove it, write elsewhere, or set mode: overwrite to replace it.",
-  );
+  // link() fails if `target` exists: no window in which another writer's file could be replaced.
+  try {
+    await link(temp, target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw existsError(path);
+    // Filesystems without hard links: check, then rename (a window remains only there).
+    if ((await existing(target)) !== "none") throw existsError(path);
+    await rename(temp, target);
+    return;
+  }
+  await rm(temp, { force: true });
 }
 
 function cannotWrite(path: string, error: unknown): MlbatchError {

@@ -1,9 +1,6 @@
 import * as z from "zod";
-import type { Database } from "../database.js";
 import { quotedString } from "../sql.js";
-import { checkTarget, type StagedOutput } from "./atomic.js";
-import { FILE_WRITER_FIELDS, type FileWriterOptions, stageCopy } from "./files.js";
-import type { Writer } from "./writer.js";
+import { type CopyFormat, FILE_WRITER_FIELDS, FileWriter, type FileWriterOptions } from "./files.js";
 
 /** Config of {@link CsvWriter}. */
 export const CsvWriterConfig = z
@@ -25,9 +22,7 @@ export type CsvWriterConfig = z.infer<typeof CsvWriterConfig>;
  * await new CsvWriter({ path: "outputs/predictions.csv", delimiter: ";" }).write(db, "(SELECT 1 AS x)");
  * ```
  */
-export class CsvWriter implements Writer {
-  readonly path: string;
-
+export class CsvWriter extends FileWriter {
   /** @param options - `path`; `mode` (default `error`); `maxRowsPerFile`; `delimiter` (`,`); `header` (true) */
   constructor(
     private readonly options: FileWriterOptions & {
@@ -35,28 +30,14 @@ export class CsvWriter implements Writer {
       readonly header?: boolean | undefined;
     },
   ) {
-    this.path = options.path;
+    super(options);
   }
 
-  /** @inheritdoc */
-  check(): Promise<void> {
-    return checkTarget(this.path, this.options.mode ?? "error");
-  }
-
-  /** @inheritdoc */
-  stage(db: Database, query: string): Promise<StagedOutput> {
+  protected get format(): CopyFormat {
     const { delimiter = ",", header = true } = this.options;
-    return stageCopy(db, query, {
-      ...this.options,
+    return {
       extension: ".csv",
       copy: `FORMAT csv, HEADER ${header}, DELIMITER ${quotedString(delimiter)}`,
-    });
-  }
-
-  /** @inheritdoc */
-  async write(db: Database, query: string): Promise<number> {
-    const staged = await this.stage(db, query);
-    await staged.commit();
-    return staged.rows;
+    };
   }
 }

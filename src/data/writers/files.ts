@@ -2,12 +2,12 @@
  * What every file writer shares: the config fields `path`, `mode`, `max_rows_per_file`, and writing a
  * query with DuckDB's COPY into one file or into part files, staged for an atomic commit.
  */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import * as z from "zod";
 import type { Database } from "../database.js";
 import { quotedIdentifier, quotedString } from "../sql.js";
-import { type StagedOutput, stage, type WriteMode } from "./atomic.js";
+import { checkTarget, type StagedOutput, stage, type WriteMode } from "./atomic.js";
+import type { Writer } from "./writer.js";
 
 /** The config fields every file writer has. */
 export const FILE_WRITER_FIELDS = {
@@ -21,12 +21,18 @@ export const FILE_WRITER_FIELDS = {
   mode: z
     .union([z.literal("error"), z.literal("overwrite")])
     .default("error")
-    .describe("When the output exists: `error` refuses and leaves it untouched, `overwrite` replaces it."),
+    .describe(
+      "When the output exists: `error` refuses and leaves it untouched, `overwrite` replaces it " +
+        "(only a file, or a folder of parts mlbatch wrote: never anything else).",
+    ),
   max_rows_per_file: z
     .int()
     .positive()
     .optional()
-    .describe("Write a folder of part files (part-00000.<ext>, ...) of at most this many rows each."),
+    .describe(
+      "Write a folder of part files (part-00000.<ext>, ...) of at most this many rows each, with a " +
+        "_SUCCESS marker; the folder path is a link to the parts, replaced in one step on overwrite.",
+    ),
 } as const;
 
 /** The options of a file writer, as its class takes them. */
@@ -37,6 +43,47 @@ export interface FileWriterOptions {
   readonly maxRowsPerFile?: number | undefined;
 }
 
+/** How a file writer's format is written by DuckDB's COPY. */
+export interface CopyFormat {
+  /** The part files' extension, e.g. `.parquet`. */
+  readonly extension: string;
+  /** COPY's options, e.g. `FORMAT parquet, COMPRESSION snappy`. */
+  readonly copy: string;
+}
+
+/**
+ * A writer of one file, or of a folder of part files, through DuckDB's COPY: every file writer is one
+ * of these with its {@link CopyFormat}.
+ */
+export abstract class FileWriter implements Writer {
+  readonly path: string;
+
+  constructor(private readonly fileOptions: FileWriterOptions) {
+    this.path = fileOptions.path;
+  }
+
+  /** The format of the files. */
+  protected abstract get format(): CopyFormat;
+
+  /** @inheritdoc */
+  check(): Promise<void> {
+    const { mode = "error", maxRowsPerFile } = this.fileOptions;
+    return checkTarget(this.path, mode, maxRowsPerFile === undefined ? "file" : "folder");
+  }
+
+  /** @inheritdoc */
+  stage(db: Database, query: string): Promise<StagedOutput> {
+    return stageCopy(db, query, { ...this.fileOptions, ...this.format });
+  }
+
+  /** @inheritdoc */
+  async write(db: Database, query: string): Promise<number> {
+    const staged = await this.stage(db, query);
+    await staged.commit();
+    return staged.rows;
+  }
+}
+
 /**
  * Writes the rows of `query` with `COPY ... TO ... (<copy>)` to a temporary file, or, with
  * `maxRowsPerFile`, to a temporary folder of part files named `part-00000<extension>`, ... in row order
@@ -45,30 +92,36 @@ export interface FileWriterOptions {
 export async function stageCopy(
   db: Database,
   query: string,
-  options: FileWriterOptions & { readonly extension: string; readonly copy: string },
+  options: FileWriterOptions & CopyFormat,
 ): Promise<StagedOutput> {
   const { path, mode = "error", maxRowsPerFile, extension, copy } = options;
-  return stage(path, mode, async (temp) => {
-    if (maxRowsPerFile === undefined) {
+  if (maxRowsPerFile === undefined) {
+    return stage(path, mode, async (temp) => {
       const rows = await db.rows(`COPY ${query} TO ${quotedString(temp)} (${copy})`);
       return Number(rows[0]?.Count ?? 0);
-    }
-    await mkdir(temp);
-    // Materialized once, then cut by rowid (insertion order): each part is a cheap range scan.
-    const table = quotedIdentifier(`__mlbatch_out_${process.pid}_${Date.now()}`);
-    await db.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM ${query}`);
-    try {
-      const [count] = await db.rows(`SELECT count(*) AS n FROM ${table}`);
-      const total = Number(count?.n ?? 0);
-      for (let part = 0, from = 0; part === 0 || from < total; part++, from += maxRowsPerFile) {
-        const file = join(temp, `part-${String(part).padStart(5, "0")}${extension}`);
-        await db.run(
-          `COPY (SELECT * FROM ${table} WHERE rowid >= ${from} AND rowid < ${from + maxRowsPerFile}) TO ${quotedString(file)} (${copy})`,
-        );
+    });
+  }
+  return stage(
+    path,
+    mode,
+    async (temp) => {
+      // Materialized once, then cut by rowid (insertion order): each part is a cheap range scan.
+      const table = quotedIdentifier(`__mlbatch_out_${process.pid}_${Date.now()}`);
+      await db.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM ${query}`);
+      try {
+        const [count] = await db.rows(`SELECT count(*) AS n FROM ${table}`);
+        const total = Number(count?.n ?? 0);
+        for (let part = 0, from = 0; part === 0 || from < total; part++, from += maxRowsPerFile) {
+          const file = join(temp, `part-${String(part).padStart(5, "0")}${extension}`);
+          await db.run(
+            `COPY (SELECT * FROM ${table} WHERE rowid >= ${from} AND rowid < ${from + maxRowsPerFile}) TO ${quotedString(file)} (${copy})`,
+          );
+        }
+        return total;
+      } finally {
+        await db.run(`DROP TABLE IF EXISTS ${table}`);
       }
-      return total;
-    } finally {
-      await db.run(`DROP TABLE IF EXISTS ${table}`);
-    }
-  });
+    },
+    "folder",
+  );
 }

@@ -1,8 +1,5 @@
 import * as z from "zod";
-import type { Database } from "../database.js";
-import { checkTarget, type StagedOutput } from "./atomic.js";
-import { FILE_WRITER_FIELDS, type FileWriterOptions, stageCopy } from "./files.js";
-import type { Writer } from "./writer.js";
+import { type CopyFormat, FILE_WRITER_FIELDS, FileWriter } from "./files.js";
 
 /** Config of {@link JsonLinesWriter}. */
 export const JsonLinesWriterConfig = z
@@ -22,28 +19,8 @@ export type JsonLinesWriterConfig = z.infer<typeof JsonLinesWriterConfig>;
  * await new JsonLinesWriter({ path: "outputs/predictions.jsonl" }).write(db, "(SELECT 1 AS x)");
  * ```
  */
-export class JsonLinesWriter implements Writer {
-  readonly path: string;
-
-  /** @param options - `path`; `mode` (default `error`); `maxRowsPerFile` */
-  constructor(private readonly options: FileWriterOptions) {
-    this.path = options.path;
-  }
-
-  /** @inheritdoc */
-  check(): Promise<void> {
-    return checkTarget(this.path, this.options.mode ?? "error");
-  }
-
-  /** @inheritdoc */
-  stage(db: Database, query: string): Promise<StagedOutput> {
-    return stageCopy(db, query, { ...this.options, extension: ".jsonl", copy: "FORMAT json" });
-  }
-
-  /** @inheritdoc */
-  async write(db: Database, query: string): Promise<number> {
-    const staged = await this.stage(db, query);
-    await staged.commit();
-    return staged.rows;
+export class JsonLinesWriter extends FileWriter {
+  protected get format(): CopyFormat {
+    return { extension: ".jsonl", copy: "FORMAT json" };
   }
 }

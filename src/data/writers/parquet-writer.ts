@@ -1,8 +1,5 @@
 import * as z from "zod";
-import type { Database } from "../database.js";
-import { checkTarget, type StagedOutput } from "./atomic.js";
-import { FILE_WRITER_FIELDS, type FileWriterOptions, stageCopy } from "./files.js";
-import type { Writer } from "./writer.js";
+import { type CopyFormat, FILE_WRITER_FIELDS, FileWriter, type FileWriterOptions } from "./files.js";
 
 /** Parquet compression codecs. */
 export type ParquetCompression = "snappy" | "zstd" | "gzip" | "lz4" | "brotli" | "uncompressed";
@@ -36,33 +33,16 @@ export type ParquetWriterConfig = z.infer<typeof ParquetWriterConfig>;
  *   .write(db, "(SELECT 1 AS x)");
  * ```
  */
-export class ParquetWriter implements Writer {
-  readonly path: string;
-
+export class ParquetWriter extends FileWriter {
   /** @param options - `path`; `mode` (default `error`); `maxRowsPerFile`; `compression` (default snappy) */
   constructor(private readonly options: FileWriterOptions & { readonly compression?: ParquetCompression }) {
-    this.path = options.path;
+    super(options);
   }
 
-  /** @inheritdoc */
-  check(): Promise<void> {
-    return checkTarget(this.path, this.options.mode ?? "error");
-  }
-
-  /** @inheritdoc */
-  stage(db: Database, query: string): Promise<StagedOutput> {
-    const compression = this.options.compression ?? "snappy";
-    return stageCopy(db, query, {
-      ...this.options,
+  protected get format(): CopyFormat {
+    return {
       extension: ".parquet",
-      copy: `FORMAT parquet, COMPRESSION ${compression}`,
-    });
-  }
-
-  /** @inheritdoc */
-  async write(db: Database, query: string): Promise<number> {
-    const staged = await this.stage(db, query);
-    await staged.commit();
-    return staged.rows;
+      copy: `FORMAT parquet, COMPRESSION ${this.options.compression ?? "snappy"}`,
+    };
   }
 }
