@@ -73,6 +73,17 @@ const wire = (t) => ({ type: t.type, data: t.data, dims: t.dims });
 `;
 
 /**
+ * Turns ONNX Runtime's telemetry off, unless the user set `ORT_DISABLE_TELEMETRY` themselves: by default
+ * its native library keeps a device id and a queue of events (row counts, timings) under
+ * `$HOME/.cache/Microsoft/DeveloperTools/.onnxruntime/` and writes `$TMPDIR/.ses` and
+ * `$TMPDIR/mat-debug-<pid>.log`. A batch job over customer data sends and leaves nothing. The library
+ * reads the variable when it loads, in the worker; the environment is the process's, set here first.
+ */
+function disableTelemetry(): void {
+  process.env.ORT_DISABLE_TELEMETRY ??= "1";
+}
+
+/**
  * An ONNX Runtime session living in a worker thread, so that the main thread reads the next batch and
  * writes the previous one while a batch is predicted. Feeds are copied into the message (the caller may
  * reuse its buffers as soon as {@link OnnxWorker.run} returns its promise); outputs are transferred back
@@ -124,6 +135,7 @@ export class OnnxWorker implements Session {
     file: string | Uint8Array,
     options: ort.InferenceSession.SessionOptions,
   ): Promise<OnnxWorker> {
+    disableTelemetry();
     const worker = new Worker(WORKER, {
       eval: true,
       workerData: { file, options, ort: createRequire(import.meta.url).resolve("onnxruntime-node") },
