@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadSettings } from "./config/load.js";
+import { removeTrackedSync } from "./data/scratch.js";
 import { MlbatchError, messageOf } from "./errors.js";
 import { createJob } from "./jobs/index.js";
 import { InferenceJob } from "./jobs/inference.js";
@@ -57,6 +58,7 @@ function usage(message: string): MlbatchError {
  * ```
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  const interrupt = onSignals();
   try {
     const { values, positionals } = parseArgs({
       args: [...argv],
@@ -94,7 +96,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === "plan" || command === "commit") {
       const { commit, plan, planPath } = await ShardedInferenceJob.fromConfig(settings.job, {
         kind: command,
-      }).execute();
+      }).execute({ signal: interrupt.signal });
       const model = `models:/${plan.model.name}/${plan.model.version} (${plan.model.asked})`;
       if (command === "plan" || commit?.status !== "committed") {
         process.stdout.write(
@@ -112,10 +114,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === "validate") {
       const job = createJob(settings.job);
       if (!(job instanceof InferenceJob)) throw usage(`"validate" does not apply to ${settings.job.KIND}`);
-      process.stdout.write(`${(await job.validate()).summary}\n`);
+      process.stdout.write(`${(await job.validate({ signal: interrupt.signal })).summary}\n`);
       return 0;
     }
-    await createJob(settings.job).execute();
+    await createJob(settings.job).execute({ signal: interrupt.signal });
     return 0;
   } catch (error) {
     const failure =
@@ -124,10 +126,55 @@ export async function main(argv: readonly string[]): Promise<number> {
         : (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
           ? usage(messageOf(error).split("\n")[0] ?? "invalid arguments")
           : new MlbatchError("E_INTERNAL", messageOf(error), { cause: error });
-    const step = failure.step === undefined ? "" : ` (step: ${failure.step})`;
-    process.stderr.write(`mlbatch: error [${failure.code}]${step}: ${failure.message}\n`);
+    // Once per channel: an error the job's logger already wrote to stderr is not printed again.
+    if (!failure.reported) {
+      const step = failure.step === undefined ? "" : ` (step: ${failure.step})`;
+      process.stderr.write(`mlbatch: error [${failure.code}]${step}: ${failure.message}\n`);
+    }
     if (failure.code === "E_INTERNAL" && failure.cause instanceof Error)
       process.stderr.write(`${failure.cause.stack}\n`);
+    if (failure.code === "E_INTERRUPTED") return interrupt.exitCode ?? 1;
     return failure.code === "E_CONFIG" || failure.code === "E_USAGE" ? 2 : 1;
+  } finally {
+    interrupt.dispose();
   }
+}
+
+/** Signal numbers, for exit codes 128 + n. */
+const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
+/** How long a job may take to stop after the first signal (Kubernetes' default grace is 30 s). */
+const GRACE_MS = 8_000;
+
+/**
+ * SIGTERM and SIGINT stop the job: the first aborts the returned signal (the job stops reading, removes
+ * what it was writing, notifies `E_INTERRUPTED`); a second one, or a job that has not stopped after the
+ * grace period, exits at once, removing the scratch files still tracked. Exit code 128 + the signal.
+ */
+function onSignals(): { signal: AbortSignal; readonly exitCode: number | undefined; dispose(): void } {
+  const controller = new AbortController();
+  let exitCode: number | undefined;
+  const handler = (name: keyof typeof SIGNALS) => {
+    const code = 128 + SIGNALS[name];
+    if (exitCode !== undefined) {
+      removeTrackedSync();
+      process.exit(code);
+    }
+    exitCode = code;
+    controller.abort(new MlbatchError("E_INTERRUPTED", `interrupted by ${name}`));
+    setTimeout(() => {
+      process.stderr.write(`mlbatch: the job did not stop within ${GRACE_MS / 1000} s of ${name}; exiting\n`);
+      removeTrackedSync();
+      process.exit(code);
+    }, GRACE_MS).unref();
+  };
+  for (const name of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) process.on(name, handler);
+  return {
+    signal: controller.signal,
+    get exitCode() {
+      return exitCode;
+    },
+    dispose: () => {
+      for (const name of Object.keys(SIGNALS)) process.off(name, handler);
+    },
+  };
 }

@@ -1,6 +1,6 @@
 /**
- * Every error code mlbatch raises. The CLI maps `E_CONFIG` and `E_USAGE` to exit code 2, every other
- * code to exit code 1.
+ * Every error code mlbatch raises. The CLI maps `E_CONFIG` and `E_USAGE` to exit code 2,
+ * `E_INTERRUPTED` to 128 + the signal's number (143 for SIGTERM, 130 for SIGINT), every other code to 1.
  */
 export type ErrorCode =
   | "E_USAGE"
@@ -14,6 +14,7 @@ export type ErrorCode =
   | "E_PREDICT"
   | "E_WRITE"
   | "E_TRACKING"
+  | "E_INTERRUPTED"
   | "E_INTERNAL";
 
 /** The step of a job during which an error happened, for logs and failure notifications. */
@@ -32,6 +33,8 @@ export class MlbatchError extends Error {
   override readonly name = "MlbatchError";
   /** The step during which the error happened, set by the job that catches it. */
   step?: JobStep;
+  /** True once the job logged it to stderr, where the CLI would print it: the CLI prints it no more. */
+  reported?: boolean;
 
   /**
    * @param code - the machine-readable error code tests and callers match on

@@ -1,7 +1,17 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BIKES, cli, EXAMPLE_REGISTRY, INPUTS_TEST, query, ROOT, removeDir, tempDir } from "./helpers.js";
+import {
+  BIKES,
+  cli,
+  EXAMPLE_REGISTRY,
+  INPUTS_TEST,
+  query,
+  ROOT,
+  removeDir,
+  reportedError,
+  tempDir,
+} from "./helpers.js";
 
 const REFERENCE = join(ROOT, "test", "fixtures", "confs", "valid", "reference.yaml");
 const INVALID = join(ROOT, "test", "fixtures", "confs", "invalid");
@@ -116,7 +126,7 @@ describe("mlbatch CLI", () => {
       "job: {outputs: {mode: error}}",
     ]);
     expect(code).toBe(1);
-    expect(stderr).toContain("[E_WRITE] (step: write)");
+    expect(reportedError(stderr)).toContain("[E_WRITE] (step: write)");
     expect(readFileSync(output, "utf8")).toBe("keep");
   });
 
@@ -142,8 +152,9 @@ describe("mlbatch CLI", () => {
     ]);
     expect(code).toBe(1);
     expect(stdout).toBe("");
-    expect(stderr).toContain("[E_SCHEMA] (step: validate)");
-    for (const column of ["season", "hr", "temp", "dteday"]) expect(stderr).toContain(`column "${column}"`);
+    expect(reportedError(stderr)).toContain("[E_SCHEMA] (step: validate)");
+    for (const column of ["season", "hr", "temp", "dteday"])
+      expect(reportedError(stderr)).toContain(`column "${column}"`);
     expect(JSON.parse(readFileSync(report, "utf8"))).toMatchObject({ valid: false, rows: { invalid: 11 } });
     expect(readdirSync(dir)).toEqual(["report.json"]);
   });
@@ -154,7 +165,7 @@ describe("mlbatch CLI", () => {
       const before = readdirSync(dir);
       const result = cli(args);
       expect(result.code).toBe(code);
-      expect(result.stderr).toContain(message);
+      expect(reportedError(result.stderr)).toContain(message);
       // Nothing new in the output folder: no predictions, no temporary file.
       expect(readdirSync(dir)).toEqual(before);
       return result;

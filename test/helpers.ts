@@ -92,6 +92,25 @@ export function cli(args: string[], options: { cwd?: string; env?: NodeJS.Proces
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * The failure a CLI run reported on stderr, once (the job's error log line, JSON or readable, or the
+ * CLI's own line when the job had not logged it), as `error [CODE] (step: s): message`.
+ */
+export function reportedError(stderr: string): string {
+  const lines: string[] = [];
+  const cliLine = stderr.indexOf("mlbatch: error ");
+  // The CLI's line (with the lines of a multi-line message) runs to the end of stderr.
+  if (cliLine >= 0) lines.push(stderr.slice(cliLine + "mlbatch: ".length).trimEnd());
+  for (const line of stderr.slice(0, cliLine >= 0 ? cliLine : undefined).split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const entry = JSON.parse(line) as { level: number; code?: string; step?: string; msg: string };
+    if (entry.level < 50) continue;
+    const step = entry.step === undefined ? "" : ` (step: ${entry.step})`;
+    lines.push(`error [${entry.code}]${step}: ${entry.msg}`);
+  }
+  return lines.join("\n");
+}
+
 /** Runs a Python snippet with the test interpreter and returns its stdout. */
 export function python(interpreter: string, code: string, args: string[] = []): string {
   return execFileSync(interpreter, ["-c", code, ...args], { encoding: "utf8" });

@@ -22,6 +22,7 @@ const MEMORY_LIMIT = process.env.MLBATCH_DUCKDB_MEMORY_LIMIT ?? "256MB";
  */
 export class Database {
   private readonly others: DuckDBConnection[] = [];
+  private interrupted = false;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -62,11 +63,13 @@ export class Database {
 
   /** Runs a statement and discards its result. */
   async run(sql: string): Promise<void> {
+    this.checkInterrupted();
     await this.connection.run(sql);
   }
 
   /** Runs a query that returns few rows and gives them as JS objects (never use it on data rows). */
   async rows(sql: string): Promise<Record<string, unknown>[]> {
+    this.checkInterrupted();
     const reader = await this.connection.runAndReadAll(sql);
     return reader.getRowObjectsJS() as Record<string, unknown>[];
   }
@@ -80,9 +83,17 @@ export class Database {
     this.forget();
   }
 
-  /** Interrupts the statement running on any of the database's connections (it then fails). */
+  /**
+   * Interrupts the statement running on any of the database's connections (it then fails), and refuses
+   * every later one: a job stopping mid-write runs nothing more.
+   */
   interrupt(): void {
+    this.interrupted = true;
     for (const connection of [this.connection, ...this.others]) connection.interrupt();
+  }
+
+  private checkInterrupted(): void {
+    if (this.interrupted) throw new Error("the database was interrupted: the job is stopping");
   }
 }
 

@@ -17,6 +17,15 @@ export interface JobOptions {
   readonly mlflowRun?: boolean | undefined;
 }
 
+/** How a job is run. */
+export interface RunOptions {
+  /**
+   * Aborting it interrupts the job: it stops at the next batch or statement, removes what it was writing,
+   * notifies the failure and throws `E_INTERRUPTED` with the abort reason's message (an MlbatchError).
+   */
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** The services every job has, started in this order and stopped in reverse. */
 export interface JobServices {
   readonly logger: LoggerService;
@@ -48,6 +57,8 @@ export abstract class Job<Locals> {
     durations: Record<string, number>;
   } = { durations: {} };
   private startedAt = 0;
+  /** Aborted when the job is to stop (SIGTERM, SIGINT). */
+  protected signal: AbortSignal | undefined;
 
   /**
    * @param services - the logger, alerts and MLflow services
@@ -70,28 +81,42 @@ export abstract class Job<Locals> {
    * Starts the services, runs the job, and stops the services in reverse order, also on failure. A
    * failure is logged with its code and step and sent as a `<title> Failed` notification.
    *
+   * @param options - `signal`: aborting it interrupts the job (see {@link RunOptions})
    * @returns the job's locals
    * @throws MlbatchError the failure, with its `step` set
    */
-  async execute(): Promise<Locals> {
+  execute(options: RunOptions = {}): Promise<Locals> {
+    return this.lifecycle(() => this.run(), { signal: options.signal, notify: true });
+  }
+
+  /**
+   * The lifecycle every entry point of a job shares: services started in order (alerts only when the
+   * job notifies), the work, a failure logged once (and notified), services stopped in reverse, also on
+   * failure. With `notify`, the run report is written and the run logged to MLflow as asked.
+   */
+  protected async lifecycle<T>(
+    work: () => Promise<T>,
+    options: { readonly signal?: AbortSignal | undefined; readonly notify: boolean },
+  ): Promise<T> {
     const { logger, alerts, mlflow } = this.services;
     const started: Service[] = [];
     const startedAt = new Date();
     this.startedAt = performance.now();
+    this.signal = options.signal;
     let failure: MlbatchError | undefined;
     try {
-      for (const [step, service] of [
-        ["services", logger],
-        ["services", alerts],
-        ["load", mlflow],
-      ] as const) {
-        await this.step(step, () => service.start(), "services");
+      const services = options.notify ? ([logger, alerts, mlflow] as const) : ([logger, mlflow] as const);
+      for (const service of services) {
+        await this.step(service === mlflow ? "load" : "services", () => service.start(), "services");
         started.push(service);
       }
-      return await this.run();
+      return await work();
     } catch (error) {
-      failure = asMlbatchError(error);
+      failure = this.failure(error);
       this.logger.error({ code: failure.code, step: failure.step }, failure.message);
+      // Logged where the CLI would print it: the CLI then prints nothing more (once per channel).
+      failure.reported =
+        started.includes(logger) && logger.writesToStderr && this.logger.isLevelEnabled("error");
       if (started.includes(alerts)) {
         await alerts.notify({
           ...this.event("failed"),
@@ -100,7 +125,7 @@ export abstract class Job<Locals> {
       }
       throw failure;
     } finally {
-      if (this.jobOptions.report !== undefined || this.jobOptions.mlflowRun) {
+      if (options.notify && (this.jobOptions.report !== undefined || this.jobOptions.mlflowRun)) {
         await this.report(startedAt, failure, started.includes(mlflow));
       }
       for (const service of started.reverse()) {
@@ -109,6 +134,42 @@ export abstract class Job<Locals> {
           .catch((error: unknown) => this.logger.warn(`stopping a service failed: ${messageOf(error)}`));
       }
     }
+  }
+
+  /** While the job runs, an abort interrupts the database's running statement; returns the undo. */
+  protected interruptOnAbort(db: { interrupt(): void }): () => void {
+    const signal = this.signal;
+    if (signal === undefined) return () => undefined;
+    const interrupt = () => db.interrupt();
+    signal.addEventListener("abort", interrupt, { once: true });
+    return () => signal.removeEventListener("abort", interrupt);
+  }
+
+  /** Throws the interruption when the job's signal was aborted (call it between units of work). */
+  protected checkInterrupted(): void {
+    if (this.signal?.aborted) throw this.signal.reason;
+  }
+
+  /**
+   * The error a failure is reported as: once the signal is aborted, the interruption (whatever the work
+   * threw while it stopped: DuckDB's "Interrupted", a closed worker), else the error itself.
+   */
+  private failure(error: unknown): MlbatchError {
+    const thrown = asMlbatchError(error);
+    const reason: unknown = this.signal?.aborted ? this.signal.reason : undefined;
+    if (!(reason instanceof MlbatchError)) return thrown;
+    const where = thrown.step === undefined ? "" : ` during step ${thrown.step}`;
+    const written =
+      this.facts.outputs === undefined
+        ? "nothing was written (what it was writing is removed)"
+        : "its outputs had been written";
+    const interrupted = new MlbatchError(
+      "E_INTERRUPTED",
+      `${reason.message}: the job stopped${where}; ${written}. Run it again to complete it.`,
+      { cause: error },
+    );
+    if (thrown.step !== undefined) interrupted.step = thrown.step;
+    return interrupted;
   }
 
   /** A notification event carrying the facts gathered so far and the durations up to now. */
@@ -193,6 +254,7 @@ export abstract class Job<Locals> {
   protected async step<T>(step: JobStep, work: () => Promise<T>, timing: string = step): Promise<T> {
     const start = performance.now();
     try {
+      this.checkInterrupted();
       return await work();
     } catch (error) {
       const failure = asMlbatchError(error);

@@ -3,15 +3,14 @@ import { createReader, type Reader } from "../data/readers/index.js";
 import type { Source } from "../data/source.js";
 import { problemLines, type ValidationReport } from "../data/validation-report.js";
 import { createWriter, type Writer } from "../data/writers/index.js";
-import { MlbatchError, messageOf } from "../errors.js";
+import { MlbatchError } from "../errors.js";
 import { createLoader, type Loader } from "../models/loaders/index.js";
 import { readMLmodel } from "../models/mlmodel.js";
 import type { FeatureSpec, Model } from "../models/model.js";
 import { FEED_TYPE } from "../models/signature.js";
 import { modelReference, modelUri } from "../registry/model-uri.js";
 import type { ModelVersion } from "../registry/registry.js";
-import type { Service } from "../services/service.js";
-import { Job, type JobOptions, type JobServices } from "./base.js";
+import { Job, type JobOptions, type JobServices, type RunOptions } from "./base.js";
 import type { InferenceJobConfig } from "./inference-config.js";
 import { outputColumns } from "./output-columns.js";
 import { predictTable } from "./predict.js";
@@ -138,6 +137,7 @@ export class InferenceJob extends Job<InferenceLocals> {
     const { inputs, outputs, loader, batchSize } = this.options;
     const { alerts } = this.services;
     const db = await Database.create();
+    const stop = this.interruptOnAbort(db);
     try {
       await this.step("write", () => this.checkOutputs());
       const { idColumns, uri, version, versionUri, mlmodel, signed, ...read } = await this.prepare(db);
@@ -161,7 +161,7 @@ export class InferenceJob extends Job<InferenceLocals> {
         this.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
         const total = checked.report.rows.total - checked.rejected;
         const predictions = await this.step("predict", () =>
-          predictTable(db, source, model, { batchSize, logger: this.logger, total }),
+          predictTable(db, source, model, { batchSize, logger: this.logger, total, signal: this.signal }),
         );
         const counts = this.reconcile(checked, predictions.rowCount);
         this.logger.info(`[Inference] Write outputs: ${outputs.path} (${counts.text})`);
@@ -210,6 +210,7 @@ export class InferenceJob extends Job<InferenceLocals> {
         await model.close();
       }
     } finally {
+      stop();
       db.close();
     }
   }
@@ -227,32 +228,25 @@ export class InferenceJob extends Job<InferenceLocals> {
    * const { summary } = await InferenceJob.fromConfig(config).validate();
    * ```
    */
-  async validate(): Promise<InferenceValidation> {
-    const { logger, mlflow } = this.services;
+  validate(options: RunOptions = {}): Promise<InferenceValidation> {
+    return this.lifecycle(() => this.check(), { signal: options.signal, notify: false });
+  }
+
+  /** What {@link InferenceJob.validate} does while its services are started. */
+  private async check(): Promise<InferenceValidation> {
     const { loader } = this.options;
-    const started: Service[] = [];
-    let db: Database | undefined;
+    const db = await Database.create();
+    const stop = this.interruptOnAbort(db);
     try {
-      for (const [step, service] of [
-        ["services", logger],
-        ["load", mlflow],
-      ] as const) {
-        await this.step(step, () => service.start());
-        started.push(service);
-      }
-      const opened = await Database.create();
-      db = opened;
       await this.step("write", () => this.checkOutputs());
-      const { source, idColumns, uri, version, versionUri, mlmodel, signed } = await this.prepare(opened);
+      const { source, idColumns, uri, version, versionUri, mlmodel, signed } = await this.prepare(db);
       let checked =
-        signed === undefined
-          ? undefined
-          : await this.checkInputs(opened, source, signed, versionUri, idColumns);
+        signed === undefined ? undefined : await this.checkInputs(db, source, signed, versionUri, idColumns);
       this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
       const model = await this.step("load", () => loader.load(versionUri, mlmodel));
       this.logger.info(`[Inference] Model engine: ${model.engine}`);
       try {
-        checked ??= await this.checkInputs(opened, source, model.inputs, versionUri, idColumns);
+        checked ??= await this.checkInputs(db, source, model.inputs, versionUri, idColumns);
         outputColumns(idColumns, this.options.passthrough ?? [], model, this.options.modelVersionColumn);
       } finally {
         await model.close();
@@ -264,16 +258,9 @@ export class InferenceJob extends Job<InferenceLocals> {
         rejected: checked.rejected,
         summary: validationSummary(checked, this.policy, uri),
       };
-    } catch (error) {
-      const failure =
-        error instanceof MlbatchError
-          ? error
-          : new MlbatchError("E_INTERNAL", `unexpected error: ${messageOf(error)}`, { cause: error });
-      this.logger.error({ code: failure.code, step: failure.step }, failure.message);
-      throw failure;
     } finally {
-      db?.close();
-      for (const service of started.reverse()) await service.stop().catch(() => undefined);
+      stop();
+      db.close();
     }
   }
 

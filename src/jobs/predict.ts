@@ -17,12 +17,21 @@ export async function predictTable(
   db: Database,
   source: Source,
   model: Model,
-  options: { readonly batchSize: number; readonly logger: Logger; readonly total: number },
+  options: {
+    readonly batchSize: number;
+    readonly logger: Logger;
+    readonly total: number;
+    /** Aborted: stop before the next batch, throwing the signal's reason. */
+    readonly signal?: AbortSignal | undefined;
+  },
 ): Promise<PredictionTable> {
   const table = await PredictionTable.create(db, "mlbatch_predictions", model.outputs);
   const progress = new Progress({ total: options.total, logger: options.logger });
   try {
-    await predictAll(source, model, table, options.batchSize, (rows) => progress.advance(rows));
+    await predictAll(source, model, table, options.batchSize, (rows) => {
+      progress.advance(rows);
+      if (options.signal?.aborted) throw options.signal.reason;
+    });
   } finally {
     progress.done();
     table.close();

@@ -162,6 +162,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
   /** @inheritdoc */
   async run(): Promise<ShardLocals> {
     const db = await Database.create();
+    const stop = this.interruptOnAbort(db);
     try {
       if (this.action.kind === "commit") return await this.commitOnly(db);
       const { plan, created, committed } = await this.step("read", () => this.obtainPlan(db));
@@ -209,6 +210,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       const commit = await this.commit(db, plan);
       return { ...base, shard, units: done.units, rows: done.rows, commit };
     } finally {
+      stop();
       db.close();
     }
   }
@@ -426,6 +428,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
   ): Promise<{ rows: number; dropped: number }> {
     const file = plan.inputs.files[unit.file]!.path;
     const db = await Database.create();
+    const stop = this.interruptOnAbort(db);
     try {
       const unitRows = { file, rowGroup: unit.row_group, firstRow: unit.first_row, rows: unit.rows };
       const source = await this.step("read", () => openUnit(db, this.options.inputs, unitRows, plan.inputs));
@@ -442,7 +445,12 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       const { batchSize, passthrough, modelVersionColumn } = this.options;
       const total = unit.rows - checked.rejected;
       const predictions = await this.step("predict", () =>
-        predictTable(db, checked.source, model, { batchSize, logger: this.logger, total }),
+        predictTable(db, checked.source, model, {
+          batchSize,
+          logger: this.logger,
+          total,
+          signal: this.signal,
+        }),
       );
       if (predictions.rowCount !== total) {
         throw new MlbatchError(
@@ -474,6 +482,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       );
       return { rows, dropped: checked.rejected };
     } finally {
+      stop();
       db.close();
     }
   }

@@ -80,6 +80,11 @@ export class LoggerService implements Service {
     private readonly destination?: Writable,
   ) {}
 
+  /** True when the logs go to the process's stderr (the default sink). */
+  get writesToStderr(): boolean {
+    return this.destination === undefined && (this.config.sink ?? "stderr") === "stderr";
+  }
+
   /** The logger; a silent one before {@link LoggerService.start}. */
   get logger(): Logger {
     return this.current ?? SILENT;

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BIKES, cli, ROOT, removeDir, tempDir } from "../helpers.js";
+import { BIKES, cli, ROOT, removeDir, reportedError, tempDir } from "../helpers.js";
 
 const RECEIVER = join(ROOT, "examples", "webhook-demo", "receiver.mjs");
 const CONFS = [join(BIKES, "confs", "inference.yaml"), join(BIKES, "confs", "webhook.yaml")];
@@ -101,7 +101,7 @@ describe("the webhook demo (CLI)", () => {
       join(dir, "not-written.parquet"),
     );
     expect(failure.code).toBe(1);
-    expect(failure.stderr).toContain("mlbatch: error [E_READ] (step: read)");
+    expect(reportedError(failure.stderr)).toContain("error [E_READ] (step: read)");
     expect(failure.stdout).toContain("[Bikes] Inference Job Failed: [E_READ] cannot read inputs");
     const [, , failed] = await receiver.waitFor(3);
     expect(failed).toMatchObject({

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import Sqlite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assignUnits } from "../../src/shard/units.js";
-import { BIKES, cli, copyStore, query, ROOT, removeDir, tempDir } from "../helpers.js";
+import { BIKES, cli, copyStore, query, ROOT, removeDir, reportedError, tempDir } from "../helpers.js";
 
 interface Exit {
   readonly code: number | null;
@@ -150,7 +150,7 @@ describe("sharded runs (simulated cluster)", () => {
     expect(existsSync(output)).toBe(false);
     const early = cli(["commit", conf]);
     expect(early.code).toBe(1);
-    expect(early.stderr).toMatch(/\[E_WRITE\].*units have no valid part yet/);
+    expect(reportedError(early.stderr)).toMatch(/\[E_WRITE\].*units have no valid part yet/);
     const done = readdirSync(staging).filter((name) => victimParts.has(name));
     expect(done.length).toBeGreaterThan(0);
     expect(done.length).toBeLessThan(victimParts.size);
@@ -217,7 +217,7 @@ describe("sharded runs (simulated cluster)", () => {
     expect(cli(["plan", conf]).code).toBe(0);
     const shard = cli(["run", conf, "--shard", "0/2", "-e", "job: {batch_size: 128}"]);
     expect(shard.code).toBe(2);
-    expect(shard.stderr).toMatch(/\[E_CONFIG\].*was made for another config.*mlbatch plan/);
+    expect(reportedError(shard.stderr)).toMatch(/\[E_CONFIG\].*was made for another config.*mlbatch plan/);
     expect(readdirSync(join(dir, "changed", ".predictions.shards"))).toEqual(["_plan.json"]);
   });
 });
