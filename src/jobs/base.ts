@@ -66,7 +66,7 @@ export abstract class Job<Locals> {
    */
   constructor(
     readonly services: JobServices,
-    private readonly jobOptions: JobOptions = {},
+    protected readonly jobOptions: JobOptions = {},
   ) {}
 
   /** The job's work, run while its services are started. Returns the job's locals. */

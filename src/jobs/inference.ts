@@ -1,4 +1,5 @@
 import { Database } from "../data/database.js";
+import { checkOutputsApart } from "../data/overlap.js";
 import { createReader, type Reader } from "../data/readers/index.js";
 import type { Source } from "../data/source.js";
 import { problemLines, type ValidationReport } from "../data/validation-report.js";
@@ -269,10 +270,24 @@ export class InferenceJob extends Job<InferenceLocals> {
     return this.options.validation ?? { constraints: {}, onInvalid: "fail" };
   }
 
-  /** Refuses early to run when an output exists and its writer's mode is `error`. */
+  /**
+   * Refuses early to run when an output is an input, or exists and its writer would refuse it (mode
+   * `error`, or nothing mlbatch may replace).
+   */
   private async checkOutputs(): Promise<void> {
-    await this.options.outputs.check();
-    await this.options.validation?.quarantine?.check();
+    const { inputs, outputs, validation } = this.options;
+    await checkOutputsApart(inputs.path, [
+      { key: "outputs.path", path: outputs.path, folder: outputs.shape === "folder" },
+      {
+        key: "validation.quarantine.path",
+        path: validation?.quarantine?.path,
+        folder: validation?.quarantine?.shape === "folder",
+      },
+      { key: "validation.report", path: validation?.report },
+      { key: "report", path: this.jobOptions.report },
+    ]);
+    await outputs.check();
+    await validation?.quarantine?.check();
   }
 
   /** Opens the inputs (their schema), resolves the model version and reads its MLmodel. */

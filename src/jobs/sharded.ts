@@ -7,6 +7,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Database } from "../data/database.js";
+import { checkOutputsApart } from "../data/overlap.js";
 import { createReader, type ReaderKind } from "../data/readers/index.js";
 import { identifierList } from "../data/sql.js";
 import { checkTarget } from "../data/writers/atomic.js";
@@ -303,6 +304,10 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
   private async makePlan(db: Database): Promise<Plan> {
     const { inputs, passthrough } = this.options;
     const { mlflow } = this.services;
+    await checkOutputsApart(inputs.path, [
+      { key: "outputs.path", path: this.options.outputs.path, folder: true },
+      { key: "report", path: this.jobOptions.report },
+    ]);
     this.logger.info(`[Inference] Plan: read inputs ${inputs.path}`);
     const source = await createReader(inputs).open(db);
     const ids = this.options.idColumns ?? source.idColumns;

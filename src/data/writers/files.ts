@@ -6,7 +6,7 @@ import { join } from "node:path";
 import * as z from "zod";
 import type { Database } from "../database.js";
 import { quotedIdentifier, quotedString } from "../sql.js";
-import { checkTarget, type StagedOutput, stage, type WriteMode } from "./atomic.js";
+import { checkTarget, type OutputShape, type StagedOutput, stage, type WriteMode } from "./atomic.js";
 import type { Writer } from "./writer.js";
 
 /** The config fields every file writer has. */
@@ -57,9 +57,11 @@ export interface CopyFormat {
  */
 export abstract class FileWriter implements Writer {
   readonly path: string;
+  readonly shape: OutputShape;
 
   constructor(private readonly fileOptions: FileWriterOptions) {
     this.path = fileOptions.path;
+    this.shape = fileOptions.maxRowsPerFile === undefined ? "file" : "folder";
   }
 
   /** The format of the files. */
@@ -67,8 +69,7 @@ export abstract class FileWriter implements Writer {
 
   /** @inheritdoc */
   check(): Promise<void> {
-    const { mode = "error", maxRowsPerFile } = this.fileOptions;
-    return checkTarget(this.path, mode, maxRowsPerFile === undefined ? "file" : "folder");
+    return checkTarget(this.path, this.fileOptions.mode ?? "error", this.shape);
   }
 
   /** @inheritdoc */

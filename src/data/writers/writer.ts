@@ -1,10 +1,12 @@
 import type { Database } from "../database.js";
-import type { StagedOutput } from "./atomic.js";
+import type { OutputShape, StagedOutput } from "./atomic.js";
 
 /** Writes a job's outputs. One implementation per file, selected by the config's `KIND`. */
 export interface Writer {
   /** The output as the user configured it (a path), for messages. */
   readonly path: string;
+  /** One file, or a folder of part files. */
+  readonly shape: OutputShape;
   /**
    * Checks, before any work, that the output may be written (mode `error`: it must not exist yet).
    *

@@ -1,0 +1,105 @@
+/**
+ * Outputs must never be inputs: writing the predictions over the data they come from (the same file, a
+ * file inside an input folder or glob, a folder holding the inputs) would destroy the inputs, or feed the
+ * outputs back into the next run.
+ */
+import { realpath } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { MlbatchError } from "../errors.js";
+
+/** Something the job writes, as its config names it. */
+export interface OutputPath {
+  /** The config key, for messages: `outputs.path`, `validation.report`, ... */
+  readonly key: string;
+  /** Undefined when the job does not write it: skipped. */
+  readonly path: string | undefined;
+  /** A folder of parts (its files are what an input glob might match), not one file. */
+  readonly folder?: boolean | undefined;
+}
+
+const GLOB = /[*?[]/;
+
+/**
+ * Refuses outputs that are the input, lie inside it (an input folder, or a name the input glob matches),
+ * or hold it (a folder the input is in).
+ *
+ * @param input - `inputs.path`: a file, a folder or a glob
+ * @throws MlbatchError `E_CONFIG` naming both config keys and paths, and what to do
+ * @example
+ * ```ts
+ * await checkOutputsApart("data/*.parquet", [{ key: "outputs.path", path: "data/predictions.parquet" }]);
+ * // E_CONFIG: outputs.path "data/predictions.parquet" is inside the input (inputs.path "data/*.parquet") ...
+ * ```
+ */
+export async function checkOutputsApart(input: string, outputs: readonly OutputPath[]): Promise<void> {
+  const glob = GLOB.test(input);
+  const base = await real(glob ? globBase(input) : input);
+  const pattern = glob ? globPattern(join(base, relative(globBase(input), input))) : undefined;
+  for (const output of outputs) {
+    if (output.path === undefined) continue;
+    const target = await real(output.path);
+    const how =
+      target === base && !glob
+        ? "is the input"
+        : (
+              pattern === undefined
+                ? within(base, target)
+                : pattern.test(target) ||
+                  (output.folder === true &&
+                    pattern.test(join(target, basename(input).replace(/[*?]/g, "x"))))
+            )
+          ? "is inside the input"
+          : within(target, base)
+            ? "holds the input"
+            : undefined;
+    if (how === undefined) continue;
+    throw new MlbatchError(
+      "E_CONFIG",
+      `job.${output.key} "${output.path}" ${how} (job.inputs.path "${input}"): writing there would ` +
+        "replace or change the inputs, so nothing was read or written. Write it elsewhere.",
+    );
+  }
+}
+
+/** The real path of `path`, or of its nearest existing folder joined with the rest. */
+async function real(path: string): Promise<string> {
+  const absolute = resolve(path);
+  try {
+    return await realpath(absolute);
+  } catch {
+    const parent = dirname(absolute);
+    return parent === absolute ? absolute : join(await real(parent), basename(absolute));
+  }
+}
+
+/** True when `inner` is `outer` or below it. */
+function within(outer: string, inner: string): boolean {
+  const rel = relative(outer, inner);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/** The folders of a glob before its first wildcard. */
+function globBase(glob: string): string {
+  const parts = glob.split("/");
+  const first = parts.findIndex((part) => GLOB.test(part));
+  return parts.slice(0, first).join("/") || ".";
+}
+
+/** DuckDB's glob syntax as a regular expression: `*` and `?` within a name, `**` across folders. */
+function globPattern(glob: string): RegExp {
+  let source = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === "*" && glob[i + 1] === "*") {
+      source += ".*";
+      i++;
+    } else if (c === "*") source += "[^/]*";
+    else if (c === "?") source += "[^/]";
+    else if (c === "[") {
+      const end = glob.indexOf("]", i);
+      source += end < 0 ? "\\[" : glob.slice(i, end + 1).replace("[!", "[^");
+      if (end >= 0) i = end;
+    } else source += c.replace(/[.+^${}()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`);
+}
