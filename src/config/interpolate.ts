@@ -4,6 +4,14 @@ import { isMapping } from "./merge.js";
 
 const INTERPOLATION = /\$\{([^}]*)\}/g;
 
+/** A config path: keys of mappings and indexes of lists, as zod reports them. */
+export type ConfigPath = readonly (string | number)[];
+
+/** A config path as messages show it: `job.inputs.path`, `job.id_columns.0`. */
+export function showPath(path: ConfigPath): string {
+  return path.join(".");
+}
+
 /**
  * Replaces OmegaConf's `${oc.env:NAME}` and `${oc.env:NAME,default}` in every string of a config. A
  * string that is exactly one interpolation takes the variable's value decoded as a YAML scalar (so
