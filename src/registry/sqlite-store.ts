@@ -81,37 +81,34 @@ export class SqliteStore implements Registry {
         .all() as string[];
       throw notFound.model(ref, this.uri, models);
     }
-    const aliases = this.db
-      .prepare("SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias")
-      .all(ref.name) as { alias: string; version: number }[];
-    let number = ref.version;
-    if (ref.alias !== undefined) {
-      number = aliases.find((a) => a.alias === ref.alias)?.version;
-      if (number === undefined)
-        throw notFound.alias(
-          ref,
-          aliases.map((a) => [a.alias, a.version] as const),
-        );
-    }
+    const aliases = (
+      this.db
+        .prepare("SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias")
+        .all(ref.name) as { alias: string; version: number }[]
+    ).map((a) => [a.alias, a.version] as const);
+    const number =
+      ref.alias === undefined ? ref.version : aliases.find(([alias]) => alias === ref.alias)?.[1];
+    if (number === undefined) throw notFound.alias(ref, aliases);
     const row = this.db
       .prepare(
-        `SELECT name, version, source, run_id, status${this.hasStorageLocation ? ", storage_location" : ""}
-         FROM model_versions WHERE name = ? AND version = ? AND current_stage <> ?`,
+        `SELECT name, version, source, run_id, status, current_stage${this.hasStorageLocation ? ", storage_location" : ""}
+         FROM model_versions WHERE name = ? AND version = ?`,
       )
-      .get(ref.name, number, DELETED) as VersionRow | undefined;
-    if (row === undefined) {
+      .get(ref.name, number) as (VersionRow & { current_stage: string | null }) | undefined;
+    if (row === undefined || row.current_stage === DELETED) {
       const versions = this.db
         .prepare("SELECT version FROM model_versions WHERE name = ? AND current_stage <> ? ORDER BY version")
         .pluck()
         .all(ref.name, DELETED) as number[];
-      throw notFound.version(ref, versions);
+      if (ref.alias === undefined) throw notFound.version(ref, versions);
+      throw notFound.aliasTarget(ref, number, row !== undefined, versions, aliases);
     }
     const source = row.source ?? "";
     return {
       name: row.name,
       version: row.version,
       alias: ref.alias,
-      aliases: aliases.filter((a) => a.version === row.version).map((a) => a.alias),
+      aliases: aliases.filter(([, version]) => version === row.version).map(([alias]) => alias),
       runId: row.run_id,
       source,
       artifactUri: row.storage_location || this.artifactUriOf(source),
