@@ -9,6 +9,8 @@ import type { ModelVersion, Registry } from "./registry.js";
 
 type Meta = Record<string, unknown>;
 
+const DELETED = "Deleted_Internal";
+
 /**
  * The registry of an MLflow file store (`./mlruns`, `file:///.../mlruns`), written by MLflow 2.x or 3.x:
  * `models/<name>/version-<n>/meta.yaml`, `models/<name>/aliases/<alias>`, and in 3.x the logged models
@@ -55,16 +57,10 @@ export class FileStore implements Registry {
       if (number === undefined) throw notFound.alias(ref, aliases);
     }
     const meta = readMeta(join(modelDir, `version-${number}`, "meta.yaml"));
-    if (meta === undefined || meta.current_stage === "Deleted_Internal") {
-      const versions = subfolders(modelDir)
-        .map((name) => /^version-(\d+)$/.exec(name)?.[1])
-        .filter((n): n is string => n !== undefined)
-        .map(Number)
-        .filter(
-          (n) => readMeta(join(modelDir, `version-${n}`, "meta.yaml"))?.current_stage !== "Deleted_Internal",
-        )
-        .sort((a, b) => a - b);
-      throw notFound.version(ref, versions);
+    if (meta === undefined || meta.current_stage === DELETED) {
+      const versions = liveVersions(modelDir);
+      if (ref.alias === undefined) throw notFound.version(ref, versions);
+      throw notFound.aliasTarget(ref, Number(number), meta !== undefined, versions, aliases);
     }
     const version = Number(meta.version ?? number);
     const source = String(meta.source ?? "");
@@ -119,6 +115,16 @@ export class FileStore implements Registry {
 function readMeta(path: string): Meta | undefined {
   if (!existsSync(path)) return undefined;
   return (parse(readFileSync(path, "utf8")) as Meta | null) ?? {};
+}
+
+/** The version numbers of a model that are not deleted, ascending. */
+function liveVersions(modelDir: string): number[] {
+  return subfolders(modelDir)
+    .map((name) => /^version-(\d+)$/.exec(name)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .filter((n) => readMeta(join(modelDir, `version-${n}`, "meta.yaml"))?.current_stage !== DELETED)
+    .sort((a, b) => a - b);
 }
 
 function subfolders(path: string): string[] {

@@ -22,7 +22,7 @@ export interface RegistryOptions {
   readonly http?: RetryPolicy | undefined;
   /** Where a tracking server's models are cached (`dir`), if `enable` (default: no cache). */
   readonly cache?: { readonly enable: boolean; readonly dir: string } | undefined;
-  /** Credentials, TLS and AWS settings of remote registries (default: this process's environment). */
+  /** Credentials, TLS and AWS settings of remote registries, MLBATCH_SQLITE_LOCK_TIMEOUT of SQLite ones (default: this process's environment). */
   readonly env?: NodeJS.ProcessEnv | undefined;
 }
 
@@ -55,7 +55,7 @@ export function openRegistry(uri: string, options: RegistryOptions = {}): Regist
         `invalid SQLite registry URI "${uri}": expected sqlite:///<path to mlflow.db>`,
       );
     }
-    return SqliteStore.open(uri, resolve(path));
+    return SqliteStore.open(uri, resolve(path), { env: options.env });
   }
   if (uri.startsWith("file://")) return FileStore.open(uri, fileURLToPath(uri));
   if (uri.startsWith("file:")) return FileStore.open(uri, resolve(uri.slice("file:".length)));

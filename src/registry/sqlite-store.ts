@@ -1,5 +1,6 @@
-import { existsSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Sqlite from "better-sqlite3";
 import { MlbatchError, messageOf } from "../errors.js";
 import { localArtifactPath } from "./artifacts.js";
@@ -19,8 +20,28 @@ interface VersionRow {
 const DELETED = "Deleted_Internal";
 
 /**
+ * The environment variable that sets how long a lookup waits for another process's write lock on the
+ * database, in seconds (default {@link DEFAULT_LOCK_TIMEOUT_SECONDS}); tests set it low.
+ */
+export const LOCK_TIMEOUT_VARIABLE = "MLBATCH_SQLITE_LOCK_TIMEOUT";
+/** Seconds a lookup waits for another process's write lock by default. */
+export const DEFAULT_LOCK_TIMEOUT_SECONDS = 30;
+/** SQLite's own busy wait per attempt, in ms: short, as it blocks the event loop; retries sleep between. */
+const BUSY_WAIT_MS = 100;
+const MAX_RETRY_DELAY_MS = 1000;
+
+/** What a {@link SqliteStore} uses besides its file. */
+export interface SqliteStoreOptions {
+  /** Seconds to wait for another writer's lock (default: `$MLBATCH_SQLITE_LOCK_TIMEOUT`, else 30). */
+  readonly lockTimeoutSeconds?: number | undefined;
+  /** Where `MLBATCH_SQLITE_LOCK_TIMEOUT` is read (default: this process's environment). */
+  readonly env?: NodeJS.ProcessEnv | undefined;
+}
+
+/**
  * The registry of an MLflow SQLite store (`sqlite:///mlflow.db`), written by MLflow 2.x or 3.x, opened
- * read-only.
+ * read-only. Each lookup reads in one transaction; while another process holds a write lock it is
+ * retried, with backoff, for a bounded time (MLflow writes the store in rollback-journal or WAL mode).
  *
  * @example
  * ```ts
@@ -29,25 +50,26 @@ const DELETED = "Deleted_Internal";
  * ```
  */
 export class SqliteStore implements Registry {
-  private readonly hasStorageLocation: boolean;
+  /** MLflow 3 added `model_versions.storage_location`; read at the first lookup that can. */
+  private storageLocation: boolean | undefined;
 
   private constructor(
     readonly uri: string,
     private readonly path: string,
     private readonly db: Sqlite.Database,
-  ) {
-    const columns = db.prepare("SELECT name FROM pragma_table_info('model_versions')").pluck().all();
-    this.hasStorageLocation = columns.includes("storage_location");
-  }
+    private readonly lockTimeoutMs: number,
+  ) {}
 
   /**
    * Opens the database file read-only.
    *
    * @param uri - the registry URI, for messages
    * @param path - the database file
-   * @throws MlbatchError `E_REGISTRY` when the file is missing or is not an MLflow database
+   * @param options - how long to wait for another writer's lock
+   * @throws MlbatchError `E_REGISTRY` when the file is missing, damaged or not an MLflow database;
+   * `E_CONFIG` when `MLBATCH_SQLITE_LOCK_TIMEOUT` is not a number of seconds
    */
-  static open(uri: string, path: string): SqliteStore {
+  static open(uri: string, path: string, options: SqliteStoreOptions = {}): SqliteStore {
     if (!existsSync(path)) {
       throw new MlbatchError(
         "E_REGISTRY",
@@ -55,68 +77,32 @@ export class SqliteStore implements Registry {
           "Set mlflow_service.registry_uri (or MLFLOW_REGISTRY_URI / MLFLOW_TRACKING_URI) to your MLflow store.",
       );
     }
+    const lockTimeoutMs = lockTimeoutSeconds(options) * 1000;
     let db: Sqlite.Database | undefined;
     try {
-      db = new Sqlite(path, { readonly: true, fileMustExist: true });
+      db = new Sqlite(path, { readonly: true, fileMustExist: true, timeout: BUSY_WAIT_MS });
       db.pragma("query_only = true");
-      return new SqliteStore(uri, path, db);
     } catch (error) {
       db?.close();
-      throw new MlbatchError(
-        "E_REGISTRY",
-        `registry ${uri}: "${path}" is not a readable MLflow database (${messageOf(error)}). ` +
-          "Point mlflow_service.registry_uri to the mlflow.db MLflow wrote.",
-        { cause: error },
-      );
+      throw unreadable(uri, path, messageOf(error), error);
     }
+    const store = new SqliteStore(uri, path, db, lockTimeoutMs);
+    try {
+      store.hasStorageLocation(); // a damaged or foreign file fails here, at once
+    } catch (error) {
+      // A lock is waited for by the first lookup, which can sleep between attempts.
+      if (!isBusy(error)) {
+        db.close();
+        throw isSqliteError(error) ? store.failure(error) : error;
+      }
+    }
+    return store;
   }
 
   /** @inheritdoc */
   async getModelVersion(ref: ModelReference): Promise<ModelVersion> {
-    const model = this.db.prepare("SELECT name FROM registered_models WHERE name = ?").get(ref.name);
-    if (model === undefined) {
-      const models = this.db
-        .prepare("SELECT name FROM registered_models ORDER BY name")
-        .pluck()
-        .all() as string[];
-      throw notFound.model(ref, this.uri, models);
-    }
-    const aliases = this.db
-      .prepare("SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias")
-      .all(ref.name) as { alias: string; version: number }[];
-    let number = ref.version;
-    if (ref.alias !== undefined) {
-      number = aliases.find((a) => a.alias === ref.alias)?.version;
-      if (number === undefined)
-        throw notFound.alias(
-          ref,
-          aliases.map((a) => [a.alias, a.version] as const),
-        );
-    }
-    const row = this.db
-      .prepare(
-        `SELECT name, version, source, run_id, status${this.hasStorageLocation ? ", storage_location" : ""}
-         FROM model_versions WHERE name = ? AND version = ? AND current_stage <> ?`,
-      )
-      .get(ref.name, number, DELETED) as VersionRow | undefined;
-    if (row === undefined) {
-      const versions = this.db
-        .prepare("SELECT version FROM model_versions WHERE name = ? AND current_stage <> ? ORDER BY version")
-        .pluck()
-        .all(ref.name, DELETED) as number[];
-      throw notFound.version(ref, versions);
-    }
-    const source = row.source ?? "";
-    return {
-      name: row.name,
-      version: row.version,
-      alias: ref.alias,
-      aliases: aliases.filter((a) => a.version === row.version).map((a) => a.alias),
-      runId: row.run_id,
-      source,
-      artifactUri: row.storage_location || this.artifactUriOf(source),
-      status: row.status ?? "READY",
-    };
+    const lookup = this.db.transaction(() => this.lookup(ref));
+    return this.reading(() => lookup());
   }
 
   /** @inheritdoc */
@@ -127,6 +113,75 @@ export class SqliteStore implements Registry {
   /** @inheritdoc */
   close(): void {
     this.db.close();
+  }
+
+  /** Runs a read, again while another process holds a write lock, until the lock timeout. */
+  private async reading<T>(read: () => T): Promise<T> {
+    const deadline = performance.now() + this.lockTimeoutMs;
+    for (let delay = 50; ; delay = Math.min(2 * delay, MAX_RETRY_DELAY_MS)) {
+      try {
+        return read();
+      } catch (error) {
+        if (!isSqliteError(error)) throw error;
+        if (!isBusy(error)) throw this.failure(error);
+        const left = deadline - performance.now();
+        if (left <= 0) throw this.locked(error);
+        await sleep(Math.min(delay, left));
+      }
+    }
+  }
+
+  private lookup(ref: ModelReference): ModelVersion {
+    const model = this.db.prepare("SELECT name FROM registered_models WHERE name = ?").get(ref.name);
+    if (model === undefined) {
+      const models = this.db
+        .prepare("SELECT name FROM registered_models ORDER BY name")
+        .pluck()
+        .all() as string[];
+      throw notFound.model(ref, this.uri, models);
+    }
+    const aliases = (
+      this.db
+        .prepare("SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias")
+        .all(ref.name) as { alias: string; version: number }[]
+    ).map((a) => [a.alias, a.version] as const);
+    const number =
+      ref.alias === undefined ? ref.version : aliases.find(([alias]) => alias === ref.alias)?.[1];
+    if (number === undefined) throw notFound.alias(ref, aliases);
+    const row = this.db
+      .prepare(
+        `SELECT name, version, source, run_id, status, current_stage${this.hasStorageLocation() ? ", storage_location" : ""}
+         FROM model_versions WHERE name = ? AND version = ?`,
+      )
+      .get(ref.name, number) as (VersionRow & { current_stage: string | null }) | undefined;
+    if (row === undefined || row.current_stage === DELETED) {
+      const versions = this.db
+        .prepare("SELECT version FROM model_versions WHERE name = ? AND current_stage <> ? ORDER BY version")
+        .pluck()
+        .all(ref.name, DELETED) as number[];
+      if (ref.alias === undefined) throw notFound.version(ref, versions);
+      throw notFound.aliasTarget(ref, number, row !== undefined, versions, aliases);
+    }
+    const source = row.source ?? "";
+    return {
+      name: row.name,
+      version: row.version,
+      alias: ref.alias,
+      aliases: aliases.filter(([, version]) => version === row.version).map(([alias]) => alias),
+      runId: row.run_id,
+      source,
+      artifactUri: row.storage_location || this.artifactUriOf(source),
+      status: row.status ?? "READY",
+    };
+  }
+
+  private hasStorageLocation(): boolean {
+    this.storageLocation ??= this.db
+      .prepare("SELECT name FROM pragma_table_info('model_versions')")
+      .pluck()
+      .all()
+      .includes("storage_location");
+    return this.storageLocation;
   }
 
   /** Resolves the `models:/m-<id>` (MLflow 3) and `runs:/<run>/<path>` forms of a `source`. */
@@ -148,4 +203,93 @@ export class SqliteStore implements Registry {
     }
     return source;
   }
+
+  /** The error of a read SQLite refused: a damaged file, a file that is not MLflow's, anything else. */
+  private failure(error: unknown): MlbatchError {
+    const { uri, path } = this;
+    const code = String((error as { code?: unknown }).code ?? "");
+    const reason = messageOf(error);
+    if (code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB") {
+      if (!hasSqliteHeader(path)) return unreadable(uri, path, `not an SQLite database: ${reason}`, error);
+      return new MlbatchError(
+        "E_REGISTRY",
+        `registry ${uri}: the MLflow database "${path}" is damaged (SQLite: ${reason}). Restore it from a ` +
+          `backup, or recover what SQLite can still read into a new file: sqlite3 "${path}" ".recover" | ` +
+          "sqlite3 recovered.db, then set mlflow_service.registry_uri to sqlite:///recovered.db; or point " +
+          "mlflow_service.registry_uri to another MLflow store.",
+        { cause: error },
+      );
+    }
+    if (/^no such (table|column)/.test(reason)) return unreadable(uri, path, reason, error);
+    return new MlbatchError(
+      "E_REGISTRY",
+      `registry ${uri}: cannot read the MLflow database "${path}" (SQLite: ${reason}). Check the file and ` +
+        "its permissions, or point mlflow_service.registry_uri to another MLflow store.",
+      { cause: error },
+    );
+  }
+
+  /** The error once another process held its write lock for longer than the lock timeout. */
+  private locked(error: unknown): MlbatchError {
+    const { path } = this;
+    const writer = existsSync(`${path}-wal`)
+      ? `the store is in WAL mode (${basename(path)}-wal exists) and a connection holds it exclusively (a checkpoint, or locking_mode=EXCLUSIVE)`
+      : existsSync(`${path}-journal`)
+        ? `a write transaction is committing in rollback-journal mode (${basename(path)}-journal exists)`
+        : "a write transaction holds an exclusive lock (rollback-journal mode: BEGIN EXCLUSIVE, or a commit)";
+    return new MlbatchError(
+      "E_REGISTRY",
+      `registry ${this.uri}: the MLflow database "${path}" is locked by another writer: ${writer}; it was ` +
+        `still locked after ${this.lockTimeoutMs / 1000} s of retries (SQLite: ${messageOf(error)}). Let that ` +
+        "process (an MLflow server, a training or registration script) finish, then run again; or wait longer " +
+        `with ${LOCK_TIMEOUT_VARIABLE}=<seconds> (default ${DEFAULT_LOCK_TIMEOUT_SECONDS}).`,
+      { cause: error },
+    );
+  }
+}
+
+function unreadable(uri: string, path: string, reason: string, cause: unknown): MlbatchError {
+  return new MlbatchError(
+    "E_REGISTRY",
+    `registry ${uri}: "${path}" is not a readable MLflow database (${reason}). ` +
+      "Point mlflow_service.registry_uri to the mlflow.db MLflow wrote.",
+    { cause },
+  );
+}
+
+/** An error of SQLite itself (better-sqlite3's SqliteError carries SQLite's result code). */
+function isSqliteError(error: unknown): boolean {
+  return String((error as { code?: unknown } | undefined)?.code ?? "").startsWith("SQLITE_");
+}
+
+/** SQLITE_BUSY (another connection holds a conflicting lock) and its extended codes, SQLITE_LOCKED. */
+function isBusy(error: unknown): boolean {
+  const code = String((error as { code?: unknown }).code ?? "");
+  return code.startsWith("SQLITE_BUSY") || code === "SQLITE_LOCKED";
+}
+
+/** The file starts as every SQLite 3 database does (so an error means damage, not another kind of file). */
+function hasSqliteHeader(path: string): boolean {
+  const header = Buffer.alloc(16);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, header, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return header.toString("latin1") === "SQLite format 3\0";
+}
+
+function lockTimeoutSeconds(options: SqliteStoreOptions): number {
+  if (options.lockTimeoutSeconds !== undefined) return options.lockTimeoutSeconds;
+  const text = (options.env ?? process.env)[LOCK_TIMEOUT_VARIABLE]?.trim();
+  if (text === undefined || text === "") return DEFAULT_LOCK_TIMEOUT_SECONDS;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new MlbatchError(
+      "E_CONFIG",
+      `${LOCK_TIMEOUT_VARIABLE} must be a number of seconds >= 0 (how long to wait for a locked MLflow database); unset it for the default, ${DEFAULT_LOCK_TIMEOUT_SECONDS}.`,
+    );
+  }
+  return seconds;
 }

@@ -156,6 +156,6 @@ describe("loadSettings", () => {
 
   it("given an extra that is not a mapping, when loaded, then the error names the extra", async () => {
     const error = await configError([file("x.yaml", REFERENCE)], ["just a string"]);
-    expect(error.message).toContain("extras #1");
+    expect(error.message).toContain("-e #1 must be a YAML mapping");
   });
 });
