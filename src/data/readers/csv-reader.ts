@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
@@ -55,7 +56,8 @@ export interface CsvReaderOptions extends FileReaderOptions {
 /**
  * Reads CSV files with DuckDB, streamed: one file, a glob, or a (Hive-partitioned) folder of `.csv` (or
  * `.csv.gz`) files. A UTF-8 byte order mark and CRLF line ends are handled; `""` is an empty string and an
- * empty unquoted field is null. No column is taken as an id column unless the job names it.
+ * empty unquoted field is null. No column is taken as an id column unless the job names it. A compressed
+ * file (`.gz`, `.zst`) is checked whole while it is read: a truncated or corrupt one fails the read.
  *
  * @example
  * ```ts
@@ -90,6 +92,7 @@ export class CsvReader implements Reader {
       settings.push(`types = {${types.join(", ")}}`);
     }
     const from = `read_csv(${fileList(found.files)}, ${settings.join(", ")}${hiveOption(found, o.hivePartitioning)})`;
-    return openTable(db, from, o);
+    // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.
+    return openTable(db, from, { ...o, compressed: CompressedFiles.check(found.files) });
   }
 }
