@@ -1,8 +1,9 @@
 import type { DuckDBDataChunk } from "@duckdb/node-api";
-import { MlbatchError, messageOf } from "../errors.js";
+import { MlbatchError } from "../errors.js";
 import { allocate, type Batch, type Column, type ColumnType, DUCKDB_TYPE, head } from "./batch.js";
 import type { CompressedFiles } from "./compressed-files.js";
 import type { Database } from "./database.js";
+import { condensedReadError, failedFile, namesNoLine } from "./read-errors.js";
 import { identifierList, quotedIdentifier } from "./sql.js";
 import { copyFromVector } from "./vectors.js";
 
@@ -32,8 +33,15 @@ export interface SourceOptions {
    * stream of the source sees the same rows, in input order.
    */
   readonly where?: string | undefined;
-  /** The running whole-file check of the compressed files read, see {@link Source.verify}. */
+  /** The files read, to name the one an error is about. */
+  readonly files?: readonly string[] | undefined;
+  /** The running whole-file check of the compressed files among them, see {@link Source.verify}. */
   readonly compressed?: CompressedFiles | undefined;
+  /**
+   * For a DuckDB error that names no line (a CSV sniffer that gave up): DuckDB's text for the first bad
+   * line of the file, found by reading it again, or undefined.
+   */
+  readonly diagnose?: ((file: string) => Promise<string | undefined>) | undefined;
 }
 
 /**
@@ -84,7 +92,8 @@ export class Source {
 
   /**
    * The `E_READ` for an error DuckDB raised while reading this source: the damaged file when the
-   * whole-file check finds one (DuckDB often reports a cut file as a row with missing fields).
+   * whole-file check finds one (DuckDB often reports a cut file as a row with missing fields), else
+   * DuckDB's error condensed to which file, which line, what is wrong and what to do.
    */
   async readFailure(error: unknown): Promise<MlbatchError> {
     return readFailure(this.options, error);
@@ -195,9 +204,10 @@ export class Source {
 
 async function readFailure(options: SourceOptions, error: unknown): Promise<MlbatchError> {
   if (error instanceof MlbatchError) return error;
-  const damaged = await options.compressed?.damage();
-  return (
-    damaged ??
-    new MlbatchError("E_READ", `cannot read inputs "${options.label}": ${messageOf(error)}`, { cause: error })
-  );
+  const files = options.files ?? [];
+  const file = failedFile(error, files);
+  const damaged = await options.compressed?.damage(file);
+  if (damaged !== undefined) return damaged;
+  const line = file !== undefined && namesNoLine(error) ? await options.diagnose?.(file) : undefined;
+  return condensedReadError(error, options.label, files, line);
 }

@@ -3,6 +3,7 @@ import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
+import { firstRejectedLine } from "./csv-diagnosis.js";
 import {
   type ColumnTypeName,
   ColumnTypes,
@@ -91,8 +92,15 @@ export class CsvReader implements Reader {
       );
       settings.push(`types = {${types.join(", ")}}`);
     }
-    const from = `read_csv(${fileList(found.files)}, ${settings.join(", ")}${hiveOption(found, o.hivePartitioning)})`;
-    // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.
-    return openTable(db, from, { ...o, compressed: CompressedFiles.check(found.files) });
+    const { files } = found;
+    const read = (paths: readonly string[], options: string) =>
+      `read_csv(${fileList(paths)}, ${settings.join(", ")}${options})`;
+    return openTable(db, read(files, hiveOption(found, o.hivePartitioning)), {
+      ...o,
+      files,
+      // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.
+      compressed: CompressedFiles.check(files),
+      diagnose: (file) => firstRejectedLine(db, (options) => read([file], options)),
+    });
   }
 }

@@ -74,7 +74,7 @@ export class JsonLinesReader implements Reader {
       // Explicit types are given to the parser for every column (detected ones for the rest), so a value
       // of the wrong type fails the read with its line, as in CSV, instead of being turned to null.
       const from = read(", hive_partitioning = false");
-      const detected = await Source.open(db, { from, label: this.path, compressed });
+      const detected = await Source.open(db, { from, label: this.path, files, compressed });
       const unknown = Object.keys(o.types).filter((name) => detected.typeOf(name) === undefined);
       if (unknown.length > 0) {
         throw new MlbatchError(
@@ -88,6 +88,10 @@ export class JsonLinesReader implements Reader {
       );
       schema = `, columns = {${columns.join(", ")}}`;
     }
-    return openTable(db, read(`${schema}${hiveOption(found, o.hivePartitioning)}`), { ...o, compressed });
+    return openTable(db, read(`${schema}${hiveOption(found, o.hivePartitioning)}`), {
+      ...o,
+      files,
+      compressed,
+    });
   }
 }
