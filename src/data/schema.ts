@@ -304,14 +304,17 @@ async function countFailures(
   return { total: Number(counts[0]?.total ?? 0), invalid: Number(counts[0]?.invalid ?? 0), rowProblems };
 }
 
+/** Runs a query over the whole input, then waits for the whole-file check of compressed inputs. */
 async function read<T>(source: Source, query: () => Promise<T>): Promise<T> {
+  let result: T;
   try {
-    return await query();
+    result = await query();
   } catch (error) {
-    throw new MlbatchError("E_READ", `failed reading inputs "${source.label}": ${messageOf(error)}`, {
-      cause: error,
-    });
+    throw await source.readFailure(error);
   }
+  // The rows were counted: they are only the input's rows when no compressed file is damaged.
+  await source.verify();
+  return result;
 }
 
 /** `7`, `7 (instant=13911)`, `7 (value 5)` or `7 (instant=13911, value 5)`. */

@@ -1,7 +1,9 @@
 import type { DuckDBDataChunk } from "@duckdb/node-api";
-import { MlbatchError, messageOf } from "../errors.js";
+import { MlbatchError } from "../errors.js";
 import { allocate, type Batch, type Column, type ColumnType, DUCKDB_TYPE, head } from "./batch.js";
+import type { CompressedFiles } from "./compressed-files.js";
 import type { Database } from "./database.js";
+import { condensedReadError, failedFile, namesNoLine } from "./read-errors.js";
 import { identifierList, quotedIdentifier } from "./sql.js";
 import { copyFromVector } from "./vectors.js";
 
@@ -31,6 +33,15 @@ export interface SourceOptions {
    * stream of the source sees the same rows, in input order.
    */
   readonly where?: string | undefined;
+  /** The files read, to name the one an error is about. */
+  readonly files?: readonly string[] | undefined;
+  /** The running whole-file check of the compressed files among them, see {@link Source.verify}. */
+  readonly compressed?: CompressedFiles | undefined;
+  /**
+   * For a DuckDB error that names no line (a CSV sniffer that gave up): DuckDB's text for the first bad
+   * line of the file, found by reading it again, or undefined.
+   */
+  readonly diagnose?: ((file: string) => Promise<string | undefined>) | undefined;
 }
 
 /**
@@ -62,10 +73,30 @@ export class Source {
       const columns = rows.map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
       return new Source(db, options, columns);
     } catch (error) {
-      throw new MlbatchError("E_READ", `cannot read inputs "${options.label}": ${messageOf(error)}`, {
-        cause: error,
-      });
+      throw await readFailure(options, error);
     }
+  }
+
+  /**
+   * Waits for the whole-file check of the compressed inputs, which runs while DuckDB reads them: DuckDB
+   * reads a truncated or corrupt gzip or zstd file as fewer rows. {@link Source.batches} waits for it
+   * before its last batch; a consumer that reads the rows through {@link Source.query} waits for it
+   * before it trusts them.
+   *
+   * @throws MlbatchError `E_READ` naming the first damaged file
+   */
+  async verify(): Promise<void> {
+    const damaged = await this.options.compressed?.damage();
+    if (damaged !== undefined) throw damaged;
+  }
+
+  /**
+   * The `E_READ` for an error DuckDB raised while reading this source: the damaged file when the
+   * whole-file check finds one (DuckDB often reports a cut file as a row with missing fields), else
+   * DuckDB's error condensed to which file, which line, what is wrong and what to do.
+   */
+  async readFailure(error: unknown): Promise<MlbatchError> {
+    return readFailure(this.options, error);
   }
 
   /** The input as the user named it. */
@@ -141,7 +172,10 @@ export class Source {
     const stream = await this.read(() => this.db.connection.stream(`SELECT ${select} FROM ${this.query()}`));
     for (;;) {
       const chunk: DuckDBDataChunk | null = await this.read(() => stream.fetchChunk());
-      if (chunk === null || chunk.rowCount === 0) break;
+      if (chunk === null || chunk.rowCount === 0) {
+        await this.verify();
+        break;
+      }
       let from = 0;
       while (from < chunk.rowCount) {
         const count = Math.min(chunk.rowCount - from, batchSize - filled);
@@ -163,9 +197,17 @@ export class Source {
     try {
       return await operation();
     } catch (error) {
-      throw new MlbatchError("E_READ", `failed reading inputs "${this.label}": ${messageOf(error)}`, {
-        cause: error,
-      });
+      throw await this.readFailure(error);
     }
   }
+}
+
+async function readFailure(options: SourceOptions, error: unknown): Promise<MlbatchError> {
+  if (error instanceof MlbatchError) return error;
+  const files = options.files ?? [];
+  const file = failedFile(error, files);
+  const damaged = await options.compressed?.damage(file);
+  if (damaged !== undefined) return damaged;
+  const line = file !== undefined && namesNoLine(error) ? await options.diagnose?.(file) : undefined;
+  return condensedReadError(error, options.label, files, line);
 }

@@ -1,7 +1,9 @@
 import * as z from "zod";
+import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
+import { firstRejectedLine } from "./csv-diagnosis.js";
 import {
   type ColumnTypeName,
   ColumnTypes,
@@ -55,7 +57,8 @@ export interface CsvReaderOptions extends FileReaderOptions {
 /**
  * Reads CSV files with DuckDB, streamed: one file, a glob, or a (Hive-partitioned) folder of `.csv` (or
  * `.csv.gz`) files. A UTF-8 byte order mark and CRLF line ends are handled; `""` is an empty string and an
- * empty unquoted field is null. No column is taken as an id column unless the job names it.
+ * empty unquoted field is null. No column is taken as an id column unless the job names it. A compressed
+ * file (`.gz`, `.zst`) is checked whole while it is read: a truncated or corrupt one fails the read.
  *
  * @example
  * ```ts
@@ -89,7 +92,15 @@ export class CsvReader implements Reader {
       );
       settings.push(`types = {${types.join(", ")}}`);
     }
-    const from = `read_csv(${fileList(found.files)}, ${settings.join(", ")}${hiveOption(found, o.hivePartitioning)})`;
-    return openTable(db, from, o);
+    const { files } = found;
+    const read = (paths: readonly string[], options: string) =>
+      `read_csv(${fileList(paths)}, ${settings.join(", ")}${options})`;
+    return openTable(db, read(files, hiveOption(found, o.hivePartitioning)), {
+      ...o,
+      files,
+      // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.
+      compressed: CompressedFiles.check(files),
+      diagnose: (file) => firstRejectedLine(db, (options) => read([file], options)),
+    });
   }
 }

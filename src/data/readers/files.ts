@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { Database } from "../database.js";
-import { Source } from "../source.js";
+import { Source, type SourceOptions } from "../source.js";
 import { identifierList, quotedString } from "../sql.js";
 
 /** The config fields every file reader has. */
@@ -141,17 +141,18 @@ export function hiveOption(found: InputFiles, hivePartitioning: boolean | undefi
 }
 
 /**
- * Opens a table function over the files as a source, keeping only `columns` when given.
+ * Opens a table function over the files as a source, keeping only `columns` when given; `files`,
+ * `compressed` and `diagnose` are passed to the source (see {@link SourceOptions}).
  *
  * @throws MlbatchError `E_READ` when DuckDB cannot read the files or a requested column does not exist
  */
 export async function openTable(
   db: Database,
   from: string,
-  options: FileReaderOptions & { readonly idColumns?: readonly string[] },
+  options: FileReaderOptions & Pick<SourceOptions, "idColumns" | "files" | "compressed" | "diagnose">,
 ): Promise<Source> {
-  const { path, columns, limit, idColumns = [] } = options;
-  const all = await Source.open(db, { from, label: path, limit, idColumns });
+  const { path, columns, limit, idColumns = [], files, compressed, diagnose } = options;
+  const all = await Source.open(db, { from, label: path, limit, idColumns, files, compressed, diagnose });
   if (columns === undefined) return all;
   const missing = columns.filter((c) => all.typeOf(c) === undefined);
   if (missing.length > 0) {
@@ -166,5 +167,8 @@ export async function openTable(
     label: path,
     limit,
     idColumns: idColumns.filter((id) => columns.includes(id)),
+    files,
+    compressed,
+    diagnose,
   });
 }

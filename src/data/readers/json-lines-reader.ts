@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { MlbatchError } from "../../errors.js";
+import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
 import { Source } from "../source.js";
 import { quotedString } from "../sql.js";
@@ -43,7 +44,8 @@ export interface JsonLinesReaderOptions extends FileReaderOptions {
 /**
  * Reads JSON Lines files with DuckDB, streamed: one file, a glob, or a (Hive-partitioned) folder of
  * `.jsonl`, `.ndjson` or `.json` files (optionally `.gz`). Each line is one object; its keys are the
- * columns, a missing key is null. No column is taken as an id column unless the job names it.
+ * columns, a missing key is null. No column is taken as an id column unless the job names it. A compressed
+ * file (`.gz`, `.zst`) is checked whole while it is read: a truncated or corrupt one fails the read.
  *
  * @example
  * ```ts
@@ -62,13 +64,17 @@ export class JsonLinesReader implements Reader {
   async open(db: Database): Promise<Source> {
     const o = this.options;
     const found = await inputFiles(db, this.path, JSON_LINES_EXTENSIONS);
+    const { files } = found;
+    // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.
+    const compressed = CompressedFiles.check(files);
     const read = (settings: string) =>
-      `read_json(${fileList(found.files)}, format = 'newline_delimited'${settings})`;
+      `read_json(${fileList(files)}, format = 'newline_delimited'${settings})`;
     let schema = "";
     if (o.types !== undefined && Object.keys(o.types).length > 0) {
       // Explicit types are given to the parser for every column (detected ones for the rest), so a value
       // of the wrong type fails the read with its line, as in CSV, instead of being turned to null.
-      const detected = await Source.open(db, { from: read(", hive_partitioning = false"), label: this.path });
+      const from = read(", hive_partitioning = false");
+      const detected = await Source.open(db, { from, label: this.path, files, compressed });
       const unknown = Object.keys(o.types).filter((name) => detected.typeOf(name) === undefined);
       if (unknown.length > 0) {
         throw new MlbatchError(
@@ -82,6 +88,10 @@ export class JsonLinesReader implements Reader {
       );
       schema = `, columns = {${columns.join(", ")}}`;
     }
-    return openTable(db, read(`${schema}${hiveOption(found, o.hivePartitioning)}`), o);
+    return openTable(db, read(`${schema}${hiveOption(found, o.hivePartitioning)}`), {
+      ...o,
+      files,
+      compressed,
+    });
   }
 }

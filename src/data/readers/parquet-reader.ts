@@ -59,7 +59,7 @@ export class ParquetReader implements Reader {
         { cause: error },
       );
     }
-    return openTable(db, from, { ...this.options, idColumns });
+    return openTable(db, from, { ...this.options, idColumns, files: found.files });
   }
 }
 
