@@ -21,7 +21,7 @@ const GLOB = /[*?[]/;
 
 /**
  * Refuses outputs that are the input, lie inside it (an input folder, or a name the input glob matches),
- * or hold it (a folder the input is in).
+ * or hold it (a folder the input is in), and two outputs at one place.
  *
  * @param input - `inputs.path`: a file, a folder or a glob
  * @throws MlbatchError `E_CONFIG` naming both config keys and paths, and what to do
@@ -35,9 +35,20 @@ export async function checkOutputsApart(input: string, outputs: readonly OutputP
   const glob = GLOB.test(input);
   const base = await real(glob ? globBase(input) : input);
   const pattern = glob ? globPattern(join(base, relative(globBase(input), input))) : undefined;
+  const seen: { output: OutputPath; target: string }[] = [];
   for (const output of outputs) {
     if (output.path === undefined) continue;
     const target = await real(output.path);
+    const other = seen.find((s) => within(s.target, target) || within(target, s.target));
+    if (other !== undefined) {
+      throw new MlbatchError(
+        "E_CONFIG",
+        `job.${output.key} "${output.path}" and job.${other.output.key} "${other.output.path}" are the same ` +
+          "place (or one holds the other): one would replace the other, so nothing was read or written. " +
+          "Give each its own path.",
+      );
+    }
+    seen.push({ output, target });
     const how =
       target === base && !glob
         ? "is the input"

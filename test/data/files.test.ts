@@ -35,6 +35,19 @@ describe("file readers: globs and folders", () => {
     expect(await column(source, "v")).toEqual([0, 1, 10, 20, 21]);
   });
 
+  it("given a folder holding a writer's hidden temporary parts and a published parts link, when read, then only published rows come, once", async () => {
+    const { ParquetWriter } = await import("../../src/data/writers/parquet-writer.js");
+    await parquet(join(dir, "in", "day=1", "part-0.parquet"), [1]);
+    await new ParquetWriter({ path: join(dir, "in", "day=2"), maxRowsPerFile: 1 }).write(
+      db,
+      "(SELECT unnest([2, 3]) AS v)",
+    );
+    await parquet(join(dir, "in", ".mlbatch-tmp-0-0-day=3", "part-0.parquet"), [99]);
+    await parquet(join(dir, "in", "_temporary", "part-0.parquet"), [98]);
+    const source = await new ParquetReader({ path: join(dir, "in") }).open(db);
+    expect(await column(source, "v")).toEqual([1, 2, 3]);
+  });
+
   it("given a glob that matches no file, when opened, then E_READ says so", async () => {
     const error = await failure(new ParquetReader({ path: join(dir, "nothing-*.parquet") }).open(db));
     expect(error.code).toBe("E_READ");

@@ -54,4 +54,16 @@ describe("outputs apart from inputs", () => {
   ])("given input %s and output %s, when checked, then it passes", async (input, output) => {
     await checkOutputsApart(join(dir, input), [{ key: "outputs.path", path: join(dir, output) }]);
   });
+
+  it("given the quarantine at the outputs' path, when checked, then E_CONFIG names both", async () => {
+    const error = await failure(
+      checkOutputsApart(join(dir, "in.parquet"), [
+        { key: "outputs.path", path: join(dir, "out.parquet") },
+        { key: "validation.quarantine.path", path: join(dir, "out.parquet") },
+      ]),
+    );
+    expect(error.code).toBe("E_CONFIG");
+    expect(error.message).toContain("job.validation.quarantine.path");
+    expect(error.message).toContain("job.outputs.path");
+  });
 });

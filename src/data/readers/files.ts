@@ -105,15 +105,28 @@ export async function inputFiles(
   }
   if (info.isFile()) return { files: [path], folder: false };
   if (!info.isDirectory()) fail(path, "it is not a file or a folder");
-  const entries = await readdir(path, { recursive: true, withFileTypes: true });
-  const files = entries
-    .filter((e) => e.isFile() && extensions.some((ext) => e.name.toLowerCase().endsWith(ext)))
-    // Hidden and underscore files are side files (_SUCCESS, .crc, a writer's temporary file).
-    .filter((e) => !/^[._]/.test(e.name))
-    .map((e) => join(e.parentPath, e.name))
+  const files = (await filesUnder(path))
+    .filter((file) => extensions.some((ext) => file.toLowerCase().endsWith(ext)))
     .sort(byPath);
   if (files.length === 0) fail(path, `the folder has no ${extensions.join(" or ")} file`);
   return { files, folder: true };
+}
+
+/**
+ * The files under a folder, at any depth, through links to folders (an output mlbatch published is a
+ * link), skipping hidden and underscore names: side files (_SUCCESS, .crc) and folders (a writer's
+ * temporary parts, Spark's _temporary, a sharded run's staging).
+ */
+async function filesUnder(folder: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    if (/^[._]/.test(entry.name)) continue;
+    const path = join(folder, entry.name);
+    const info = entry.isSymbolicLink() ? await stat(path).catch(() => undefined) : entry;
+    if (info?.isDirectory()) files.push(...(await filesUnder(path)));
+    else if (info?.isFile()) files.push(path);
+  }
+  return files;
 }
 
 function byPath(a: string, b: string): number {
