@@ -231,7 +231,7 @@ export abstract class Job<Locals> {
         await writeReport(path, report);
         this.logger.info(`[${this.title}] Report written: ${path}`);
       } catch (error) {
-        this.logger.warn(`cannot write the run report "${path}": ${messageOf(error)}`);
+        this.logger.warn(messageOf(error));
       }
     }
     if (this.jobOptions.mlflowRun && mlflowStarted) {

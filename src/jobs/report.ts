@@ -65,5 +65,9 @@ function canonical(value: unknown): string {
 
 /** Writes the report atomically (temporary file, then rename; never over a folder), creating its folder. */
 export async function writeReport(path: string, report: RunReport): Promise<void> {
-  await writeAtomically(path, (temp) => writeFile(temp, `${JSON.stringify(report, null, 2)}\n`));
+  await writeAtomically(
+    path,
+    (temp) => writeFile(temp, `${JSON.stringify(report, null, 2)}\n`),
+    "the run report",
+  );
 }

@@ -114,7 +114,7 @@ export async function checkInputsWith(
   const outcome = report.valid ? "valid" : fatal || exceeded !== undefined ? "failed" : policy.onInvalid;
   if (policy.report !== undefined) {
     const json = reportJson(report, { on_invalid: policy.onInvalid, outcome });
-    await writeAtomically(policy.report, (temp) => writeFile(temp, json));
+    await writeAtomically(policy.report, (temp) => writeFile(temp, json), "the validation report");
   }
   if (report.valid) return { source, report, rejected: 0 };
   if (fatal || validation.invalid === undefined) throw schemaError(report);

@@ -35,7 +35,7 @@ export async function readMLmodel(directory: string, model: string): Promise<MLm
   } catch (error) {
     throw new MlbatchError(
       "E_MODEL_LOAD",
-      `model ${model}: cannot read its MLmodel file in ${directory} (${messageOf(error)}). Is this an MLflow model folder?`,
+      `model ${model}: cannot read its MLmodel file in ${directory} (${messageOf(error).split("\n")[0]}). Is this an MLflow model folder?`,
       { cause: error },
     );
   }

@@ -52,9 +52,10 @@ export async function stage(
   mode: WriteMode,
   produce: (tempPath: string) => Promise<number>,
   shape: OutputShape = "file",
+  what = "outputs",
 ): Promise<StagedOutput> {
   const target = await outputTarget(path);
-  refuseUnless(path, await existing(target), shape, mode);
+  refuseUnless(path, await existing(target), shape, mode, what);
   const temp = scratchPath(target, shape === "folder" ? "parts" : "tmp");
   const forget = track(temp);
   const discard = async () => {
@@ -79,18 +80,18 @@ export async function stage(
       commit: async () => {
         try {
           if (shape === "folder") await publishFolder(temp, target, mode);
-          else await commitFile(temp, target, path, mode);
+          else await commitFile(temp, target, path, mode, what);
           forget();
         } catch (error) {
           await discard().catch(() => undefined);
-          throw cannotWrite(path, error);
+          throw cannotWrite(path, error, what);
         }
       },
       discard,
     };
   } catch (error) {
     await discard().catch(() => undefined);
-    throw cannotWrite(path, error);
+    throw cannotWrite(path, error, what);
   }
 }
 
@@ -104,16 +105,29 @@ export async function stage(
 export async function writeAtomically(
   path: string,
   produce: (tempPath: string) => Promise<void>,
+  what = "file",
 ): Promise<void> {
-  const staged = await stage(path, "overwrite", async (temp) => {
-    await produce(temp);
-    return 0;
-  });
+  const staged = await stage(
+    path,
+    "overwrite",
+    async (temp) => {
+      await produce(temp);
+      return 0;
+    },
+    "file",
+    what,
+  );
   await staged.commit();
 }
 
-async function commitFile(temp: string, target: string, path: string, mode: WriteMode): Promise<void> {
-  refuseUnless(path, await existing(target), "file", mode);
+async function commitFile(
+  temp: string,
+  target: string,
+  path: string,
+  mode: WriteMode,
+  what: string,
+): Promise<void> {
+  refuseUnless(path, await existing(target), "file", mode, what);
   if (mode === "overwrite") {
     await rename(temp, target);
     return;
@@ -123,20 +137,20 @@ async function commitFile(temp: string, target: string, path: string, mode: Writ
     await link(temp, target);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw existsError(path);
+    if (code === "EEXIST") throw existsError(path, what);
     // Filesystems without hard links: check, then rename (a window remains only there).
-    if ((await existing(target)) !== "none") throw existsError(path);
+    if ((await existing(target)) !== "none") throw existsError(path, what);
     await rename(temp, target);
     return;
   }
   await rm(temp, { force: true });
 }
 
-function cannotWrite(path: string, error: unknown): MlbatchError {
+function cannotWrite(path: string, error: unknown, what: string): MlbatchError {
   if (error instanceof MlbatchError && error.code === "E_WRITE") return error;
   return new MlbatchError(
     "E_WRITE",
-    `cannot write outputs "${path}": ${messageOf(error)}. Check that outputs.path is in a writable folder ` +
+    `cannot write ${what} "${path}": ${messageOf(error)}. Check that the path is in a writable folder ` +
       "with free space; nothing was written.",
     { cause: error },
   );

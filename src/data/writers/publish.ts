@@ -125,28 +125,29 @@ export function refuseUnless(
   found: Existing,
   expected: "file" | "folder",
   mode: "error" | "overwrite",
+  what = "outputs",
 ): void {
   if (found === "none") return;
-  if (mode === "error") throw existsError(path);
+  if (mode === "error") throw existsError(path, what);
   if (expected === "file" && found !== "file") {
     throw new MlbatchError(
       "E_WRITE",
-      `cannot write outputs "${path}": it is a folder, and this output is one file, so mode overwrite would ` +
+      `cannot write ${what} "${path}": it is a folder, and this output is one file, so mode overwrite would ` +
         "replace the whole folder; it was left untouched and nothing was written. Name a file inside it " +
-        "instead (or, for outputs, set max_rows_per_file to write a folder of parts).",
+        `instead${what === "outputs" ? ", or set max_rows_per_file to write a folder of parts" : ""}.`,
     );
   }
   if (expected === "folder" && found === "file") {
     throw new MlbatchError(
       "E_WRITE",
-      `cannot write outputs "${path}": it is a file, and this output is a folder of part files ` +
+      `cannot write ${what} "${path}": it is a file, and this output is a folder of part files ` +
         "(max_rows_per_file); it was left untouched and nothing was written. Remove the file or write elsewhere.",
     );
   }
   if (found === "foreign-folder") {
     throw new MlbatchError(
       "E_WRITE",
-      `cannot write outputs "${path}": it is a folder that mlbatch did not write (it has no ${MARKER} marker of ` +
+      `cannot write ${what} "${path}": it is a folder that mlbatch did not write (it has no ${MARKER} marker of ` +
         "mlbatch), so mode overwrite does not replace it; it was left untouched and nothing was written. " +
         "Write elsewhere, or remove the folder yourself if its contents can go.",
     );
@@ -154,10 +155,10 @@ export function refuseUnless(
 }
 
 /** The error for an existing output in mode `error`. */
-export function existsError(path: string): MlbatchError {
+export function existsError(path: string, what = "outputs"): MlbatchError {
   return new MlbatchError(
     "E_WRITE",
-    `cannot write outputs "${path}": it already exists and the writer's mode is "error", so it was left ` +
+    `cannot write ${what} "${path}": it already exists and the writer's mode is "error", so it was left ` +
       "untouched and nothing was written. Remove it, write elsewhere, or set mode: overwrite to replace it.",
   );
 }
