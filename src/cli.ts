@@ -5,11 +5,11 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadSettings } from "./config/load.js";
-import { removeTrackedSync } from "./data/scratch.js";
 import { MlbatchError, messageOf } from "./errors.js";
 import { createJob } from "./jobs/index.js";
 import { InferenceJob } from "./jobs/inference.js";
 import { ShardedInferenceJob } from "./jobs/sharded.js";
+import { removeTrackedSync } from "./scratch.js";
 import { settingsJsonSchema } from "./settings.js";
 import { parseShardFlag } from "./shard/detect.js";
 

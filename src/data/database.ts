@@ -1,8 +1,7 @@
-import { readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { isDeadOwned, ownedFolder, track } from "./scratch.js";
+import { ownedFolder, sweepDeadOwned, track } from "../scratch.js";
 
 /**
  * How much memory DuckDB may hold before it spills to its temporary folder (`MLBATCH_DUCKDB_MEMORY_LIMIT`
@@ -39,7 +38,7 @@ export class Database {
     // (measured: with DuckDB's external file cache, peak RSS grew by the input file's size).
     // DuckDB makes the spill folder only when it spills; one named after this process, so that a later
     // run removes it if this one is killed.
-    sweepSpills();
+    sweepDeadOwned(tmpdir(), SPILL_PREFIX);
     const spill = ownedFolder(tmpdir(), SPILL_PREFIX);
     const forget = track(spill);
     const instance = await DuckDBInstance.create(":memory:", {
@@ -98,21 +97,3 @@ export class Database {
 }
 
 const SPILL_PREFIX = "mlbatch-duckdb";
-
-/** Removes the spill folders of dead mlbatch processes of this host. */
-function sweepSpills(): void {
-  let names: string[];
-  try {
-    names = readdirSync(tmpdir());
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (!isDeadOwned(name, SPILL_PREFIX)) continue;
-    try {
-      rmSync(join(tmpdir(), name), { recursive: true, force: true });
-    } catch {
-      // Another run's sweep got there first, or it is not ours to remove.
-    }
-  }
-}

@@ -6,10 +6,10 @@
 import { readdir, readFile, readlink, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Database } from "../data/database.js";
-import { parseScratch, scratchPath } from "../data/scratch.js";
 import { quotedString } from "../data/sql.js";
 import { publishFolder } from "../data/writers/publish.js";
 import { isMlbatchError, MlbatchError, messageOf } from "../errors.js";
+import { parseScratch, scratchPath } from "../scratch.js";
 import { createExclusive } from "./exclusive.js";
 import { PLAN, type ShardLayout, TEMP_PREFIX } from "./layout.js";
 import { checkPart, fileSha256 } from "./parts.js";

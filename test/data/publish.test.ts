@@ -17,10 +17,10 @@ import {
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Database } from "../../src/data/database.js";
-import { parseScratch, scratchPath } from "../../src/data/scratch.js";
 import { writeAtomically } from "../../src/data/writers/atomic.js";
 import { sweepLeftovers } from "../../src/data/writers/leftovers.js";
 import { ParquetWriter } from "../../src/data/writers/parquet-writer.js";
+import { parseScratch, scratchPath } from "../../src/scratch.js";
 import { eachTest, failure, ROOT } from "../helpers.js";
 
 let db: Database;

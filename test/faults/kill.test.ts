@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseScratch } from "../../src/data/scratch.js";
+import { parseScratch } from "../../src/scratch.js";
 import { BIKES, INPUTS_TEST, query, ROOT, removeDir, tempDir } from "../helpers.js";
 
 const ROWS = 3476 * 300;

@@ -1,7 +1,7 @@
 import { link, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { MlbatchError, messageOf } from "../../errors.js";
-import { scratchPath, track } from "../scratch.js";
+import { scratchPath, track } from "../../scratch.js";
 import { sweepLeftovers } from "./leftovers.js";
 import { existing, existsError, MARKER, outputTarget, publishFolder, refuseUnless } from "./publish.js";
 

@@ -5,7 +5,7 @@
  */
 import { lstat, readdir, readlink, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { parseScratch } from "../scratch.js";
+import { parseScratch } from "../../scratch.js";
 
 /** The plan file of a sharded run's staging folder (shard/layout.ts). */
 const SHARD_PLAN = "_plan.json";

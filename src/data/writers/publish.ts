@@ -7,7 +7,7 @@
 import { lstat, readdir, readFile, readlink, rename, rm, stat, symlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { MlbatchError } from "../../errors.js";
-import { parseScratch, scratchPath, track } from "../scratch.js";
+import { parseScratch, scratchPath, track } from "../../scratch.js";
 
 /** The commit marker of a folder mlbatch wrote: Spark's name, with what it holds as JSON. */
 export const MARKER = "_SUCCESS";

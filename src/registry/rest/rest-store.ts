@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { MlbatchError } from "../../errors.js";
+import { ownedFolder, sweepDeadOwned, track } from "../../scratch.js";
 import type { Logger } from "../../services/logger.js";
 import type { ModelCache } from "../cache.js";
 import { type ModelReference, modelUri } from "../model-uri.js";
@@ -53,7 +53,7 @@ export interface RestStoreOptions {
  * ```
  */
 export class RestStore implements Registry {
-  private readonly temporaries: string[] = [];
+  private readonly temporaries: { folder: string; forget: () => void }[] = [];
 
   private constructor(
     readonly uri: string,
@@ -136,8 +136,11 @@ export class RestStore implements Registry {
     const { cache, logger } = this.options;
     const label = `models:/${version.name}/${version.version}`;
     if (cache === undefined) {
-      const folder = await mkdtemp(join(tmpdir(), "mlbatch-model-"));
-      this.temporaries.push(folder);
+      // Named after this process: a later run removes it if this one is killed.
+      sweepDeadOwned(tmpdir(), "mlbatch-model");
+      const folder = ownedFolder(tmpdir(), "mlbatch-model");
+      await mkdir(folder);
+      this.temporaries.push({ folder, forget: track(folder) });
       logger?.info(
         { cache: "disabled", directory: folder },
         `[Registry] Download ${label} from ${version.artifactUri} (no cache: into a temporary folder)`,
@@ -174,7 +177,10 @@ export class RestStore implements Registry {
     this.downloader.close();
     this.registry.close();
     if (this.tracking !== this.registry) this.tracking.close();
-    for (const folder of this.temporaries.splice(0)) rmSync(folder, { recursive: true, force: true });
+    for (const { folder, forget } of this.temporaries.splice(0)) {
+      rmSync(folder, { recursive: true, force: true });
+      forget();
+    }
   }
 
   /** Downloads a version's files and checks that they are an MLflow model folder. */

@@ -5,7 +5,7 @@
  * before the process exits.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 
@@ -69,6 +69,24 @@ export function ownedFolder(parent: string, prefix: string): string {
 export function isDeadOwned(name: string, prefix: string): boolean {
   const match = new RegExp(`^${prefix}-([0-9a-f]{8})-(\\d+)-[0-9a-f]{8}$`).exec(name);
   return match !== null && match[1] === HOST && !isAlive(Number(match[2]));
+}
+
+/** Removes the folders named by {@link ownedFolder} with this prefix whose process is dead. */
+export function sweepDeadOwned(parent: string, prefix: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!isDeadOwned(name, prefix)) continue;
+    try {
+      rmSync(join(parent, name), { recursive: true, force: true });
+    } catch {
+      // Another run's sweep got there first, or it is not ours to remove.
+    }
+  }
 }
 
 /** True unless the process is known to be gone (a process of another user counts as alive). */
