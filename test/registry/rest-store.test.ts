@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { MlbatchError } from "../../src/errors.js";
 import { openRegistry } from "../../src/registry/index.js";
 import type { ModelReference } from "../../src/registry/model-uri.js";
-import { BIKES, EXAMPLE_REGISTRY, REGISTRIES, removeDir, tempDir } from "../helpers.js";
+import { BIKES, EXAMPLE_REGISTRY, failure, REGISTRIES, removeDir, tempDir } from "../helpers.js";
 import {
   FAST_HTTP,
   failing,
@@ -30,12 +30,7 @@ afterEach(() => removeDir(dir));
 async function notFound(ref: ModelReference): Promise<MlbatchError> {
   const registry = openRegistry(stack().uri, { http: POLICY });
   try {
-    const error = await registry.getModelVersion(ref).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(MlbatchError);
-    return error as MlbatchError;
+    return await failure(registry.getModelVersion(ref));
   } finally {
     registry.close();
   }

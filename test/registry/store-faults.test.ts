@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MlbatchError } from "../../src/errors.js";
 import { openRegistry } from "../../src/registry/index.js";
 import type { ModelReference } from "../../src/registry/model-uri.js";
-import { BIKES, cli, copyStore, INPUTS_TEST, ROOT, removeDir, STORES, tempDir } from "../helpers.js";
+import { BIKES, cli, copyStore, failure, INPUTS_TEST, ROOT, removeDir, STORES, tempDir } from "../helpers.js";
 
 const EXAMPLE = join(BIKES, "confs", "inference.yaml");
 
@@ -27,12 +27,7 @@ async function registryError(
 ): Promise<MlbatchError> {
   const registry = openRegistry(uri, { env });
   try {
-    const error = await registry.getModelVersion(ref).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(MlbatchError);
-    return error as MlbatchError;
+    return await failure(registry.getModelVersion(ref));
   } finally {
     registry.close();
   }
@@ -149,8 +144,8 @@ describe("a damaged SQLite store (expected failures)", () => {
     const path = damaged(rootOf("model_versions"));
     const { code, stdout, stderr } = runExample(path);
     expect(code).toBe(1);
-    expect(stderr).toContain(`[E_REGISTRY]`);
-    expect(stderr).toContain(`the MLflow database "${path}" is damaged`);
+    expect(reportedError(stderr)).toContain(`[E_REGISTRY]`);
+    expect(reportedError(stderr)).toContain(`the MLflow database "${path}" is damaged`);
     expect(stderr).not.toMatch(/\n\s+at /);
     expect(stdout).toContain("Inference Job Failed: [E_REGISTRY]");
   });
@@ -244,8 +239,8 @@ describe("a SQLite store locked by another writer", () => {
     await lock(path, 30_000);
     const { code, stdout, stderr } = runExample(path, { MLBATCH_SQLITE_LOCK_TIMEOUT: "1" });
     expect(code).toBe(1);
-    expect(stderr).toContain(`[E_REGISTRY]`);
-    expect(stderr).toContain(`"${path}" is locked by another writer`);
+    expect(reportedError(stderr)).toContain(`[E_REGISTRY]`);
+    expect(reportedError(stderr)).toContain(`"${path}" is locked by another writer`);
     expect(stderr).not.toContain("not a readable MLflow database");
     expect(stdout).toContain("Inference Job Failed: [E_REGISTRY]");
   });
