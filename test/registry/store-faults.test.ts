@@ -7,7 +7,18 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MlbatchError } from "../../src/errors.js";
 import { openRegistry } from "../../src/registry/index.js";
 import type { ModelReference } from "../../src/registry/model-uri.js";
-import { BIKES, cli, copyStore, failure, INPUTS_TEST, ROOT, removeDir, STORES, tempDir } from "../helpers.js";
+import {
+  BIKES,
+  cli,
+  copyStore,
+  failure,
+  INPUTS_TEST,
+  ROOT,
+  removeDir,
+  reportedError,
+  STORES,
+  tempDir,
+} from "../helpers.js";
 
 const EXAMPLE = join(BIKES, "confs", "inference.yaml");
 
