@@ -173,7 +173,8 @@ async function publish(layout: ShardLayout, planId: string, mode: "error" | "ove
   try {
     await rename(layout.staging, parts);
   } catch (error) {
-    if ((await committedManifest(layout, planId)) !== undefined) return;
+    // A twin committer moved the staging folder first: its link follows within moments.
+    if ((await twinPublished(layout, planId)) !== undefined) return;
     throw cannotCommit(layout, error);
   }
   try {
@@ -212,6 +213,16 @@ export async function recoverStaging(layout: ShardLayout): Promise<void> {
     await rename(join(folder, name), layout.staging).catch(() => undefined);
     return;
   }
+}
+
+/** The manifest of this plan at the output, waiting up to 10 s for a twin committer to link it. */
+async function twinPublished(layout: ShardLayout, planId: string): Promise<Manifest | undefined> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const manifest = await committedManifest(layout, planId);
+    if (manifest !== undefined || (await exists(layout.staging))) return manifest;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return undefined;
 }
 
 function cannotCommit(layout: ShardLayout, error: unknown): MlbatchError {
