@@ -1,6 +1,7 @@
 /**
  * The `mlbatch` command line: the only module that prints errors and sets the exit code.
- * Exit codes: 0 success, 1 the job failed, 2 the configuration or command line is invalid.
+ * Exit codes: 0 success, 1 the job failed, 2 the configuration or command line is invalid, 128 + n
+ * stopped by signal n (143 SIGTERM, 130 SIGINT).
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -9,6 +10,7 @@ import { MlbatchError, messageOf } from "./errors.js";
 import { createJob } from "./jobs/index.js";
 import { InferenceJob } from "./jobs/inference.js";
 import { ShardedInferenceJob } from "./jobs/sharded.js";
+import { modelUri } from "./registry/model-uri.js";
 import { removeTrackedSync } from "./scratch.js";
 import { settingsJsonSchema } from "./settings.js";
 import { parseShardFlag } from "./shard/detect.js";
@@ -48,6 +50,85 @@ function usage(message: string): MlbatchError {
   return new MlbatchError("E_USAGE", `${message}. Run "mlbatch --help" for usage.`);
 }
 
+/** What a command gets: its config files, the parsed flags, and the signal that stops the job. */
+interface CommandContext {
+  readonly files: readonly string[];
+  readonly extras: readonly string[];
+  readonly noCache: boolean;
+  readonly shard: string | undefined;
+  readonly signal: AbortSignal;
+}
+
+/** A command of the table: whether it takes configs and --shard, and what it does. */
+interface Command {
+  readonly configs: boolean;
+  readonly shard?: boolean;
+  run(context: CommandContext): Promise<void>;
+}
+
+/** The settings the command's configs, extras and flags describe. */
+function settingsOf(context: CommandContext) {
+  const shard = context.shard === undefined ? undefined : parseShardFlag(context.shard);
+  const job = {
+    ...(context.noCache ? { mlflow_service: { cache: { enable: false } } } : {}),
+    ...(shard === undefined ? {} : { shard: { index: shard.index, count: shard.count } }),
+  };
+  return loadSettings(context.files, context.extras, process.env, Object.keys(job).length > 0 ? { job } : {});
+}
+
+/** A sharded run's plan or commit step, with its outcome on stdout. */
+function shardStep(kind: "plan" | "commit"): Command {
+  return {
+    configs: true,
+    async run(context) {
+      const settings = await settingsOf(context);
+      const { commit, plan, planPath } = await ShardedInferenceJob.fromConfig(settings.job, { kind }).execute(
+        {
+          signal: context.signal,
+        },
+      );
+      const model = `${modelUri({ name: plan.model.name, version: plan.model.version })} (${plan.model.asked})`;
+      if (kind === "plan" || commit?.status !== "committed") {
+        process.stdout.write(
+          `plan ${planPath}: ${plan.units.length} units, ${plan.rows} rows, model ${model}\n`,
+        );
+        return;
+      }
+      const { parts, rows } = commit.manifest;
+      process.stdout.write(
+        `committed ${settings.job.outputs.path}: ${parts.length} parts, ${rows.written} rows ` +
+          `(${rows.dropped} dropped), model ${model}\n`,
+      );
+    },
+  };
+}
+
+/** The commands, by name (citty's command table). */
+const COMMANDS: Readonly<Record<string, Command>> = {
+  run: {
+    configs: true,
+    shard: true,
+    async run(context) {
+      await createJob((await settingsOf(context)).job).execute({ signal: context.signal });
+    },
+  },
+  validate: {
+    configs: true,
+    async run(context) {
+      const job = InferenceJob.fromConfig((await settingsOf(context)).job);
+      process.stdout.write(`${(await job.validate({ signal: context.signal })).summary}\n`);
+    },
+  },
+  plan: shardStep("plan"),
+  commit: shardStep("commit"),
+  schema: {
+    configs: false,
+    async run() {
+      process.stdout.write(`${JSON.stringify(settingsJsonSchema(), null, 2)}\n`);
+    },
+  },
+};
+
 /**
  * Runs the command line and returns the exit code.
  *
@@ -71,53 +152,28 @@ export async function main(argv: readonly string[]): Promise<number> {
         version: { type: "boolean", short: "v" },
       },
     });
-    const [command, ...files] = positionals;
+    const [name, ...files] = positionals;
     if (values.version) {
       process.stdout.write(`${version()}\n`);
       return 0;
     }
-    if (values.help || command === undefined || command === "help") {
+    if (values.help || name === undefined || name === "help") {
       process.stdout.write(`${HELP}\n`);
-      return command === undefined && !values.help ? 2 : 0;
+      return name === undefined && !values.help ? 2 : 0;
     }
-    if (command === "schema") {
-      if (files.length > 0) throw usage(`"schema" takes no arguments, got ${files.join(" ")}`);
-      process.stdout.write(`${JSON.stringify(settingsJsonSchema(), null, 2)}\n`);
-      return 0;
-    }
-    if (!["run", "validate", "plan", "commit"].includes(command)) throw usage(`unknown command "${command}"`);
-    if (files.length === 0) throw usage(`"${command}" needs at least one config file`);
-    if (values.shard !== undefined && command !== "run") throw usage(`--shard applies to "run" only`);
-    const noCache = values["no-cache"] ? ["job: {mlflow_service: {cache: {enable: false}}}"] : [];
-    const shard = values.shard === undefined ? undefined : parseShardFlag(values.shard);
-    const shardExtra =
-      shard === undefined ? [] : [`job: {shard: {index: ${shard.index}, count: ${shard.count}}}`];
-    const settings = await loadSettings(files, [...(values.extras ?? []), ...noCache, ...shardExtra]);
-    if (command === "plan" || command === "commit") {
-      const { commit, plan, planPath } = await ShardedInferenceJob.fromConfig(settings.job, {
-        kind: command,
-      }).execute({ signal: interrupt.signal });
-      const model = `models:/${plan.model.name}/${plan.model.version} (${plan.model.asked})`;
-      if (command === "plan" || commit?.status !== "committed") {
-        process.stdout.write(
-          `plan ${planPath}: ${plan.units.length} units, ${plan.rows} rows, model ${model}\n`,
-        );
-      } else {
-        const { parts, rows } = commit.manifest;
-        process.stdout.write(
-          `committed ${settings.job.outputs.path}: ${parts.length} parts, ${rows.written} rows ` +
-            `(${rows.dropped} dropped), model ${model}\n`,
-        );
-      }
-      return 0;
-    }
-    if (command === "validate") {
-      const job = createJob(settings.job);
-      if (!(job instanceof InferenceJob)) throw usage(`"validate" does not apply to ${settings.job.KIND}`);
-      process.stdout.write(`${(await job.validate({ signal: interrupt.signal })).summary}\n`);
-      return 0;
-    }
-    await createJob(settings.job).execute({ signal: interrupt.signal });
+    const command = COMMANDS[name];
+    if (command === undefined) throw usage(`unknown command "${name}"`);
+    if (command.configs && files.length === 0) throw usage(`"${name}" needs at least one config file`);
+    if (!command.configs && files.length > 0)
+      throw usage(`"${name}" takes no arguments, got ${files.join(" ")}`);
+    if (values.shard !== undefined && command.shard !== true) throw usage(`--shard applies to "run" only`);
+    await command.run({
+      files,
+      extras: values.extras ?? [],
+      noCache: values["no-cache"] === true,
+      shard: values.shard,
+      signal: interrupt.signal,
+    });
     return 0;
   } catch (error) {
     const failure =

@@ -3,7 +3,7 @@ import { parseDocument, type YAMLError } from "yaml";
 import { MlbatchError, messageOf } from "../errors.js";
 import type { Settings } from "../settings.js";
 import { interpolate } from "./interpolate.js";
-import { deepMerge, isMapping } from "./merge.js";
+import { deepMerge, isMapping, type Mapping } from "./merge.js";
 import { validateSettings } from "./validate.js";
 
 /**
@@ -14,6 +14,7 @@ import { validateSettings } from "./validate.js";
  * @param files - config file paths
  * @param extras - YAML strings merged over the files, e.g. `job: {alias_or_version: 3}`
  * @param env - environment for interpolation
+ * @param overrides - a mapping merged last (what command-line flags set, e.g. `--shard`)
  * @throws MlbatchError `E_CONFIG` naming the file, extra or config path at fault
  * @example
  * ```ts
@@ -24,6 +25,7 @@ export async function loadSettings(
   files: readonly string[],
   extras: readonly string[] = [],
   env: NodeJS.ProcessEnv = process.env,
+  overrides: Mapping = {},
 ): Promise<Settings> {
   let merged: unknown = {};
   for (const file of files)
@@ -32,6 +34,7 @@ export async function loadSettings(
   extras.forEach((extra, i) => {
     merged = deepMerge(merged, parseYaml(extra, `-e #${i + 1}`));
   });
+  merged = deepMerge(merged, overrides);
   const { config, interpolations } = interpolate(merged, env);
   return validateSettings(config, interpolations);
 }
