@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type ort from "onnxruntime-node";
 import { allocate, type Batch, type Column, type ColumnData, type ColumnType } from "../data/batch.js";
 import { MlbatchError, messageOf } from "../errors.js";
-import { type FeedPlan, planFeeds } from "./feeds.js";
+import { type FeedOptions, type FeedPlan, planFeeds } from "./feeds.js";
 import type { MLmodel } from "./mlmodel.js";
 import type { FeatureSpec, Model, OutputSpec } from "./model.js";
 import { OnnxModelFile } from "./onnx/graph.js";
@@ -20,9 +20,10 @@ export type { OutputNaming } from "./outputs.js";
 /**
  * An MLflow `onnx`-flavored model run by ONNX Runtime. The table feeds the graph as MLflow does it:
  * several graph inputs take one column each, matched by name; a single graph input takes all signature
- * columns, in order, as one 2-D tensor. Columns are cast (in SQL, by the reader) to the tensor types the
- * graph declares, e.g. float64 to float32. A classifier's ZipMap is taken off the graph: its
- * probabilities come out as one column per class (see {@link planOutputs}).
+ * columns, in order, as one 2-D tensor (without a column signature: `feature_columns`, the input
+ * example's columns or the table's, see {@link planFeeds}). Columns are cast (in SQL, by the reader) to
+ * the tensor types the graph declares, e.g. float64 to float32. A classifier's ZipMap is taken off the
+ * graph: its probabilities come out as one column per class (see {@link planOutputs}).
  *
  * @example
  * ```ts
@@ -49,13 +50,16 @@ export class OnnxModel implements Model {
    * @param mlmodel - the model folder's MLmodel
    * @param naming - how output columns are named
    * @param options - session options (they win over the model's MLflow `onnx_session_options`)
-   * @throws MlbatchError `E_MODEL_LOAD` when the model has no `onnx` flavor or the graph cannot be fed
+   * @param feeds - what names the columns of a model whose signature does not name them
+   * @throws MlbatchError `E_MODEL_LOAD` when the model has no `onnx` flavor or the graph cannot be fed;
+   * `E_CONFIG` or `E_SCHEMA` when the columns named to feed it do not fit (see {@link planFeeds})
    */
   static async create(
     uri: string,
     mlmodel: MLmodel,
     naming: OutputNaming,
     options: SessionOptions = {},
+    feeds: FeedOptions = {},
   ): Promise<OnnxModel> {
     if (mlmodel.onnx === undefined) {
       throw new MlbatchError(
@@ -70,7 +74,7 @@ export class OnnxModel implements Model {
     const ortOptions = sessionOptions(options, mlmodel.onnx.sessionOptions);
     const { session, engine } = await openSession(uri, graph, ortOptions, options);
     try {
-      const { plan, inputs } = planFeeds(uri, session, mlmodel);
+      const { plan, inputs } = planFeeds(uri, session, mlmodel, feeds);
       const hint = outputHint(graph);
       const { outputs, sources } = planOutputs(uri, session, mlmodel, naming, graph.zipmaps, hint);
       return new OnnxModel(uri, engine, session, plan, inputs, outputs, sources);

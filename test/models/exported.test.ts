@@ -1,7 +1,7 @@
 /**
  * Models as users export them (test/fixtures/exported: skl2onnx and onnxmltools classifiers with their
- * default ZipMap), registered by MLflow 2 and 3, scored by mlbatch with both engines and compared with
- * what MLflow's pyfunc predicted on the same rows.
+ * default ZipMap, tensor signatures, no signature), registered by MLflow 2 and 3, scored by mlbatch with
+ * both engines and compared with what MLflow's pyfunc predicted on the same rows.
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,13 +15,29 @@ import type { Loader } from "../../src/models/loaders/loader.js";
 import { readMLmodel } from "../../src/models/mlmodel.js";
 import type { Model } from "../../src/models/model.js";
 import { openRegistry } from "../../src/registry/index.js";
-import { ROOT } from "../helpers.js";
+import { failure, ROOT } from "../helpers.js";
 
 const EXPORTED = join(ROOT, "test", "fixtures", "exported");
 const INPUTS = join(EXPORTED, "inputs.parquet");
 const MLFLOWS = ["mlflow2", "mlflow3"] as const;
 type Mlflow = (typeof MLFLOWS)[number];
 const store = (mlflow: Mlflow) => `sqlite:///${join(EXPORTED, mlflow, "mlflow.db")}`;
+/** The 12 columns the tensor models were trained on, in order. */
+const TENSOR_FEATURES = [
+  "season",
+  "yr",
+  "mnth",
+  "hr",
+  "holiday",
+  "weekday",
+  "workingday",
+  "weathersit",
+  "temp",
+  "atemp",
+  "hum",
+  "windspeed",
+];
+
 /** A ZipMap classifier: its label output, and its class labels in the model's order. */
 interface Classifier {
   readonly model: string;
@@ -89,6 +105,15 @@ const CLASSIFIERS: readonly Classifier[] = [
     labelType: "int64",
     trees: true,
   },
+  {
+    model: "tensor_lr",
+    label: "output_label",
+    probabilities: "output_probability",
+    classes: ["0", "1"],
+    labelColumn: "output_label",
+    labelType: "int64",
+    trees: false,
+  },
 ];
 
 let db: Database;
@@ -112,12 +137,21 @@ beforeAll(async () => {
 });
 afterAll(() => db.close());
 
-async function load(mlflow: Mlflow, name: string, loader: Loader): Promise<Model> {
+async function load(
+  mlflow: Mlflow,
+  name: string,
+  loader: Loader,
+  tableColumns?: readonly string[],
+): Promise<Model> {
   const registry = openRegistry(store(mlflow));
   try {
     const version = await registry.getModelVersion({ name, version: 1 });
     const uri = `models:/${name}/1`;
-    return await loader.load(uri, await readMLmodel(await registry.modelDirectory(version), uri));
+    return await loader.load(
+      uri,
+      await readMLmodel(await registry.modelDirectory(version), uri),
+      tableColumns,
+    );
   } finally {
     registry.close();
   }
@@ -155,7 +189,7 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
     it.each(engines)(
       `given ${c.model} (a ZipMap), when the CustomLoader runs it with engine %s, then the label and one probability column per class, in class order, are pyfunc's`,
       async (engine) => {
-        const model = await load(mlflow, c.model, new CustomLoader({ engine }));
+        const model = await load(mlflow, c.model, new CustomLoader({ engine }), TENSOR_FEATURES);
         try {
           expect(model.engine.startsWith(engine)).toBe(true);
           const probabilities = c.classes.map((k) => `probability_${k}`);
@@ -182,7 +216,7 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
     "given ZipMap classifiers, when the BuiltinLoader runs them with engine %s, then prediction is the label",
     async (engine) => {
       for (const c of CLASSIFIERS) {
-        const model = await load(mlflow, c.model, new BuiltinLoader({ engine }));
+        const model = await load(mlflow, c.model, new BuiltinLoader({ engine }), TENSOR_FEATURES);
         try {
           expect(model.outputs).toEqual([{ name: "prediction", type: c.labelType }]);
           const out = await predictAll(model);
@@ -193,4 +227,95 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
       }
     },
   );
+
+  it.each(["onnxruntime", "trees"] as const)(
+    "given tensor_rf (tensor signature float32 [-1, 12]), when fed the table's columns in order with engine %s, then its outputs are pyfunc's",
+    async (engine) => {
+      const model = await load(mlflow, "tensor_rf", new CustomLoader({ engine }), TENSOR_FEATURES);
+      try {
+        expect(model.inputs.map((i) => i.name)).toEqual(TENSOR_FEATURES);
+        expect(model.inputs.every((i) => i.type === "float32" && i.signatureType === undefined)).toBe(true);
+        expect(model.outputs).toEqual([{ name: "variable", type: "float32" }]);
+        expectClose((await predictAll(model)).get("variable"), expectedColumn(mlflow, "tensor_rf/variable"));
+      } finally {
+        await model.close();
+      }
+    },
+  );
+
+  it("given tensor_rf and loader.feature_columns, when the table has more columns, then the named ones feed it in order", async () => {
+    const table = source.columns.map((c) => c.name);
+    const model = await load(
+      mlflow,
+      "tensor_rf",
+      new CustomLoader({ feature_columns: TENSOR_FEATURES }),
+      table,
+    );
+    try {
+      expect(model.inputs.map((i) => i.name)).toEqual(TENSOR_FEATURES);
+      expectClose((await predictAll(model)).get("variable"), expectedColumn(mlflow, "tensor_rf/variable"));
+    } finally {
+      await model.close();
+    }
+  });
+
+  it("given tensor_rf, when the table's columns are not its 12, then E_SCHEMA says the tensor it takes and how to name its columns", async () => {
+    const table = source.columns.map((c) => c.name).filter((name) => name !== "instant");
+    const error = await failure(load(mlflow, "tensor_rf", new CustomLoader(), table));
+    expect(error.code).toBe("E_SCHEMA");
+    expect(error.message).toContain(
+      'model models:/tensor_rf/1 takes a float32 tensor of shape [-1, 12] (graph input "X") and its signature names no columns, ' +
+        "so it would be fed the input's columns in order (id columns left out): 15 columns (dteday, season,",
+    );
+    expect(error.message).toContain(
+      "Name its 12 columns, in order, with the loader's feature_columns (loader: {KIND: CustomLoader, feature_columns: [...]}), " +
+        "or keep only them with inputs.columns.",
+    );
+  });
+
+  it("given loader.feature_columns of the wrong count, then E_CONFIG says the tensor the model takes", async () => {
+    const error = await failure(
+      load(mlflow, "tensor_rf", new CustomLoader({ feature_columns: ["temp", "hum"] }), TENSOR_FEATURES),
+    );
+    expect(error.code).toBe("E_CONFIG");
+    expect(error.message).toContain("takes a float32 tensor of shape [-1, 12]");
+    expect(error.message).toContain("so it would be fed loader.feature_columns: 2 columns (temp, hum).");
+  });
+
+  it("given loader.feature_columns for a model with a column signature, then E_CONFIG says to remove them", async () => {
+    const error = await failure(load(mlflow, "lgbm_binary", new CustomLoader({ feature_columns: ["temp"] })));
+    expect(error.code).toBe("E_CONFIG");
+    expect(error.message).toContain(
+      "loader.feature_columns is set, but model models:/lgbm_binary/1 has a column signature that names its inputs (season, hr,",
+    );
+  });
+
+  it("given example_only (no signature, an input example), when loaded, then the example's columns feed it and its outputs are pyfunc's", async () => {
+    const table = source.columns.map((c) => c.name);
+    const model = await load(mlflow, "example_only", new CustomLoader(), table);
+    try {
+      expect(model.inputs.map((i) => i.name)).toEqual([
+        "hr",
+        "temp",
+        "atemp",
+        "hum",
+        "windspeed",
+        "workingday",
+      ]);
+      expectClose((await predictAll(model)).get("variable"), expectedColumn(mlflow, "example_only/variable"));
+    } finally {
+      await model.close();
+    }
+  });
+
+  it("given no_signature (neither signature nor example), when the table has its 4 columns, then they feed it in order", async () => {
+    const table = ["temp", "atemp", "hum", "windspeed"];
+    const model = await load(mlflow, "no_signature", new CustomLoader(), table);
+    try {
+      expect(model.inputs.map((i) => i.name)).toEqual(table);
+      expectClose((await predictAll(model)).get("variable"), expectedColumn(mlflow, "no_signature/variable"));
+    } finally {
+      await model.close();
+    }
+  });
 });
