@@ -212,6 +212,28 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
     );
   }
 
+  it("given the tree classifiers and regressor, when run by both engines with as many threads, then the outputs are the same bits", async () => {
+    const trees = [...CLASSIFIERS.filter((c) => c.trees).map((c) => c.model), "tensor_rf"];
+    for (const name of trees) {
+      const outputs = [];
+      for (const engine of ["onnxruntime", "trees"] as const) {
+        const model = await load(
+          mlflow,
+          name,
+          new CustomLoader({ engine, intra_op_num_threads: 2 }),
+          TENSOR_FEATURES,
+        );
+        try {
+          expect(model.engine.startsWith(engine)).toBe(true);
+          outputs.push(await predictAll(model));
+        } finally {
+          await model.close();
+        }
+      }
+      expect(outputs[1], name).toEqual(outputs[0]);
+    }
+  });
+
   it.each(["onnxruntime", "auto"] as const)(
     "given ZipMap classifiers, when the BuiltinLoader runs them with engine %s, then prediction is the label",
     async (engine) => {
