@@ -71,7 +71,12 @@ export class OnnxModel implements Model {
     }
     const file = join(mlmodel.directory, mlmodel.onnx.data);
     const graph = await readGraph(file);
-    const ortOptions = sessionOptions(options, mlmodel.onnx.sessionOptions);
+    // Errors only: ONNX Runtime prints its warnings on stderr, some once per batch (onnxmltools declares
+    // a classifier's label of shape [1], and ONNX Runtime warns that the batch has more rows).
+    const ortOptions = {
+      logSeverityLevel: 3 as const,
+      ...sessionOptions(options, mlmodel.onnx.sessionOptions),
+    };
     const { session, engine } = await openSession(uri, graph, ortOptions, options);
     try {
       const { plan, inputs } = planFeeds(uri, session, mlmodel, feeds);

@@ -2,11 +2,12 @@
  * Inference jobs over the models of test/fixtures/exported (ZipMap classifiers, tensor signatures, no
  * signature), registered by MLflow 2 and 3: the written outputs against pyfunc's predictions.
  */
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { quotedIdentifier, quotedString } from "../../src/data/sql.js";
 import { MlbatchError } from "../../src/errors.js";
-import { inferenceJob, query, ROOT, removeDir, tempDir } from "../helpers.js";
+import { cli, inferenceJob, query, ROOT, removeDir, tempDir } from "../helpers.js";
 
 const EXPORTED = join(ROOT, "test", "fixtures", "exported");
 const INPUTS = join(EXPORTED, "inputs.parquet");
@@ -123,6 +124,15 @@ describe.each(["mlflow2", "mlflow3"])("inference jobs on models registered by %s
       );
     },
   );
+
+  it("given an onnxmltools LightGBM classifier, when the CLI runs it in batches, then ONNX Runtime's per-batch warnings about its [1] label are not printed", () => {
+    const file = join(dir, "config.yaml");
+    const job = { KIND: "InferenceJob", ...config(mlflow, "lgbm_binary"), batch_size: 100 };
+    writeFileSync(file, JSON.stringify({ job }));
+    const { code, stderr } = cli(["run", file]);
+    expect(code).toBe(0);
+    expect(stderr).not.toContain("VerifyOutputSizes");
+  });
 
   it("given a ZipMap classifier and the BuiltinLoader with the tree engine, when run, then prediction is the label", async () => {
     const { job } = inferenceJob(
