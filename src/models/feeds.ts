@@ -49,7 +49,7 @@ export function planFeeds(
     if (featureColumns !== undefined && featureColumns.length !== graphInputs.length) {
       throw new MlbatchError(
         "E_CONFIG",
-        `loader.feature_columns names ${featureColumns.length} columns, but model ${uri} has ${graphInputs.length} ` +
+        `loader.feature_columns names ${plural(featureColumns.length, "column")}, but model ${uri} has ${graphInputs.length} ` +
           `inputs (${graphInputs.map((i) => i.name).join(", ")}), one column each: name one column per input, in order.`,
       );
     }
@@ -89,7 +89,14 @@ function planUnnamed(
   mlmodel: MLmodel,
   options: FeedOptions,
 ): { plan: FeedPlan; inputs: FeatureSpec[] } {
-  const width = input.shape.length === 1 ? 1 : input.shape.length === 2 ? input.shape[1] : undefined;
+  if (input.shape.length > 2) {
+    throw new MlbatchError(
+      "E_MODEL_LOAD",
+      `model ${uri} takes ${tensorText(input, mlmodel)}: mlbatch feeds a table's rows as a [n, k] tensor, ` +
+        "one column per feature. Export the model with a 2-D input.",
+    );
+  }
+  const width = input.shape.length === 1 ? 1 : input.shape[1];
   const { names, from, code } = featureNames(
     input,
     typeof width === "number" ? width : undefined,
@@ -98,11 +105,11 @@ function planUnnamed(
   );
   // Loaded for no table and told no names: the input's name, one column, as before names were sought.
   const unchecked = names.length === 1 && names[0] === input.name && options.tableColumns === undefined;
-  if (!unchecked && (input.shape.length > 2 || (typeof width === "number" && width !== names.length))) {
+  if (!unchecked && typeof width === "number" && width !== names.length) {
     throw new MlbatchError(
       code,
       `model ${uri} takes ${tensorText(input, mlmodel)} and its signature names no columns, so it would be ` +
-        `fed ${from}: ${names.length === 1 ? "1 column" : `${names.length} columns`} (${names.join(", ")}). ` +
+        `fed ${from}: ${plural(names.length, "column")} (${names.join(", ")}). ` +
         `Name its ${typeof width === "number" ? `${width} ` : ""}columns, in order, with the loader's ` +
         "feature_columns (loader: {KIND: CustomLoader, feature_columns: [...]}), or keep only them with inputs.columns.",
     );
@@ -160,4 +167,8 @@ function checkMatrixType(uri: string, input: TensorValue): void {
       `model ${uri}: a single ${input.type} input taking several columns is not supported`,
     );
   }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }

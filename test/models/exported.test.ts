@@ -312,6 +312,39 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
     );
   });
 
+  it("given a one-input-per-column graph without column signature, when loader.feature_columns names its inputs' columns, then they feed the inputs in order", async () => {
+    const registry = openRegistry(store(mlflow));
+    const version = await registry.getModelVersion({ name: "rf_binary_str", version: 1 });
+    const read = await readMLmodel(await registry.modelDirectory(version), "models:/rf_binary_str/1");
+    registry.close();
+    const mlmodel = { ...read, signature: { inputs: undefined, outputs: undefined } };
+    const columns = ["season", "hr", "workingday", "weathersit", "temp", "atemp", "hum", "windspeed"];
+    const wrong = await failure(
+      new CustomLoader({ feature_columns: ["season"] }).load(
+        "models:/rf_binary_str/1",
+        mlmodel,
+        TENSOR_FEATURES,
+      ),
+    );
+    expect(wrong.code).toBe("E_CONFIG");
+    expect(wrong.message).toContain(
+      "loader.feature_columns names 1 column, but model models:/rf_binary_str/1 has 8 inputs",
+    );
+    const model = await new CustomLoader({ feature_columns: columns }).load(
+      "models:/rf_binary_str/1",
+      mlmodel,
+    );
+    try {
+      expect(model.inputs.map((i) => `${i.name}:${i.type}`)).toEqual(
+        columns.map((c, i) => `${c}:${i < 4 ? "int64" : "float32"}`),
+      );
+      const out = await predictAll(model);
+      expect(out.get("output_label")).toEqual(expectedColumn(mlflow, "rf_binary_str/output_label"));
+    } finally {
+      await model.close();
+    }
+  });
+
   it("given example_only (no signature, an input example), when loaded, then the example's columns feed it and its outputs are pyfunc's", async () => {
     const table = source.columns.map((c) => c.name);
     const model = await load(mlflow, "example_only", new CustomLoader(), table);
