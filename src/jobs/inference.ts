@@ -141,12 +141,12 @@ export class InferenceJob extends Job<InferenceLocals> {
     const stop = this.interruptOnAbort(db);
     try {
       await this.step("write", () => this.checkOutputs());
-      const { idColumns, uri, version, versionUri, mlmodel, signed, ...read } = await this.prepare(db);
+      const { idColumns, uri, version, versionUri, mlmodel, signed, table, ...read } = await this.prepare(db);
       let source = read.source;
       let checked =
         signed === undefined ? undefined : await this.checkInputs(db, source, signed, versionUri, idColumns);
       this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
-      const model = await this.step("load", () => loader.load(versionUri, mlmodel));
+      const model = await this.step("load", () => loader.load(versionUri, mlmodel, table));
       this.logger.info(`[Inference] Model engine: ${model.engine}`);
       try {
         checked ??= await this.checkInputs(db, source, model.inputs, versionUri, idColumns);
@@ -240,11 +240,11 @@ export class InferenceJob extends Job<InferenceLocals> {
     const stop = this.interruptOnAbort(db);
     try {
       await this.step("write", () => this.checkOutputs());
-      const { source, idColumns, uri, version, versionUri, mlmodel, signed } = await this.prepare(db);
+      const { source, idColumns, uri, version, versionUri, mlmodel, signed, table } = await this.prepare(db);
       let checked =
         signed === undefined ? undefined : await this.checkInputs(db, source, signed, versionUri, idColumns);
       this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
-      const model = await this.step("load", () => loader.load(versionUri, mlmodel));
+      const model = await this.step("load", () => loader.load(versionUri, mlmodel, table));
       this.logger.info(`[Inference] Model engine: ${model.engine}`);
       try {
         checked ??= await this.checkInputs(db, source, model.inputs, versionUri, idColumns);
@@ -317,7 +317,9 @@ export class InferenceJob extends Job<InferenceLocals> {
     const signed = mlmodel.signature.inputs?.map(
       (c): FeatureSpec => ({ name: c.name, signatureType: c.type, type: FEED_TYPE[c.type] }),
     );
-    return { source, idColumns, uri, version, versionUri, mlmodel, signed };
+    // What feeds a model whose signature names no columns, when nothing else names them (as in MLflow).
+    const table = source.columns.map((c) => c.name).filter((name) => !idColumns.includes(name));
+    return { source, idColumns, uri, version, versionUri, mlmodel, signed, table };
   }
 
   /** Validates the inputs and applies `on_invalid`; logs the rows set aside, if any. */

@@ -19,6 +19,11 @@ export interface MLmodel {
   readonly signature: Signature;
   readonly runId: string | undefined;
   readonly mlflowVersion: string | undefined;
+  /**
+   * The column names of the input example saved with the model (`saved_input_example_info`, a pandas
+   * DataFrame), when there is one: what names a model's features when its signature does not.
+   */
+  readonly inputExample?: { readonly columns: readonly string[] } | undefined;
 }
 
 /**
@@ -54,5 +59,35 @@ export async function readMLmodel(directory: string, model: string): Promise<MLm
     signature: parseSignature(doc.signature, model),
     runId: typeof doc.run_id === "string" ? doc.run_id : undefined,
     mlflowVersion: typeof doc.mlflow_version === "string" ? doc.mlflow_version : undefined,
+    inputExample: await readInputExample(directory, doc.saved_input_example_info),
   };
+}
+
+/**
+ * The column names of a saved DataFrame input example: `{"columns": [...], "data": [...]}` (pandas'
+ * `split` orient, MLflow's default), `[{column: value}, ...]` (`records`), or the same under
+ * `dataframe_split` / `dataframe_records` (a serving input). An example that is not a DataFrame (a numpy
+ * array names no columns) or cannot be read gives undefined: it only ever helps to name columns.
+ */
+async function readInputExample(
+  directory: string,
+  info: unknown,
+): Promise<{ columns: string[] } | undefined> {
+  const { artifact_path: path, type } = (info ?? {}) as { artifact_path?: unknown; type?: unknown };
+  if (typeof path !== "string" || type !== "dataframe") return undefined;
+  let example: unknown;
+  try {
+    example = JSON.parse(await readFile(join(directory, path), "utf8"));
+  } catch {
+    return undefined;
+  }
+  if (typeof example !== "object" || example === null) return undefined;
+  const body = example as { dataframe_split?: unknown; dataframe_records?: unknown };
+  const frame = (body.dataframe_split ?? body.dataframe_records ?? example) as
+    | { columns?: unknown }
+    | Record<string, unknown>[];
+  const columns = Array.isArray(frame) ? Object.keys(frame[0] ?? {}) : frame?.columns;
+  if (!Array.isArray(columns) || columns.length === 0) return undefined;
+  if (!columns.every((c): c is string => typeof c === "string")) return undefined;
+  return { columns };
 }

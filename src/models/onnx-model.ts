@@ -1,51 +1,29 @@
+import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type ort from "onnxruntime-node";
 import { allocate, type Batch, type Column, type ColumnData, type ColumnType } from "../data/batch.js";
 import { MlbatchError, messageOf } from "../errors.js";
+import { type FeedOptions, type FeedPlan, planFeeds } from "./feeds.js";
 import type { MLmodel } from "./mlmodel.js";
 import type { FeatureSpec, Model, OutputSpec } from "./model.js";
+import { OnnxModelFile } from "./onnx/graph.js";
+import { withoutZipMaps, ZipMapKept, type ZipMapOutput } from "./onnx/zipmap.js";
 import { OnnxWorker, type Session, type WireTensor } from "./onnx-worker.js";
+import { type OutputNaming, type OutputSource, planOutputs } from "./outputs.js";
 import { type SessionOptions, sessionOptions } from "./session-options.js";
 import { Unsupported } from "./trees/forest.js";
 import { TreeSession } from "./trees/tree-session.js";
 
-/** How the loader names the model's output columns. */
-export type OutputNaming =
-  /** The names of the signature's outputs, in order (else the ONNX output names). */
-  | "signature"
-  /** One column, `prediction`, holding the first ONNX output. */
-  | "prediction";
-
-const TENSOR_TYPES: Partial<Record<string, ColumnType>> = {
-  float32: "float32",
-  float64: "float64",
-  int64: "int64",
-  int32: "int32",
-  int16: "int16",
-  int8: "int8",
-  uint8: "uint8",
-  bool: "bool",
-  string: "string",
-};
-
-/** How the table's columns feed the graph: one input per column, or all columns as one 2-D input. */
-type FeedPlan =
-  | { readonly kind: "columns"; readonly inputs: readonly { name: string; rank: number }[] }
-  | { readonly kind: "matrix"; readonly input: string };
-
-/** Where each output column comes from: an ONNX output, and a position in its second dimension. */
-interface OutputSource {
-  readonly output: string;
-  readonly width: number;
-  readonly index: number;
-}
+export type { OutputNaming } from "./outputs.js";
 
 /**
  * An MLflow `onnx`-flavored model run by ONNX Runtime. The table feeds the graph as MLflow does it:
  * several graph inputs take one column each, matched by name; a single graph input takes all signature
- * columns, in order, as one 2-D tensor. Columns are cast (in SQL, by the reader) to the tensor types the
- * graph declares, e.g. float64 to float32.
+ * columns, in order, as one 2-D tensor (without a column signature: `feature_columns`, the input
+ * example's columns or the table's, see {@link planFeeds}). Columns are cast (in SQL, by the reader) to
+ * the tensor types the graph declares, e.g. float64 to float32. A classifier's ZipMap is taken off the
+ * graph: its probabilities come out as one column per class (see {@link planOutputs}).
  *
  * @example
  * ```ts
@@ -72,13 +50,16 @@ export class OnnxModel implements Model {
    * @param mlmodel - the model folder's MLmodel
    * @param naming - how output columns are named
    * @param options - session options (they win over the model's MLflow `onnx_session_options`)
-   * @throws MlbatchError `E_MODEL_LOAD` when the model has no `onnx` flavor or the graph cannot be fed
+   * @param feeds - what names the columns of a model whose signature does not name them
+   * @throws MlbatchError `E_MODEL_LOAD` when the model has no `onnx` flavor or the graph cannot be fed;
+   * `E_CONFIG` or `E_SCHEMA` when the columns named to feed it do not fit (see {@link planFeeds})
    */
   static async create(
     uri: string,
     mlmodel: MLmodel,
     naming: OutputNaming,
     options: SessionOptions = {},
+    feeds: FeedOptions = {},
   ): Promise<OnnxModel> {
     if (mlmodel.onnx === undefined) {
       throw new MlbatchError(
@@ -89,11 +70,18 @@ export class OnnxModel implements Model {
       );
     }
     const file = join(mlmodel.directory, mlmodel.onnx.data);
-    const ortOptions = sessionOptions(options, mlmodel.onnx.sessionOptions);
-    const { session, engine } = await openSession(uri, file, ortOptions, options);
+    const graph = await readGraph(file);
+    // Errors only: ONNX Runtime prints its warnings on stderr, some once per batch (onnxmltools declares
+    // a classifier's label of shape [1], and ONNX Runtime warns that the batch has more rows).
+    const ortOptions = {
+      logSeverityLevel: 3 as const,
+      ...sessionOptions(options, mlmodel.onnx.sessionOptions),
+    };
+    const { session, engine } = await openSession(uri, graph, ortOptions, options);
     try {
-      const { plan, inputs } = planFeeds(uri, session, mlmodel);
-      const { outputs, sources } = planOutputs(uri, session, mlmodel, naming);
+      const { plan, inputs } = planFeeds(uri, session, mlmodel, feeds);
+      const hint = outputHint(graph);
+      const { outputs, sources } = planOutputs(uri, session, mlmodel, naming, graph.zipmaps, hint);
       return new OnnxModel(uri, engine, session, plan, inputs, outputs, sources);
     } catch (error) {
       await session.release();
@@ -119,6 +107,13 @@ export class OnnxModel implements Model {
     const columns = this.outputs.map((spec, i): Column => {
       const source = this.sources[i]!;
       const data = results[source.output]!.data as ColumnData;
+      if (data.length !== batch.length * source.width) {
+        throw new MlbatchError(
+          "E_PREDICT",
+          `model ${this.uri}: output "${source.output}" has ${data.length} values for a batch of ${batch.length} ` +
+            `rows, not ${batch.length * source.width}`,
+        );
+      }
       return {
         name: spec.name,
         type: spec.type,
@@ -155,13 +150,73 @@ export class OnnxModel implements Model {
   }
 }
 
+/** A model file as the sessions take it, with the ZipMaps taken off when it has any. */
+interface Graph {
+  readonly file: string;
+  /** The file, or the bytes of the graph without its ZipMaps. */
+  readonly source: string | Uint8Array;
+  /** The graph as parsed, for the tree engine (undefined when mlbatch's reader cannot parse it). */
+  readonly parsed: OnnxModelFile | undefined;
+  readonly zipmaps: readonly ZipMapOutput[];
+  /** The `producer_name` (skl2onnx, OnnxMLTools, ...), for hints. */
+  readonly producer: string;
+  /** Why a ZipMap had to stay, when one did. */
+  readonly kept: string | undefined;
+}
+
 /**
- * The session that runs a model file: the tree engine when asked (`trees`) or allowed (`auto`) and the
+ * Reads the model file and takes its ZipMaps off. A file mlbatch's reader cannot parse is left to
+ * ONNX Runtime, which says what is wrong with it.
+ */
+async function readGraph(file: string): Promise<Graph> {
+  let parsed: OnnxModelFile;
+  try {
+    parsed = OnnxModelFile.parse(await readFile(file));
+  } catch {
+    return { file, source: file, parsed: undefined, zipmaps: [], producer: "", kept: undefined };
+  }
+  const producer = parsed.producerName;
+  try {
+    const rewritten = withoutZipMaps(parsed);
+    if (rewritten === undefined)
+      return { file, source: file, parsed, zipmaps: [], producer, kept: undefined };
+    const { bytes, zipmaps } = rewritten;
+    return { file, source: bytes, parsed: OnnxModelFile.parse(bytes), zipmaps, producer, kept: undefined };
+  } catch (error) {
+    if (!(error instanceof ZipMapKept)) throw error;
+    return { file, source: file, parsed, zipmaps: [], producer, kept: error.message };
+  }
+}
+
+/**
+ * What to do about a graph output that is not a tensor: for a ZipMap mlbatch had to keep, how to export
+ * the classifier without it, in its converter's terms.
+ */
+function outputHint(graph: Graph): string {
+  if (graph.kept === undefined) return " Export the model with tensor outputs only.";
+  const why = ` It comes from a ZipMap, which mlbatch takes off a classifier, but not here: ${graph.kept}.`;
+  if (graph.producer.toLowerCase() === "onnxmltools") {
+    return (
+      `${why} Export the model without ZipMap with onnxmltools' option zipmap=False ` +
+      "(e.g. onnxmltools.convert_lightgbm(model, initial_types=..., zipmap=False))."
+    );
+  }
+  if (graph.producer === "skl2onnx") {
+    return (
+      `${why} Export the classifier without ZipMap with skl2onnx's option ` +
+      'options={id(classifier): {"zipmap": False}} (to_onnx(pipeline, X, options=...)).'
+    );
+  }
+  return `${why} Export the classifier without ZipMap.`;
+}
+
+/**
+ * The session that runs a model: the tree engine when asked (`trees`) or allowed (`auto`) and the
  * model has a tree ensemble it runs exactly, else ONNX Runtime.
  */
 async function openSession(
   uri: string,
-  file: string,
+  graph: Graph,
   ortOptions: ort.InferenceSession.SessionOptions,
   options: SessionOptions,
 ): Promise<{ session: Session; engine: string }> {
@@ -171,7 +226,7 @@ async function openSession(
     try {
       // As many threads as ONNX Runtime would use: sums of tree shares merged in its order, same bits.
       const threads = options.engine_threads ?? ortOptions.intraOpNumThreads ?? availableParallelism();
-      const session = await TreeSession.create(file, ortOptions, threads);
+      const session = await TreeSession.create(graph.parsed ?? graph.file, ortOptions, threads);
       return { session, engine: session.description };
     } catch (error) {
       // Under auto, anything that keeps the engine from starting leaves the model to ONNX Runtime.
@@ -188,11 +243,12 @@ async function openSession(
     }
   }
   try {
-    return { session: await OnnxWorker.create(file, ortOptions), engine: `onnxruntime${why}` };
+    return { session: await OnnxWorker.create(graph.source, ortOptions), engine: `onnxruntime${why}` };
   } catch (error) {
+    const what = typeof graph.source === "string" ? graph.file : `${graph.file} (its ZipMaps taken off)`;
     throw new MlbatchError(
       "E_MODEL_LOAD",
-      `model ${uri}: ONNX Runtime cannot load ${file}: ${messageOf(error)}`,
+      `model ${uri}: ONNX Runtime cannot load ${what}: ${messageOf(error)}`,
       {
         cause: error,
       },
@@ -210,99 +266,4 @@ function stride(data: ColumnData, type: ColumnType, source: OutputSource, n: num
   const values = data as Float32Array;
   for (let r = 0; r < n; r++) out[r] = values[r * source.width + source.index]!;
   return out;
-}
-
-function tensorMeta(uri: string, meta: ort.InferenceSession.ValueMetadata, role: string) {
-  const type = meta.isTensor ? TENSOR_TYPES[meta.type] : undefined;
-  if (!meta.isTensor || type === undefined) {
-    const what = meta.isTensor
-      ? `a tensor of ${meta.type}`
-      : "not a tensor (a sequence or map, e.g. a ZipMap)";
-    const hint = meta.isTensor
-      ? ""
-      : " For scikit-learn classifiers, export with skl2onnx options {'zipmap': False}.";
-    throw new MlbatchError(
-      "E_MODEL_LOAD",
-      `model ${uri}: ${role} "${meta.name}" is ${what}, which mlbatch cannot handle.${hint}`,
-    );
-  }
-  return { name: meta.name, type, shape: meta.shape };
-}
-
-function planFeeds(
-  uri: string,
-  session: Session,
-  mlmodel: MLmodel,
-): { plan: FeedPlan; inputs: FeatureSpec[] } {
-  const graphInputs = session.inputMetadata.map((meta) => tensorMeta(uri, meta, "input"));
-  const columns = mlmodel.signature.inputs;
-  if (graphInputs.length > 1 || columns === undefined) {
-    const inputs = graphInputs.map((input): FeatureSpec => {
-      const spec = columns?.find((c) => c.name === input.name);
-      if (columns !== undefined && spec === undefined) {
-        throw new MlbatchError(
-          "E_MODEL_LOAD",
-          `model ${uri}: graph input "${input.name}" is not a column of the model's signature (${columns.map((c) => c.name).join(", ")}). ` +
-            "Log the model with a signature whose column names are the ONNX input names.",
-        );
-      }
-      return { name: input.name, signatureType: spec?.type, type: input.type };
-    });
-    return {
-      plan: {
-        kind: "columns",
-        inputs: graphInputs.map((i) => ({ name: i.name, rank: i.shape.length === 1 ? 1 : 2 })),
-      },
-      inputs,
-    };
-  }
-  const input = graphInputs[0]!;
-  const width = input.shape[1];
-  if (input.shape.length !== 2 || (typeof width === "number" && width !== columns.length)) {
-    throw new MlbatchError(
-      "E_MODEL_LOAD",
-      `model ${uri}: its single graph input "${input.name}" has shape [${input.shape.join(", ")}], but the signature ` +
-        `has ${columns.length} columns to feed as one [n, ${columns.length}] tensor`,
-    );
-  }
-  if (input.type === "string" || input.type === "int64" || input.type === "bool") {
-    throw new MlbatchError(
-      "E_MODEL_LOAD",
-      `model ${uri}: a single ${input.type} input taking several columns is not supported`,
-    );
-  }
-  return {
-    plan: { kind: "matrix", input: input.name },
-    inputs: columns.map((c) => ({ name: c.name, signatureType: c.type, type: input.type })),
-  };
-}
-
-function planOutputs(
-  uri: string,
-  session: Session,
-  mlmodel: MLmodel,
-  naming: OutputNaming,
-): { outputs: OutputSpec[]; sources: OutputSource[] } {
-  const graphOutputs = session.outputMetadata.map((meta) => tensorMeta(uri, meta, "output"));
-  const picked = naming === "prediction" ? graphOutputs.slice(0, 1) : graphOutputs;
-  const outputs: OutputSpec[] = [];
-  const sources: OutputSource[] = [];
-  for (const output of picked) {
-    const width = output.shape.length <= 1 ? 1 : output.shape[1];
-    if (typeof width !== "number" || output.shape.length > 2) {
-      throw new MlbatchError(
-        "E_MODEL_LOAD",
-        `model ${uri}: output "${output.name}" has shape [${output.shape.join(", ")}]; mlbatch writes outputs of shape [n] or [n, k] with a fixed k`,
-      );
-    }
-    for (let index = 0; index < width; index++) {
-      outputs.push({ name: width === 1 ? output.name : `${output.name}_${index}`, type: output.type });
-      sources.push({ output: output.name, width, index });
-    }
-  }
-  const names = naming === "prediction" ? ["prediction"] : mlmodel.signature.outputs?.map((c) => c.name);
-  if (names !== undefined && names.length === outputs.length) {
-    return { outputs: outputs.map((o, i) => ({ ...o, name: names[i]! })), sources };
-  }
-  return { outputs, sources };
 }

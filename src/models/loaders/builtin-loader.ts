@@ -3,11 +3,12 @@ import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 import { OnnxModel } from "../onnx-model.js";
 import { type SessionOptions, SessionOptionsConfig } from "../session-options.js";
+import { FeatureColumnsConfig } from "./feature-columns.js";
 import type { Loader } from "./loader.js";
 
 /** Config of {@link BuiltinLoader}. */
 export const BuiltinLoaderConfig = z
-  .strictObject({ KIND: z.literal("BuiltinLoader"), ...SessionOptionsConfig })
+  .strictObject({ KIND: z.literal("BuiltinLoader"), ...SessionOptionsConfig, ...FeatureColumnsConfig })
   .describe(
     "Loads the model as MLflow's built-in pyfunc does and wraps its raw prediction into a `prediction` column.",
   );
@@ -23,11 +24,17 @@ export const BuiltinLoaderConfig = z
  * ```
  */
 export class BuiltinLoader implements Loader {
-  /** @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`) */
-  constructor(private readonly options: SessionOptions = {}) {}
+  /**
+   * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`), and
+   * `feature_columns`
+   */
+  constructor(
+    private readonly options: SessionOptions & { feature_columns?: readonly string[] | undefined } = {},
+  ) {}
 
   /** @inheritdoc */
-  load(uri: string, mlmodel: MLmodel): Promise<Model> {
-    return OnnxModel.create(uri, mlmodel, "prediction", this.options);
+  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[]): Promise<Model> {
+    const { feature_columns: featureColumns, ...session } = this.options;
+    return OnnxModel.create(uri, mlmodel, "prediction", session, { featureColumns, tableColumns });
   }
 }

@@ -3,11 +3,12 @@ import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 import { OnnxModel } from "../onnx-model.js";
 import { type SessionOptions, SessionOptionsConfig } from "../session-options.js";
+import { FeatureColumnsConfig } from "./feature-columns.js";
 import type { Loader } from "./loader.js";
 
 /** Config of {@link CustomLoader}. */
 export const CustomLoaderConfig = z
-  .strictObject({ KIND: z.literal("CustomLoader"), ...SessionOptionsConfig })
+  .strictObject({ KIND: z.literal("CustomLoader"), ...SessionOptionsConfig, ...FeatureColumnsConfig })
   .describe("Loads the model and returns its outputs as named by its MLflow signature (the default).");
 
 /**
@@ -21,11 +22,17 @@ export const CustomLoaderConfig = z
  * ```
  */
 export class CustomLoader implements Loader {
-  /** @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`) */
-  constructor(private readonly options: SessionOptions = {}) {}
+  /**
+   * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`), and
+   * `feature_columns`
+   */
+  constructor(
+    private readonly options: SessionOptions & { feature_columns?: readonly string[] | undefined } = {},
+  ) {}
 
   /** @inheritdoc */
-  load(uri: string, mlmodel: MLmodel): Promise<Model> {
-    return OnnxModel.create(uri, mlmodel, "signature", this.options);
+  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[]): Promise<Model> {
+    const { feature_columns: featureColumns, ...session } = this.options;
+    return OnnxModel.create(uri, mlmodel, "signature", session, { featureColumns, tableColumns });
   }
 }

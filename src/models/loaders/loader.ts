@@ -6,7 +6,10 @@ export interface Loader {
   /**
    * @param uri - the model URI, for messages
    * @param mlmodel - the model folder's MLmodel
-   * @throws MlbatchError `E_MODEL_LOAD`
+   * @param tableColumns - the input table's columns that may feed the model, in order (its id columns
+   * left out): what feeds a model whose signature names no columns, when nothing else names them
+   * @throws MlbatchError `E_MODEL_LOAD`; `E_CONFIG` or `E_SCHEMA` when the columns named to feed a model
+   * without column signature do not fit it
    */
-  load(uri: string, mlmodel: MLmodel): Promise<Model>;
+  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[]): Promise<Model>;
 }

@@ -309,6 +309,26 @@ export class OnnxModelFile {
     return this.initializers.has("\u0000sparse");
   }
 
+  /** The tool that wrote the model (`producer_name`: `skl2onnx`, `OnnxMLTools`, ...), or "". */
+  get producerName(): string {
+    const field = this.header.find((f) => f.number === 2 && f.wire === 2);
+    return field === undefined ? "" : text(field);
+  }
+
+  /** Whether an initializer keeps its values in a file beside the model (`data_location: EXTERNAL`). */
+  get hasExternalData(): boolean {
+    for (const [name, tensor] of this.initializers) {
+      if (name === "\u0000sparse") continue;
+      let external = false;
+      forEachField(tensor, (number, wire, _s, _e, value) => {
+        if (number === 14 && wire === 0 && value === 1) external = true;
+        return external;
+      });
+      if (external) return true;
+    }
+    return false;
+  }
+
   /** Whether `name` is an initializer. */
   isInitializer(name: string): boolean {
     return this.initializers.has(name);
@@ -345,6 +365,28 @@ export class OnnxModelFile {
     if (graphInputs) for (const input of this.inputs) graph.bytes(11, input.bytes);
     for (const input of inputs)
       graph.bytes(11, this.declared(input.name) ?? valueInfo(input.name, input.elemType));
+    for (const output of outputs) {
+      graph.bytes(12, this.declared(output.name) ?? valueInfo(output.name, output.elemType));
+    }
+    const model = new Writer();
+    for (const field of this.header) model.raw(field.raw);
+    model.bytes(7, graph);
+    return model.finish();
+  }
+
+  /**
+   * Encodes the whole model with other nodes and graph outputs: the header (opsets, IR version, producer)
+   * as is, the graph's inputs and every initializer (sparse ones excepted: see
+   * {@link OnnxModelFile.hasSparseInitializers}).
+   *
+   * @param outputs - each output's name, and its element type when the graph does not declare it
+   */
+  withGraph(nodes: readonly OnnxNode[], outputs: readonly { name: string; elemType: number }[]): Uint8Array {
+    const graph = new Writer();
+    for (const node of nodes) graph.raw(node.raw);
+    graph.bytes(2, "mlbatch_model");
+    for (const [name, tensor] of this.initializers) if (name !== "\u0000sparse") graph.bytes(5, tensor);
+    for (const input of this.inputs) graph.bytes(11, input.bytes);
     for (const output of outputs) {
       graph.bytes(12, this.declared(output.name) ?? valueInfo(output.name, output.elemType));
     }

@@ -62,18 +62,19 @@ export class TreeSession implements Session {
   /**
    * Reads the model, compiles its ensemble and starts the sessions and workers.
    *
+   * @param source - the model file, or its graph as parsed (e.g. a classifier's, its ZipMaps taken off)
    * @param threads - the engine's worker threads
    * @throws Unsupported with the reason when the engine cannot run this model exactly as ONNX Runtime does
    * @throws Error when a sub-model cannot be loaded
    */
   static async create(
-    file: string,
+    source: string | OnnxModelFile,
     options: ort.InferenceSession.SessionOptions,
     threads: number,
   ): Promise<TreeSession> {
     let model: OnnxModelFile;
     try {
-      model = ModelFile.parse(await readFile(file));
+      model = typeof source === "string" ? ModelFile.parse(await readFile(source)) : source;
     } catch (error) {
       throw new Unsupported(`the model file cannot be read: ${(error as Error).message}`);
     }
