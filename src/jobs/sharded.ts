@@ -365,7 +365,10 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       rows,
     });
     if (todo.length === 0) return { ...result(), committed: undefined };
-    const { model, features, versionUri } = await this.loadModel(plan);
+    const { model, features, versionUri } = await this.loadModel(
+      plan,
+      await this.tableColumns(db, plan, todo[0]!),
+    );
     try {
       for (const unit of todo) {
         const done = await this.predictUnit(plan, unit, model, features, versionUri).catch(
@@ -395,9 +398,18 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
     return { ...result(), committed: undefined };
   }
 
+  /** The input's columns (less the id columns), which feed a model whose signature names none. */
+  private async tableColumns(db: Database, plan: Plan, unit: Plan["units"][number]): Promise<string[]> {
+    const file = plan.inputs.files[unit.file]!.path;
+    const unitRows = { file, rowGroup: unit.row_group, firstRow: unit.first_row, rows: unit.rows };
+    const source = await this.step("read", () => openUnit(db, this.options.inputs, unitRows, plan.inputs));
+    return source.columns.map((c) => c.name).filter((name) => !plan.id_columns.includes(name));
+  }
+
   /** Loads the planned model version (never the alias: it may have moved since the plan). */
   private async loadModel(
     plan: Plan,
+    table: readonly string[],
   ): Promise<{ model: Model; features: readonly FeatureSpec[]; versionUri: string }> {
     const { mlflow } = this.services;
     const versionUri = `models:/${plan.model.name}/${plan.model.version}`;
@@ -408,7 +420,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
         version: plan.model.version,
       });
       const mlmodel = await readMLmodel(await mlflow.registry.modelDirectory(version), versionUri);
-      return { mlmodel, model: await this.options.loader.load(versionUri, mlmodel) };
+      return { mlmodel, model: await this.options.loader.load(versionUri, mlmodel, table) };
     });
     this.logger.info(`[Inference] Model engine: ${model.model.engine}`);
     const signed = model.mlmodel.signature.inputs?.map(
