@@ -5,18 +5,24 @@ import { join } from "node:path";
 import { MlbatchError } from "../../errors.js";
 import type { Logger } from "../../services/logger.js";
 import type { ModelCache } from "../cache.js";
-import { type ModelReference, modelUri } from "../model-uri.js";
-import { notFound } from "../not-found.js";
-import type { ModelVersion, Registry } from "../registry.js";
+import { joinUri, loggedModelVersion, newestByStage, runModelVersion } from "../lookup.js";
+import { type ModelReference, modelUri, type Stage, versionUri } from "../model-uri.js";
+import { fallbackStage, notFound } from "../not-found.js";
+import type { LookupOptions, ModelVersion, Registry } from "../registry.js";
 import {
   API,
   DownloadUriAnswer,
   ErrorAnswer,
+  LatestVersionsAnswer,
+  LoggedModelAnswer,
+  LoggedModelsAnswer,
   ModelVersionAnswer,
+  type ModelVersionJson,
   ModelVersionsAnswer,
   parseAnswer,
   RegisteredModelAnswer,
   RegisteredModelsAnswer,
+  RunAnswer,
 } from "./api.js";
 import { connectionFromEnv, withoutCredentials } from "./connection.js";
 import { ArtifactDownloader } from "./download.js";
@@ -84,21 +90,8 @@ export class RestStore implements Registry {
   }
 
   /** @inheritdoc */
-  async getModelVersion(ref: ModelReference): Promise<ModelVersion> {
-    const answer =
-      ref.alias !== undefined
-        ? await this.registry.getJson(
-            `${API}/registered-models/alias`,
-            { name: ref.name, alias: ref.alias },
-            [400, 404],
-          )
-        : await this.registry.getJson(
-            `${API}/model-versions/get`,
-            { name: ref.name, version: String(ref.version) },
-            [400, 404],
-          );
-    if (answer.status !== 200) throw await this.notFound(ref, answer.json);
-    const found = parseAnswer(ModelVersionAnswer, answer.json, modelUri(ref), this.uri).model_version;
+  async getModelVersion(ref: ModelReference, options: LookupOptions = {}): Promise<ModelVersion> {
+    const { found, stage } = await this.find(ref, options);
     const status = found.status ?? "READY";
     if (status !== "READY") {
       throw new MlbatchError(
@@ -109,7 +102,7 @@ export class RestStore implements Registry {
             : ": its registration failed. Register the model again, or use another version."),
       );
     }
-    if (ref.alias !== undefined) {
+    if (ref.alias !== undefined && stage === undefined) {
       this.options.logger?.info(
         { model: ref.name, alias: ref.alias, version: found.version },
         `[Registry] Alias ${ref.alias} of model ${ref.name} points to version ${found.version}`,
@@ -122,7 +115,9 @@ export class RestStore implements Registry {
     return {
       name: found.name,
       version: found.version,
-      alias: ref.alias,
+      uri: versionUri(found.name, found.version),
+      alias: stage === undefined ? ref.alias : undefined,
+      stage,
       aliases: found.aliases ?? [],
       runId: found.run_id || null,
       source: found.source ?? "",
@@ -132,15 +127,58 @@ export class RestStore implements Registry {
   }
 
   /** @inheritdoc */
+  async getLoggedModel(modelId: string): Promise<ModelVersion> {
+    const answer = await this.tracking.getJson(
+      `${API}/logged-models/${encodeURIComponent(modelId)}`,
+      {},
+      [400, 404],
+    );
+    if (answer.status !== 200) {
+      const { message } = ErrorAnswer.safeParse(answer.json).data ?? {};
+      throw notFound.loggedModel(
+        modelId,
+        this.uri,
+        message === undefined ? " (an MLflow 2 server has no logged models)" : ` (${message})`,
+      );
+    }
+    const { info } = parseAnswer(LoggedModelAnswer, answer.json, `logged model ${modelId}`, this.uri).model;
+    return loggedModelVersion(modelId, {
+      name: info.name ?? modelId,
+      artifact_location: info.artifact_uri,
+      source_run_id: info.source_run_id,
+      status: info.status === undefined || info.status.endsWith("READY") ? 2 : info.status,
+    });
+  }
+
+  /** @inheritdoc */
+  async getRunModel(runId: string, path: string): Promise<ModelVersion> {
+    const answer = await this.tracking.getJson(`${API}/runs/get`, { run_id: runId }, [400, 404]);
+    if (answer.status !== 200) throw notFound.run(runId, path, this.uri);
+    const { info } = parseAnswer(RunAnswer, answer.json, `run ${runId}`, this.uri).run;
+    const [first = "", ...rest] = path.split("/");
+    // MLflow 3 keeps a run's models as logged models: runs:/<run>/<name>/... is the logged model of that name.
+    const logged =
+      info.experiment_id === undefined
+        ? undefined
+        : await this.runLoggedModel(runId, info.experiment_id, first);
+    return runModelVersion(
+      runId,
+      path,
+      logged !== undefined ? joinUri(logged, rest.join("/")) : joinUri(info.artifact_uri, path),
+    );
+  }
+
+  /** @inheritdoc */
   async modelDirectory(version: ModelVersion): Promise<string> {
     const { cache, logger } = this.options;
-    const label = `models:/${version.name}/${version.version}`;
-    if (cache === undefined) {
+    const label = version.uri;
+    // Only registered versions are cached: a run's artifacts, unlike a version, may change.
+    if (cache === undefined || version.version === null) {
       const folder = await mkdtemp(join(tmpdir(), "mlbatch-model-"));
       this.temporaries.push(folder);
       logger?.info(
         { cache: "disabled", directory: folder },
-        `[Registry] Download ${label} from ${version.artifactUri} (no cache: into a temporary folder)`,
+        `[Registry] Download ${label} from ${version.artifactUri} (${cache === undefined ? "no cache" : "not cached"}: into a temporary folder)`,
       );
       await this.fetch(version, folder);
       return folder;
@@ -184,12 +222,12 @@ export class RestStore implements Registry {
     const bytes = files.reduce((sum, file) => sum + file.size, 0);
     this.options.logger?.info(
       { files: files.length, bytes, seconds: Number(((performance.now() - start) / 1000).toFixed(3)) },
-      `[Registry] Downloaded models:/${version.name}/${version.version}: ${files.length} files, ${bytes} bytes`,
+      `[Registry] Downloaded ${version.uri}: ${files.length} files, ${bytes} bytes`,
     );
     if (!files.some((file) => file.path === "MLmodel")) {
       throw new MlbatchError(
         "E_MODEL_LOAD",
-        `model models:/${version.name}/${version.version} at ${version.artifactUri} has no MLmodel file ` +
+        `model ${version.uri} at ${version.artifactUri} has no MLmodel file ` +
           `(files: ${files.map((f) => f.path).join(", ")}). Register the folder that holds MLmodel, as ` +
           "mlflow.<flavor>.log_model writes it.",
       );
@@ -197,8 +235,76 @@ export class RestStore implements Registry {
     return files;
   }
 
+  /** The version a reference names: by alias, number, stage or `latest`; an alias may fall back to a stage. */
+  private async find(
+    ref: ModelReference,
+    options: LookupOptions,
+  ): Promise<{ found: ModelVersionJson; stage?: Stage | "latest" | undefined }> {
+    if (ref.stage !== undefined) {
+      const found = await this.newest(ref.name, ref.stage);
+      if (found === undefined) throw await this.notFound(ref, undefined, options);
+      return { found, stage: ref.stage };
+    }
+    const answer =
+      ref.alias !== undefined
+        ? await this.registry.getJson(
+            `${API}/registered-models/alias`,
+            { name: ref.name, alias: ref.alias },
+            [400, 404],
+          )
+        : await this.registry.getJson(
+            `${API}/model-versions/get`,
+            { name: ref.name, version: String(ref.version) },
+            [400, 404],
+          );
+    if (answer.status === 200) {
+      return { found: parseAnswer(ModelVersionAnswer, answer.json, modelUri(ref), this.uri).model_version };
+    }
+    const stage = options.stageFallback && ref.alias !== undefined ? fallbackStage(ref.alias) : undefined;
+    const found = stage === undefined ? undefined : await this.newest(ref.name, stage);
+    if (found === undefined) throw await this.notFound(ref, answer.json, options);
+    return { found, stage };
+  }
+
+  /** The newest version in a stage, or of all (`latest`), as `get-latest-versions` gives them. */
+  private async newest(name: string, stage: Stage | "latest"): Promise<ModelVersionJson | undefined> {
+    const answer = await this.registry.postJson(
+      `${API}/registered-models/get-latest-versions`,
+      { name, stages: stage === "latest" ? [] : [stage] },
+      { accept: [400, 404], idempotent: true },
+    );
+    if (answer.status !== 200) return undefined;
+    const versions = parseAnswer(
+      LatestVersionsAnswer,
+      answer.json,
+      "get-latest-versions",
+      this.uri,
+    ).model_versions;
+    return (versions ?? []).reduce<ModelVersionJson | undefined>(
+      (newest, v) => (newest === undefined || v.version > newest.version ? v : newest),
+      undefined,
+    );
+  }
+
+  /** The artifact URI of the logged model a run logged under a name, if the server has logged models. */
+  private async runLoggedModel(
+    runId: string,
+    experimentId: string,
+    name: string,
+  ): Promise<string | undefined> {
+    const answer = await this.tracking.postJson(
+      `${API}/logged-models/search`,
+      { experiment_ids: [experimentId], filter: `name = '${name.replace(/'/g, "\\'")}'`, max_results: 100 },
+      { accept: [400, 404, 405, 501], idempotent: true },
+    );
+    if (answer.status !== 200) return undefined;
+    const models =
+      parseAnswer(LoggedModelsAnswer, answer.json, "logged-models/search", this.uri).models ?? [];
+    return models.find((m) => m.info.source_run_id === runId)?.info.artifact_uri;
+  }
+
   /** The not-found error of a reference, listing what exists. */
-  private async notFound(ref: ModelReference, json: unknown): Promise<MlbatchError> {
+  private async notFound(ref: ModelReference, json: unknown, options: LookupOptions): Promise<MlbatchError> {
     const model = await this.registry.getJson(`${API}/registered-models/get`, { name: ref.name }, [400, 404]);
     if (model.status !== 200) {
       const search = await this.registry.getJson(`${API}/registered-models/search`, { max_results: "1000" });
@@ -209,20 +315,27 @@ export class RestStore implements Registry {
         .sort();
       return notFound.model(ref, this.uri, names);
     }
-    if (ref.alias !== undefined) {
-      const aliases = (
-        parseAnswer(RegisteredModelAnswer, model.json, ref.name, this.uri).registered_model.aliases ?? []
-      )
-        .map((a) => [a.alias, a.version] as const)
-        .sort(([a], [b]) => a.localeCompare(b));
-      if (aliases.some(([alias]) => alias === ref.alias)) {
-        // The alias exists, yet the server refused it: say what it said.
-        const { message } = ErrorAnswer.parse(json);
-        return new MlbatchError("E_REGISTRY", `${modelUri(ref)}: ${message ?? "refused by the server"}`);
-      }
-      return notFound.alias(ref, aliases);
+    if (ref.version !== undefined) return notFound.version(ref, await this.versions(ref.name));
+    const registered = parseAnswer(RegisteredModelAnswer, model.json, ref.name, this.uri).registered_model;
+    const aliases = (registered.aliases ?? [])
+      .map((a) => [a.alias, a.version] as const)
+      .sort(([a], [b]) => a.localeCompare(b));
+    const held = {
+      aliases,
+      stages: newestByStage(
+        (registered.latest_versions ?? []).map((v) => ({
+          version: v.version,
+          stage: v.current_stage ?? "None",
+        })),
+      ),
+    };
+    if (ref.stage !== undefined) return notFound.stage(ref, held);
+    if (aliases.some(([alias]) => alias === ref.alias)) {
+      // The alias exists, yet the server refused it: say what it said.
+      const { message } = ErrorAnswer.parse(json);
+      return new MlbatchError("E_REGISTRY", `${modelUri(ref)}: ${message ?? "refused by the server"}`);
     }
-    return notFound.version(ref, await this.versions(ref.name));
+    return notFound.alias(ref, held, options.stageFallback);
   }
 
   /** Every version number of a model, ascending (first 10 pages of 1000). */
