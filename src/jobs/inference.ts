@@ -183,7 +183,8 @@ export class InferenceJob extends Job<InferenceLocals> {
         const { written: rows } = await this.step("write", () =>
           writeOutputs(
             db,
-            { writer: outputs, query },
+            // The reference writes its predictions indexed as the inputs: so do the Parquet outputs.
+            { writer: outputs, query, pandasIndex: this.options.idColumns === undefined ? idColumns : [] },
             quarantine === undefined || quarantineWriter === undefined
               ? undefined
               : { writer: quarantineWriter, query: quarantine },
