@@ -90,7 +90,12 @@ export class FileStore implements Registry {
         });
       }
     }
-    throw notFound.loggedModel(modelId, this.uri);
+    const none = subfolders(this.root).every((e) => !existsSync(join(this.root, e, "models")));
+    throw notFound.loggedModel(
+      modelId,
+      this.uri,
+      none ? ": the store has no logged models (MLflow 2 writes none)" : "",
+    );
   }
 
   /** @inheritdoc */

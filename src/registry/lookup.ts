@@ -34,10 +34,13 @@ export function newestByStage(versions: ModelIndex["versions"]): StageVersions {
  *   aliases and stages
  */
 export function resolveNumber(
-  ref: ModelReference,
+  asked: ModelReference,
   index: ModelIndex,
   options: LookupOptions = {},
 ): Resolution {
+  // `latest` cannot be an alias: MLflow 3 reads `@latest` as the newest version.
+  const ref: ModelReference =
+    asked.alias?.toLowerCase() === "latest" ? { name: asked.name, stage: "latest" } : asked;
   if (ref.version !== undefined) return { number: ref.version };
   const held = { aliases: index.aliases, stages: newestByStage(index.versions) };
   if (ref.alias !== undefined) {

@@ -107,6 +107,14 @@ describe.each(Object.keys(STAGE_STORES) as StageStore[])("the %s store with stag
     });
   });
 
+  it("given models:/bikes@latest, when resolved, then it is the newest version, as MLflow 3 reads it (latest cannot be an alias)", async () => {
+    const resolved = await resolveModel(
+      registry(store),
+      modelRequest("bikes", "Champion", "models:/bikes@Latest"),
+    );
+    expect(resolved).toMatchObject({ version: 5, stage: "latest" });
+  });
+
   it("given alias_or_version Staging, which is also an alias, when resolved, then the alias wins", async () => {
     const resolved = await resolveModel(registry(store), modelRequest("bikes", "Staging"));
     expect(resolved).toMatchObject({ version: 4, alias: "Staging", stage: undefined });

@@ -240,10 +240,12 @@ export class RestStore implements Registry {
     ref: ModelReference,
     options: LookupOptions,
   ): Promise<{ found: ModelVersionJson; stage?: Stage | "latest" | undefined }> {
-    if (ref.stage !== undefined) {
-      const found = await this.newest(ref.name, ref.stage);
-      if (found === undefined) throw await this.notFound(ref, undefined, options);
-      return { found, stage: ref.stage };
+    // `latest` cannot be an alias: MLflow 3 reads `@latest` as the newest version (MLflow 2 servers refuse it).
+    const stage = ref.alias?.toLowerCase() === "latest" ? "latest" : ref.stage;
+    if (stage !== undefined) {
+      const found = await this.newest(ref.name, stage);
+      if (found === undefined) throw await this.notFound({ name: ref.name, stage }, undefined, options);
+      return { found, stage };
     }
     const answer =
       ref.alias !== undefined
@@ -260,10 +262,10 @@ export class RestStore implements Registry {
     if (answer.status === 200) {
       return { found: parseAnswer(ModelVersionAnswer, answer.json, modelUri(ref), this.uri).model_version };
     }
-    const stage = options.stageFallback && ref.alias !== undefined ? fallbackStage(ref.alias) : undefined;
-    const found = stage === undefined ? undefined : await this.newest(ref.name, stage);
+    const fallback = options.stageFallback && ref.alias !== undefined ? fallbackStage(ref.alias) : undefined;
+    const found = fallback === undefined ? undefined : await this.newest(ref.name, fallback);
     if (found === undefined) throw await this.notFound(ref, answer.json, options);
-    return { found, stage };
+    return { found, stage: fallback };
   }
 
   /** The newest version in a stage, or of all (`latest`), as `get-latest-versions` gives them. */
