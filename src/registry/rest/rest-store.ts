@@ -5,29 +5,16 @@ import { join } from "node:path";
 import { MlbatchError } from "../../errors.js";
 import type { Logger } from "../../services/logger.js";
 import type { ModelCache } from "../cache.js";
-import { joinUri, loggedModelVersion, newestByStage, runModelVersion } from "../lookup.js";
-import { type ModelReference, modelUri, type Stage, versionUri } from "../model-uri.js";
-import { fallbackStage, notFound } from "../not-found.js";
+import { joinUri, loggedModelVersion, runModelVersion } from "../lookup.js";
+import { type ModelReference, versionUri } from "../model-uri.js";
+import { notFound } from "../not-found.js";
 import type { LookupOptions, ModelVersion, Registry } from "../registry.js";
-import {
-  API,
-  DownloadUriAnswer,
-  ErrorAnswer,
-  LatestVersionsAnswer,
-  LoggedModelAnswer,
-  LoggedModelsAnswer,
-  ModelVersionAnswer,
-  type ModelVersionJson,
-  ModelVersionsAnswer,
-  parseAnswer,
-  RegisteredModelAnswer,
-  RegisteredModelsAnswer,
-  RunAnswer,
-} from "./api.js";
+import { API, DownloadUriAnswer, ErrorAnswer, LoggedModelAnswer, parseAnswer, RunAnswer } from "./api.js";
 import { connectionFromEnv, withoutCredentials } from "./connection.js";
 import { ArtifactDownloader } from "./download.js";
 import type { DownloadedFile } from "./files.js";
 import { HttpClient } from "./http.js";
+import { RestLookup } from "./lookup.js";
 import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 
 /** What a {@link RestStore} uses besides its URI. */
@@ -60,6 +47,7 @@ export interface RestStoreOptions {
  */
 export class RestStore implements Registry {
   private readonly temporaries: string[] = [];
+  private readonly lookup: RestLookup;
 
   private constructor(
     readonly uri: string,
@@ -67,7 +55,9 @@ export class RestStore implements Registry {
     private readonly tracking: HttpClient,
     private readonly downloader: ArtifactDownloader,
     private readonly options: RestStoreOptions,
-  ) {}
+  ) {
+    this.lookup = new RestLookup(registry, tracking, uri);
+  }
 
   /**
    * Prepares the clients; no request is made until a model is asked for.
@@ -91,7 +81,7 @@ export class RestStore implements Registry {
 
   /** @inheritdoc */
   async getModelVersion(ref: ModelReference, options: LookupOptions = {}): Promise<ModelVersion> {
-    const { found, stage } = await this.find(ref, options);
+    const { found, stage } = await this.lookup.find(ref, options);
     const status = found.status ?? "READY";
     if (status !== "READY") {
       throw new MlbatchError(
@@ -160,7 +150,7 @@ export class RestStore implements Registry {
     const logged =
       info.experiment_id === undefined
         ? undefined
-        : await this.runLoggedModel(runId, info.experiment_id, first);
+        : await this.lookup.runLoggedModel(runId, info.experiment_id, first);
     return runModelVersion(
       runId,
       path,
@@ -233,134 +223,6 @@ export class RestStore implements Registry {
       );
     }
     return files;
-  }
-
-  /** The version a reference names: by alias, number, stage or `latest`; an alias may fall back to a stage. */
-  private async find(
-    ref: ModelReference,
-    options: LookupOptions,
-  ): Promise<{ found: ModelVersionJson; stage?: Stage | "latest" | undefined }> {
-    // `latest` cannot be an alias: MLflow 3 reads `@latest` as the newest version (MLflow 2 servers refuse it).
-    const stage = ref.alias?.toLowerCase() === "latest" ? "latest" : ref.stage;
-    if (stage !== undefined) {
-      const found = await this.newest(ref.name, stage);
-      if (found === undefined) throw await this.notFound({ name: ref.name, stage }, undefined, options);
-      return { found, stage };
-    }
-    const answer =
-      ref.alias !== undefined
-        ? await this.registry.getJson(
-            `${API}/registered-models/alias`,
-            { name: ref.name, alias: ref.alias },
-            [400, 404],
-          )
-        : await this.registry.getJson(
-            `${API}/model-versions/get`,
-            { name: ref.name, version: String(ref.version) },
-            [400, 404],
-          );
-    if (answer.status === 200) {
-      return { found: parseAnswer(ModelVersionAnswer, answer.json, modelUri(ref), this.uri).model_version };
-    }
-    const fallback = options.stageFallback && ref.alias !== undefined ? fallbackStage(ref.alias) : undefined;
-    const found = fallback === undefined ? undefined : await this.newest(ref.name, fallback);
-    if (found === undefined) throw await this.notFound(ref, answer.json, options);
-    return { found, stage: fallback };
-  }
-
-  /** The newest version in a stage, or of all (`latest`), as `get-latest-versions` gives them. */
-  private async newest(name: string, stage: Stage | "latest"): Promise<ModelVersionJson | undefined> {
-    const answer = await this.registry.postJson(
-      `${API}/registered-models/get-latest-versions`,
-      { name, stages: stage === "latest" ? [] : [stage] },
-      { accept: [400, 404], idempotent: true },
-    );
-    if (answer.status !== 200) return undefined;
-    const versions = parseAnswer(
-      LatestVersionsAnswer,
-      answer.json,
-      "get-latest-versions",
-      this.uri,
-    ).model_versions;
-    return (versions ?? []).reduce<ModelVersionJson | undefined>(
-      (newest, v) => (newest === undefined || v.version > newest.version ? v : newest),
-      undefined,
-    );
-  }
-
-  /** The artifact URI of the logged model a run logged under a name, if the server has logged models. */
-  private async runLoggedModel(
-    runId: string,
-    experimentId: string,
-    name: string,
-  ): Promise<string | undefined> {
-    const answer = await this.tracking.postJson(
-      `${API}/logged-models/search`,
-      { experiment_ids: [experimentId], filter: `name = '${name.replace(/'/g, "\\'")}'`, max_results: 100 },
-      { accept: [400, 404, 405, 501], idempotent: true },
-    );
-    if (answer.status !== 200) return undefined;
-    const models =
-      parseAnswer(LoggedModelsAnswer, answer.json, "logged-models/search", this.uri).models ?? [];
-    return models.find((m) => m.info.source_run_id === runId)?.info.artifact_uri;
-  }
-
-  /** The not-found error of a reference, listing what exists. */
-  private async notFound(ref: ModelReference, json: unknown, options: LookupOptions): Promise<MlbatchError> {
-    const model = await this.registry.getJson(`${API}/registered-models/get`, { name: ref.name }, [400, 404]);
-    if (model.status !== 200) {
-      const search = await this.registry.getJson(`${API}/registered-models/search`, { max_results: "1000" });
-      const names = (
-        parseAnswer(RegisteredModelsAnswer, search.json, "search", this.uri).registered_models ?? []
-      )
-        .map((m) => m.name)
-        .sort();
-      return notFound.model(ref, this.uri, names);
-    }
-    if (ref.version !== undefined) return notFound.version(ref, await this.versions(ref.name));
-    const registered = parseAnswer(RegisteredModelAnswer, model.json, ref.name, this.uri).registered_model;
-    const aliases = (registered.aliases ?? [])
-      .map((a) => [a.alias, a.version] as const)
-      .sort(([a], [b]) => a.localeCompare(b));
-    const held = {
-      aliases,
-      stages: newestByStage(
-        (registered.latest_versions ?? []).map((v) => ({
-          version: v.version,
-          stage: v.current_stage ?? "None",
-        })),
-      ),
-    };
-    if (ref.stage !== undefined) return notFound.stage(ref, held);
-    if (aliases.some(([alias]) => alias === ref.alias)) {
-      // The alias exists, yet the server refused it: say what it said.
-      const { message } = ErrorAnswer.parse(json);
-      return new MlbatchError("E_REGISTRY", `${modelUri(ref)}: ${message ?? "refused by the server"}`);
-    }
-    return notFound.alias(ref, held, options.stageFallback);
-  }
-
-  /** Every version number of a model, ascending (first 10 pages of 1000). */
-  private async versions(name: string): Promise<number[]> {
-    const versions: number[] = [];
-    let token: string | undefined;
-    for (let page = 0; page < 10; page++) {
-      const query: Record<string, string> = {
-        filter: `name = '${name.replace(/'/g, "\\'")}'`,
-        max_results: "1000",
-      };
-      if (token !== undefined) query.page_token = token;
-      const answer = parseAnswer(
-        ModelVersionsAnswer,
-        (await this.registry.getJson(`${API}/model-versions/search`, query)).json,
-        "search",
-        this.uri,
-      );
-      versions.push(...(answer.model_versions ?? []).map((v) => v.version));
-      token = answer.next_page_token || undefined;
-      if (token === undefined) break;
-    }
-    return versions.sort((a, b) => a - b);
   }
 }
 
