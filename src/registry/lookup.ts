@@ -70,7 +70,13 @@ export interface LoggedModelRow {
   readonly status?: number | string | null | undefined;
 }
 
-const LOGGED_MODEL_STATUS: Record<string, string> = { "1": "PENDING", "2": "READY", "3": "FAILED" };
+/** MLflow's LoggedModelStatus numbers (SQLite, meta.yaml); the REST API names them (`LOGGED_MODEL_READY`). */
+const LOGGED_MODEL_STATUS: Record<string, string> = {
+  "0": "UNSPECIFIED",
+  "1": "PENDING",
+  "2": "READY",
+  "3": "UPLOAD_FAILED",
+};
 
 /** The model of a logged model (`models:/m-<id>`): no version. */
 export function loggedModelVersion(modelId: string, row: LoggedModelRow): ModelVersion {
@@ -82,7 +88,7 @@ export function loggedModelVersion(modelId: string, row: LoggedModelRow): ModelV
     runId: row.source_run_id || null,
     source: `models:/${modelId}`,
     artifactUri: row.artifact_location,
-    status: LOGGED_MODEL_STATUS[String(row.status ?? 2)] ?? "READY",
+    status: loggedModelStatus(row.status),
   };
 }
 
@@ -96,4 +102,10 @@ export function runModelVersion(runId: string, path: string, artifactUri: string
 export function joinUri(root: string, path: string): string {
   if (path === "") return root;
   return `${root.replace(/\/+$/, "")}/${path}`;
+}
+
+function loggedModelStatus(status: LoggedModelRow["status"]): string {
+  if (status === undefined || status === null) return "READY";
+  const text = String(status);
+  return LOGGED_MODEL_STATUS[text] ?? text.replace(/^LOGGED_MODEL_/, "");
 }

@@ -3,11 +3,22 @@
  * test/fixtures/stages: the predictions are those of the model MLflow loads from the same URI (run by
  * ONNX Runtime, in test/fixtures/registries/expected_predictions.parquet).
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/load.js";
 import { MlbatchError } from "../../src/errors.js";
-import { BIKES, INPUTS_TEST, inferenceJob, query, REGISTRIES, removeDir, tempDir } from "../helpers.js";
+import {
+  BIKES,
+  cli,
+  INPUTS_TEST,
+  inferenceJob,
+  query,
+  REGISTRIES,
+  removeDir,
+  reportedError,
+  tempDir,
+} from "../helpers.js";
 import { STAGE_STORES, type StageStore, VERDICTS } from "../registry/stages-fixture.js";
 
 const EXPECTED = join(REGISTRIES, "expected_predictions.parquet");
@@ -95,5 +106,42 @@ describe("model_uri in the config", () => {
   it("given model_uri alone, when loaded, then the settings keep it", async () => {
     const settings = await loadSettings([EXAMPLE], ["job: {model_uri: 'models:/bikes/latest'}"], {});
     expect(settings.job).toMatchObject({ model_uri: "models:/bikes/latest", alias_or_version: "Champion" });
+  });
+});
+
+describe("sharded runs (the built CLI)", () => {
+  function shardedRun(modelUri: string) {
+    const output = join(dir, "predictions");
+    const path = join(dir, "sharded.yaml");
+    const store = STAGE_STORES["mlflow3-sqlite"];
+    writeFileSync(
+      path,
+      `job:
+  KIND: InferenceJob
+  inputs: {KIND: ParquetReader, path: '${INPUTS_TEST}'}
+  outputs: {KIND: ParquetWriter, path: '${output}'}
+  model_uri: '${modelUri}'
+  mlflow_service: {registry_uri: '${store}', tracking_uri: '${store}'}
+`,
+    );
+    return { output, ...cli(["run", path, "--shard", "0/1"]) };
+  }
+
+  it("given model_uri models:/bikes/Production, when run as one shard, then the plan pins version 2 and the outputs are its predictions", async () => {
+    const { output, code, stderr } = shardedRun("models:/bikes/Production");
+    expect(stderr).not.toContain('"level":50');
+    expect(code).toBe(0);
+    const plan = JSON.parse(readFileSync(join(output, "_plan.json"), "utf8")) as { model: unknown };
+    expect(plan.model).toMatchObject({ asked: "models:/bikes/Production", name: "bikes", version: 2 });
+    expect(await maxDifference(join(output, "*.parquet"), "bikes_v2")).toBeLessThan(1e-4);
+  });
+
+  it("given a runs:/ model_uri (expected failure), when run as a shard, then E_CONFIG says sharded runs need a registered version", () => {
+    const run = VERDICTS["mlflow3-sqlite"].uris.find((v) => v.uri.startsWith("runs:/"));
+    const { code, stderr } = shardedRun(run?.uri ?? "");
+    expect(code).toBe(2);
+    expect(reportedError(stderr)).toContain(
+      `sharded runs load a registered model version, pinned in the plan; ${run?.uri} is not one.`,
+    );
   });
 });

@@ -136,7 +136,7 @@ export class RestStore implements Registry {
       name: info.name ?? modelId,
       artifact_location: info.artifact_uri,
       source_run_id: info.source_run_id,
-      status: info.status === undefined || info.status.endsWith("READY") ? 2 : info.status,
+      status: info.status,
     });
   }
 
