@@ -10,7 +10,7 @@ import { MlbatchError, messageOf } from "./errors.js";
 import { createJob } from "./jobs/index.js";
 import { InferenceJob } from "./jobs/inference.js";
 import { ShardedInferenceJob } from "./jobs/sharded.js";
-import { modelUri } from "./registry/model-uri.js";
+import { versionUri } from "./registry/model-uri.js";
 import { removeTrackedSync } from "./scratch.js";
 import { settingsJsonSchema } from "./settings.js";
 import { parseShardFlag } from "./shard/detect.js";
@@ -87,7 +87,7 @@ function shardStep(kind: "plan" | "commit"): Command {
           signal: context.signal,
         },
       );
-      const model = `${modelUri({ name: plan.model.name, version: plan.model.version })} (${plan.model.asked})`;
+      const model = `${versionUri(plan.model.name, plan.model.version)} (${plan.model.asked})`;
       if (kind === "plan" || commit?.status !== "committed") {
         process.stdout.write(
           `plan ${planPath}: ${plan.units.length} units, ${plan.rows} rows, model ${model}\n`,

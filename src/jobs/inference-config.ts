@@ -1,12 +1,17 @@
 import * as z from "zod";
 import { ReaderKind } from "../data/readers/index.js";
 import { WriterKind } from "../data/writers/index.js";
+import { messageOf } from "../errors.js";
 import { LoaderKind } from "../models/loaders/index.js";
+import { parseModelUri } from "../registry/model-uri.js";
 import { AlertsServiceConfig } from "../services/alerts.js";
 import { LoggerServiceConfig } from "../services/logger.js";
 import { MlflowServiceConfig } from "../services/mlflow.js";
 import { ShardConfig } from "../shard/detect.js";
 import { ValidationConfig } from "./validation.js";
+
+/** The alias the reference loads by default. */
+const DEFAULT_ALIAS = "Champion";
 
 /** Config of `InferenceJob`: the reference's fields, plus `id_columns` and `batch_size`. */
 export const InferenceJobConfig = z
@@ -19,8 +24,20 @@ export const InferenceJobConfig = z
     outputs: WriterKind.describe("Writer of the predictions."),
     alias_or_version: z
       .union([z.string().min(1), z.int().positive()])
-      .default("Champion")
-      .describe("Registry alias (a name) or version (a number) of the model to load."),
+      .default(DEFAULT_ALIAS)
+      .describe(
+        "Registry alias (a name) or version (a number) of the model to load; a name that is no alias " +
+          "but a stage (Production, Staging, Archived, None, any case) or latest loads that stage's newest version.",
+      ),
+    model_uri: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "The model to load as an MLflow URI, instead of mlflow_service.registry_name and alias_or_version: " +
+          "models:/<name>@<alias>, models:/<name>/<version>, models:/<name>/<stage>, models:/<name>/latest, " +
+          "models:/m-<logged model id> or runs:/<run id>/<artifact path>.",
+      ),
     loader: LoaderKind.prefault({ KIND: "CustomLoader" }).describe(
       "How the model is loaded and its outputs named.",
     ),
@@ -65,6 +82,23 @@ export const InferenceJobConfig = z
       "Run one shard of the job (a copy of an array job): outputs.path is then a folder of part files. " +
         "Also set by --shard <index>/<count> or detected from the environment; see the guide's 'Sharded runs'.",
     ),
+  })
+  .superRefine((config, context) => {
+    if (config.model_uri === undefined) return;
+    if (config.alias_or_version !== DEFAULT_ALIAS) {
+      context.addIssue({
+        code: "custom",
+        path: ["model_uri"],
+        message:
+          `set together with alias_or_version (${config.alias_or_version}): they both name the model to ` +
+          "load; keep one (model_uri names the registered model itself, e.g. models:/bikes/Production)",
+      });
+    }
+    try {
+      parseModelUri(config.model_uri);
+    } catch (error) {
+      context.addIssue({ code: "custom", path: ["model_uri"], message: messageOf(error) });
+    }
   })
   .describe("Batch inference: read, check, load the registered model, predict, write, notify.");
 export type InferenceJobConfig = z.infer<typeof InferenceJobConfig>;

@@ -9,8 +9,8 @@ import { createLoader, type Loader } from "../models/loaders/index.js";
 import { readMLmodel } from "../models/mlmodel.js";
 import type { FeatureSpec, Model } from "../models/model.js";
 import { FEED_TYPE } from "../models/signature.js";
-import { modelReference, modelUri } from "../registry/model-uri.js";
 import type { ModelVersion } from "../registry/registry.js";
+import { modelRequest, resolutionText, resolveModel } from "../registry/request.js";
 import { Job, type JobOptions, type JobServices, type RunOptions } from "./base.js";
 import type { InferenceJobConfig } from "./inference-config.js";
 import { outputColumns } from "./output-columns.js";
@@ -91,6 +91,8 @@ export class InferenceJob extends Job<InferenceLocals> {
       readonly outputs: Writer;
       readonly loader: Loader;
       readonly aliasOrVersion: string | number;
+      /** Any `models:/` or `runs:/` URI, instead of the registry name and `aliasOrVersion`. */
+      readonly modelUri?: string | undefined;
       readonly idColumns?: readonly string[] | undefined;
       readonly passthrough?: readonly string[] | undefined;
       readonly modelVersionColumn?: string | undefined;
@@ -116,6 +118,7 @@ export class InferenceJob extends Job<InferenceLocals> {
         outputs: createWriter(config.outputs),
         loader: createLoader(config.loader),
         aliasOrVersion: config.alias_or_version,
+        modelUri: config.model_uri,
         idColumns: config.id_columns,
         passthrough: config.passthrough,
         modelVersionColumn: config.model_version_column,
@@ -180,7 +183,8 @@ export class InferenceJob extends Job<InferenceLocals> {
         const { written: rows } = await this.step("write", () =>
           writeOutputs(
             db,
-            { writer: outputs, query },
+            // The reference writes its predictions indexed as the inputs: so do the Parquet outputs.
+            { writer: outputs, query, pandasIndex: this.options.idColumns === undefined ? idColumns : [] },
             quarantine === undefined || quarantineWriter === undefined
               ? undefined
               : { writer: quarantineWriter, query: quarantine },
@@ -299,17 +303,17 @@ export class InferenceJob extends Job<InferenceLocals> {
     const source = await this.step("read", () => inputs.open(db));
     const idColumns = this.idColumns(source);
 
-    const ref = modelReference(mlflow.registryName, this.options.aliasOrVersion);
-    const uri = modelUri(ref);
+    const request = modelRequest(mlflow.registryName, this.options.aliasOrVersion, this.options.modelUri);
+    const { uri } = request;
     this.logger.info(`[Inference] With model URI: ${uri}`);
-    this.facts.model = { name: ref.name, alias: ref.alias, uri };
-    const version = await this.step("load", () => mlflow.registry.getModelVersion(ref));
-    const versionUri = `models:/${version.name}/${version.version}`;
-    this.facts.model = { ...this.facts.model, version: version.version };
+    this.facts.model = { name: request.name, alias: request.alias, uri };
+    const version = await this.step("load", () => resolveModel(mlflow.registry, request));
+    const versionUri = version.uri;
+    this.facts.model = { ...this.facts.model, version: version.version ?? undefined };
     this.facts.run = { runId: version.runId, source: version.source };
     this.logger.info(
       { run_id: version.runId, source: version.source },
-      `[Inference] Resolved ${uri} to version ${version.version}`,
+      `[Inference] Resolved ${resolutionText(request, version)}`,
     );
     const mlmodel = await this.step("load", async () =>
       readMLmodel(await mlflow.registry.modelDirectory(version), versionUri),

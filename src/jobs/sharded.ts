@@ -17,7 +17,8 @@ import { createLoader, type Loader } from "../models/loaders/index.js";
 import { readMLmodel } from "../models/mlmodel.js";
 import type { FeatureSpec, Model } from "../models/model.js";
 import { FEED_TYPE } from "../models/signature.js";
-import { modelReference, modelUri } from "../registry/model-uri.js";
+import { versionUri } from "../registry/model-uri.js";
+import { modelRequest, resolutionText, resolveModel } from "../registry/request.js";
 import { type CommitOutcome, commitRun, committedManifest, recoverStaging } from "../shard/commit.js";
 import type { Shard } from "../shard/detect.js";
 import { createExclusive } from "../shard/exclusive.js";
@@ -63,6 +64,7 @@ interface ShardedOptions {
   };
   readonly loader: Loader;
   readonly aliasOrVersion: string | number;
+  readonly modelUri?: string | undefined;
   readonly idColumns?: readonly string[] | undefined;
   readonly passthrough: readonly string[];
   readonly modelVersionColumn?: string | undefined;
@@ -143,6 +145,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
         },
         loader: createLoader(config.loader),
         aliasOrVersion: config.alias_or_version,
+        modelUri: config.model_uri,
         idColumns: config.id_columns,
         passthrough: config.passthrough,
         modelVersionColumn: config.model_version_column,
@@ -180,7 +183,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       if (this.action.kind === "plan") {
         this.logger.info(
           `[Inference] Plan ${created ? "written" : "kept"}: ${this.layout.plan} (${plan.units.length} units, ` +
-            `${plan.rows} rows, models:/${plan.model.name}/${plan.model.version})`,
+            `${plan.rows} rows, ${versionUri(plan.model.name, plan.model.version)})`,
         );
         return { ...base, units: none, rows: zero, commit: committed };
       }
@@ -204,7 +207,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       }
       this.logger.info(
         `[Inference] Shard ${shard.index}/${shard.count}: ${mine.length} of ${plan.units.length} units ` +
-          `(${mine.reduce((n, u) => n + u.rows, 0)} of ${plan.rows} rows), model models:/${plan.model.name}/${plan.model.version}`,
+          `(${mine.reduce((n, u) => n + u.rows, 0)} of ${plan.rows} rows), model ${versionUri(plan.model.name, plan.model.version)}`,
       );
       const done = await this.predictUnits(db, plan, mine);
       if (done.committed !== undefined) return { ...base, shard, ...done, commit: done.committed };
@@ -322,16 +325,22 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
         { step: "validate" as const },
       );
     }
-    const ref = modelReference(mlflow.registryName, this.options.aliasOrVersion);
-    const version = await this.step("load", () => mlflow.registry.getModelVersion(ref));
-    this.logger.info(
-      `[Inference] Plan: ${modelUri(ref)} is version ${version.version} (run ${version.runId})`,
-    );
+    const request = modelRequest(mlflow.registryName, this.options.aliasOrVersion, this.options.modelUri);
+    const version = await this.step("load", () => resolveModel(mlflow.registry, request));
+    if (version.version === null) {
+      throw new MlbatchError(
+        "E_CONFIG",
+        `sharded runs load a registered model version, pinned in the plan; ${request.uri} is not one. ` +
+          `Register it (mlflow.register_model("${request.uri}", "<name>")) and set job.model_uri to ` +
+          "models:/<name>/<version>.",
+      );
+    }
+    this.logger.info(`[Inference] Plan: ${resolutionText(request, version)} (run ${version.runId})`);
     const { files, units, folder } = await listUnits(db, inputs);
     return sealPlan({
       config_hash: this.options.planHash,
       model: {
-        asked: modelUri(ref),
+        asked: request.uri,
         name: version.name,
         version: version.version,
         run_id: version.runId,
@@ -412,15 +421,15 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
     table: readonly string[],
   ): Promise<{ model: Model; features: readonly FeatureSpec[]; versionUri: string }> {
     const { mlflow } = this.services;
-    const versionUri = `models:/${plan.model.name}/${plan.model.version}`;
-    this.logger.info(`[Inference] Load model: ${versionUri} (planned for ${plan.model.asked})`);
+    const pinned = versionUri(plan.model.name, plan.model.version);
+    this.logger.info(`[Inference] Load model: ${pinned} (planned for ${plan.model.asked})`);
     const model = await this.step("load", async () => {
       const version = await mlflow.registry.getModelVersion({
         name: plan.model.name,
         version: plan.model.version,
       });
-      const mlmodel = await readMLmodel(await mlflow.registry.modelDirectory(version), versionUri);
-      return { mlmodel, model: await this.options.loader.load(versionUri, mlmodel, table) };
+      const mlmodel = await readMLmodel(await mlflow.registry.modelDirectory(version), pinned);
+      return { mlmodel, model: await this.options.loader.load(pinned, mlmodel, table) };
     });
     this.logger.info(`[Inference] Model engine: ${model.model.engine}`);
     const signed = model.mlmodel.signature.inputs?.map(
@@ -432,7 +441,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       await model.model.close();
       throw error;
     }
-    return { model: model.model, features: signed ?? model.model.inputs, versionUri };
+    return { model: model.model, features: signed ?? model.model.inputs, versionUri: pinned };
   }
 
   /** Reads, validates and predicts one unit, then writes its part. */

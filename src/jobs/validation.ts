@@ -172,12 +172,16 @@ export function outputsQuery(
  */
 export async function writeOutputs(
   db: Database,
-  outputs: { readonly writer: Writer; readonly query: string },
+  outputs: {
+    readonly writer: Writer;
+    readonly query: string;
+    readonly pandasIndex?: readonly string[] | undefined;
+  },
   quarantine?: { readonly writer: Writer; readonly query: string },
 ): Promise<{ written: number; quarantined: number }> {
   const staged: StagedOutput[] = [];
   try {
-    staged.push(await outputs.writer.stage(db, outputs.query));
+    staged.push(await outputs.writer.stage(db, outputs.query, { pandasIndex: outputs.pandasIndex }));
     if (quarantine !== undefined) staged.push(await quarantine.writer.stage(db, quarantine.query));
     for (const output of staged) await output.commit();
     return { written: staged[0]?.rows ?? 0, quarantined: staged[1]?.rows ?? 0 };

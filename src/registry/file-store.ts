@@ -3,9 +3,10 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { MlbatchError } from "../errors.js";
 import { localArtifactPath } from "./artifacts.js";
-import type { ModelReference } from "./model-uri.js";
+import { joinUri, loggedModelVersion, resolveNumber, runModelVersion } from "./lookup.js";
+import { type ModelReference, versionUri } from "./model-uri.js";
 import { notFound } from "./not-found.js";
-import type { ModelVersion, Registry } from "./registry.js";
+import type { LookupOptions, ModelVersion, Registry } from "./registry.js";
 
 type Meta = Record<string, unknown>;
 
@@ -45,35 +46,75 @@ export class FileStore implements Registry {
   }
 
   /** @inheritdoc */
-  async getModelVersion(ref: ModelReference): Promise<ModelVersion> {
+  async getModelVersion(ref: ModelReference, options: LookupOptions = {}): Promise<ModelVersion> {
     const modelDir = join(this.root, "models", ref.name);
     if (!existsSync(join(modelDir, "meta.yaml"))) {
       throw notFound.model(ref, this.uri, subfolders(join(this.root, "models")));
     }
     const aliases = this.aliases(modelDir);
-    let number = ref.version;
-    if (ref.alias !== undefined) {
-      number = aliases.find(([alias]) => alias === ref.alias)?.[1];
-      if (number === undefined) throw notFound.alias(ref, aliases);
-    }
-    const meta = readMeta(join(modelDir, `version-${number}`, "meta.yaml"));
+    const versions = liveVersions(modelDir);
+    const resolved = resolveNumber(ref, { aliases, versions }, options);
+    const meta = readMeta(join(modelDir, `version-${resolved.number}`, "meta.yaml"));
     if (meta === undefined || meta.current_stage === DELETED) {
-      const versions = liveVersions(modelDir);
-      if (ref.alias === undefined) throw notFound.version(ref, versions);
-      throw notFound.aliasTarget(ref, Number(number), meta !== undefined, versions, aliases);
+      const live = versions.map((v) => v.version);
+      if (resolved.alias === undefined) throw notFound.version(ref, live);
+      throw notFound.aliasTarget(ref, resolved.number, meta !== undefined, live, aliases);
     }
-    const version = Number(meta.version ?? number);
+    const version = Number(meta.version ?? resolved.number);
     const source = String(meta.source ?? "");
     return {
       name: ref.name,
       version,
-      alias: ref.alias,
+      uri: versionUri(ref.name, version),
+      alias: resolved.alias,
+      stage: resolved.stage,
       aliases: aliases.filter(([, v]) => v === version).map(([alias]) => alias),
       runId: typeof meta.run_id === "string" && meta.run_id !== "" ? meta.run_id : null,
       source,
       artifactUri: stringOr(meta.storage_location) ?? this.artifactUriOf(source, stringOr(meta.model_id)),
       status: String(meta.status ?? "READY"),
     };
+  }
+
+  /** @inheritdoc */
+  async getLoggedModel(modelId: string): Promise<ModelVersion> {
+    for (const experiment of subfolders(this.root)) {
+      const meta = readMeta(join(this.root, experiment, "models", modelId, "meta.yaml"));
+      const location = stringOr(meta?.artifact_location);
+      if (meta !== undefined && location !== undefined && meta.lifecycle_stage !== "deleted") {
+        return loggedModelVersion(modelId, {
+          name: String(meta.name ?? modelId),
+          artifact_location: location,
+          source_run_id: stringOr(meta.source_run_id),
+          status: meta.status as number | undefined,
+        });
+      }
+    }
+    const none = subfolders(this.root).every((e) => !existsSync(join(this.root, e, "models")));
+    throw notFound.loggedModel(
+      modelId,
+      this.uri,
+      none ? ": the store has no logged models (MLflow 2 writes none)" : "",
+    );
+  }
+
+  /** @inheritdoc */
+  async getRunModel(runId: string, path: string): Promise<ModelVersion> {
+    for (const experiment of subfolders(this.root)) {
+      const run = readMeta(join(this.root, experiment, runId, "meta.yaml"));
+      if (run === undefined || run.lifecycle_stage === "deleted") continue;
+      // MLflow 3 keeps a run's models as logged models: runs:/<run>/<name>/... is the logged model of that name.
+      const [first = "", ...rest] = path.split("/");
+      for (const id of subfolders(join(this.root, experiment, "models"))) {
+        const meta = readMeta(join(this.root, experiment, "models", id, "meta.yaml"));
+        const location = stringOr(meta?.artifact_location);
+        if (meta?.source_run_id === runId && meta.name === first && location !== undefined) {
+          return runModelVersion(runId, path, joinUri(location, rest.join("/")));
+        }
+      }
+      return runModelVersion(runId, path, joinUri(stringOr(run.artifact_uri) ?? "", path));
+    }
+    throw notFound.run(runId, path, this.uri);
   }
 
   /** @inheritdoc */
@@ -117,14 +158,17 @@ function readMeta(path: string): Meta | undefined {
   return (parse(readFileSync(path, "utf8")) as Meta | null) ?? {};
 }
 
-/** The version numbers of a model that are not deleted, ascending. */
-function liveVersions(modelDir: string): number[] {
+/** The versions of a model that are not deleted, with their stage, ascending. */
+function liveVersions(modelDir: string): { version: number; stage: string }[] {
   return subfolders(modelDir)
     .map((name) => /^version-(\d+)$/.exec(name)?.[1])
     .filter((n): n is string => n !== undefined)
-    .map(Number)
-    .filter((n) => readMeta(join(modelDir, `version-${n}`, "meta.yaml"))?.current_stage !== DELETED)
-    .sort((a, b) => a - b);
+    .flatMap((n) => {
+      const meta = readMeta(join(modelDir, `version-${n}`, "meta.yaml"));
+      if (meta === undefined || meta.current_stage === DELETED) return [];
+      return [{ version: Number(n), stage: String(meta.current_stage ?? "None") }];
+    })
+    .sort((a, b) => a.version - b.version);
 }
 
 function subfolders(path: string): string[] {

@@ -1,11 +1,23 @@
-import type { ModelReference } from "./model-uri.js";
+import type { ModelReference, Stage } from "./model-uri.js";
 
-/** A model version as the registry records it. */
+/**
+ * A model as the registry records it: a version of a registered model, or (`version` null) an MLflow 3
+ * logged model or a model in a run's artifacts, reached by `models:/m-<id>` or `runs:/...`.
+ */
 export interface ModelVersion {
+  /** The registered model's name; a logged model's name; a run's artifact path. */
   readonly name: string;
-  readonly version: number;
+  /** The version number; null for a logged model or a run's artifacts. */
+  readonly version: number | null;
+  /** The URI that names exactly this model, e.g. `models:/bikes/2`: what a job loads and records. */
+  readonly uri: string;
   /** The alias it was resolved through, if any. */
   readonly alias?: string | undefined;
+  /**
+   * The stage it was resolved through as its newest version (`models:/bikes/Production`, or an
+   * alias_or_version naming a stage), or `latest` (the newest version of all).
+   */
+  readonly stage?: Stage | "latest" | undefined;
   /** Every alias that points to this version. */
   readonly aliases: readonly string[];
   readonly runId: string | null;
@@ -16,16 +28,38 @@ export interface ModelVersion {
   readonly status: string;
 }
 
+/** How {@link Registry.getModelVersion} resolves an alias. */
+export interface LookupOptions {
+  /**
+   * An alias that does not exist but names a stage (any case) or `latest` resolves to the newest version
+   * in that stage, or of all (a job's `alias_or_version`; a `models:/<name>@<alias>` URI never does).
+   */
+  readonly stageFallback?: boolean | undefined;
+}
+
 /** Reads an MLflow Model Registry. One implementation per store kind. */
 export interface Registry {
   /** The registry URI, as configured. */
   readonly uri: string;
   /**
-   * Resolves an alias or version number to a model version.
+   * Resolves an alias, version number, stage or `latest` to a model version. A stage resolves to its
+   * newest version, `latest` to the newest version of any stage; deleted versions never count.
    *
-   * @throws MlbatchError `E_MODEL_NOT_FOUND` listing what exists (models, aliases or versions)
+   * @throws MlbatchError `E_MODEL_NOT_FOUND` listing what exists (models, aliases, stages or versions)
    */
-  getModelVersion(ref: ModelReference): Promise<ModelVersion>;
+  getModelVersion(ref: ModelReference, options?: LookupOptions): Promise<ModelVersion>;
+  /**
+   * Finds an MLflow 3 logged model (`models:/m-<id>`).
+   *
+   * @throws MlbatchError `E_MODEL_NOT_FOUND` when the store has no such logged model
+   */
+  getLoggedModel(modelId: string): Promise<ModelVersion>;
+  /**
+   * Finds a model saved in a run's artifacts (`runs:/<run id>/<path>`).
+   *
+   * @throws MlbatchError `E_MODEL_NOT_FOUND` when the store has no such run
+   */
+  getRunModel(runId: string, path: string): Promise<ModelVersion>;
   /**
    * A local folder holding the version's model files (`MLmodel`, `model.onnx`, ...).
    *

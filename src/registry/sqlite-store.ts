@@ -4,9 +4,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import Sqlite from "better-sqlite3";
 import { MlbatchError, messageOf } from "../errors.js";
 import { localArtifactPath } from "./artifacts.js";
-import type { ModelReference } from "./model-uri.js";
+import {
+  joinUri,
+  type LoggedModelRow,
+  loggedModelVersion,
+  resolveNumber,
+  runModelVersion,
+} from "./lookup.js";
+import { type ModelReference, versionUri } from "./model-uri.js";
 import { notFound } from "./not-found.js";
-import type { ModelVersion, Registry } from "./registry.js";
+import type { LookupOptions, ModelVersion, Registry } from "./registry.js";
 
 interface VersionRow {
   name: string;
@@ -100,8 +107,20 @@ export class SqliteStore implements Registry {
   }
 
   /** @inheritdoc */
-  async getModelVersion(ref: ModelReference): Promise<ModelVersion> {
-    const lookup = this.db.transaction(() => this.lookup(ref));
+  async getModelVersion(ref: ModelReference, options: LookupOptions = {}): Promise<ModelVersion> {
+    const lookup = this.db.transaction(() => this.lookup(ref, options));
+    return this.reading(() => lookup());
+  }
+
+  /** @inheritdoc */
+  async getLoggedModel(modelId: string): Promise<ModelVersion> {
+    const lookup = this.db.transaction(() => this.loggedModel(modelId));
+    return this.reading(() => lookup());
+  }
+
+  /** @inheritdoc */
+  async getRunModel(runId: string, path: string): Promise<ModelVersion> {
+    const lookup = this.db.transaction(() => this.runModel(runId, path));
     return this.reading(() => lookup());
   }
 
@@ -131,7 +150,7 @@ export class SqliteStore implements Registry {
     }
   }
 
-  private lookup(ref: ModelReference): ModelVersion {
+  private lookup(ref: ModelReference, options: LookupOptions): ModelVersion {
     const model = this.db.prepare("SELECT name FROM registered_models WHERE name = ?").get(ref.name);
     if (model === undefined) {
       const models = this.db
@@ -145,34 +164,81 @@ export class SqliteStore implements Registry {
         .prepare("SELECT alias, version FROM registered_model_aliases WHERE name = ? ORDER BY alias")
         .all(ref.name) as { alias: string; version: number }[]
     ).map((a) => [a.alias, a.version] as const);
-    const number =
-      ref.alias === undefined ? ref.version : aliases.find(([alias]) => alias === ref.alias)?.[1];
-    if (number === undefined) throw notFound.alias(ref, aliases);
+    const versions = this.db
+      .prepare(
+        "SELECT version, coalesce(current_stage, 'None') AS stage FROM model_versions WHERE name = ? AND coalesce(current_stage, '') <> ? ORDER BY version",
+      )
+      .all(ref.name, DELETED) as { version: number; stage: string }[];
+    const resolved = resolveNumber(ref, { aliases, versions }, options);
     const row = this.db
       .prepare(
         `SELECT name, version, source, run_id, status, current_stage${this.hasStorageLocation() ? ", storage_location" : ""}
          FROM model_versions WHERE name = ? AND version = ?`,
       )
-      .get(ref.name, number) as (VersionRow & { current_stage: string | null }) | undefined;
+      .get(ref.name, resolved.number) as (VersionRow & { current_stage: string | null }) | undefined;
     if (row === undefined || row.current_stage === DELETED) {
-      const versions = this.db
-        .prepare("SELECT version FROM model_versions WHERE name = ? AND current_stage <> ? ORDER BY version")
-        .pluck()
-        .all(ref.name, DELETED) as number[];
-      if (ref.alias === undefined) throw notFound.version(ref, versions);
-      throw notFound.aliasTarget(ref, number, row !== undefined, versions, aliases);
+      const live = versions.map((v) => v.version);
+      if (resolved.alias === undefined) throw notFound.version(ref, live);
+      throw notFound.aliasTarget(ref, resolved.number, row !== undefined, live, aliases);
     }
     const source = row.source ?? "";
     return {
       name: row.name,
       version: row.version,
-      alias: ref.alias,
+      uri: versionUri(row.name, row.version),
+      alias: resolved.alias,
+      stage: resolved.stage,
       aliases: aliases.filter(([, version]) => version === row.version).map(([alias]) => alias),
       runId: row.run_id,
       source,
       artifactUri: row.storage_location || this.artifactUriOf(source),
       status: row.status ?? "READY",
     };
+  }
+
+  private loggedModel(modelId: string): ModelVersion {
+    if (!this.hasTable("logged_models")) {
+      throw notFound.loggedModel(
+        modelId,
+        this.uri,
+        ": the store was written by MLflow 2, which has no logged models",
+      );
+    }
+    const row = this.db
+      .prepare(
+        "SELECT name, artifact_location, source_run_id, status FROM logged_models WHERE model_id = ? AND coalesce(lifecycle_stage, 'active') <> 'deleted'",
+      )
+      .get(modelId) as LoggedModelRow | undefined;
+    if (row === undefined) throw notFound.loggedModel(modelId, this.uri);
+    return loggedModelVersion(modelId, row);
+  }
+
+  private runModel(runId: string, path: string): ModelVersion {
+    const run = this.db
+      .prepare(
+        "SELECT artifact_uri, experiment_id FROM runs WHERE run_uuid = ? AND coalesce(lifecycle_stage, 'active') <> 'deleted'",
+      )
+      .get(runId) as { artifact_uri: string | null; experiment_id: number } | undefined;
+    if (run === undefined) throw notFound.run(runId, path, this.uri);
+    // MLflow 3 keeps a run's models as logged models: runs:/<run>/<name>/... is the logged model of that name.
+    const [first = "", ...rest] = path.split("/");
+    const logged = this.hasTable("logged_models")
+      ? (this.db
+          .prepare(
+            "SELECT artifact_location FROM logged_models WHERE source_run_id = ? AND name = ? AND experiment_id = ? AND coalesce(lifecycle_stage, 'active') <> 'deleted' ORDER BY creation_timestamp_ms DESC",
+          )
+          .pluck()
+          .get(runId, first, run.experiment_id) as string | undefined)
+      : undefined;
+    const artifactUri =
+      logged !== undefined ? joinUri(logged, rest.join("/")) : joinUri(run.artifact_uri ?? "", path);
+    return runModelVersion(runId, path, artifactUri);
+  }
+
+  private hasTable(name: string): boolean {
+    return (
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined
+    );
   }
 
   private hasStorageLocation(): boolean {

@@ -20,7 +20,7 @@ describe("model URIs", () => {
   });
 
   it("given a malformed URI, when parsed, then E_CONFIG explains the expected forms", () => {
-    expect(() => parseModelUri("runs:/abc/model")).toThrow(MlbatchError);
+    expect(() => parseModelUri("runs:/abc")).toThrow(MlbatchError);
     expect(() => parseModelUri("models:/bikes")).toThrow(/models:\/<name>@<alias>/);
   });
 });

@@ -145,7 +145,8 @@ describe("what the registry does not hold (expected failures)", () => {
     const error = await notFound({ name: "bikes", alias: "NoSuchAlias" });
     expect(error.code).toBe("E_MODEL_NOT_FOUND");
     expect(error.message).toContain(
-      'alias "NoSuchAlias" not found for model "bikes"; aliases: Challenger -> 1, Champion -> 2.',
+      'alias "NoSuchAlias" not found for model "bikes"; aliases: Challenger -> 1, Champion -> 2; ' +
+        "stages (newest version in each): None -> 2.",
     );
   });
 

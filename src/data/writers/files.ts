@@ -7,7 +7,7 @@ import * as z from "zod";
 import type { Database } from "../database.js";
 import { quotedIdentifier, quotedString } from "../sql.js";
 import { checkTarget, type OutputShape, type StagedOutput, stage, type WriteMode } from "./atomic.js";
-import type { Writer } from "./writer.js";
+import type { StageOptions, Writer } from "./writer.js";
 
 /** The config fields every file writer has. */
 export const FILE_WRITER_FIELDS = {
@@ -67,19 +67,25 @@ export abstract class FileWriter implements Writer {
   /** The format of the files. */
   protected abstract get format(): CopyFormat;
 
+  /** COPY's options for a query's rows: the format's, plus what the format records of `options`. */
+  protected async copyOptions(_db: Database, _query: string, _options: StageOptions): Promise<string> {
+    return this.format.copy;
+  }
+
   /** @inheritdoc */
   check(): Promise<void> {
     return checkTarget(this.path, this.fileOptions.mode ?? "error", this.shape);
   }
 
   /** @inheritdoc */
-  stage(db: Database, query: string): Promise<StagedOutput> {
-    return stageCopy(db, query, { ...this.fileOptions, ...this.format });
+  async stage(db: Database, query: string, options: StageOptions = {}): Promise<StagedOutput> {
+    const copy = await this.copyOptions(db, query, options);
+    return stageCopy(db, query, { ...this.fileOptions, ...this.format, copy });
   }
 
   /** @inheritdoc */
-  async write(db: Database, query: string): Promise<number> {
-    const staged = await this.stage(db, query);
+  async write(db: Database, query: string, options: StageOptions = {}): Promise<number> {
+    const staged = await this.stage(db, query, options);
     await staged.commit();
     return staged.rows;
   }

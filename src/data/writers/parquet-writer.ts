@@ -1,5 +1,9 @@
 import * as z from "zod";
+import type { Database } from "../database.js";
+import { quotedString } from "../sql.js";
 import { type CopyFormat, FILE_WRITER_FIELDS, FileWriter, type FileWriterOptions } from "./files.js";
+import { pandasMetadata } from "./pandas-metadata.js";
+import type { StageOptions } from "./writer.js";
 
 /** Parquet compression codecs. */
 export type ParquetCompression = "snappy" | "zstd" | "gzip" | "lz4" | "brotli" | "uncompressed";
@@ -25,7 +29,8 @@ export const ParquetWriterConfig = z
 export type ParquetWriterConfig = z.infer<typeof ParquetWriterConfig>;
 
 /**
- * Writes Parquet with DuckDB, atomically (temporary file or folder, then rename).
+ * Writes Parquet with DuckDB, atomically (temporary file or folder, then rename). Columns that were the
+ * input's pandas index are recorded as such in the file's pandas metadata, as pandas would write them.
  *
  * @example
  * ```ts
@@ -44,5 +49,12 @@ export class ParquetWriter extends FileWriter {
       extension: ".parquet",
       copy: `FORMAT parquet, COMPRESSION ${this.options.compression ?? "snappy"}`,
     };
+  }
+
+  protected override async copyOptions(db: Database, query: string, options: StageOptions): Promise<string> {
+    const index = options.pandasIndex ?? [];
+    if (index.length === 0) return this.format.copy;
+    const metadata = await pandasMetadata(db, query, index);
+    return `${this.format.copy}, KV_METADATA {pandas: ${quotedString(metadata)}}`;
   }
 }

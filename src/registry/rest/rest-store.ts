@@ -5,23 +5,16 @@ import { MlbatchError } from "../../errors.js";
 import { ownedFolder, sweepDeadOwned, track } from "../../scratch.js";
 import type { Logger } from "../../services/logger.js";
 import type { ModelCache } from "../cache.js";
-import { type ModelReference, modelUri } from "../model-uri.js";
+import { joinUri, loggedModelVersion, runModelVersion } from "../lookup.js";
+import { type ModelReference, versionUri } from "../model-uri.js";
 import { notFound } from "../not-found.js";
-import type { ModelVersion, Registry } from "../registry.js";
-import {
-  API,
-  DownloadUriAnswer,
-  ErrorAnswer,
-  ModelVersionAnswer,
-  ModelVersionsAnswer,
-  parseAnswer,
-  RegisteredModelAnswer,
-  RegisteredModelsAnswer,
-} from "./api.js";
+import type { LookupOptions, ModelVersion, Registry } from "../registry.js";
+import { API, DownloadUriAnswer, ErrorAnswer, LoggedModelAnswer, parseAnswer, RunAnswer } from "./api.js";
 import { connectionFromEnv, withoutCredentials } from "./connection.js";
 import { ArtifactDownloader } from "./download.js";
 import type { DownloadedFile } from "./files.js";
 import { HttpClient } from "./http.js";
+import { RestLookup } from "./lookup.js";
 import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 
 /** What a {@link RestStore} uses besides its URI. */
@@ -54,6 +47,7 @@ export interface RestStoreOptions {
  */
 export class RestStore implements Registry {
   private readonly temporaries: { folder: string; forget: () => void }[] = [];
+  private readonly lookup: RestLookup;
 
   private constructor(
     readonly uri: string,
@@ -61,7 +55,9 @@ export class RestStore implements Registry {
     private readonly tracking: HttpClient,
     private readonly downloader: ArtifactDownloader,
     private readonly options: RestStoreOptions,
-  ) {}
+  ) {
+    this.lookup = new RestLookup(registry, tracking, uri);
+  }
 
   /**
    * Prepares the clients; no request is made until a model is asked for.
@@ -84,21 +80,8 @@ export class RestStore implements Registry {
   }
 
   /** @inheritdoc */
-  async getModelVersion(ref: ModelReference): Promise<ModelVersion> {
-    const answer =
-      ref.alias !== undefined
-        ? await this.registry.getJson(
-            `${API}/registered-models/alias`,
-            { name: ref.name, alias: ref.alias },
-            [400, 404],
-          )
-        : await this.registry.getJson(
-            `${API}/model-versions/get`,
-            { name: ref.name, version: String(ref.version) },
-            [400, 404],
-          );
-    if (answer.status !== 200) throw await this.notFound(ref, answer.json);
-    const found = parseAnswer(ModelVersionAnswer, answer.json, modelUri(ref), this.uri).model_version;
+  async getModelVersion(ref: ModelReference, options: LookupOptions = {}): Promise<ModelVersion> {
+    const { found, stage } = await this.lookup.find(ref, options);
     const status = found.status ?? "READY";
     if (status !== "READY") {
       throw new MlbatchError(
@@ -109,7 +92,7 @@ export class RestStore implements Registry {
             : ": its registration failed. Register the model again, or use another version."),
       );
     }
-    if (ref.alias !== undefined) {
+    if (ref.alias !== undefined && stage === undefined) {
       this.options.logger?.info(
         { model: ref.name, alias: ref.alias, version: found.version },
         `[Registry] Alias ${ref.alias} of model ${ref.name} points to version ${found.version}`,
@@ -122,7 +105,9 @@ export class RestStore implements Registry {
     return {
       name: found.name,
       version: found.version,
-      alias: ref.alias,
+      uri: versionUri(found.name, found.version),
+      alias: stage === undefined ? ref.alias : undefined,
+      stage,
       aliases: found.aliases ?? [],
       runId: found.run_id || null,
       source: found.source ?? "",
@@ -132,10 +117,53 @@ export class RestStore implements Registry {
   }
 
   /** @inheritdoc */
+  async getLoggedModel(modelId: string): Promise<ModelVersion> {
+    const answer = await this.tracking.getJson(
+      `${API}/logged-models/${encodeURIComponent(modelId)}`,
+      {},
+      [400, 404],
+    );
+    if (answer.status !== 200) {
+      const { message } = ErrorAnswer.safeParse(answer.json).data ?? {};
+      throw notFound.loggedModel(
+        modelId,
+        this.uri,
+        message === undefined ? " (an MLflow 2 server has no logged models)" : ` (${message})`,
+      );
+    }
+    const { info } = parseAnswer(LoggedModelAnswer, answer.json, `logged model ${modelId}`, this.uri).model;
+    return loggedModelVersion(modelId, {
+      name: info.name ?? modelId,
+      artifact_location: info.artifact_uri,
+      source_run_id: info.source_run_id,
+      status: info.status,
+    });
+  }
+
+  /** @inheritdoc */
+  async getRunModel(runId: string, path: string): Promise<ModelVersion> {
+    const answer = await this.tracking.getJson(`${API}/runs/get`, { run_id: runId }, [400, 404]);
+    if (answer.status !== 200) throw notFound.run(runId, path, this.uri);
+    const { info } = parseAnswer(RunAnswer, answer.json, `run ${runId}`, this.uri).run;
+    const [first = "", ...rest] = path.split("/");
+    // MLflow 3 keeps a run's models as logged models: runs:/<run>/<name>/... is the logged model of that name.
+    const logged =
+      info.experiment_id === undefined
+        ? undefined
+        : await this.lookup.runLoggedModel(runId, info.experiment_id, first);
+    return runModelVersion(
+      runId,
+      path,
+      logged !== undefined ? joinUri(logged, rest.join("/")) : joinUri(info.artifact_uri, path),
+    );
+  }
+
+  /** @inheritdoc */
   async modelDirectory(version: ModelVersion): Promise<string> {
     const { cache, logger } = this.options;
-    const label = `models:/${version.name}/${version.version}`;
-    if (cache === undefined) {
+    const label = version.uri;
+    // Only registered versions are cached: a run's artifacts, unlike a version, may change.
+    if (cache === undefined || version.version === null) {
       // Named after this process: a later run removes it if this one is killed.
       sweepDeadOwned(tmpdir(), "mlbatch-model");
       const folder = ownedFolder(tmpdir(), "mlbatch-model");
@@ -143,7 +171,7 @@ export class RestStore implements Registry {
       this.temporaries.push({ folder, forget: track(folder) });
       logger?.info(
         { cache: "disabled", directory: folder },
-        `[Registry] Download ${label} from ${version.artifactUri} (no cache: into a temporary folder)`,
+        `[Registry] Download ${label} from ${version.artifactUri} (${cache === undefined ? "no cache" : "not cached"}: into a temporary folder)`,
       );
       await this.fetch(version, folder);
       return folder;
@@ -190,68 +218,17 @@ export class RestStore implements Registry {
     const bytes = files.reduce((sum, file) => sum + file.size, 0);
     this.options.logger?.info(
       { files: files.length, bytes, seconds: Number(((performance.now() - start) / 1000).toFixed(3)) },
-      `[Registry] Downloaded models:/${version.name}/${version.version}: ${files.length} files, ${bytes} bytes`,
+      `[Registry] Downloaded ${version.uri}: ${files.length} files, ${bytes} bytes`,
     );
     if (!files.some((file) => file.path === "MLmodel")) {
       throw new MlbatchError(
         "E_MODEL_LOAD",
-        `model models:/${version.name}/${version.version} at ${version.artifactUri} has no MLmodel file ` +
+        `model ${version.uri} at ${version.artifactUri} has no MLmodel file ` +
           `(files: ${files.map((f) => f.path).join(", ")}). Register the folder that holds MLmodel, as ` +
           "mlflow.<flavor>.log_model writes it.",
       );
     }
     return files;
-  }
-
-  /** The not-found error of a reference, listing what exists. */
-  private async notFound(ref: ModelReference, json: unknown): Promise<MlbatchError> {
-    const model = await this.registry.getJson(`${API}/registered-models/get`, { name: ref.name }, [400, 404]);
-    if (model.status !== 200) {
-      const search = await this.registry.getJson(`${API}/registered-models/search`, { max_results: "1000" });
-      const names = (
-        parseAnswer(RegisteredModelsAnswer, search.json, "search", this.uri).registered_models ?? []
-      )
-        .map((m) => m.name)
-        .sort();
-      return notFound.model(ref, this.uri, names);
-    }
-    if (ref.alias !== undefined) {
-      const aliases = (
-        parseAnswer(RegisteredModelAnswer, model.json, ref.name, this.uri).registered_model.aliases ?? []
-      )
-        .map((a) => [a.alias, a.version] as const)
-        .sort(([a], [b]) => a.localeCompare(b));
-      if (aliases.some(([alias]) => alias === ref.alias)) {
-        // The alias exists, yet the server refused it: say what it said.
-        const { message } = ErrorAnswer.parse(json);
-        return new MlbatchError("E_REGISTRY", `${modelUri(ref)}: ${message ?? "refused by the server"}`);
-      }
-      return notFound.alias(ref, aliases);
-    }
-    return notFound.version(ref, await this.versions(ref.name));
-  }
-
-  /** Every version number of a model, ascending (first 10 pages of 1000). */
-  private async versions(name: string): Promise<number[]> {
-    const versions: number[] = [];
-    let token: string | undefined;
-    for (let page = 0; page < 10; page++) {
-      const query: Record<string, string> = {
-        filter: `name = '${name.replace(/'/g, "\\'")}'`,
-        max_results: "1000",
-      };
-      if (token !== undefined) query.page_token = token;
-      const answer = parseAnswer(
-        ModelVersionsAnswer,
-        (await this.registry.getJson(`${API}/model-versions/search`, query)).json,
-        "search",
-        this.uri,
-      );
-      versions.push(...(answer.model_versions ?? []).map((v) => v.version));
-      token = answer.next_page_token || undefined;
-      if (token === undefined) break;
-    }
-    return versions.sort((a, b) => a - b);
   }
 }
 
