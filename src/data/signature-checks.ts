@@ -58,22 +58,33 @@ export function signatureColumn(
   const col = quotedIdentifier(feature.name);
   const nan = FLOAT_FEEDS.has(feature.type) && (sig === undefined || holdsNaN(sig));
   const checks: RowCheck[] = nan ? [] : [nullCheck(feature)];
-  const facts = [`count_if(${col} IS NULL)`];
   if (sig === undefined) {
     checks.push(convertible(feature));
-    return { checks, facts, decide: () => undefined, nullChecked: !nan };
+    return { checks, facts: [], decide: () => undefined, nullChecked: !nan };
   }
   // Without missing values, and with: only float and double inputs take them (the verdict then is
   // pandas' float64's); elsewhere they are invalid rows.
   const dtypes = [pandasDtype(found, hint, false), pandasDtype(found, hint, nan)] as const;
   const verdicts = [mlflowVerdict(dtypes[0], sig), mlflowVerdict(dtypes[1], sig)] as const;
-  if (verdicts.some((v) => v.kind === "zero-one")) facts.push(`count_if(${col} NOT IN (0, 1))`);
+  // The counts the verdict or its message need: missing values, values other than 0 and 1.
+  const counted = {
+    nulls:
+      (nan && dtypes[0].name !== dtypes[1].name) ||
+      (dtypes[0].kind === "f" && (sig === "integer" || sig === "long")),
+    others: verdicts.some((v) => v.kind === "zero-one"),
+  };
+  const facts = [
+    ...(counted.nulls ? [`count_if(${col} IS NULL)`] : []),
+    ...(counted.others ? [`count_if(${col} NOT IN (0, 1))`] : []),
+  ];
   const castable = cast === "unsafe" && canCast(found, sig);
   if (castable || verdicts.some((v) => v.kind === "accept" || v.kind === "zero-one")) {
     checks.push(convertible(feature));
     if (castable) checks.push(...lossChecks(feature, found));
   }
-  const decide = ([nulls = 0, others = 0]: readonly number[]): SchemaProblem | undefined => {
+  const decide = (values: readonly number[]): SchemaProblem | undefined => {
+    const nulls = counted.nulls ? (values[0] ?? 0) : 0;
+    const others = counted.others ? (values[counted.nulls ? 1 : 0] ?? 0) : 0;
     const i = nan && nulls > 0 ? 1 : 0;
     const verdict = verdicts[i];
     if (verdict.kind === "accept" || (verdict.kind === "zero-one" && others === 0) || castable)
