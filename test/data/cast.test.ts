@@ -120,6 +120,22 @@ describe("type refusals", () => {
   });
 });
 
+describe("feeding", () => {
+  it("given doubles beyond the float32 range for a double input fed to a float32 tensor, when streamed, then they are infinities, as numpy casts them", async () => {
+    const source = await table(
+      "SELECT * FROM (VALUES (1e300::DOUBLE), (-1e300), (0.1), (NULL), ('NaN'::DOUBLE)) t(x)",
+    );
+    expect((await validated(source, [feature("x", "double")])).problems).toEqual([]);
+    expect(await streamed(source, { name: "x", signatureType: "double", type: "float32" })).toEqual([
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      Math.fround(0.1),
+      Number.NaN,
+      Number.NaN,
+    ]);
+  });
+});
+
 describe("validation.cast", () => {
   it("given the option, when parsed, then safe is the default and unsafe applies to all or some columns", () => {
     expect(ValidationConfig.parse({}).cast).toBe("safe");
