@@ -64,10 +64,13 @@ export function mlflowVerdict(dtype: PandasDtype, type: SignatureType): Verdict 
   if (numpy !== undefined && !dtype.extension && dtype.kind === numpy.kind && dtype.size === numpy.size)
     return accept;
   if (type === "datetime") {
-    if (dtype.kind === "M") return dtype.zoned ? refuse("it holds time-zone-aware datetimes") : accept;
+    if (dtype.kind === "M")
+      return dtype.zoned ? refuse("cannot convert time-zone-aware datetimes to datetime64[ns]") : accept;
     // Object columns are parsed as datetimes: dates (a Spark or pyarrow `date`) are, times are not.
     if (plainObjects)
-      return dtype.objects === "date" ? accept : refuse(`cannot convert ${dtype.objects} objects`);
+      return dtype.objects === "date"
+        ? accept
+        : refuse(`cannot convert ${dtype.objects} objects to datetime64[ns]`);
     return refuse();
   }
   if (type === "boolean" && plainObjects) return { kind: "objects" };
