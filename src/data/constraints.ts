@@ -91,6 +91,8 @@ export interface RowCheck {
   readonly expected: string;
   /** What failing values are, for messages: `values below 0`. */
   readonly what: string;
+  /** What to do about them, for messages (after the first rows). */
+  readonly advice?: string;
   readonly condition: string;
 }
 

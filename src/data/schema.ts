@@ -1,9 +1,9 @@
 import { MlbatchError, messageOf } from "../errors.js";
 import type { FeatureSpec } from "../models/model.js";
-import type { SignatureType } from "../models/signature.js";
-import { DUCKDB_TYPE } from "./batch.js";
-import { type Constraints, compileConstraint, type RowCheck, safe } from "./constraints.js";
+import { type Constraints, compileConstraint, type RowCheck } from "./constraints.js";
 import type { Database } from "./database.js";
+import { type PandasHints, pandasHints } from "./pandas-dtypes.js";
+import { type CastPolicy, castOf, type SignatureColumn, signatureColumn } from "./signature-checks.js";
 import type { Source } from "./source.js";
 import { quotedIdentifier, quotedString } from "./sql.js";
 import {
@@ -14,56 +14,11 @@ import {
   type ValidationReport,
 } from "./validation-report.js";
 
+export type { CastPolicy } from "./signature-checks.js";
 export type { ProblemRow, SchemaProblem, ValidationReport } from "./validation-report.js";
 
 /** How many failing rows a problem lists. */
 const SAMPLE_ROWS = 5;
-
-/** What each MLflow type accepts: DuckDB types that convert safely under pyfunc's rules. */
-const SAFE: Readonly<Record<SignatureType, ReadonlySet<string>>> = {
-  boolean: new Set(["BOOLEAN"]),
-  integer: new Set(["TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT"]),
-  long: new Set(["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"]),
-  float: new Set(["FLOAT", "TINYINT", "SMALLINT", "UTINYINT", "USMALLINT"]),
-  double: new Set(["FLOAT", "DOUBLE", "TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT", "UINTEGER"]),
-  string: new Set(["VARCHAR"]),
-  binary: new Set(["BLOB"]),
-  datetime: new Set([
-    "DATE",
-    "TIMESTAMP",
-    "TIMESTAMP_S",
-    "TIMESTAMP_MS",
-    "TIMESTAMP_NS",
-    "TIMESTAMP WITH TIME ZONE",
-  ]),
-};
-
-/** numpy's names, which MLflow users know from pyfunc's errors. */
-const NUMPY: Readonly<Record<string, string>> = {
-  BOOLEAN: "bool",
-  TINYINT: "int8",
-  SMALLINT: "int16",
-  INTEGER: "int32",
-  BIGINT: "int64",
-  UTINYINT: "uint8",
-  USMALLINT: "uint16",
-  UINTEGER: "uint32",
-  UBIGINT: "uint64",
-  FLOAT: "float32",
-  DOUBLE: "float64",
-  VARCHAR: "str",
-  BLOB: "bytes",
-};
-const SIGNATURE_NUMPY: Readonly<Record<SignatureType, string>> = {
-  boolean: "bool",
-  integer: "int32",
-  long: "int64",
-  float: "float32",
-  double: "float64",
-  string: "str",
-  binary: "bytes",
-  datetime: "datetime64",
-};
 
 /** Options of {@link validateInputs}. */
 export interface ValidationOptions {
@@ -71,6 +26,8 @@ export interface ValidationOptions {
   readonly constraints?: Constraints | undefined;
   /** Columns whose values identify failing rows. Default: the source's id columns. */
   readonly idColumns?: readonly string[] | undefined;
+  /** Converts column types MLflow refuses (`unsafe`), for every column or per column. Default: none. */
+  readonly cast?: CastPolicy | undefined;
 }
 
 /** A validation's report, and the SQL that tells the invalid rows apart. */
@@ -87,11 +44,12 @@ export interface InputValidation {
 
 /**
  * Validates the inputs against what the model reads and the config's constraints, collecting every
- * problem: missing columns and types that do not convert safely to their signature type (pyfunc's rules:
- * wider of the same kind, unsigned to wider signed, integers of up to 4 bytes to double); then, in one
- * pass over the data, every row check (nulls, values that do not fit the tensor type they feed, and each
- * constraint), each with its count of failing rows and the first few (0-based row numbers, id values and
- * the failing value).
+ * problem: missing columns, and types MLflow's pyfunc refuses for their signature type (its verdict on the
+ * dtype pandas reads the column as, see type-verdicts.ts) unless `cast` converts them; then, in one pass
+ * over the data, every row check (missing values where the input cannot take NaN, values that do not fit
+ * the tensor type they feed, and each constraint), each with its count of failing rows and the first few
+ * (0-based row numbers, id values and the failing value), and the counts the type verdicts that depend on
+ * the data need (missing values, values other than 0 and 1).
  *
  * @param db - the job's database
  * @param source - the opened inputs
@@ -107,35 +65,17 @@ export async function validateInputs(
   model: string,
   options: ValidationOptions = {},
 ): Promise<InputValidation> {
-  const constraints = options.constraints ?? {};
   const idColumns = options.idColumns ?? source.idColumns;
-  const columnProblems: SchemaProblem[] = [];
-  const checks: RowCheck[] = [];
-  const missing = new Set<string>();
-  const names = [...new Set([...features.map((f) => f.name), ...Object.keys(constraints)])];
-  for (const name of names) {
-    const feature = features.find((f) => f.name === name);
-    const found = source.typeOf(name);
-    if (found === undefined) {
-      missing.add(name);
-      columnProblems.push({
-        column: name,
-        check: "missing",
-        origin: feature === undefined ? "constraints" : "signature",
-        message: `column "${name}" is missing`,
-      });
-      continue;
-    }
-    if (feature !== undefined) checks.push(...signatureChecks(feature, found, columnProblems));
-    const constraint = constraints[name];
-    if (constraint !== undefined) {
-      const compiled = compileConstraint(name, found, constraint, feature !== undefined);
-      checks.push(...compiled.checks);
-      columnProblems.push(...compiled.mismatches.map((m) => ({ ...m, origin: "constraints" as const })));
-    }
-  }
+  const hints = features.length === 0 ? new Map<string, string>() : await pandasHints(db, source.files[0]);
+  const { columns, checks, facts, names, missing } = planChecks(source, features, hints, options);
   await checkEvaluable(db, source, checks);
-  const { total, invalid, rowProblems } = await countFailures(db, source, checks, idColumns);
+  const { total, invalid, rowProblems, values } = await countFailures(db, source, checks, facts, idColumns);
+  // Type verdicts that depend on the data are decided with the pass's counts.
+  const columnProblems = columns.flatMap((p) => {
+    if (!("signature" in p)) return [p];
+    const problem = p.signature.decide(values.slice(p.facts, p.facts + p.signature.facts.length));
+    return problem === undefined ? [] : [problem];
+  });
   const problems = [...columnProblems, ...rowProblems];
   // Column problems stay in the order of the signature, as pyfunc lists them.
   problems.sort((a, b) => Number(!isColumnProblem(a)) - Number(!isColumnProblem(b)));
@@ -144,7 +84,7 @@ export async function validateInputs(
     model,
     valid: problems.length === 0,
     rows: { total, invalid },
-    checks: names.length - missing.size + checks.length,
+    checks: names - missing + checks.length,
     problems,
     columns: source.columns.map((c) => `${c.name} ${c.type}`).join(", "),
   };
@@ -177,38 +117,51 @@ export async function checkInputs(
   if (!report.valid) throw schemaError(report);
 }
 
-function signatureChecks(feature: FeatureSpec, found: string, problems: SchemaProblem[]): RowCheck[] {
-  const column = quotedIdentifier(feature.name);
-  const checks: RowCheck[] = [
-    {
-      column: feature.name,
-      check: "null",
-      origin: "signature",
-      expected: "not null",
-      what: "null values",
-      condition: safe(`${column} IS NULL`),
-    },
-  ];
-  if (feature.signatureType !== undefined && !SAFE[feature.signatureType].has(found)) {
-    const expected = `${feature.signatureType} (${SIGNATURE_NUMPY[feature.signatureType]})`;
-    const numpy = NUMPY[found] ?? found;
-    problems.push({
-      column: feature.name,
-      check: "type",
-      origin: "signature",
-      message: `column "${feature.name}": expected ${expected}, found ${found} (${numpy}); cannot safely convert ${numpy} to ${SIGNATURE_NUMPY[feature.signatureType]}`,
-    });
-    return checks;
+/** A column problem, or a signature column whose type problem the pass's facts (from `facts` on) decide. */
+type ColumnPlan = SchemaProblem | { readonly signature: SignatureColumn; readonly facts: number };
+
+/** The checks of every signature and constrained column, in the signature's order. */
+function planChecks(
+  source: Source,
+  features: readonly FeatureSpec[],
+  hints: PandasHints,
+  options: ValidationOptions,
+): { columns: ColumnPlan[]; checks: RowCheck[]; facts: string[]; names: number; missing: number } {
+  const constraints = options.constraints ?? {};
+  const columns: ColumnPlan[] = [];
+  const checks: RowCheck[] = [];
+  const facts: string[] = [];
+  let missing = 0;
+  const names = [...new Set([...features.map((f) => f.name), ...Object.keys(constraints)])];
+  for (const name of names) {
+    const feature = features.find((f) => f.name === name);
+    const found = source.typeOf(name);
+    if (found === undefined) {
+      missing++;
+      columns.push({
+        column: name,
+        check: "missing",
+        origin: feature === undefined ? "constraints" : "signature",
+        message: `column "${name}" is missing`,
+      });
+      continue;
+    }
+    let nullChecked = false;
+    if (feature !== undefined) {
+      const signature = signatureColumn(feature, found, hints.get(name), castOf(options.cast, name));
+      checks.push(...signature.checks);
+      columns.push({ signature, facts: facts.length });
+      facts.push(...signature.facts);
+      nullChecked = signature.nullChecked;
+    }
+    const constraint = constraints[name];
+    if (constraint !== undefined) {
+      const compiled = compileConstraint(name, found, constraint, nullChecked);
+      checks.push(...compiled.checks);
+      columns.push(...compiled.mismatches.map((m) => ({ ...m, origin: "constraints" as const })));
+    }
   }
-  checks.push({
-    column: feature.name,
-    check: "unconvertible",
-    origin: "signature",
-    expected: `fits the model's ${feature.type} input`,
-    what: `values that do not fit the model's ${feature.type} input`,
-    condition: safe(`${column} IS NOT NULL AND TRY_CAST(${column} AS ${DUCKDB_TYPE[feature.type]}) IS NULL`),
-  });
-  return checks;
+  return { columns, checks, facts, names: names.length, missing };
 }
 
 /** Binds the constraints' SQL over no rows, so a bad regex or date is reported with its column. */
@@ -241,15 +194,17 @@ async function checkEvaluable(db: Database, source: Source, checks: readonly Row
 }
 
 /**
- * One pass over the data counts the rows, the rows failing any check, and each check's failing rows;
- * only when some fail, a second pass collects each failing check's first rows.
+ * One pass over the data counts the rows, the rows failing any check, each check's failing rows and the
+ * facts (SQL aggregates, e.g. a column's missing values); only when some check fails, a second pass
+ * collects each failing check's first rows.
  */
 async function countFailures(
   db: Database,
   source: Source,
   checks: readonly RowCheck[],
+  facts: readonly string[],
   idColumns: readonly string[],
-): Promise<{ total: number; invalid: number; rowProblems: SchemaProblem[] }> {
+): Promise<{ total: number; invalid: number; rowProblems: SchemaProblem[]; values: number[] }> {
   // count_if, not count(*) FILTER: 5x faster with dozens of checks (measured on 1M rows).
   const counts = await read(source, () =>
     db.rows(
@@ -257,6 +212,7 @@ async function countFailures(
         "count(*) AS total",
         `count_if(${checks.map((c) => c.condition).join(" OR ") || "false"}) AS invalid`,
         ...checks.map((c, i) => `count_if(${c.condition}) AS c${i}`),
+        ...facts.map((f, i) => `${f} AS f${i}`),
       ].join(", ")} FROM ${source.query()}`,
     ),
   );
@@ -297,11 +253,18 @@ async function countFailures(
         expected: c.expected,
         count,
         rows,
-        message: `column "${c.column}": ${count} ${c.what}; first rows (0-based): ${rows.map(describeRow).join(", ")}`,
+        message:
+          `column "${c.column}": ${count} ${c.what}; first rows (0-based): ${rows.map(describeRow).join(", ")}` +
+          (c.advice === undefined ? "" : `. ${c.advice}`),
       });
     }
   }
-  return { total: Number(counts[0]?.total ?? 0), invalid: Number(counts[0]?.invalid ?? 0), rowProblems };
+  return {
+    total: Number(counts[0]?.total ?? 0),
+    invalid: Number(counts[0]?.invalid ?? 0),
+    rowProblems,
+    values: facts.map((_, i) => Number(counts[0]?.[`f${i}`] ?? 0)),
+  };
 }
 
 /** Runs a query over the whole input, then waits for the whole-file check of compressed inputs. */

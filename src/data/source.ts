@@ -109,6 +109,11 @@ export class Source {
     return this.options.idColumns ?? [];
   }
 
+  /** The files read (empty when the source is not read from files). */
+  get files(): readonly string[] {
+    return this.options.files ?? [];
+  }
+
   /** The SQL condition rows are filtered by, if any. */
   get condition(): string | undefined {
     return this.options.where;
@@ -150,16 +155,14 @@ export class Source {
 
   /**
    * Streams the requested columns in batches of `batchSize` rows (the last one shorter), each column cast
-   * in SQL to its requested type. A batch's arrays are reused for the next one: consume a batch before
-   * asking for the next.
+   * in SQL to its requested type ({@link feedExpression}: a missing value in a float column is NaN). A
+   * batch's arrays are reused for the next one: consume a batch before asking for the next.
    *
    * @throws MlbatchError `E_READ` when DuckDB fails while reading
    */
   async *batches(requests: readonly ColumnRequest[], batchSize: number): AsyncGenerator<Batch> {
     const select = requests
-      .map(
-        (r) => `CAST(${quotedIdentifier(r.name)} AS ${DUCKDB_TYPE[r.type]}) AS ${quotedIdentifier(r.name)}`,
-      )
+      .map((r) => `${feedExpression(r, this.typeOf(r.name))} AS ${quotedIdentifier(r.name)}`)
       .join(", ");
     const buffers = requests.map((r) => allocate(r.type, batchSize));
     let filled = 0;
@@ -200,6 +203,28 @@ export class Source {
       throw await this.readFailure(error);
     }
   }
+}
+
+/**
+ * The SQL that gives a column as the type a model is fed: a cast, with missing values as NaN in float
+ * columns (as pandas holds them, and as MLflow feeds them), doubles beyond the float32 range as infinities
+ * (numpy's float64 to float32, as MLflow's onnx flavor casts them; DuckDB's cast would fail), and
+ * time-zone-aware timestamps as UTC text (not in the session's time zone).
+ */
+export function feedExpression(request: ColumnRequest, found: string | undefined): string {
+  const column = quotedIdentifier(request.name);
+  const type = DUCKDB_TYPE[request.type];
+  if (request.type === "float32" && found === "DOUBLE") {
+    return (
+      `COALESCE(TRY_CAST(${column} AS FLOAT), CASE WHEN ${column} > 0 THEN CAST('inf' AS FLOAT) ` +
+      `WHEN ${column} < 0 THEN CAST('-inf' AS FLOAT) ELSE CAST('NaN' AS FLOAT) END)`
+    );
+  }
+  if (request.type === "float32" || request.type === "float64")
+    return `COALESCE(CAST(${column} AS ${type}), CAST('NaN' AS ${type}))`;
+  if (request.type === "string" && found === "TIMESTAMP WITH TIME ZONE")
+    return `CAST(timezone('UTC', ${column}) AS VARCHAR)`;
+  return `CAST(${column} AS ${type})`;
 }
 
 async function readFailure(options: SourceOptions, error: unknown): Promise<MlbatchError> {

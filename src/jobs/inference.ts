@@ -124,6 +124,7 @@ export class InferenceJob extends Job<InferenceLocals> {
         modelVersionColumn: config.model_version_column,
         validation: {
           constraints: config.validation.constraints,
+          cast: config.validation.cast,
           onInvalid: config.validation.on_invalid,
           quarantine: config.validation.quarantine && createWriter(config.validation.quarantine),
           maxInvalidRows: config.validation.max_invalid_rows,

@@ -151,6 +151,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
         modelVersionColumn: config.model_version_column,
         validation: {
           constraints: validation.constraints,
+          cast: validation.cast,
           onInvalid: validation.on_invalid,
           maxInvalidRows: validation.max_invalid_rows,
           maxInvalidFraction: validation.max_invalid_fraction,

@@ -7,7 +7,7 @@ import { writeFile } from "node:fs/promises";
 import * as z from "zod";
 import { Constraints } from "../data/constraints.js";
 import type { Database } from "../data/database.js";
-import { validateInputs } from "../data/schema.js";
+import { type CastPolicy, validateInputs } from "../data/schema.js";
 import type { Source } from "../data/source.js";
 import { quotedIdentifier, quotedString } from "../data/sql.js";
 import {
@@ -20,10 +20,21 @@ import { type StagedOutput, writeAtomically } from "../data/writers/atomic.js";
 import { type Writer, WriterKind } from "../data/writers/index.js";
 import type { FeatureSpec } from "../models/model.js";
 
+const Cast = z.union([z.literal("safe"), z.literal("unsafe")]);
+
 /** Config of the job's `validation`. */
 export const ValidationConfig = z
   .strictObject({
     constraints: Constraints.default({}),
+    cast: z
+      .union([Cast, z.record(z.string().min(1), Cast)])
+      .default("safe")
+      .describe(
+        "Column types MLflow's pyfunc refuses for their signature type (e.g. float64 data for a float " +
+          "input): `safe` refuses them as MLflow does; `unsafe` converts them (rounding floats; a value " +
+          "that does not convert, e.g. 2.5 for an integer, is an invalid row). For every column, or per " +
+          "column, e.g. {temp: unsafe}.",
+      ),
     on_invalid: z
       .union([z.literal("fail"), z.literal("drop"), z.literal("quarantine")])
       .default("fail")
@@ -72,6 +83,8 @@ export type ValidationConfig = z.infer<typeof ValidationConfig>;
 /** The job's validation settings, as the job takes them. */
 export interface ValidationPolicy {
   readonly constraints: Constraints;
+  /** Column types to convert where MLflow refuses them (absent: none). */
+  readonly cast?: CastPolicy | undefined;
   readonly onInvalid: "fail" | "drop" | "quarantine";
   readonly quarantine?: Writer | undefined;
   readonly maxInvalidRows?: number | undefined;
@@ -107,6 +120,7 @@ export async function checkInputsWith(
   const validation = await validateInputs(db, source, features, model, {
     constraints: policy.constraints,
     idColumns,
+    cast: policy.cast,
   });
   const { report } = validation;
   const fatal = report.problems.some(isColumnProblem) || policy.onInvalid === "fail";

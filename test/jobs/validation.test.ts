@@ -383,7 +383,7 @@ describe("validation config", () => {
     });
     expect(parsed.outputs).toEqual({ KIND: "JsonLinesWriter", path: "y.jsonl", mode: "error" });
     expect(parsed.inputs).toMatchObject({ delimiter: ",", header: true, quote: '"', null_strings: [""] });
-    expect(parsed.validation).toEqual({ constraints: {}, on_invalid: "fail" });
+    expect(parsed.validation).toEqual({ constraints: {}, cast: "safe", on_invalid: "fail" });
     expect(parsed.passthrough).toEqual([]);
   });
 });
