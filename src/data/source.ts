@@ -128,6 +128,50 @@ export class Source {
     return new Source(this.db, { ...this.options, where }, this.columns);
   }
 
+  /**
+   * The same input with a list column spread into one column per element, `<name>_0` ... `<name>_<k-1>`
+   * (after the others; the list column is kept), for a model that takes its rows as one tensor. A fixed-size
+   * list (`FLOAT[12]`) has its size in its type; a variable one (`FLOAT[]`) must hold as many values in
+   * every row, which takes one pass over the data to check.
+   *
+   * @returns the spread input and the names of the element columns, in order
+   * @throws MlbatchError `E_SCHEMA` when the rows' lists differ in length (or hold none); `E_READ` when
+   * the data cannot be read
+   */
+  async spreadList(name: string): Promise<{ source: Source; columns: string[] }> {
+    const type = this.typeOf(name) ?? "";
+    let width = Number(/\[(\d+)\]$/.exec(type)?.[1] ?? Number.NaN);
+    if (Number.isNaN(width)) {
+      const column = quotedIdentifier(name);
+      const [lengths] = await this.read(() =>
+        this.db.rows(
+          `SELECT min(len(${column}))::BIGINT AS lo, max(len(${column}))::BIGINT AS hi FROM ${this.query()}`,
+        ),
+      );
+      const lo = Number(lengths?.lo ?? 0);
+      const hi = Number(lengths?.hi ?? 0);
+      if (lo !== hi || hi === 0) {
+        throw new MlbatchError(
+          "E_SCHEMA",
+          `column "${name}" of inputs "${this.label}" holds lists of ${lo} to ${hi} values: a tensor input takes ` +
+            "the same number of values in every row. Fix the data, or write it as a fixed-size list.",
+        );
+      }
+      width = hi;
+    }
+    const columns = Array.from({ length: width }, (_, i) => `${name}_${i}`);
+    const spread = columns.map((c, i) => `${quotedIdentifier(name)}[${i + 1}] AS ${quotedIdentifier(c)}`);
+    const from = `(SELECT *, ${spread.join(", ")} FROM ${this.options.from})`;
+    return { source: await Source.open(this.db, { ...this.options, from }), columns };
+  }
+
+  /** True for a list column (a variable `FLOAT[]` or a fixed-size `FLOAT[12]`) of numbers or booleans. */
+  isNumericList(name: string): boolean {
+    return /^(FLOAT|DOUBLE|TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|BOOLEAN|DECIMAL\(\d+,\d+\))\[\d*\]$/.test(
+      this.typeOf(name) ?? "",
+    );
+  }
+
   /** The type of a column, or undefined when the input has no such column. */
   typeOf(name: string): string | undefined {
     return this.columns.find((column) => column.name === name)?.type;

@@ -301,7 +301,7 @@ export class InferenceJob extends Job<InferenceLocals> {
     const { mlflow } = this.services;
     this.logger.info(`[Inference] Read inputs: ${inputs.path}`);
     this.facts.inputs = inputs.path;
-    const source = await this.step("read", () => inputs.open(db));
+    let source = await this.step("read", () => inputs.open(db));
     const idColumns = this.idColumns(source);
 
     const request = modelRequest(mlflow.registryName, this.options.aliasOrVersion, this.options.modelUri);
@@ -323,7 +323,18 @@ export class InferenceJob extends Job<InferenceLocals> {
       (c): FeatureSpec => ({ name: c.name, signatureType: c.type, type: FEED_TYPE[c.type] }),
     );
     // What feeds a model whose signature names no columns, when nothing else names them (as in MLflow).
-    const table = source.columns.map((c) => c.name).filter((name) => !idColumns.includes(name));
+    let table = source.columns.map((c) => c.name).filter((name) => !idColumns.includes(name));
+    // A list column is the tensor of such a model: when it is the only column, or the signature is a tensor's.
+    const lists = table.filter((name) => source.isNumericList(name));
+    const one = mlmodel.signature.inputs === undefined && lists.length === 1 ? lists[0] : undefined;
+    if (one !== undefined && (table.length === 1 || mlmodel.signature.tensorInputs !== undefined)) {
+      const spread = await this.step("read", () => source.spreadList(one));
+      this.logger.info(
+        `[Inference] Column "${one}" feeds the model as a tensor of ${spread.columns.length} values`,
+      );
+      source = spread.source;
+      table = spread.columns;
+    }
     return { source, idColumns, uri, version, versionUri, mlmodel, signed, table };
   }
 

@@ -160,6 +160,43 @@ describe.each(["mlflow2", "mlflow3"])("inference jobs on models registered by %s
     );
   });
 
+  it.each([
+    ["a fixed-size list column FLOAT[12] as the only feature", "::FLOAT[12] AS features", ""],
+    ["a list column FLOAT[] beside other columns", "::FLOAT[] AS features", ", hr, temp"],
+  ])(
+    "given a tensor-signature model and %s, when run, then its values feed the tensor",
+    async (_, cast, others) => {
+      const path = join(dir, "lists.parquet");
+      await query(
+        `COPY (SELECT instant, [${TENSOR_FEATURES.map(quotedIdentifier).join(", ")}]${cast}${others}
+       FROM read_parquet(${quotedString(INPUTS)})) TO ${quotedString(path)} (FORMAT parquet)`,
+      );
+      const inputs = { KIND: "ParquetReader", path };
+      const { job, logs } = inferenceJob(config(mlflow, "tensor_rf", { inputs, id_columns: ["instant"] }));
+      const locals = await job.execute();
+      expect(locals.model.inputs.map((i) => i.name)).toEqual(TENSOR_FEATURES.map((_, i) => `features_${i}`));
+      expect(logs.text).toContain('Column \\"features\\" feeds the model as a tensor of 12 values');
+      await compare(mlflow, locals.outputs.path, { variable: "tensor_rf/variable" });
+    },
+  );
+
+  it("given a tensor-signature model and a list column whose rows differ in length, when run, then E_SCHEMA says so and nothing is written", async () => {
+    const path = join(dir, "ragged.parquet");
+    await query(
+      `COPY (SELECT instant, CASE WHEN instant % 7 = 0 THEN [temp] ELSE [temp, hum] END AS features
+       FROM read_parquet(${quotedString(INPUTS)})) TO ${quotedString(path)} (FORMAT parquet)`,
+    );
+    const { job } = inferenceJob(config(mlflow, "tensor_rf", { inputs: { KIND: "ParquetReader", path } }));
+    const error = await job.execute().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MlbatchError);
+    expect((error as MlbatchError).code).toBe("E_SCHEMA");
+    expect((error as MlbatchError).message).toContain('column "features" of inputs');
+    expect((error as MlbatchError).message).toContain("holds lists of 1 to 2 values");
+  });
+
   it("given a tensor-signature model and loader.feature_columns, when the inputs have other columns too, then the named ones feed it", async () => {
     const loader = { KIND: "CustomLoader", feature_columns: TENSOR_FEATURES };
     const { job } = inferenceJob(config(mlflow, "tensor_rf", { loader }));
