@@ -7,24 +7,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { quotedIdentifier, quotedString } from "../../src/data/sql.js";
 import { MlbatchError } from "../../src/errors.js";
-import { cli, inferenceJob, query, ROOT, removeDir, tempDir } from "../helpers.js";
-
-const EXPORTED = join(ROOT, "test", "fixtures", "exported");
-const INPUTS = join(EXPORTED, "inputs.parquet");
-const TENSOR_FEATURES = [
-  "season",
-  "yr",
-  "mnth",
-  "hr",
-  "holiday",
-  "weekday",
-  "workingday",
-  "weathersit",
-  "temp",
-  "atemp",
-  "hum",
-  "windspeed",
-];
+import { cli, inferenceJob, query, removeDir, tempDir } from "../helpers.js";
+import { EXPORTED, INPUTS, TENSOR_FEATURES } from "./exported-fixture.js";
 
 let dir: string;
 beforeEach(() => {

@@ -15,28 +15,12 @@ import type { Loader } from "../../src/models/loaders/loader.js";
 import { readMLmodel } from "../../src/models/mlmodel.js";
 import type { Model } from "../../src/models/model.js";
 import { openRegistry } from "../../src/registry/index.js";
-import { failure, ROOT } from "../helpers.js";
+import { failure } from "../helpers.js";
+import { EXPORTED, INPUTS, TENSOR_FEATURES } from "./exported-fixture.js";
 
-const EXPORTED = join(ROOT, "test", "fixtures", "exported");
-const INPUTS = join(EXPORTED, "inputs.parquet");
 const MLFLOWS = ["mlflow2", "mlflow3"] as const;
 type Mlflow = (typeof MLFLOWS)[number];
 const store = (mlflow: Mlflow) => `sqlite:///${join(EXPORTED, mlflow, "mlflow.db")}`;
-/** The 12 columns the tensor models were trained on, in order. */
-const TENSOR_FEATURES = [
-  "season",
-  "yr",
-  "mnth",
-  "hr",
-  "holiday",
-  "weekday",
-  "workingday",
-  "weathersit",
-  "temp",
-  "atemp",
-  "hum",
-  "windspeed",
-];
 
 /** A ZipMap classifier: its label output, and its class labels in the model's order. */
 interface Classifier {

@@ -365,13 +365,7 @@ export class OnnxModelFile {
     if (graphInputs) for (const input of this.inputs) graph.bytes(11, input.bytes);
     for (const input of inputs)
       graph.bytes(11, this.declared(input.name) ?? valueInfo(input.name, input.elemType));
-    for (const output of outputs) {
-      graph.bytes(12, this.declared(output.name) ?? valueInfo(output.name, output.elemType));
-    }
-    const model = new Writer();
-    for (const field of this.header) model.raw(field.raw);
-    model.bytes(7, graph);
-    return model.finish();
+    return this.encoded(graph, outputs);
   }
 
   /**
@@ -387,6 +381,11 @@ export class OnnxModelFile {
     graph.bytes(2, "mlbatch_model");
     for (const [name, tensor] of this.initializers) if (name !== "\u0000sparse") graph.bytes(5, tensor);
     for (const input of this.inputs) graph.bytes(11, input.bytes);
+    return this.encoded(graph, outputs);
+  }
+
+  /** The model of a graph: its outputs declared, then the header (opsets, IR version, producer) as is. */
+  private encoded(graph: Writer, outputs: readonly { name: string; elemType: number }[]): Uint8Array {
     for (const output of outputs) {
       graph.bytes(12, this.declared(output.name) ?? valueInfo(output.name, output.elemType));
     }
