@@ -5,7 +5,7 @@
  * before the process exits.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 
@@ -71,7 +71,13 @@ export function isDeadOwned(name: string, prefix: string): boolean {
   return match !== null && match[1] === HOST && !isAlive(Number(match[2]));
 }
 
-/** Removes the folders named by {@link ownedFolder} with this prefix whose process is dead. */
+/** How long a folder of mlbatch 0.1 (named without its owner) must have been left alone to be removed. */
+const LEGACY_IDLE_MS = 60 * 60 * 1000;
+
+/**
+ * Removes the folders named by {@link ownedFolder} with this prefix whose process is dead, and those
+ * mlbatch 0.1 made (`<prefix>-XXXXXX`, no owner in the name) once nothing in them changed for an hour.
+ */
 export function sweepDeadOwned(parent: string, prefix: string): void {
   let names: string[];
   try {
@@ -79,8 +85,9 @@ export function sweepDeadOwned(parent: string, prefix: string): void {
   } catch {
     return;
   }
+  const legacy = new RegExp(`^${prefix}-[A-Za-z0-9]{6}$`);
   for (const name of names) {
-    if (!isDeadOwned(name, prefix)) continue;
+    if (!isDeadOwned(name, prefix) && !(legacy.test(name) && idle(join(parent, name)))) continue;
     try {
       rmSync(join(parent, name), { recursive: true, force: true });
     } catch {
@@ -125,6 +132,16 @@ export function removeTrackedSync(): void {
     }
   }
   tracked.clear();
+}
+
+/** True when a folder and everything directly in it were last changed over {@link LEGACY_IDLE_MS} ago. */
+function idle(folder: string): boolean {
+  try {
+    const paths = [folder, ...readdirSync(folder).map((name) => join(folder, name))];
+    return paths.every((path) => Date.now() - statSync(path).mtimeMs > LEGACY_IDLE_MS);
+  } catch {
+    return false;
+  }
 }
 
 function random(): string {

@@ -12,6 +12,7 @@ import {
   realpathSync,
   renameSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { basename, join } from "node:path";
@@ -186,5 +187,30 @@ describe("leftovers of dead runs", () => {
     writeFileSync(left, "half a file");
     await new ParquetWriter({ path }).write(db, "(SELECT 1 AS x)");
     expect(readdirSync(dir)).toEqual(["out.parquet"]);
+  });
+});
+
+describe("DuckDB spill folders left in TMPDIR", () => {
+  it("given spill folders of a dead run, of mlbatch 0.1 idle for hours and of 0.1 in use, when a database opens, then only the first two go", async () => {
+    const { Database } = await import("../../src/data/database.js");
+    const { ownedFolder } = await import("../../src/scratch.js");
+    const tmp = join(dir, "tmp");
+    mkdirSync(tmp);
+    const dead = ownedFolder(tmp, "mlbatch-duckdb").replace(`-${process.pid}-`, `-${deadPid()}-`);
+    const old = join(tmp, "mlbatch-duckdb-a1B2c3");
+    const busy = join(tmp, "mlbatch-duckdb-z9Y8x7");
+    for (const folder of [dead, old, busy]) mkdirSync(folder);
+    writeFileSync(join(old, "spill.block"), "x");
+    const hoursAgo = new Date(Date.now() - 3 * 3600 * 1000);
+    utimesSync(join(old, "spill.block"), hoursAgo, hoursAgo);
+    utimesSync(old, hoursAgo, hoursAgo);
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      (await Database.create()).close();
+    } finally {
+      process.env.TMPDIR = before;
+    }
+    expect(readdirSync(tmp)).toEqual([basename(busy)]);
   });
 });
