@@ -71,9 +71,9 @@ export async function commitRun(
   plan: Plan,
   mode: "error" | "overwrite",
 ): Promise<CommitOutcome> {
-  // A twin committer may publish (move the staging folder) while this one checks the parts.
+  // A twin committer may publish (move the staging folder, then link it) while this one checks the parts.
   const theirs = async (): Promise<CommitOutcome | undefined> => {
-    const manifest = await committedManifest(layout, plan.plan_id);
+    const manifest = await twinPublished(layout, plan.plan_id);
     return manifest === undefined ? undefined : { status: "committed", manifest, byThisCall: false };
   };
   try {
