@@ -66,7 +66,7 @@ export function ownedFolder(parent: string, prefix: string): string {
 }
 
 /** Whether a folder named by {@link ownedFolder} with this prefix belongs to a dead process of this host. */
-export function isDeadOwned(name: string, prefix: string): boolean {
+function isDeadOwned(name: string, prefix: string): boolean {
   const match = new RegExp(`^${prefix}-([0-9a-f]{8})-(\\d+)-[0-9a-f]{8}$`).exec(name);
   return match !== null && match[1] === HOST && !isAlive(Number(match[2]));
 }

@@ -76,6 +76,24 @@ describe("what mode overwrite replaces", () => {
     expect(readdirSync(path)).toEqual(["old.json"]);
   });
 
+  it("given a parts folder written by mlbatch 0.1 (no marker, only its part names), when overwritten, then it is replaced; with a file of the user's among the parts, it is refused", async () => {
+    const path = join(dir, "out");
+    mkdirSync(path);
+    writeFileSync(join(path, "part-00000.parquet"), "old part");
+    writeFileSync(join(path, "part-00001.parquet"), "old part");
+    await new ParquetWriter({ path, mode: "overwrite", maxRowsPerFile: 5 }).write(db, "(SELECT 1 AS x)");
+    expect(readdirSync(path)).toEqual(["_SUCCESS", "part-00000.parquet"]);
+    const mixed = join(dir, "mixed");
+    mkdirSync(mixed);
+    writeFileSync(join(mixed, "part-00000.parquet"), "old part");
+    writeFileSync(join(mixed, "notes.txt"), "precious");
+    const error = await failure(
+      new ParquetWriter({ path: mixed, mode: "overwrite", maxRowsPerFile: 5 }).write(db, "(SELECT 1 AS x)"),
+    );
+    expect(error.message).toContain("mlbatch did not write");
+    expect(readdirSync(mixed).sort()).toEqual(["notes.txt", "part-00000.parquet"]);
+  });
+
   it("given a file at the path of a parts output, when written with mode overwrite, then it is refused and kept", async () => {
     const path = join(dir, "out");
     writeFileSync(path, "a file");

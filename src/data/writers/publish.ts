@@ -47,8 +47,17 @@ export async function existing(path: string): Promise<Existing> {
   if (info === undefined) return (await lstat(path).catch(() => undefined)) === undefined ? "none" : "file";
   if (!info.isDirectory()) return "file";
   if ((await readMarker(path)) !== undefined) return "mlbatch-folder";
-  return (await readdir(path)).length === 0 ? "empty-folder" : "foreign-folder";
+  const names = await readdir(path);
+  if (names.length === 0) return "empty-folder";
+  // mlbatch 0.1 wrote parts without a marker: exactly its part names (hidden scratch files aside).
+  const visible = names.filter((name) => !name.startsWith("."));
+  return visible.length > 0 && visible.every((name) => LEGACY_PART.test(name))
+    ? "mlbatch-folder"
+    : "foreign-folder";
 }
+
+/** The part files mlbatch 0.1 wrote into a folder output: `part-00000.parquet`, `part-00001.csv`, ... */
+const LEGACY_PART = /^part-\d{5}\.(parquet|csv|jsonl)$/;
 
 /** The marker of a folder mlbatch wrote, or undefined. */
 export async function readMarker(folder: string): Promise<FolderMarker | undefined> {
