@@ -139,30 +139,15 @@ export class InferenceJob extends Job<InferenceLocals> {
 
   /** @inheritdoc */
   async run(): Promise<InferenceLocals> {
-    const { inputs, outputs, loader, batchSize } = this.options;
+    const { inputs, outputs, batchSize } = this.options;
     const { alerts } = this.services;
     const db = await Database.create();
     const stop = this.interruptOnAbort(db);
     try {
-      await this.step("write", () => this.checkOutputs());
-      const { idColumns, uri, version, versionUri, mlmodel, signed, table, ...read } = await this.prepare(db);
-      let source = read.source;
-      let checked =
-        signed === undefined ? undefined : await this.checkInputs(db, source, signed, versionUri, idColumns);
-      this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
-      const model = await this.step("load", () => loader.load(versionUri, mlmodel, table));
-      this.logger.info(`[Inference] Model engine: ${model.engine}`);
+      const { idColumns, uri, version, versionUri, model, checked, columns } = await this.checkedModel(db);
       try {
-        checked ??= await this.checkInputs(db, source, model.inputs, versionUri, idColumns);
         // Invalid rows (drop, quarantine) are filtered in SQL: the stream and the ids see the same rows.
-        source = checked.source;
-        const columns = outputColumns(
-          idColumns,
-          this.options.passthrough ?? [],
-          model,
-          this.options.modelVersionColumn,
-        );
-
+        const source = checked.source;
         this.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
         const total = checked.report.rows.total - checked.rejected;
         const predictions = await this.step("predict", () =>
@@ -240,23 +225,11 @@ export class InferenceJob extends Job<InferenceLocals> {
 
   /** What {@link InferenceJob.validate} does while its services are started. */
   private async check(): Promise<InferenceValidation> {
-    const { loader } = this.options;
     const db = await Database.create();
     const stop = this.interruptOnAbort(db);
     try {
-      await this.step("write", () => this.checkOutputs());
-      const { source, idColumns, uri, version, versionUri, mlmodel, signed, table } = await this.prepare(db);
-      let checked =
-        signed === undefined ? undefined : await this.checkInputs(db, source, signed, versionUri, idColumns);
-      this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
-      const model = await this.step("load", () => loader.load(versionUri, mlmodel, table));
-      this.logger.info(`[Inference] Model engine: ${model.engine}`);
-      try {
-        checked ??= await this.checkInputs(db, source, model.inputs, versionUri, idColumns);
-        outputColumns(idColumns, this.options.passthrough ?? [], model, this.options.modelVersionColumn);
-      } finally {
-        await model.close();
-      }
+      const { uri, version, model, checked } = await this.checkedModel(db);
+      await model.close();
       return {
         modelUri: uri,
         modelVersion: version,
@@ -267,6 +240,31 @@ export class InferenceJob extends Job<InferenceLocals> {
     } finally {
       stop();
       db.close();
+    }
+  }
+
+  /**
+   * What a run and `validate` share: the outputs may be written, the inputs open, the model version
+   * resolved and loaded, the inputs validated (against the signature before loading when it names columns,
+   * else against what the model reads) and the output columns known. The caller closes the model.
+   */
+  private async checkedModel(db: Database) {
+    const { loader } = this.options;
+    await this.step("write", () => this.checkOutputs());
+    const { source, idColumns, uri, version, versionUri, mlmodel, signed, table } = await this.prepare(db);
+    const early =
+      signed === undefined ? undefined : await this.checkInputs(db, source, signed, versionUri, idColumns);
+    this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
+    const model = await this.step("load", () => loader.load(versionUri, mlmodel, table));
+    this.logger.info(`[Inference] Model engine: ${model.engine}`);
+    try {
+      const checked = early ?? (await this.checkInputs(db, source, model.inputs, versionUri, idColumns));
+      const passthrough = this.options.passthrough ?? [];
+      const columns = outputColumns(idColumns, passthrough, model, this.options.modelVersionColumn);
+      return { idColumns, uri, version, versionUri, model, checked, columns };
+    } catch (error) {
+      await model.close();
+      throw error;
     }
   }
 
