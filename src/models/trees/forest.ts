@@ -56,8 +56,8 @@ function below(t: number): number {
   return f[0]!;
 }
 
-/** A tree ensemble read from either operator: nodes and leaves by index, children by index. */
-interface Decoded {
+/** A tree ensemble read from either operator (or from a native flavor): nodes and leaves by index, children by index. */
+export interface Decoded {
   readonly classifier: boolean;
   readonly nTargets: number;
   readonly aggregate: number;
@@ -418,7 +418,7 @@ function decodeV5(node: OnnxNode): Decoded {
 }
 
 /** Lays a decoded ensemble out for the kernel, in a new shared memory. */
-function layOut(d: Decoded): Forest {
+export function layOut(d: Decoded): Forest {
   const { classifier, nTargets, aggregate, post, base, labels, binaryCase, allPositive, n, modes } = d;
   const { features: featureIds, thresholds, missing, trueChild, falseChild, weightStart } = d;
   const nTrees = d.roots.length;
