@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MlbatchError } from "../errors.js";
-import type { Logger } from "../services/logger.js";
+import type { Logger } from "../log.js";
 import { ModelCache } from "./cache.js";
 import { FileStore } from "./file-store.js";
 import type { Registry } from "./registry.js";

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { Writable } from "node:stream";
 import * as z from "zod";
+import type { Logger } from "../log.js";
 import type { Alert, AlertOn, Channel } from "./channels/channel.js";
 import { describeError } from "./channels/delivery.js";
 import type { DesktopEnvironment } from "./channels/desktop-channel.js";
 import { ChannelKind, createChannel, type DeliveryHooks, deliver } from "./channels/index.js";
 import { redact } from "./channels/redact.js";
 import type { JobEvent } from "./job-event.js";
-import type { Logger } from "./logger.js";
 import type { Service } from "./service.js";
 
 /** Config of {@link AlertsService} (the reference's field names, plus `channels`). */

@@ -1,9 +1,9 @@
 import type { Writable } from "node:stream";
-import pino, { type Logger } from "pino";
+import pino, { type Logger as PinoLogger } from "pino";
 import * as z from "zod";
 import type { Service } from "./service.js";
 
-export type { Logger } from "pino";
+export type { Logger } from "../log.js";
 
 /** Config of {@link LoggerService} (the reference's field names). */
 export const LoggerServiceConfig = z
@@ -66,7 +66,7 @@ const LEVELS: Readonly<Record<string, pino.Level>> = {
  * ```
  */
 export class LoggerService implements Service {
-  private current: Logger | undefined;
+  private current: PinoLogger | undefined;
   /** The messages logged at warning level since start, for the run report. */
   readonly warnings: string[] = [];
   private file: ReturnType<typeof pino.destination> | undefined;
@@ -86,7 +86,7 @@ export class LoggerService implements Service {
   }
 
   /** The logger; a silent one before {@link LoggerService.start}. */
-  get logger(): Logger {
+  get logger(): PinoLogger {
     return this.current ?? SILENT;
   }
 

@@ -1,9 +1,9 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMlbatchError, MlbatchError, messageOf } from "../errors.js";
+import type { Logger } from "../log.js";
 import { withoutCredentials } from "../registry/rest/connection.js";
 import type { RetryPolicy } from "../registry/rest/retry.js";
-import type { Logger } from "../services/logger.js";
 import { resolveHttpSettings } from "../services/mlflow.js";
 import { logRunToFileStore } from "./file-tracking.js";
 import { logRunToServer } from "./rest-tracking.js";

@@ -2,11 +2,11 @@ import { extname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as z from "zod";
 import { MlbatchError } from "../errors.js";
+import type { Logger } from "../log.js";
 import { API, ErrorAnswer, parseAnswer } from "../registry/rest/api.js";
 import { type Connection, connectionFromEnv, withoutCredentials } from "../registry/rest/connection.js";
 import { HttpClient, type JsonAnswer } from "../registry/rest/http.js";
 import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "../registry/rest/retry.js";
-import type { Logger } from "../services/logger.js";
 import { writeArtifacts } from "./local-artifacts.js";
 import {
   artifactPathParts,

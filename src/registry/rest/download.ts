@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { MlbatchError } from "../../errors.js";
-import type { Logger } from "../../services/logger.js";
+import type { Logger } from "../../log.js";
 import { API, parseAnswer } from "./api.js";
 import { connectionFromEnv } from "./connection.js";
 import type { DownloadedFile } from "./files.js";

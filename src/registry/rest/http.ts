@@ -4,7 +4,7 @@ import https from "node:https";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { MlbatchError, messageOf } from "../../errors.js";
-import type { Logger } from "../../services/logger.js";
+import type { Logger } from "../../log.js";
 import { authorizationHeader, type Connection } from "./connection.js";
 import { type Outcome, parseRetryAfter, type RetryPolicy, retrying, type Transient } from "./retry.js";
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MlbatchError } from "../../errors.js";
-import type { Logger } from "../../services/logger.js";
+import type { Logger } from "../../log.js";
 
 /** How requests to a tracking server (and its artifact stores) are timed out and retried. */
 export interface RetryPolicy {

@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { MlbatchError, messageOf } from "../../errors.js";
-import type { Logger } from "../../services/logger.js";
+import type { Logger } from "../../log.js";
 import { type ArtifactSource, type DownloadedFile, eachLimited, prepareTarget } from "./files.js";
 import { type RetryPolicy, retrying } from "./retry.js";
 

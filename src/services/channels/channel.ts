@@ -1,7 +1,7 @@
 import type { Writable } from "node:stream";
 import * as z from "zod";
+import type { Logger } from "../../log.js";
 import type { JobEvent } from "../job-event.js";
-import type { Logger } from "../logger.js";
 
 /** When a channel sends: on the job's success, its failure, or both. */
 export type AlertOn = "success" | "failure";

@@ -1,4 +1,4 @@
-import type { Logger } from "../logger.js";
+import type { Logger } from "../../log.js";
 import type { Alert, Channel } from "./channel.js";
 import { redact } from "./redact.js";
 
