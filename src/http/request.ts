@@ -16,10 +16,10 @@ export interface RequestOptions {
   /** The agent that keeps connections; `false` (default): one connection, closed after the answer. */
   readonly agent?: http.Agent | false | undefined;
   /**
-   * Milliseconds the connection, or the next bytes of the answer, may take; then the request and its
-   * answer are destroyed with `error()`.
+   * Seconds the connection, or the next bytes of the answer, may take; then the request and its answer
+   * are destroyed with a `TimeoutError` ({@link isTimeout}).
    */
-  readonly idle?: { readonly ms: number; readonly error: () => Error } | undefined;
+  readonly idleSeconds?: number | undefined;
   /** Aborts the request (and the answer being read). */
   readonly signal?: AbortSignal | undefined;
 }
@@ -47,7 +47,7 @@ export function sendRequest<T>(
   options: RequestOptions,
   read: (res: IncomingMessage) => Promise<T>,
 ): Promise<T> {
-  const { body, idle } = options;
+  const { body, idleSeconds } = options;
   const headers = Object.fromEntries(
     Object.entries(options.headers).filter(([name]) => name.toLowerCase() !== "content-length"),
   );
@@ -56,14 +56,14 @@ export function sendRequest<T>(
     method: options.method,
     headers,
     agent: options.agent ?? false,
-    ...(idle === undefined ? {} : { timeout: idle.ms }),
+    ...(idleSeconds === undefined ? {} : { timeout: idleSeconds * 1000 }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   return new Promise<T>((resolve, reject) => {
     let response: IncomingMessage | undefined;
-    if (idle !== undefined) {
+    if (idleSeconds !== undefined) {
       sent.on("timeout", () => {
-        const error = idle.error();
+        const error = new DOMException(`no answer within ${idleSeconds} s`, "TimeoutError");
         response?.destroy(error); // `read` fails with the timeout
         sent.destroy(error);
       });
@@ -93,6 +93,11 @@ export async function readBody(res: IncomingMessage, limit = Number.POSITIVE_INF
     kept += piece.length;
   }
   return Buffer.concat(chunks);
+}
+
+/** True for the error of a request's idle timeout (see {@link RequestOptions.idleSeconds}). */
+export function isTimeout(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "TimeoutError";
 }
 
 /** The first value of an answer's header. */

@@ -17,7 +17,6 @@ import {
   notJsonError,
   type RequestSpec,
   requestError,
-  TIMEOUT_CODE,
   type Tried,
   UNSENT_CODES,
   unsureError,
@@ -300,10 +299,7 @@ export class HttpClient {
           headers,
           body: request.body,
           agent: this.agent,
-          idle: {
-            ms: timeout * 1000,
-            error: () => Object.assign(new Error(`no answer within ${timeout} s`), { code: TIMEOUT_CODE }),
-          },
+          idleSeconds: timeout,
         },
         (res) => {
           answered = true;

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { MlbatchError, messageOf } from "../errors.js";
-import { header } from "../http/request.js";
+import { header, isTimeout } from "../http/request.js";
 import { parseRetryAfter } from "../http/retry.js";
 import type { Connection } from "./connection.js";
 import type { MlflowTransient } from "./retry-policy.js";
@@ -40,8 +40,6 @@ export const UNSENT_CODES = new Set([
   "EHOSTUNREACH",
   "ENETUNREACH",
 ]);
-/** The code of the error a request's idle timeout destroys it with. */
-export const TIMEOUT_CODE = "MLBATCH_TIMEOUT";
 /** Network errors worth another try. */
 const RETRY_CODES: Readonly<Record<string, string>> = {
   ECONNREFUSED: "connection refused",
@@ -54,12 +52,12 @@ const RETRY_CODES: Readonly<Record<string, string>> = {
   ENETUNREACH: "network unreachable",
   ECONNABORTED: "connection aborted",
   ERR_STREAM_PREMATURE_CLOSE: "connection closed before the end of the answer",
-  [TIMEOUT_CODE]: "timeout",
 };
 
 /** The code of a thrown error (`ECONNRESET`), or "". */
 export function codeOf(error: unknown): string {
-  return (error as { code?: string }).code ?? "";
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "";
 }
 
 /** The transient failure a thrown error stands for, or undefined when it is final. */
@@ -67,7 +65,7 @@ export function networkTransient(error: unknown): MlflowTransient | undefined {
   if (error instanceof MlbatchError) return undefined;
   const code = codeOf(error);
   const known = RETRY_CODES[code];
-  if (code === TIMEOUT_CODE) return { kind: "network", reason: `timeout: ${messageOf(error)}`, cause: error };
+  if (isTimeout(error)) return { kind: "network", reason: `timeout: ${messageOf(error)}`, cause: error };
   if (known !== undefined) return { kind: "network", reason: `${known} (${code})`, cause: error };
   if (messageOf(error) === "aborted") {
     return { kind: "network", reason: "connection closed before the end of the answer", cause: error };

@@ -109,7 +109,7 @@ async function withTimeout(work: (signal: AbortSignal) => Promise<void>, seconds
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const error = Object.assign(new Error(`timed out after ${seconds} s`), { name: "TimeoutError" });
+      const error = new DOMException(`timed out after ${seconds} s`, "TimeoutError");
       controller.abort(error);
       reject(error);
     }, seconds * 1000);
