@@ -11,6 +11,7 @@ import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "../mlflow/retry-policy.js
 import { writeArtifacts } from "./local-artifacts.js";
 import {
   artifactPathParts,
+  deletedExperiment,
   type LoggedRun,
   newRunId,
   type RunRecord,
@@ -171,12 +172,7 @@ async function findExperiment(
     connection.baseUri,
   ).experiment;
   if (found.lifecycle_stage === "deleted") {
-    throw new MlbatchError(
-      "E_TRACKING",
-      `experiment "${name}" (id ${found.experiment_id}) of MLflow tracking server ${connection.baseUri} is deleted: ` +
-        `restore it (mlflow experiments restore --experiment-id ${found.experiment_id}), or set ` +
-        "mlflow_service.experiment_name to another name.",
-    );
+    throw deletedExperiment(name, found.experiment_id, `MLflow tracking server ${connection.baseUri}`);
   }
   return found.experiment_id;
 }
