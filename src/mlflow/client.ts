@@ -289,7 +289,6 @@ export class HttpClient {
     if (authorization !== undefined) headers.authorization = authorization;
     if (request.body !== undefined)
       headers["content-type"] = request.contentType ?? "application/octet-stream";
-    const { timeout } = this.policy;
     let answered = false;
     try {
       return await sendRequest(
@@ -299,7 +298,7 @@ export class HttpClient {
           headers,
           body: request.body,
           agent: this.agent,
-          idleSeconds: timeout,
+          idleSeconds: this.policy.timeout,
         },
         (res) => {
           answered = true;

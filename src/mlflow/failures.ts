@@ -10,7 +10,7 @@ import { parseRetryAfter } from "../http/retry.js";
 import type { Connection } from "./connection.js";
 import type { MlflowTransient } from "./retry-policy.js";
 
-/** A request as messages name it: its method, and its URL (shown without secrets). */
+/** A request: a GET, or a POST or PUT with its body. */
 export interface RequestSpec {
   readonly method: "GET" | "POST" | "PUT";
   readonly body?: Buffer | undefined;
