@@ -15,18 +15,8 @@ import { removeTrackedSync } from "./scratch.js";
 import { settingsJsonSchema } from "./settings.js";
 import { parseShardFlag } from "./shard/detect.js";
 
-const HELP = `mlbatch: batch inference for MLflow-registered ONNX models
-
-Usage:
-  mlbatch run <config.yaml>... [-e|--extras '<yaml>']...   run the job the configs describe
-  mlbatch validate <config.yaml>... [-e '<yaml>']...      check config, model and data; predict and write nothing
-  mlbatch run <config.yaml>... --shard <i>/<n>           run shard i (from 0) of n: outputs.path is a folder of parts
-  mlbatch plan <config.yaml>... [-e '<yaml>']...          pin the model version and work units of a sharded run
-  mlbatch commit <config.yaml>... [-e '<yaml>']...        commit a sharded run whose parts are all written
-  mlbatch schema                                         print the JSON Schema of the configs
-  mlbatch --help | --version
-
---shard <i>/<n>: also job.shard, or detected from JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX,
+/** What the help says after the commands' lines. */
+const HELP_NOTES = `--shard <i>/<n>: also job.shard, or detected from JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX,
 CLOUD_RUN_TASK_INDEX/COUNT, SLURM_ARRAY_TASK_ID/COUNT, with MLBATCH_SHARD_COUNT (see "Sharded runs").
 --no-cache: download a tracking server's model again instead of using (or filling) the local model cache.
 
@@ -59,12 +49,17 @@ interface CommandContext {
   readonly signal: AbortSignal;
 }
 
-/** A command of the table: whether it takes configs and --shard, and what it does. */
+/** A command of the table: its help, whether it takes configs and --shard, and what it does. */
 interface Command {
+  /** Its lines in the help: the arguments after `mlbatch <name>`, and what it does. */
+  readonly help: readonly (readonly [args: string, does: string])[];
   readonly configs: boolean;
   readonly shard?: boolean;
   run(context: CommandContext): Promise<void>;
 }
+
+/** The arguments of a command that reads configs. */
+const CONFIGS = "<config.yaml>... [-e '<yaml>']...";
 
 /** The settings the command's configs, extras and flags describe. */
 function settingsOf(context: CommandContext) {
@@ -77,8 +72,9 @@ function settingsOf(context: CommandContext) {
 }
 
 /** A sharded run's plan or commit step, with its outcome on stdout. */
-function shardStep(kind: "plan" | "commit"): Command {
+function shardStep(kind: "plan" | "commit", does: string): Command {
   return {
+    help: [[CONFIGS, does]],
     configs: true,
     async run(context) {
       const settings = await settingsOf(context);
@@ -106,6 +102,10 @@ function shardStep(kind: "plan" | "commit"): Command {
 /** The commands, by name (citty's command table). */
 const COMMANDS: Readonly<Record<string, Command>> = {
   run: {
+    help: [
+      ["<config.yaml>... [-e|--extras '<yaml>']...", "run the job the configs describe"],
+      ["<config.yaml>... --shard <i>/<n>", "run shard i (from 0) of n: outputs.path is a folder of parts"],
+    ],
     configs: true,
     shard: true,
     async run(context) {
@@ -113,21 +113,40 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   validate: {
+    help: [[CONFIGS, "check config, model and data; predict and write nothing"]],
     configs: true,
     async run(context) {
       const job = InferenceJob.fromConfig((await settingsOf(context)).job);
       process.stdout.write(`${(await job.validate({ signal: context.signal })).summary}\n`);
     },
   },
-  plan: shardStep("plan"),
-  commit: shardStep("commit"),
+  plan: shardStep("plan", "pin the model version and work units of a sharded run"),
+  commit: shardStep("commit", "commit a sharded run whose parts are all written"),
   schema: {
+    help: [["", "print the JSON Schema of the configs"]],
     configs: false,
     async run() {
       process.stdout.write(`${JSON.stringify(settingsJsonSchema(), null, 2)}\n`);
     },
   },
 };
+
+/** The help: every command's lines from the table, then the notes. */
+function help(): string {
+  const lines = Object.entries(COMMANDS).flatMap(([name, command]) =>
+    command.help.map(([args, does]) => [`mlbatch ${name}${args === "" ? "" : ` ${args}`}`, does] as const),
+  );
+  const width = Math.max(...lines.map(([usage]) => usage.length)) + 3;
+  return [
+    "mlbatch: batch inference for MLflow-registered ONNX models",
+    "",
+    "Usage:",
+    ...lines.map(([usage, does]) => `  ${usage.padEnd(width)}${does}`),
+    "  mlbatch --help | --version",
+    "",
+    HELP_NOTES,
+  ].join("\n");
+}
 
 /**
  * Runs the command line and returns the exit code.
@@ -158,16 +177,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (values.help || name === undefined || name === "help") {
-      process.stdout.write(`${HELP}\n`);
+      process.stdout.write(`${help()}\n`);
       return name === undefined && !values.help ? 2 : 0;
     }
-    const command = COMMANDS[name];
-    if (command === undefined) throw usage(`unknown command "${name}"`);
-    if (command.configs && files.length === 0) throw usage(`"${name}" needs at least one config file`);
-    if (!command.configs && files.length > 0)
-      throw usage(`"${name}" takes no arguments, got ${files.join(" ")}`);
-    if (values.shard !== undefined && command.shard !== true) throw usage(`--shard applies to "run" only`);
-    await command.run({
+    await commandOf(name, files, values.shard).run({
       files,
       extras: values.extras ?? [],
       noCache: values["no-cache"] === true,
@@ -176,24 +189,45 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     return 0;
   } catch (error) {
-    const failure =
-      error instanceof MlbatchError
-        ? error
-        : (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-          ? usage(messageOf(error).split("\n")[0] ?? "invalid arguments")
-          : new MlbatchError("E_INTERNAL", messageOf(error), { cause: error });
-    // Once per channel: an error the job's logger already wrote to stderr is not printed again.
-    if (!failure.reported) {
-      const step = failure.step === undefined ? "" : ` (step: ${failure.step})`;
-      process.stderr.write(`mlbatch: error [${failure.code}]${step}: ${failure.message}\n`);
-    }
-    if (failure.code === "E_INTERNAL" && failure.cause instanceof Error)
-      process.stderr.write(`${failure.cause.stack}\n`);
-    if (failure.code === "E_INTERRUPTED") return interrupt.exitCode ?? 1;
-    return failure.code === "E_CONFIG" || failure.code === "E_USAGE" ? 2 : 1;
+    return reported(error, interrupt.exitCode);
   } finally {
     interrupt.dispose();
   }
+}
+
+/** The command of that name, when its arguments fit it. @throws MlbatchError `E_USAGE` otherwise */
+function commandOf(name: string, files: readonly string[], shard: string | undefined): Command {
+  const command = COMMANDS[name];
+  if (command === undefined) throw usage(`unknown command "${name}"`);
+  if (command.configs && files.length === 0) throw usage(`"${name}" needs at least one config file`);
+  if (!command.configs && files.length > 0)
+    throw usage(`"${name}" takes no arguments, got ${files.join(" ")}`);
+  if (shard !== undefined && command.shard !== true) throw usage(`--shard applies to "run" only`);
+  return command;
+}
+
+/**
+ * Prints a failure on stderr (unless the job's logger already did) and returns its exit code.
+ *
+ * @param error - what the command threw
+ * @param signalled - the exit code of the signal that interrupted the job, if one did
+ */
+function reported(error: unknown, signalled: number | undefined): number {
+  const failure =
+    error instanceof MlbatchError
+      ? error
+      : (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+        ? usage(messageOf(error).split("\n")[0] ?? "invalid arguments")
+        : new MlbatchError("E_INTERNAL", messageOf(error), { cause: error });
+  // Once per channel: an error the job's logger already wrote to stderr is not printed again.
+  if (!failure.reported) {
+    const step = failure.step === undefined ? "" : ` (step: ${failure.step})`;
+    process.stderr.write(`mlbatch: error [${failure.code}]${step}: ${failure.message}\n`);
+  }
+  if (failure.code === "E_INTERNAL" && failure.cause instanceof Error)
+    process.stderr.write(`${failure.cause.stack}\n`);
+  if (failure.code === "E_INTERRUPTED") return signalled ?? 1;
+  return failure.code === "E_CONFIG" || failure.code === "E_USAGE" ? 2 : 1;
 }
 
 /** Signal numbers, for exit codes 128 + n. */

@@ -44,6 +44,7 @@ export {
 export { configHash, type RunReport } from "./jobs/report.js";
 export { ShardedInferenceJob, type ShardLocals } from "./jobs/sharded.js";
 export { ValidationConfig } from "./jobs/validation.js";
+export { resolveMlflowUris } from "./mlflow/settings.js";
 export { BuiltinLoader } from "./models/loaders/builtin-loader.js";
 export { CustomLoader } from "./models/loaders/custom-loader.js";
 export { createLoader, LoaderKind } from "./models/loaders/index.js";
@@ -61,7 +62,7 @@ export { ChannelKind, createChannel } from "./services/channels/index.js";
 export { webhookPayload, webhookSignature } from "./services/channels/webhook-channel.js";
 export { headline, type JobEvent } from "./services/job-event.js";
 export { LoggerService } from "./services/logger.js";
-export { MlflowService, resolveMlflowUris } from "./services/mlflow.js";
+export { MlflowService } from "./services/mlflow.js";
 export { Settings, settingsJsonSchema } from "./settings.js";
 export { parseShardFlag, resolveShard, type Shard, ShardConfig } from "./shard/detect.js";
 export { type LoggedRun, logRun, type RunRecord, runRecordFromReport } from "./tracking/index.js";

@@ -12,8 +12,8 @@ import {
   UTINYINT,
   VARCHAR,
 } from "@duckdb/node-api";
-import type { OutputSpec } from "../models/model.js";
 import { type Batch, type ColumnType, DUCKDB_TYPE } from "./batch.js";
+import type { OutputSpec } from "./columns.js";
 import type { Database } from "./database.js";
 import { quotedIdentifier } from "./sql.js";
 import { copyToVector } from "./vectors.js";

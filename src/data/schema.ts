@@ -1,5 +1,5 @@
 import { MlbatchError, messageOf } from "../errors.js";
-import type { FeatureSpec } from "../models/model.js";
+import type { FeatureSpec } from "./columns.js";
 import { type Constraints, compileConstraint, type RowCheck } from "./constraints.js";
 import type { Database } from "./database.js";
 import { type PandasHints, pandasHints } from "./pandas-dtypes.js";

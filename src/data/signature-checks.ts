@@ -5,9 +5,9 @@
  * else invalid rows), and the values that do not fit the tensor type. `validation.cast: unsafe` converts
  * what MLflow refuses, each value that does not convert being an invalid row.
  */
-import type { FeatureSpec } from "../models/model.js";
-import type { SignatureType } from "../models/signature.js";
+
 import { type ColumnType, DUCKDB_TYPE } from "./batch.js";
+import type { FeatureSpec, SignatureType } from "./columns.js";
 import { type RowCheck, safe } from "./constraints.js";
 import { type PandasDtype, pandasDtype } from "./pandas-dtypes.js";
 import { quotedIdentifier } from "./sql.js";

@@ -3,7 +3,7 @@
  * rule by rule, judging the dtype pandas reads the column as (see pandas-dtypes.ts).
  * test/data/type-verdicts.test.ts asks MLflow itself for the same verdicts.
  */
-import type { SignatureType } from "../models/signature.js";
+import type { SignatureType } from "./columns.js";
 import type { PandasDtype } from "./pandas-dtypes.js";
 
 /** What MLflow's pyfunc does with a column of a given dtype for a given signature type. */

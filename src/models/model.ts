@@ -1,20 +1,7 @@
-import type { Batch, ColumnType } from "../data/batch.js";
-import type { SignatureType } from "./signature.js";
+import type { Batch } from "../data/batch.js";
+import type { FeatureSpec, OutputSpec } from "../data/columns.js";
 
-/** An input column a model reads: its name, the signature type it expects, and the type it is fed as. */
-export interface FeatureSpec {
-  readonly name: string;
-  /** The type the model's signature declares, when it has a column signature. */
-  readonly signatureType: SignatureType | undefined;
-  /** The element type of the tensor the column feeds. */
-  readonly type: ColumnType;
-}
-
-/** An output column a model produces. */
-export interface OutputSpec {
-  readonly name: string;
-  readonly type: ColumnType;
-}
+export type { FeatureSpec, OutputSpec } from "../data/columns.js";
 
 /** A loaded model, ready to predict batches. */
 export interface Model {

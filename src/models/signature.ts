@@ -1,15 +1,7 @@
+import type { SignatureType } from "../data/columns.js";
 import { MlbatchError, messageOf } from "../errors.js";
 
-/** MLflow's column types (`mlflow.types.DataType`). */
-export type SignatureType =
-  | "boolean"
-  | "integer"
-  | "long"
-  | "float"
-  | "double"
-  | "string"
-  | "binary"
-  | "datetime";
+export type { SignatureType } from "../data/columns.js";
 
 /** A named column of a column-based MLflow signature. */
 export interface ColumnSpec {

@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { Writable } from "node:stream";
 import * as z from "zod";
+import type { Logger } from "../log.js";
 import type { Alert, AlertOn, Channel } from "./channels/channel.js";
 import { describeError } from "./channels/delivery.js";
 import type { DesktopEnvironment } from "./channels/desktop-channel.js";
 import { ChannelKind, createChannel, type DeliveryHooks, deliver } from "./channels/index.js";
 import { redact } from "./channels/redact.js";
 import type { JobEvent } from "./job-event.js";
-import type { Logger } from "./logger.js";
-import type { Service } from "./service.js";
+import { type Service, serviceConfig } from "./service.js";
 
 /** Config of {@link AlertsService} (the reference's field names, plus `channels`). */
 export const AlertsServiceConfig = z
@@ -30,7 +30,9 @@ export const AlertsServiceConfig = z
       ),
   })
   .describe("Notifications when a job finishes or fails.");
-export type AlertsServiceConfig = z.infer<typeof AlertsServiceConfig>;
+export type AlertsServiceConfig = z.output<typeof AlertsServiceConfig>;
+/** {@link AlertsServiceConfig} as a YAML mapping holds it: every field with a default may be left out. */
+export type AlertsServiceInput = z.input<typeof AlertsServiceConfig>;
 
 /** What an {@link AlertsService} may use besides its config: the job's logger, and test stand-ins. */
 export interface AlertsServiceOptions {
@@ -64,25 +66,27 @@ export class AlertsService implements Service {
   readonly channels: readonly Channel[];
   private readonly logger: () => Logger | undefined;
   private readonly hooks: DeliveryHooks;
+  private readonly config: AlertsServiceConfig;
 
   /**
-   * @param config - enable, app_name, timeout, channels
+   * @param config - enable, app_name, timeout, channels (the schema's defaults for those left out)
    * @param output - where the console channel (and the desktop channel's fallback) writes (default: stdout)
    * @param options - the job's logger; test stand-ins for the desktop and for retry waits
+   * @throws MlbatchError `E_CONFIG` when the config is not valid
    */
   constructor(
-    private readonly config: Partial<AlertsServiceConfig> = {},
+    config: AlertsServiceInput = {},
     output: Writable = process.stdout,
     options: AlertsServiceOptions = {},
   ) {
+    this.config = serviceConfig(AlertsServiceConfig, config, "alerts_service");
     this.logger = options.logger ?? (() => undefined);
     this.hooks = options.delivery ?? {};
-    const channels = config.channels ?? [{ KIND: "ConsoleChannel", on: ["success", "failure"] }];
-    this.channels = channels.map((channel) =>
+    this.channels = this.config.channels.map((channel) =>
       createChannel(channel, {
         output,
         logger: this.logger,
-        displaySeconds: config.timeout,
+        displaySeconds: this.config.timeout,
         desktop: options.desktop,
       }),
     );
@@ -99,12 +103,12 @@ export class AlertsService implements Service {
    * `enable` is false). Never throws; takes at most the slowest channel's timeouts and backoffs.
    */
   async notify(event: JobEvent): Promise<void> {
-    if (this.config.enable === false) return;
+    if (!this.config.enable) return;
     const logger = this.logger();
     try {
       const alert: Alert = {
         event,
-        appName: this.config.app_name ?? "mlbatch",
+        appName: this.config.app_name,
         timestamp: new Date(),
         id: randomUUID(),
       };

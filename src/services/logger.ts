@@ -1,9 +1,9 @@
 import type { Writable } from "node:stream";
-import pino, { type Logger } from "pino";
+import pino, { type Logger as PinoLogger } from "pino";
 import * as z from "zod";
-import type { Service } from "./service.js";
+import { type Service, serviceConfig } from "./service.js";
 
-export type { Logger } from "pino";
+export type { Logger } from "../log.js";
 
 /** Config of {@link LoggerService} (the reference's field names). */
 export const LoggerServiceConfig = z
@@ -41,9 +41,11 @@ export const LoggerServiceConfig = z
     colorize: z.boolean().default(true).describe("Colors in readable lines on a terminal."),
   })
   .describe("Logging service: one line per job step.");
-export type LoggerServiceConfig = z.infer<typeof LoggerServiceConfig>;
+export type LoggerServiceConfig = z.output<typeof LoggerServiceConfig>;
+/** {@link LoggerServiceConfig} as a YAML mapping holds it: every field with a default may be left out. */
+export type LoggerServiceInput = z.input<typeof LoggerServiceConfig>;
 
-const LEVELS: Readonly<Record<string, pino.Level>> = {
+const LEVELS: Readonly<Record<Lowercase<LoggerServiceConfig["level"]>, pino.Level>> = {
   trace: "trace",
   debug: "debug",
   info: "info",
@@ -66,34 +68,38 @@ const LEVELS: Readonly<Record<string, pino.Level>> = {
  * ```
  */
 export class LoggerService implements Service {
-  private current: Logger | undefined;
+  private current: PinoLogger | undefined;
   /** The messages logged at warning level since start, for the run report. */
   readonly warnings: string[] = [];
   private file: ReturnType<typeof pino.destination> | undefined;
+  private readonly config: LoggerServiceConfig;
 
   /**
-   * @param config - sink, level, serialize, colorize
+   * @param config - sink, level, serialize, colorize (the schema's defaults for those left out)
    * @param destination - a stream to log to instead of the sink (tests)
+   * @throws MlbatchError `E_CONFIG` when the config is not valid
    */
   constructor(
-    private readonly config: Partial<LoggerServiceConfig> = {},
+    config: LoggerServiceInput = {},
     private readonly destination?: Writable,
-  ) {}
+  ) {
+    this.config = serviceConfig(LoggerServiceConfig, config, "logger_service");
+  }
 
   /** True when the logs go to the process's stderr (the default sink). */
   get writesToStderr(): boolean {
-    return this.destination === undefined && (this.config.sink ?? "stderr") === "stderr";
+    return this.destination === undefined && this.config.sink === "stderr";
   }
 
   /** The logger; a silent one before {@link LoggerService.start}. */
-  get logger(): Logger {
+  get logger(): PinoLogger {
     return this.current ?? SILENT;
   }
 
   /** @inheritdoc */
   async start(): Promise<void> {
-    const sink = this.config.sink ?? "stderr";
-    const level = LEVELS[(this.config.level ?? "INFO").toLowerCase()] ?? "info";
+    const { sink } = this.config;
+    const level = LEVELS[this.config.level.toLowerCase() as Lowercase<LoggerServiceConfig["level"]>];
     let stream: pino.DestinationStream | Writable;
     if (this.destination !== undefined) stream = this.destination;
     else if (sink === "stderr" || sink === "stdout")
@@ -107,7 +113,7 @@ export class LoggerService implements Service {
       const { default: pretty } = await import("pino-pretty");
       stream = pretty({
         destination: stream as Writable,
-        colorize: tty && (this.config.colorize ?? true),
+        colorize: tty && this.config.colorize,
         translateTime: "SYS:HH:MM:ss.l",
         ignore: "pid,hostname",
         sync: true,

@@ -18,7 +18,14 @@ import {
   removeQuietly,
   writeArtifacts,
 } from "./local-artifacts.js";
-import { type LoggedRun, newRunId, type RunRecord, runTags, runUser } from "./run-record.js";
+import {
+  deletedExperiment,
+  type LoggedRun,
+  newRunId,
+  type RunRecord,
+  runTags,
+  runUser,
+} from "./run-record.js";
 
 /** MLflow's `RunStatus` numbers, as the file store's meta.yaml keeps them. */
 const STATUS_NUMBER = { FINISHED: 3, FAILED: 4 } as const;
@@ -74,30 +81,7 @@ export function logRunToFileStore(
     const artifactUri = artifacts?.uri ?? `${experiment.location.replace(/\/+$/, "")}/${runId}/artifacts`;
     const staging = join(experiment.folder, `.mlbatch-${runId}.tmp`);
     written.push(staging);
-    mkdirSync(staging, { recursive: true });
-    writeYaml(join(staging, "meta.yaml"), {
-      artifact_uri: artifactUri,
-      end_time: record.endTime,
-      entry_point_name: "",
-      experiment_id: experiment.id,
-      lifecycle_stage: "active",
-      run_id: runId,
-      run_name: record.runName,
-      ...(mlflow3 ? {} : { run_uuid: runId }),
-      source_name: "",
-      source_type: SOURCE_TYPE_LOCAL,
-      source_version: "",
-      start_time: record.startTime,
-      status: STATUS_NUMBER[record.status],
-      tags: [],
-      user_id: runUser(record),
-    });
-    for (const folder of ["params", "metrics", "tags", "artifacts"]) mkdirSync(join(staging, folder));
-    for (const [key, value] of Object.entries(record.params)) writeValue(join(staging, "params"), key, value);
-    for (const [key, value] of Object.entries(runTags(record))) writeValue(join(staging, "tags"), key, value);
-    for (const [key, value] of Object.entries(record.metrics)) {
-      writeValue(join(staging, "metrics"), key, `${record.endTime} ${pythonFloat(value)} 0\n`);
-    }
+    writeRunFiles(staging, record, { runId, experimentId: experiment.id, artifactUri, mlflow3 });
     if (artifacts === undefined) {
       if (record.artifacts.length > 0) {
         options.logger?.warn(
@@ -122,6 +106,38 @@ export function logRunToFileStore(
         "Check that the folder is an MLflow store (mlruns) this user may write.",
       { cause: error },
     );
+  }
+}
+
+/** Writes a run's `meta.yaml`, params, metrics and tags (and an empty `artifacts`) into its folder. */
+function writeRunFiles(
+  folder: string,
+  record: RunRecord,
+  run: { runId: string; experimentId: string; artifactUri: string; mlflow3: boolean },
+): void {
+  mkdirSync(folder, { recursive: true });
+  writeYaml(join(folder, "meta.yaml"), {
+    artifact_uri: run.artifactUri,
+    end_time: record.endTime,
+    entry_point_name: "",
+    experiment_id: run.experimentId,
+    lifecycle_stage: "active",
+    run_id: run.runId,
+    run_name: record.runName,
+    ...(run.mlflow3 ? {} : { run_uuid: run.runId }),
+    source_name: "",
+    source_type: SOURCE_TYPE_LOCAL,
+    source_version: "",
+    start_time: record.startTime,
+    status: STATUS_NUMBER[record.status],
+    tags: [],
+    user_id: runUser(record),
+  });
+  for (const sub of ["params", "metrics", "tags", "artifacts"]) mkdirSync(join(folder, sub));
+  for (const [key, value] of Object.entries(record.params)) writeValue(join(folder, "params"), key, value);
+  for (const [key, value] of Object.entries(runTags(record))) writeValue(join(folder, "tags"), key, value);
+  for (const [key, value] of Object.entries(record.metrics)) {
+    writeValue(join(folder, "metrics"), key, `${record.endTime} ${pythonFloat(value)} 0\n`);
   }
 }
 
@@ -252,9 +268,5 @@ function subfolders(path: string): string[] {
 }
 
 function deleted(uri: string, name: string, id: string): MlbatchError {
-  return new MlbatchError(
-    "E_TRACKING",
-    `experiment "${name}" (id ${id}) of MLflow file store ${uri} is deleted (in .trash): restore it ` +
-      `(mlflow experiments restore --experiment-id ${id}), or set mlflow_service.experiment_name to another name.`,
-  );
+  return deletedExperiment(name, id, `MLflow file store ${uri}`, " (in .trash)");
 }

@@ -1,10 +1,9 @@
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { isMlbatchError, MlbatchError, messageOf } from "../errors.js";
-import { withoutCredentials } from "../registry/rest/connection.js";
-import type { RetryPolicy } from "../registry/rest/retry.js";
-import type { Logger } from "../services/logger.js";
-import { resolveHttpSettings } from "../services/mlflow.js";
+import type { Logger } from "../log.js";
+import { withoutCredentials } from "../mlflow/connection.js";
+import type { RetryPolicy } from "../mlflow/retry-policy.js";
+import { resolveHttpSettings } from "../mlflow/settings.js";
+import { storeLocation } from "../mlflow/store-uri.js";
 import { logRunToFileStore } from "./file-tracking.js";
 import { logRunToServer } from "./rest-tracking.js";
 import { checkRunRecord, type LoggedRun, type RunRecord } from "./run-record.js";
@@ -58,13 +57,14 @@ export async function logRun(
   const local = { cwd, logger: options.logger };
   let run: LoggedRun;
   try {
-    if (/^https?:\/\//i.test(trackingUri)) {
+    const store = storeLocation(trackingUri, "tracking", cwd);
+    if (store.kind === "server") {
       const http = options.http ?? resolveHttpSettings({}, options.env ?? process.env);
       run = await logRunToServer(trackingUri, record, { logger: options.logger, env: options.env, http });
-    } else if (trackingUri.startsWith("sqlite:")) {
-      run = logRunToSqlite(trackingUri, sqlitePath(trackingUri, cwd), record, local);
+    } else if (store.kind === "sqlite") {
+      run = logRunToSqlite(trackingUri, store.path, record, local);
     } else {
-      run = logRunToFileStore(trackingUri, fileStorePath(trackingUri, cwd), record, local);
+      run = logRunToFileStore(trackingUri, store.path, record, local);
     }
   } catch (error) {
     throw trackingError(error, shown);
@@ -75,31 +75,6 @@ export async function logRun(
       `(${run.experimentId}) of ${shown}`,
   );
   return run;
-}
-
-function sqlitePath(uri: string, cwd: string): string {
-  const path = uri.replace(/^sqlite:\/\/\//, "");
-  if (path === uri || path === "" || path === ":memory:") {
-    throw new MlbatchError(
-      "E_CONFIG",
-      `invalid SQLite tracking URI "${uri}": expected sqlite:///<path to mlflow.db>`,
-    );
-  }
-  return resolve(cwd, path);
-}
-
-function fileStorePath(uri: string, cwd: string): string {
-  if (uri.startsWith("file://")) return fileURLToPath(uri);
-  if (uri.startsWith("file:")) return resolve(cwd, uri.slice("file:".length));
-  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(uri)?.[1];
-  if (scheme !== undefined) {
-    throw new MlbatchError(
-      "E_CONFIG",
-      `tracking URI "${withoutCredentials(uri)}": mlbatch cannot log runs to "${scheme}:" stores; use an MLflow ` +
-        "tracking server (http(s)://host:port) or a local MLflow store (sqlite:///mlflow.db, or an mlruns folder).",
-    );
-  }
-  return resolve(cwd, uri);
 }
 
 /** Errors as `E_TRACKING`, naming the store, except the codes that say more (`E_AUTH`, `E_CONFIG`). */

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Logger } from "../services/logger.js";
+import type { Logger } from "../log.js";
 import { artifactPathParts, type RunRecord } from "./run-record.js";
 
 /** What a local store needs besides the record. */

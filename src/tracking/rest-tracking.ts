@@ -2,14 +2,16 @@ import { extname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as z from "zod";
 import { MlbatchError } from "../errors.js";
-import { API, ErrorAnswer, parseAnswer } from "../registry/rest/api.js";
-import { type Connection, connectionFromEnv, withoutCredentials } from "../registry/rest/connection.js";
-import { HttpClient, type JsonAnswer } from "../registry/rest/http.js";
-import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "../registry/rest/retry.js";
-import type { Logger } from "../services/logger.js";
+import type { Logger } from "../log.js";
+import { API, ErrorAnswer, parseAnswer } from "../mlflow/api.js";
+import { proxiedLocation, proxiedPath } from "../mlflow/artifact-uri.js";
+import { HttpClient, type JsonAnswer } from "../mlflow/client.js";
+import { type Connection, connectionFromEnv, withoutCredentials } from "../mlflow/connection.js";
+import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "../mlflow/retry-policy.js";
 import { writeArtifacts } from "./local-artifacts.js";
 import {
   artifactPathParts,
+  deletedExperiment,
   type LoggedRun,
   newRunId,
   type RunRecord,
@@ -32,7 +34,6 @@ export interface ServerOptions {
  */
 export const REQUEST_TAG = "mlbatch.request_id";
 
-const ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts";
 /** MLflow's `runs/log-batch` limits. */
 const BATCH = { params: 100, tags: 100, entities: 1000 } as const;
 const MEDIA_TYPES: Readonly<Record<string, string>> = {
@@ -86,14 +87,14 @@ export async function logRunToServer(
   options: ServerOptions = {},
 ): Promise<LoggedRun> {
   const policy = options.http ?? MLFLOW_RETRY_POLICY;
-  const connection = connectionFromEnv(validUrl(uri), options.env);
+  const connection = connectionFromEnv(uri, options.env);
   const client = new HttpClient(connection, policy, options.logger);
   try {
     const experimentId = await experiment(client, connection, record.experimentName, options.logger);
     const run = await createRun(client, experimentId, record, options.logger);
     try {
       await logBatches(client, run.runId, record);
-      await storeArtifacts(connection, policy, run, record, options);
+      await storeArtifacts(client, run, record, options);
       await client.postJson(
         `${API}/runs/update`,
         { run_id: run.runId, status: record.status, end_time: record.endTime },
@@ -171,12 +172,7 @@ async function findExperiment(
     connection.baseUri,
   ).experiment;
   if (found.lifecycle_stage === "deleted") {
-    throw new MlbatchError(
-      "E_TRACKING",
-      `experiment "${name}" (id ${found.experiment_id}) of MLflow tracking server ${connection.baseUri} is deleted: ` +
-        `restore it (mlflow experiments restore --experiment-id ${found.experiment_id}), or set ` +
-        "mlflow_service.experiment_name to another name.",
-    );
+    throw deletedExperiment(name, found.experiment_id, `MLflow tracking server ${connection.baseUri}`);
   }
   return found.experiment_id;
 }
@@ -252,38 +248,26 @@ async function logBatches(client: HttpClient, runId: string, record: RunRecord):
 
 /** Stores the artifacts where the run's artifact URI says. */
 async function storeArtifacts(
-  connection: Connection,
-  policy: RetryPolicy,
+  client: HttpClient,
   run: LoggedRun,
   record: RunRecord,
   options: ServerOptions,
 ): Promise<void> {
   if (record.artifacts.length === 0) return;
   const uri = run.artifactUri;
-  const proxied = /^mlflow-artifacts:(?:\/\/([^/]*))?\/*(.*?)\/*$/.exec(uri);
-  if (proxied !== null) {
-    const authority = proxied[1] || undefined;
-    const client =
-      authority === undefined
-        ? new HttpClient(connection, policy, options.logger)
-        : new HttpClient(
-            connectionFromEnv(`${new URL(connection.baseUri).protocol}//${authority}`, options.env),
-            policy,
-            options.logger,
-          );
+  const proxied = proxiedLocation(uri);
+  if (proxied !== undefined) {
+    const artifacts = client.forAuthority(proxied.authority, options.env);
     try {
       for (const artifact of record.artifacts) {
-        const parts = [...(proxied[2] ?? "").split("/"), ...artifactPathParts(artifact.path)].filter(
-          (p) => p !== "",
-        );
-        await client.put(
-          `${ARTIFACTS_API}/${parts.map(encodeURIComponent).join("/")}`,
+        await artifacts.put(
+          proxiedPath(proxied.root, artifactPathParts(artifact.path)),
           Buffer.from(artifact.content),
           MEDIA_TYPES[extname(artifact.path).toLowerCase()] ?? "application/octet-stream",
         );
       }
     } finally {
-      client.close();
+      if (artifacts !== client) artifacts.close();
     }
     return;
   }
@@ -327,17 +311,4 @@ function jsonNumber(value: number): number | string {
   if (Number.isNaN(value)) return "NaN";
   if (!Number.isFinite(value)) return value > 0 ? "Infinity" : "-Infinity";
   return value;
-}
-
-function validUrl(uri: string): string {
-  try {
-    new URL(uri);
-    return uri;
-  } catch (error) {
-    throw new MlbatchError(
-      "E_CONFIG",
-      `invalid tracking server URI "${withoutCredentials(uri)}": expected http(s)://host[:port]`,
-      { cause: error },
-    );
-  }
 }

@@ -143,3 +143,24 @@ function keyProblem(key: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The error of logging into a deleted experiment, with how to restore it.
+ *
+ * @param name - the experiment's name
+ * @param id - its id
+ * @param store - the store as messages name it: `MLflow tracking server <uri>`, `MLflow file store <uri>`
+ * @param where - where the store keeps it, e.g. ` (in .trash)`
+ */
+export function deletedExperiment(
+  name: string,
+  id: string | number,
+  store: string,
+  where = "",
+): MlbatchError {
+  return new MlbatchError(
+    "E_TRACKING",
+    `experiment "${name}" (id ${id}) of ${store} is deleted${where}: restore it ` +
+      `(mlflow experiments restore --experiment-id ${id}), or set mlflow_service.experiment_name to another name.`,
+  );
+}

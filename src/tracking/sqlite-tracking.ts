@@ -9,7 +9,14 @@ import {
   removeQuietly,
   writeArtifacts,
 } from "./local-artifacts.js";
-import { type LoggedRun, newRunId, type RunRecord, runTags, runUser } from "./run-record.js";
+import {
+  deletedExperiment,
+  type LoggedRun,
+  newRunId,
+  type RunRecord,
+  runTags,
+  runUser,
+} from "./run-record.js";
 
 /** How long to wait for another process's write to end (MLflow's server, another job). */
 const BUSY_TIMEOUT_MS = 30_000;
@@ -166,12 +173,7 @@ class SqliteRunWriter {
       | undefined;
     if (found !== undefined) {
       if (found.lifecycle_stage === "deleted") {
-        throw new MlbatchError(
-          "E_TRACKING",
-          `experiment "${name}" (id ${found.experiment_id}) of MLflow tracking store ${this.uri} is deleted: ` +
-            `restore it (mlflow experiments restore --experiment-id ${found.experiment_id}), or set ` +
-            "mlflow_service.experiment_name to another name.",
-        );
+        throw deletedExperiment(name, found.experiment_id, `MLflow tracking store ${this.uri}`);
       }
       return {
         id: found.experiment_id,

@@ -2,16 +2,14 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MlbatchError } from "../../src/errors.js";
+import { backoffDelay, parseRetryAfter } from "../../src/http/retry.js";
+import { authorizationHeader, connectionFromEnv, withoutCredentials } from "../../src/mlflow/connection.js";
+import { MLFLOW_RETRY_POLICY, mlflowRetries } from "../../src/mlflow/retry-policy.js";
+import { resolveHttpSettings } from "../../src/mlflow/settings.js";
 import { defaultCacheDir } from "../../src/registry/cache.js";
 import { openRegistry } from "../../src/registry/index.js";
-import {
-  authorizationHeader,
-  connectionFromEnv,
-  withoutCredentials,
-} from "../../src/registry/rest/connection.js";
 import { RestStore } from "../../src/registry/rest/rest-store.js";
-import { backoffDelay, MLFLOW_RETRY_POLICY, parseRetryAfter } from "../../src/registry/rest/retry.js";
-import { MlflowServiceConfig, resolveCacheSettings, resolveHttpSettings } from "../../src/services/mlflow.js";
+import { MlflowServiceConfig, resolveCacheSettings } from "../../src/services/mlflow.js";
 
 function thrown(work: () => unknown): MlbatchError {
   try {
@@ -79,7 +77,8 @@ describe("retry settings", () => {
 
   it("given retries, when backing off, then the waits are urllib3's: none, then factor * 2^(n-1) plus jitter, at most 120 s", () => {
     const policy = { ...MLFLOW_RETRY_POLICY, backoffJitter: 1 };
-    expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(policy, n, () => 0.5))).toEqual([
+    const { backoff } = mlflowRetries(policy);
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => backoffDelay(backoff, n, () => 0.5))).toEqual([
       0, 4.5, 8.5, 16.5, 32.5, 64.5, 120,
     ]);
   });
@@ -147,7 +146,7 @@ describe("cache folder", () => {
   it("given XDG_CACHE_HOME or not, when resolved, then it is under the user's cache folder, unless configured", () => {
     expect(defaultCacheDir({ XDG_CACHE_HOME: "/xdg" })).toBe(join("/xdg", "mlbatch", "models"));
     expect(defaultCacheDir({ HOME: "/home/ada" })).toBe(join("/home/ada", ".cache", "mlbatch", "models"));
-    expect(resolveCacheSettings({}, { HOME: "/home/ada" })).toEqual({
+    expect(resolveCacheSettings(MlflowServiceConfig.parse({}).cache, { HOME: "/home/ada" })).toEqual({
       enable: true,
       dir: join("/home/ada", ".cache", "mlbatch", "models"),
     });

@@ -1,9 +1,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { resolveMlflowUris } from "../../src/mlflow/settings.js";
 import { AlertsService } from "../../src/services/alerts.js";
 import { LoggerService } from "../../src/services/logger.js";
-import { resolveMlflowUris } from "../../src/services/mlflow.js";
 import { Capture, removeDir, tempDir } from "../helpers.js";
 
 let dir: string;

@@ -1,8 +1,8 @@
 /** HttpClient's POST and PUT against a live `mlflow server`: which failed tries are repeated, and which are not. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connectionFromEnv } from "../../src/registry/rest/connection.js";
-import { HttpClient } from "../../src/registry/rest/http.js";
-import type { RetryPolicy } from "../../src/registry/rest/retry.js";
+import { HttpClient } from "../../src/mlflow/client.js";
+import { connectionFromEnv } from "../../src/mlflow/connection.js";
+import type { RetryPolicy } from "../../src/mlflow/retry-policy.js";
 import { FaultProxy } from "../registry/rest-proxy.js";
 import { freePort, unique, useTrackingServer } from "./helpers.js";
 

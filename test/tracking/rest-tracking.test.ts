@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MlbatchError } from "../../src/errors.js";
-import type { RetryPolicy } from "../../src/registry/index.js";
+import type { RetryPolicy } from "../../src/mlflow/retry-policy.js";
 import { LoggerService } from "../../src/services/logger.js";
 import { type LogRunOptions, logRun, REQUEST_TAG, type RunRecord } from "../../src/tracking/index.js";
 import { Capture } from "../helpers.js";

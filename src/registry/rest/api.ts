@@ -1,8 +1,5 @@
+/** The answers of the MLflow REST API's registry endpoints (the client and its error body: mlflow/). */
 import * as z from "zod";
-import { MlbatchError } from "../../errors.js";
-
-/** The MLflow REST API's base path. */
-export const API = "/api/2.0/mlflow";
 
 const VersionNumber = z.union([z.string(), z.number()]).transform(Number).pipe(z.int().positive());
 
@@ -75,25 +72,3 @@ export const ModelVersionsAnswer = z.looseObject({
   model_versions: z.array(z.looseObject({ version: VersionNumber })).optional(),
   next_page_token: z.string().optional(),
 });
-
-/** MLflow's error body: `{error_code, message}`. */
-export const ErrorAnswer = z.looseObject({
-  error_code: z.string().optional(),
-  message: z.string().optional(),
-});
-
-/**
- * Parses an answer of the MLflow REST API.
- *
- * @throws MlbatchError `E_REGISTRY` when it is not what MLflow answers (another server at that URI?)
- */
-export function parseAnswer<T>(schema: z.ZodType<T>, json: unknown, what: string, server: string): T {
-  const parsed = schema.safeParse(json);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new MlbatchError(
-    "E_REGISTRY",
-    `unexpected answer from ${server} to ${what}: ${issue?.path.join(".") || "answer"}: ${issue?.message}. ` +
-      "Is the registry URI that of an MLflow tracking server?",
-  );
-}

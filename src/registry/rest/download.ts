@@ -1,21 +1,13 @@
-import * as z from "zod";
 import { MlbatchError } from "../../errors.js";
-import type { Logger } from "../../services/logger.js";
-import { API, parseAnswer } from "./api.js";
-import { connectionFromEnv } from "./connection.js";
+import type { Logger } from "../../log.js";
+import { API, parseAnswer } from "../../mlflow/api.js";
+import type { HttpClient } from "../../mlflow/client.js";
+import type { RetryPolicy } from "../../mlflow/retry-policy.js";
+import { LoggedModelAnswer, RunAnswer } from "./api.js";
 import type { DownloadedFile } from "./files.js";
-import { HttpClient } from "./http.js";
 import { LocalArtifacts } from "./local-artifacts.js";
 import { ProxiedArtifacts } from "./proxied-artifacts.js";
-import type { RetryPolicy } from "./retry.js";
 import { S3Artifacts } from "./s3-artifacts.js";
-
-const RunAnswer = z.looseObject({
-  run: z.looseObject({ info: z.looseObject({ artifact_uri: z.string() }) }),
-});
-const LoggedModelAnswer = z.looseObject({
-  model: z.looseObject({ info: z.looseObject({ artifact_uri: z.string() }) }),
-});
 
 /**
  * Downloads a model version's folder from wherever its artifact URI points: the tracking server's proxied
@@ -30,6 +22,7 @@ const LoggedModelAnswer = z.looseObject({
  * ```
  */
 export class ArtifactDownloader {
+  /** The clients of other servers `mlflow-artifacts://host:port/` URIs named, by `host:port`. */
   private readonly clients = new Map<string, HttpClient>();
   private readonly proxied: ProxiedArtifacts;
   private readonly s3: S3Artifacts;
@@ -108,19 +101,10 @@ export class ArtifactDownloader {
 
   /** The tracking server's client, or one for the `host:port` an `mlflow-artifacts://host:port/` URI names. */
   private clientFor(authority: string | undefined): HttpClient {
-    if (authority === undefined) return this.tracking;
-    const base = new URL(this.tracking.connection.baseUri);
-    if (authority === base.host) return this.tracking;
-    const uri = `${base.protocol}//${authority}`;
-    let client = this.clients.get(uri);
-    if (client === undefined) {
-      client = new HttpClient(
-        connectionFromEnv(uri, this.options.env),
-        this.options.policy,
-        this.options.logger,
-      );
-      this.clients.set(uri, client);
-    }
+    const known = authority === undefined ? undefined : this.clients.get(authority);
+    if (known !== undefined) return known;
+    const client = this.tracking.forAuthority(authority, this.options.env);
+    if (authority !== undefined && client !== this.tracking) this.clients.set(authority, client);
     return client;
   }
 }

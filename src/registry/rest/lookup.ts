@@ -1,21 +1,19 @@
 import { MlbatchError } from "../../errors.js";
+import { API, ErrorAnswer, parseAnswer } from "../../mlflow/api.js";
+import type { HttpClient } from "../../mlflow/client.js";
 import { newestByStage } from "../lookup.js";
 import { type ModelReference, modelUri, type Stage } from "../model-uri.js";
 import { fallbackStage, notFound } from "../not-found.js";
 import type { LookupOptions } from "../registry.js";
 import {
-  API,
-  ErrorAnswer,
   LatestVersionsAnswer,
   LoggedModelsAnswer,
   ModelVersionAnswer,
   type ModelVersionJson,
   ModelVersionsAnswer,
-  parseAnswer,
   RegisteredModelAnswer,
   RegisteredModelsAnswer,
 } from "./api.js";
-import type { HttpClient } from "./http.js";
 
 /**
  * How a tracking server's registry answers a reference: an alias, a version, a stage or `latest`

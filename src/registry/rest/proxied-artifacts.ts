@@ -1,9 +1,10 @@
 import * as z from "zod";
 import { MlbatchError } from "../../errors.js";
+import { ARTIFACTS_API } from "../../mlflow/api.js";
+import { proxiedLocation, proxiedPath } from "../../mlflow/artifact-uri.js";
+import type { HttpClient } from "../../mlflow/client.js";
 import { type ArtifactSource, type DownloadedFile, eachLimited, prepareTarget } from "./files.js";
-import type { HttpClient } from "./http.js";
 
-const ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts";
 /** Folders deeper than this are not followed (a model folder is a few levels deep at most). */
 const MAX_DEPTH = 16;
 /** Files downloaded at once. */
@@ -40,9 +41,7 @@ export class ProxiedArtifacts implements ArtifactSource {
 
   /** @inheritdoc */
   async download(uri: string, destination: string): Promise<DownloadedFile[]> {
-    const match = /^mlflow-artifacts:(?:\/\/([^/]*))?\/*(.*?)\/*$/.exec(uri);
-    const authority = match?.[1] || undefined;
-    const root = match?.[2] ?? "";
+    const { authority, root } = proxiedLocation(uri) ?? { authority: undefined, root: "" };
     const client = this.clientFor(authority);
     const listed = await this.list(client, root, "", 0, uri);
     if (listed.length === 0) {
@@ -54,8 +53,7 @@ export class ProxiedArtifacts implements ArtifactSource {
     }
     return eachLimited(listed, PARALLEL_DOWNLOADS, async (file) => {
       const target = await prepareTarget(destination, file.path, uri);
-      const path = `${ARTIFACTS_API}/${[...splitPath(root), ...file.path.split("/")].map(encodeURIComponent).join("/")}`;
-      const size = await client.download(path, target, file.size);
+      const size = await client.download(proxiedPath(root, file.path.split("/")), target, file.size);
       return { path: file.path, size };
     });
   }
@@ -93,8 +91,4 @@ export class ProxiedArtifacts implements ArtifactSource {
     }
     return files;
   }
-}
-
-function splitPath(path: string): string[] {
-  return path.split("/").filter((p) => p !== "");
 }

@@ -2,20 +2,21 @@ import { rmSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { MlbatchError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import { API, ErrorAnswer, parseAnswer } from "../../mlflow/api.js";
+import { HttpClient } from "../../mlflow/client.js";
+import { connectionFromEnv } from "../../mlflow/connection.js";
+import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "../../mlflow/retry-policy.js";
 import { ownedFolder, sweepDeadOwned, track } from "../../scratch.js";
-import type { Logger } from "../../services/logger.js";
 import type { ModelCache } from "../cache.js";
 import { joinUri, loggedModelVersion, runModelVersion } from "../lookup.js";
 import { type ModelReference, versionUri } from "../model-uri.js";
 import { notFound } from "../not-found.js";
 import type { LookupOptions, ModelVersion, Registry } from "../registry.js";
-import { API, DownloadUriAnswer, ErrorAnswer, LoggedModelAnswer, parseAnswer, RunAnswer } from "./api.js";
-import { connectionFromEnv, withoutCredentials } from "./connection.js";
+import { DownloadUriAnswer, LoggedModelAnswer, RunAnswer } from "./api.js";
 import { ArtifactDownloader } from "./download.js";
 import type { DownloadedFile } from "./files.js";
-import { HttpClient } from "./http.js";
 import { RestLookup } from "./lookup.js";
-import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 
 /** What a {@link RestStore} uses besides its URI. */
 export interface RestStoreOptions {
@@ -68,12 +69,12 @@ export class RestStore implements Registry {
    */
   static open(uri: string, options: RestStoreOptions = {}): RestStore {
     const policy = options.policy ?? MLFLOW_RETRY_POLICY;
-    const connection = connectionFromEnv(validUrl(uri), options.env);
+    const connection = connectionFromEnv(uri, options.env);
     const registry = new HttpClient(connection, policy, options.logger);
     const trackingUri = options.trackingUri;
     const tracking =
       trackingUri !== undefined && /^https?:\/\//i.test(trackingUri)
-        ? new HttpClient(connectionFromEnv(validUrl(trackingUri), options.env), policy, options.logger)
+        ? new HttpClient(connectionFromEnv(trackingUri, options.env), policy, options.logger)
         : registry;
     const downloader = new ArtifactDownloader(tracking, { policy, logger: options.logger, env: options.env });
     return new RestStore(connection.baseUri, registry, tracking, downloader, options);
@@ -229,21 +230,5 @@ export class RestStore implements Registry {
       );
     }
     return files;
-  }
-}
-
-function validUrl(uri: string): string {
-  try {
-    new URL(uri);
-    return uri;
-  } catch (error) {
-    const shown = withoutCredentials(uri);
-    throw new MlbatchError(
-      "E_CONFIG",
-      `invalid tracking server URI "${shown}": expected http(s)://host[:port]`,
-      {
-        cause: error,
-      },
-    );
   }
 }

@@ -3,9 +3,15 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { MlbatchError, messageOf } from "../../errors.js";
-import type { Logger } from "../../services/logger.js";
+import { retrying } from "../../http/retry.js";
+import type { Logger } from "../../log.js";
+import {
+  logRetry,
+  type MlflowTransient,
+  mlflowRetries,
+  type RetryPolicy,
+} from "../../mlflow/retry-policy.js";
 import { type ArtifactSource, type DownloadedFile, eachLimited, prepareTarget } from "./files.js";
-import { type RetryPolicy, retrying } from "./retry.js";
 
 const PARALLEL_DOWNLOADS = 4;
 const TRUE = new Set(["true", "1", "yes", "on"]);
@@ -121,10 +127,8 @@ export class S3Artifacts implements ArtifactSource {
   /** Downloads one object, again when its body comes short. */
   private async fetch(bucket: string, key: string, size: number, target: string): Promise<void> {
     const uri = `s3://${bucket}/${key}`;
-    await retrying(
-      this.policy,
-      `GET ${uri}`,
-      this.logger,
+    await retrying<void, MlflowTransient>(
+      mlflowRetries(this.policy),
       async () => {
         const answer = await this.call(uri, () =>
           loadSdk().then(async ({ GetObjectCommand }) =>
@@ -158,10 +162,13 @@ export class S3Artifacts implements ArtifactSource {
         }
         return { ok: undefined };
       },
-      (last, tries) =>
-        new MlbatchError("E_REGISTRY", `GET ${uri}: ${last.reason} (${tries} tries). Try again.`, {
-          cause: last.cause,
-        }),
+      {
+        onRetry: logRetry(this.logger, `GET ${uri}`, this.policy),
+        exhausted: (last, tries) =>
+          new MlbatchError("E_REGISTRY", `GET ${uri}: ${last.reason} (${tries} tries). Try again.`, {
+            cause: last.cause,
+          }),
+      },
     );
   }
 

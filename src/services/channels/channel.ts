@@ -1,7 +1,7 @@
 import type { Writable } from "node:stream";
 import * as z from "zod";
+import type { Logger } from "../../log.js";
 import type { JobEvent } from "../job-event.js";
-import type { Logger } from "../logger.js";
 
 /** When a channel sends: on the job's success, its failure, or both. */
 export type AlertOn = "success" | "failure";
@@ -42,6 +42,30 @@ export interface DeliveryPolicy {
   readonly maxAttempts: number;
   readonly backoffSeconds: number;
 }
+
+/** The delivery policy of a channel's config (its {@link DELIVERY_FIELDS}). */
+export function deliveryPolicy(config: {
+  readonly timeout_seconds: number;
+  readonly max_attempts: number;
+  readonly backoff_seconds: number;
+}): DeliveryPolicy {
+  return {
+    timeoutSeconds: config.timeout_seconds,
+    maxAttempts: config.max_attempts,
+    backoffSeconds: config.backoff_seconds,
+  };
+}
+
+const FIELD_DEFAULTS = z.object({ ...ON_FIELD, ...DELIVERY_FIELDS }).parse({});
+
+/**
+ * What a channel built without a config uses: the defaults of {@link ON_FIELD} and
+ * {@link DELIVERY_FIELDS}, read from them (both outcomes; 10 s, 3 attempts, 1 s backoff).
+ */
+export const CHANNEL_DEFAULTS: { readonly on: readonly AlertOn[]; readonly policy: DeliveryPolicy } = {
+  on: FIELD_DEFAULTS.on,
+  policy: deliveryPolicy(FIELD_DEFAULTS),
+};
 
 /** The policy of a channel that does no I/O worth retrying (the console). */
 export const ONCE: DeliveryPolicy = { timeoutSeconds: 10, maxAttempts: 1, backoffSeconds: 0 };

@@ -1,7 +1,7 @@
 import type { Writable } from "node:stream";
 import * as z from "zod";
 import { headline } from "../job-event.js";
-import { type Alert, type AlertOn, type Channel, ON_FIELD, ONCE } from "./channel.js";
+import { type Alert, type AlertOn, CHANNEL_DEFAULTS, type Channel, ON_FIELD, ONCE } from "./channel.js";
 
 /** Config of {@link ConsoleChannel}. */
 export const ConsoleChannelConfig = z
@@ -38,7 +38,7 @@ export class ConsoleChannel implements Channel {
   /** @param options - `output`: where lines go; `on`: the outcomes sent for (default both) */
   constructor(options: { output: Writable; on?: readonly AlertOn[] | undefined }) {
     this.output = options.output;
-    this.on = options.on ?? ["success", "failure"];
+    this.on = options.on ?? CHANNEL_DEFAULTS.on;
   }
 
   /** @inheritdoc */

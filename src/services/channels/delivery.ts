@@ -1,15 +1,13 @@
-import type { Logger } from "../logger.js";
-import type { Alert, Channel } from "./channel.js";
+import { backoffDelay, type Outcome, type Retries, type RetryHooks, retrying } from "../../http/retry.js";
+import type { Logger } from "../../log.js";
+import type { Alert, Channel, DeliveryPolicy } from "./channel.js";
 import { redact } from "./redact.js";
 
 /** The longest wait between two attempts, whatever the backoff and attempt number. */
 export const MAX_BACKOFF_SECONDS = 30;
 
 /** Test hooks: how to wait and where jitter comes from. */
-export interface DeliveryHooks {
-  readonly sleep?: (ms: number) => Promise<void>;
-  readonly random?: () => number;
-}
+export type DeliveryHooks = RetryHooks;
 
 /**
  * An error that retrying cannot fix (e.g. HTTP 400 or 404, a refused login): delivery stops at once.
@@ -21,15 +19,21 @@ export function permanentFailure(message: string): Error {
 }
 
 /**
- * The wait before retry number `retry` (1 for the first retry): `base * 2^(retry-1)` seconds, at most
- * {@link MAX_BACKOFF_SECONDS}, of which a random half is dropped ("equal jitter") so that several
- * channels or jobs do not retry in step.
- *
- * @returns milliseconds, between half and all of the exponential delay
+ * The retries of a channel's policy: retry n waits `backoffSeconds * 2^(n-1)` seconds, at most
+ * {@link MAX_BACKOFF_SECONDS}, of which a random half is dropped ("equal jitter") so that several channels
+ * or jobs do not retry in step.
  */
-export function backoffDelay(retry: number, baseSeconds: number, random: () => number = Math.random): number {
-  const full = Math.min(MAX_BACKOFF_SECONDS, baseSeconds * 2 ** (retry - 1)) * 1000;
-  return full / 2 + (full / 2) * random();
+export function deliveryRetries(policy: DeliveryPolicy): Retries {
+  return {
+    maxRetries: policy.maxAttempts - 1,
+    backoff: {
+      factor: policy.backoffSeconds,
+      max: MAX_BACKOFF_SECONDS,
+      spread: 0.5,
+      jitter: 0,
+      immediateFirst: false,
+    },
+  };
 }
 
 /**
@@ -38,17 +42,18 @@ export function backoffDelay(retry: number, baseSeconds: number, random: () => n
  *
  * @returns milliseconds
  */
-export function deliveryBound(policy: Channel["policy"]): number {
+export function deliveryBound(policy: DeliveryPolicy): number {
+  const { backoff } = deliveryRetries(policy);
   let total = policy.maxAttempts * policy.timeoutSeconds * 1000;
   for (let retry = 1; retry < policy.maxAttempts; retry++)
-    total += backoffDelay(retry, policy.backoffSeconds, () => 1);
+    total += backoffDelay(backoff, retry, () => 1) * 1000;
   return total;
 }
 
 /**
  * Delivers one alert on one channel: each attempt bounded by the channel's timeout, failed attempts
- * retried with exponential backoff and jitter unless the error says retrying cannot help. Never throws:
- * a channel that still fails is logged as a warning, with its secrets redacted.
+ * retried with exponential backoff and jitter ({@link deliveryRetries}) unless the error says retrying
+ * cannot help. Never throws: a channel that still fails is logged as a warning, with its secrets redacted.
  *
  * @returns whether the alert was delivered
  * @example
@@ -62,35 +67,40 @@ export async function deliver(
   logger: Logger | undefined,
   hooks: DeliveryHooks = {},
 ): Promise<boolean> {
-  const { timeoutSeconds, maxAttempts, backoffSeconds } = channel.policy;
-  const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const fields = { channel: channel.label, event: alert.event.event, id: alert.id };
   let reason = "no attempt made";
-  let attempt = 0;
-  while (attempt < maxAttempts) {
-    attempt++;
+  let attempts = 0;
+  const attempt = async (): Promise<Outcome<void>> => {
+    attempts++;
     try {
-      await withTimeout((signal) => channel.send(alert, signal), timeoutSeconds);
-      logger?.debug({ ...fields, attempt }, `[Alerts] Sent with ${channel.label}`);
-      return true;
+      await withTimeout((signal) => channel.send(alert, signal), channel.policy.timeoutSeconds);
+      return { ok: undefined };
     } catch (error) {
       reason = redact(describeError(error), channel.secrets);
-      const retryable = (error as { retryable?: unknown } | null)?.retryable !== false;
-      if (!retryable || attempt >= maxAttempts) break;
-      const delay = backoffDelay(attempt, backoffSeconds, hooks.random);
-      logger?.debug(
-        { ...fields, attempt, retry_in_ms: Math.round(delay) },
-        `[Alerts] ${channel.label} attempt ${attempt} failed: ${reason}; retrying`,
-      );
-      await sleep(delay);
+      if ((error as { retryable?: unknown } | null)?.retryable === false) throw error;
+      return { transient: { reason, cause: error } };
     }
+  };
+  try {
+    await retrying(deliveryRetries(channel.policy), attempt, {
+      ...hooks,
+      onRetry: (retry, delay) =>
+        logger?.debug(
+          { ...fields, attempt: retry, retry_in_ms: Math.round(delay * 1000) },
+          `[Alerts] ${channel.label} attempt ${retry} failed: ${reason}; retrying`,
+        ),
+      exhausted: (last) => new Error(last.reason),
+    });
+    logger?.debug({ ...fields, attempt: attempts }, `[Alerts] Sent with ${channel.label}`);
+    return true;
+  } catch {
+    logger?.warn(
+      { ...fields, attempts },
+      `[Alerts] ${channel.label} did not deliver the ${alert.event.event} alert after ${attempts} ` +
+        `attempt(s): ${reason}. The job's result is unchanged; check the channel's config.`,
+    );
+    return false;
   }
-  logger?.warn(
-    { ...fields, attempts: attempt },
-    `[Alerts] ${channel.label} did not deliver the ${alert.event.event} alert after ${attempt} ` +
-      `attempt(s): ${reason}. The job's result is unchanged; check the channel's config.`,
-  );
-  return false;
 }
 
 /** Runs `work`, aborting its signal and rejecting after `seconds`, even when `work` ignores the signal. */
@@ -99,7 +109,7 @@ async function withTimeout(work: (signal: AbortSignal) => Promise<void>, seconds
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const error = Object.assign(new Error(`timed out after ${seconds} s`), { name: "TimeoutError" });
+      const error = new DOMException(`timed out after ${seconds} s`, "TimeoutError");
       controller.abort(error);
       reject(error);
     }, seconds * 1000);

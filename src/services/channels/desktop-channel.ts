@@ -5,6 +5,7 @@ import { headline } from "../job-event.js";
 import {
   type Alert,
   type AlertOn,
+  CHANNEL_DEFAULTS,
   type Channel,
   type ChannelContext,
   DELIVERY_FIELDS,
@@ -117,8 +118,8 @@ export class DesktopChannel implements Channel {
   }) {
     this.context = options.context;
     this.environment = options.environment ?? { platform: process.platform, env: process.env };
-    this.on = options.on ?? ["success", "failure"];
-    this.policy = options.policy ?? { timeoutSeconds: 10, maxAttempts: 3, backoffSeconds: 1 };
+    this.on = options.on ?? CHANNEL_DEFAULTS.on;
+    this.policy = options.policy ?? CHANNEL_DEFAULTS.policy;
   }
 
   /** @inheritdoc */

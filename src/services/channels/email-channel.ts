@@ -5,6 +5,7 @@ import { eventFacts, headline } from "../job-event.js";
 import {
   type Alert,
   type AlertOn,
+  CHANNEL_DEFAULTS,
   type Channel,
   DELIVERY_FIELDS,
   type DeliveryPolicy,
@@ -71,6 +72,13 @@ export const EmailChannelConfig = z
   })
   .describe("Sends an email through an SMTP server (nodemailer).");
 export type EmailChannelConfig = z.infer<typeof EmailChannelConfig>;
+
+/** What a channel built without a config uses for the SMTP options a config defaults: the schema's. */
+const SMTP_DEFAULTS = {
+  secure: EmailChannelConfig.shape.secure.parse(undefined),
+  starttls: EmailChannelConfig.shape.starttls.parse(undefined),
+  tls: EmailChannelConfig.shape.tls.parse(undefined),
+};
 
 /** SMTP options in the TypeScript API's names. */
 export interface SmtpOptions {
@@ -169,8 +177,8 @@ export class EmailChannel implements Channel {
     this.from = options.from;
     this.to = options.to;
     this.subjectPrefix = options.subjectPrefix;
-    this.on = options.on ?? ["success", "failure"];
-    this.policy = options.policy ?? { timeoutSeconds: 10, maxAttempts: 3, backoffSeconds: 1 };
+    this.on = options.on ?? CHANNEL_DEFAULTS.on;
+    this.policy = options.policy ?? CHANNEL_DEFAULTS.policy;
     this.label = `EmailChannel(${this.smtp.host}:${this.port})`;
     this.secrets = this.smtp.password === undefined ? [] : [this.smtp.password];
   }
@@ -204,7 +212,13 @@ export class EmailChannel implements Channel {
   }
 
   private async transportOptions(): Promise<SMTPTransport.Options> {
-    const { secure = false, starttls = "required", tls = {}, username, password } = this.smtp;
+    const {
+      secure = SMTP_DEFAULTS.secure,
+      starttls = SMTP_DEFAULTS.starttls,
+      tls = {},
+      username,
+      password,
+    } = this.smtp;
     const ms = this.policy.timeoutSeconds * 1000;
     let ca: string | undefined;
     if (tls.caFile !== undefined) {
@@ -222,8 +236,8 @@ export class EmailChannel implements Channel {
       ignoreTLS: !secure && starttls === "never",
       ...(username === undefined ? {} : { auth: { user: username, pass: password ?? "" } }),
       tls: {
-        rejectUnauthorized: tls.rejectUnauthorized ?? true,
-        minVersion: tls.minVersion ?? "TLSv1.2",
+        rejectUnauthorized: tls.rejectUnauthorized ?? SMTP_DEFAULTS.tls.reject_unauthorized,
+        minVersion: tls.minVersion ?? SMTP_DEFAULTS.tls.min_version,
         ...(tls.servername === undefined ? {} : { servername: tls.servername }),
         ...(ca === undefined ? {} : { ca }),
       },

@@ -1,5 +1,4 @@
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { readBody, sendRequest } from "../../http/request.js";
 import { describeError, permanentFailure } from "./delivery.js";
 
 /** How much of a response body is kept for error messages. */
@@ -22,38 +21,21 @@ export async function postBody(
   headers: Readonly<Record<string, string>>,
   signal: AbortSignal,
 ): Promise<void> {
-  const target = new URL(url);
-  const request = target.protocol === "https:" ? httpsRequest : httpRequest;
-  const payload = Buffer.from(body, "utf8");
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    let req: ReturnType<typeof request>;
-    try {
-      req = request(
-        target,
-        {
-          method: "POST",
-          agent: false,
-          signal,
-          headers: { ...headers, "Content-Length": String(payload.length) },
-        },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (chunk: string) => {
-            if (text.length < MAX_RESPONSE_CHARS) text += chunk;
-          });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-          res.on("error", reject);
-        },
-      );
-    } catch (error) {
-      // Thrown before sending, e.g. a header value with a line break: retrying cannot help.
-      reject(permanentFailure(`invalid request: ${describeError(error)}`));
-      return;
-    }
-    req.on("error", reject);
-    req.end(payload);
-  });
+  let answer: Promise<{ status: number; text: string }>;
+  try {
+    answer = sendRequest(
+      new URL(url),
+      { method: "POST", headers, body: Buffer.from(body, "utf8"), signal },
+      async (res) => ({
+        status: res.statusCode ?? 0,
+        text: (await readBody(res, MAX_RESPONSE_CHARS * 4)).toString("utf8"),
+      }),
+    );
+  } catch (error) {
+    // Thrown before sending, e.g. a header value with a line break: retrying cannot help.
+    throw permanentFailure(`invalid request: ${describeError(error)}`);
+  }
+  const { status, text } = await answer;
   if (status >= 200 && status < 300) return;
   const detail = text.trim().slice(0, MAX_RESPONSE_CHARS).replace(/\s+/g, " ");
   const message = `HTTP ${status}${detail ? ` (${detail})` : ""}`;

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import type { Channel, ChannelContext, DeliveryPolicy } from "./channel.js";
+import { type Channel, type ChannelContext, deliveryPolicy as policy } from "./channel.js";
 import { ConsoleChannel, ConsoleChannelConfig } from "./console-channel.js";
 import { DesktopChannel, DesktopChannelConfig, type DesktopEnvironment } from "./desktop-channel.js";
 import { EmailChannel, EmailChannelConfig } from "./email-channel.js";
@@ -23,18 +23,6 @@ export type ChannelKind = z.infer<typeof ChannelKind>;
 export interface ChannelFactoryContext extends ChannelContext {
   /** The desktop to notify on (default: this process's). */
   readonly desktop?: DesktopEnvironment | undefined;
-}
-
-function policy(config: {
-  timeout_seconds: number;
-  max_attempts: number;
-  backoff_seconds: number;
-}): DeliveryPolicy {
-  return {
-    timeoutSeconds: config.timeout_seconds,
-    maxAttempts: config.max_attempts,
-    backoffSeconds: config.backoff_seconds,
-  };
 }
 
 const FACTORIES: {

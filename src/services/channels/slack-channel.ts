@@ -3,6 +3,7 @@ import { eventFacts, headline } from "../job-event.js";
 import {
   type Alert,
   type AlertOn,
+  CHANNEL_DEFAULTS,
   type Channel,
   DELIVERY_FIELDS,
   type DeliveryPolicy,
@@ -100,8 +101,8 @@ export class SlackChannel implements Channel {
     policy?: DeliveryPolicy | undefined;
   }) {
     this.webhookUrl = options.webhookUrl;
-    this.on = options.on ?? ["success", "failure"];
-    this.policy = options.policy ?? { timeoutSeconds: 10, maxAttempts: 3, backoffSeconds: 1 };
+    this.on = options.on ?? CHANNEL_DEFAULTS.on;
+    this.policy = options.policy ?? CHANNEL_DEFAULTS.policy;
     this.label = `SlackChannel(${urlLabel(this.webhookUrl)})`;
     this.secrets = urlSecrets(this.webhookUrl);
   }

@@ -4,6 +4,7 @@ import { headline } from "../job-event.js";
 import {
   type Alert,
   type AlertOn,
+  CHANNEL_DEFAULTS,
   type Channel,
   DELIVERY_FIELDS,
   type DeliveryPolicy,
@@ -45,6 +46,9 @@ export const WebhookChannelConfig = z
   })
   .describe("POSTs the alert as JSON to a URL (an incident tool, a chat bridge, your own service).");
 export type WebhookChannelConfig = z.infer<typeof WebhookChannelConfig>;
+
+/** The signature header of a channel built without a config: the schema's default. */
+const SIGNATURE_HEADER = WebhookChannelConfig.shape.signature_header.parse(undefined);
 
 /** The JSON a {@link WebhookChannel} POSTs. Absent facts are `null`, so every key is always there. */
 export interface WebhookPayload {
@@ -165,9 +169,9 @@ export class WebhookChannel implements Channel {
     this.url = options.url;
     this.headers = options.headers ?? {};
     this.hmacSecret = options.hmacSecret;
-    this.signatureHeader = options.signatureHeader ?? "X-Mlbatch-Signature";
-    this.on = options.on ?? ["success", "failure"];
-    this.policy = options.policy ?? { timeoutSeconds: 10, maxAttempts: 3, backoffSeconds: 1 };
+    this.signatureHeader = options.signatureHeader ?? SIGNATURE_HEADER;
+    this.on = options.on ?? CHANNEL_DEFAULTS.on;
+    this.policy = options.policy ?? CHANNEL_DEFAULTS.policy;
     this.label = `WebhookChannel(${urlLabel(this.url)})`;
     this.secrets = [
       ...urlSecrets(this.url),

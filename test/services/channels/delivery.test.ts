@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { backoffDelay } from "../../../src/http/retry.js";
 import type { Alert, Channel } from "../../../src/services/channels/channel.js";
 import {
-  backoffDelay,
   deliver,
   deliveryBound,
+  deliveryRetries,
   describeError,
   MAX_BACKOFF_SECONDS,
   permanentFailure,
@@ -38,15 +39,17 @@ function recordedSleep() {
 
 describe("backoffDelay", () => {
   it("given retries 1..n, then delays double from the base, with jitter in [half, all], capped", () => {
-    expect(backoffDelay(1, 1, () => 0)).toBe(500);
-    expect(backoffDelay(1, 1, () => 1)).toBe(1000);
-    expect(backoffDelay(2, 1, () => 1)).toBe(2000);
-    expect(backoffDelay(3, 1, () => 0.5)).toBe(3000);
-    expect(backoffDelay(20, 1, () => 1)).toBe(MAX_BACKOFF_SECONDS * 1000);
+    const base = (seconds: number) =>
+      deliveryRetries({ timeoutSeconds: 10, maxAttempts: 3, backoffSeconds: seconds }).backoff;
+    expect(backoffDelay(base(1), 1, () => 0)).toBe(0.5);
+    expect(backoffDelay(base(1), 1, () => 1)).toBe(1);
+    expect(backoffDelay(base(1), 2, () => 1)).toBe(2);
+    expect(backoffDelay(base(1), 3, () => 0.5)).toBe(3);
+    expect(backoffDelay(base(1), 20, () => 1)).toBe(MAX_BACKOFF_SECONDS);
     for (let i = 0; i < 100; i++) {
-      const delay = backoffDelay(2, 0.5);
-      expect(delay).toBeGreaterThanOrEqual(500);
-      expect(delay).toBeLessThanOrEqual(1000);
+      const delay = backoffDelay(base(0.5), 2);
+      expect(delay).toBeGreaterThanOrEqual(0.5);
+      expect(delay).toBeLessThanOrEqual(1);
     }
   });
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { MlbatchError, messageOf } from "../../errors.js";
+import { MlbatchError, messageOf } from "../errors.js";
 
 /** How requests authenticate, as MLflow's Python client does it. */
 export type Credentials =
@@ -37,10 +37,11 @@ const TRUE = new Set(["true", "1", "yes", "on"]);
  *
  * @param uri - the tracking or registry URI (`http(s)://`), possibly with `user:password@`
  * @param env - the environment to read (default: this process's)
- * @throws MlbatchError `E_CONFIG` when a certificate file cannot be read or the TLS options contradict
+ * @throws MlbatchError `E_CONFIG` when the URI is not a URL, a certificate file cannot be read or the TLS
+ * options contradict
  */
 export function connectionFromEnv(uri: string, env: NodeJS.ProcessEnv = process.env): Connection {
-  const url = new URL(uri);
+  const url = parseUrl(uri);
   const fromUri =
     url.username !== ""
       ? { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
@@ -94,6 +95,18 @@ export function authorizationHeader(credentials: Credentials): string | undefine
 /** A URI with any `user:password@` removed, for messages, logs and cache keys. */
 export function withoutCredentials(uri: string): string {
   return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
+}
+
+function parseUrl(uri: string): URL {
+  try {
+    return new URL(uri);
+  } catch (error) {
+    throw new MlbatchError(
+      "E_CONFIG",
+      `invalid tracking server URI "${withoutCredentials(uri)}": expected http(s)://host[:port]`,
+      { cause: error },
+    );
+  }
 }
 
 function pemFile(variable: string, path: string | undefined): { path: string; pem: string } | undefined {
