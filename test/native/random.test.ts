@@ -16,7 +16,7 @@ import { worst } from "./compare.js";
  * The Python is the tests' (MLBATCH_TEST_PYTHON, test/requirements.txt has the libraries); if it lacks
  * them, a venv .venv-gbm/ is made from test/requirements.txt.
  */
-const CASES = 24;
+const CASES = 16;
 const SEED = Number(process.env.MLBATCH_GBM_SEED ?? 14);
 
 interface Case {

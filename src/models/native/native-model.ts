@@ -96,11 +96,19 @@ export class NativeModel implements Model {
       if (column === undefined) {
         throw new MlbatchError("E_PREDICT", `model ${this.uri}: the batch has no column "${spec.name}"`);
       }
+      if (Array.isArray(column.data)) {
+        throw new MlbatchError(
+          "E_PREDICT",
+          `model ${this.uri}: column "${column.name}" is a ${column.type} column; the model takes numbers (a ` +
+            "categorical feature takes its integer codes). Cast it to a number in the input, or log the model " +
+            "with numeric codes.",
+        );
+      }
       return column;
     });
     let z: Float32Array;
     try {
-      z = await this.scorer.margins(this.uri, features, n);
+      z = await this.scorer.margins(features, n);
     } catch (error) {
       if (error instanceof MlbatchError) throw error;
       throw new MlbatchError("E_PREDICT", `model ${this.uri}: the tree engine failed: ${messageOf(error)}`, {

@@ -1,5 +1,4 @@
 import type { Column } from "../../data/batch.js";
-import { MlbatchError } from "../../errors.js";
 import { compile, type Ensemble, type MatrixColumn, TreePool } from "./ensemble.js";
 
 /** At or below this magnitude LightGBM reads a value as zero: its `kZeroThreshold`, the float `1e-35f`. */
@@ -12,7 +11,7 @@ const ZERO = Math.fround(1e-35);
  * @example
  * ```ts
  * const scorer = await TreeScorer.create(ensemble, 2);
- * const margins = await scorer.margins(uri, [hr, temp], batch.length);
+ * const margins = await scorer.margins([hr, temp], batch.length);
  * await scorer.close();
  * ```
  */
@@ -37,16 +36,15 @@ export class TreeScorer {
   /**
    * The margins of `n` rows, row-major `[n, groups]` float32.
    *
-   * @param features - the model's features, in its order (the batch's columns that feed them)
-   * @throws MlbatchError `E_PREDICT` for a column that is not numeric
+   * @param features - the model's features, in its order (the batch's numeric columns that feed them)
    */
-  async margins(uri: string, features: readonly Column[], n: number): Promise<Float32Array> {
+  async margins(features: readonly Column[], n: number): Promise<Float32Array> {
     const width = Math.max(1, this.columns.length);
     const x = new Float32Array(n * width);
     this.columns.forEach((c, k) => {
       const column = features[c.feature];
       if (column === undefined) return;
-      fill(uri, x, k, width, n, column, c);
+      fill(x, k, width, n, column, c);
     });
     const { z } = await this.pool.run(x, n, width);
     return z;
@@ -59,23 +57,9 @@ export class TreeScorer {
 }
 
 /** Writes column `k` of the matrix from a batch column, through the column's transform. */
-function fill(
-  uri: string,
-  x: Float32Array,
-  k: number,
-  width: number,
-  n: number,
-  column: Column,
-  c: MatrixColumn,
-): void {
-  const { data } = column;
-  if (Array.isArray(data)) {
-    throw new MlbatchError(
-      "E_PREDICT",
-      `model ${uri}: column "${column.name}" is a ${column.type} column; the model takes numbers (a categorical ` +
-        "feature takes its integer codes). Cast it to a number in the input, or log the model with numeric codes.",
-    );
-  }
+function fill(x: Float32Array, k: number, width: number, n: number, column: Column, c: MatrixColumn): void {
+  // The model checked that every feature column is numeric.
+  const data = column.data as ArrayLike<number> | BigInt64Array;
   const big = data instanceof BigInt64Array;
   for (let i = 0; i < n; i++) {
     let v = big ? Number((data as BigInt64Array)[i]!) : (data as ArrayLike<number>)[i]!;
