@@ -1,7 +1,8 @@
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Batch } from "../../src/data/batch.js";
 import type { MLmodel } from "../../src/models/mlmodel.js";
@@ -29,24 +30,25 @@ interface Case {
   readonly prediction: number[];
 }
 
-function canImport(python: string): boolean {
-  try {
-    execFileSync(python, ["-c", "import xgboost, lightgbm, pandas"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
+const run = promisify(execFile);
+
+async function canImport(python: string): Promise<boolean> {
+  return run(python, ["-c", "import xgboost, lightgbm, pandas"]).then(
+    () => true,
+    () => false,
+  );
 }
 
-function pythonWithLibraries(): string {
+/** Asynchronously: a pip install takes minutes, and a blocked worker loses its test runner. */
+async function pythonWithLibraries(): Promise<string> {
   const python = inject("python");
-  if (canImport(python)) return python;
+  if (await canImport(python)) return python;
   const venv = resolve(".venv-gbm");
   const own = join(venv, "bin", "python");
-  if (!existsSync(own)) execFileSync("python3", ["-m", "venv", venv], { stdio: "inherit" });
-  if (!canImport(own)) {
-    execFileSync(own, ["-m", "pip", "install", "--quiet", "-r", "test/requirements.txt"], {
-      stdio: "inherit",
+  if (!existsSync(own)) await run("python3", ["-m", "venv", venv]);
+  if (!(await canImport(own))) {
+    await run(own, ["-m", "pip", "install", "--quiet", "-r", "test/requirements.txt"], {
+      maxBuffer: 1 << 26,
     });
   }
   return own;
@@ -54,10 +56,10 @@ function pythonWithLibraries(): string {
 
 const out = mkdtempSync(join(tmpdir(), "mlbatch-gbm-random-"));
 let cases: Case[] = [];
-beforeAll(() => {
-  const python = pythonWithLibraries();
-  execFileSync(python, [join(import.meta.dirname, "random_models.py"), out, String(SEED), String(CASES)], {
-    stdio: ["ignore", "ignore", "inherit"],
+beforeAll(async () => {
+  const python = await pythonWithLibraries();
+  await run(python, [join(import.meta.dirname, "random_models.py"), out, String(SEED), String(CASES)], {
+    maxBuffer: 1 << 26,
   });
   cases = (JSON.parse(readFileSync(join(out, "cases.json"), "utf8")) as { cases: Case[] }).cases;
 }, 600_000);
