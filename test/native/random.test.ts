@@ -23,6 +23,7 @@ const SEED = Number(process.env.MLBATCH_GBM_SEED ?? 14);
 interface Case {
   readonly library: "xgboost" | "lightgbm";
   readonly kind: string;
+  readonly objective: string;
   readonly file: string;
   readonly features: string[];
   readonly rows: (number | string | null)[][];
@@ -130,7 +131,7 @@ describe(`random XGBoost and LightGBM models (seed ${SEED})`, () => {
           const tolerance = c.library === "xgboost" ? 2 ** -22 : 2e-6;
           expect(
             error,
-            `case ${i} (${c.library} ${c.kind}, ${c.file}), output ${j}, row ${at}: ${JSON.stringify(c.rows[at])}`,
+            `case ${i} (${c.library} ${c.objective}, ${c.file}), output ${j}, row ${at}: ${JSON.stringify(c.rows[at])}`,
           ).toBeLessThanOrEqual(tolerance);
         }
       } finally {

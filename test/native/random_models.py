@@ -17,6 +17,18 @@ import pandas as pd
 import xgboost as xgb
 
 
+XGB_OBJECTIVES = {
+    "regression": ["reg:squarederror", "count:poisson", "reg:absoluteerror"],
+    "binary": ["binary:logistic", "binary:logitraw", "binary:hinge"],
+    "multiclass": ["multi:softprob", "multi:softmax"],
+}
+LGB_OBJECTIVES = {
+    "regression": ["regression", "poisson", "huber"],
+    "binary": ["binary", "cross_entropy"],
+    "multiclass": ["multiclass", "multiclassova"],
+}
+
+
 def thresholds_xgb(booster):
     out = {}
     frame = booster.trees_to_dataframe()
@@ -90,8 +102,12 @@ def case(rng, i, out):
         for c in cats:
             frame[c] = pd.Categorical(frame[c].astype("Int64"), categories=list(range(8)))
         params = {"max_depth": depth, "learning_rate": 0.5, "booster": str(rng.choice(["gbtree", "dart"])),
-                  "objective": {"regression": "reg:squarederror", "binary": "binary:logistic",
-                                "multiclass": "multi:softprob"}[kind], "max_cat_to_onehot": 1}
+                  "objective": str(rng.choice(XGB_OBJECTIVES[kind])), "max_cat_to_onehot": 1,
+                  "num_parallel_tree": int(rng.choice([1, 1, 2]))}
+        if params["objective"] == "count:poisson":
+            y = np.abs(y)
+        if params["objective"] == "reg:absoluteerror":
+            params["num_parallel_tree"] = 1  # XGBoost 2 refuses forests for adaptive trees
         if params["booster"] == "dart":
             params.update({"rate_drop": 0.3, "skip_drop": 0.0})
         if kind == "multiclass":
@@ -105,9 +121,12 @@ def case(rng, i, out):
         for c in cats:
             test[c] = pd.Categorical(test[c].astype("Int64"), categories=list(range(8)))
         pred = booster.predict(xgb.DMatrix(test, enable_categorical=True))
-        info.update({"booster": params["booster"]})
+        info.update({"booster": params["booster"], "objective": params["objective"]})
     else:
-        params = {"objective": {"regression": "regression", "binary": "binary", "multiclass": "multiclass"}[kind],
+        objective = str(rng.choice(LGB_OBJECTIVES[kind]))
+        if objective == "poisson":
+            y = np.abs(y)
+        params = {"objective": objective,
                   "num_leaves": int(rng.integers(2, 9)), "learning_rate": 0.5, "verbose": -1, "min_data_in_leaf": 5,
                   "use_missing": bool(rng.random() < 0.8), "zero_as_missing": bool(rng.random() < 0.3),
                   "min_data_per_group": 5, "cat_smooth": 1, "max_cat_to_onehot": int(rng.choice([1, 4]))}
@@ -121,7 +140,8 @@ def case(rng, i, out):
         rows = rows_for(rng, 200, names, cats, thresholds_lgb(booster, names))
         # Categorical values as LightGBM reads them from a numeric frame: the codes are the values.
         pred = booster.predict(rows)
-        info.update({"params": {k: v for k, v in params.items() if k in ("use_missing", "zero_as_missing", "boosting")}})
+        info.update({"objective": objective,
+                     "params": {k: v for k, v in params.items() if k in ("use_missing", "zero_as_missing", "boosting")}})
     values = rows.to_numpy(dtype=np.float64)
     info.update({
         "file": file,

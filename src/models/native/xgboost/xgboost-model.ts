@@ -221,10 +221,10 @@ function linkOf(objective: string, groups: number, refuse: (why: string) => neve
   return refuse(`objective "${objective}" is not supported`);
 }
 
-/** The objective's `ProbToMargin`, in float32 as XGBoost computes it. */
+/** The objective's `ProbToMargin`, in float32 as XGBoost computes it (`binary:logitraw` keeps its base as is). */
 function toMargin(objective: string, b: number): number {
   const f = Math.fround;
-  if (LOGISTIC.has(objective) || objective === "binary:logitraw") return f(-f(Math.log(f(f(1 / f(b)) - 1))));
+  if (LOGISTIC.has(objective)) return f(-f(Math.log(f(f(1 / f(b)) - 1))));
   if (LOG_LINK.has(objective)) return f(Math.log(f(b)));
   return f(b);
 }
