@@ -115,20 +115,14 @@ export class NativeModel implements Model {
         cause: error,
       });
     }
-    const { head, returns, classes } = this.plan;
+    const { head, returns } = this.plan;
     const p = finish(head, z, n);
     const w = width(head);
     const columns: Column[] = [];
-    const type = this.outputs[0]!.type;
-    if (returns === "values" && classes === 0) columns.push(floats("prediction", type, p, n, w, 0));
-    else if (returns === "values" || returns === "labels") {
-      columns.push(
-        returns === "labels" ? labels(this.plan, p, n, w) : floats("prediction", type, p, n, w, 0),
-      );
-    }
+    if (returns === "labels") columns.push(labels(this.plan, p, n, w));
+    else if (returns === "values") columns.push(floats("prediction", head.precision, p, n, w, 0));
     if (returns === "probabilities" || this.probabilities) {
-      const probType = this.outputs[this.outputs.length - 1]!.type;
-      columns.push(...probabilityColumns(probType, p, n, w));
+      columns.push(...probabilityColumns(head.precision, p, n, w));
     }
     return { length: n, columns };
   }
