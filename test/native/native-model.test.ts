@@ -59,6 +59,16 @@ describe("NativeModel", () => {
     }
   });
 
+  it("given XGBoost 2's JSON with bare NaN, laid out on several lines, when loaded, then it predicts as the compact file", async () => {
+    const original = join(FIXTURES, "../mlflow2/xgb_cat");
+    const dir = join(work, "pretty");
+    cpSync(original, dir, { recursive: true });
+    const text = readFileSync(join(dir, "model.json"), "utf8");
+    expect(text).toContain("NaN");
+    writeFileSync(join(dir, "model.json"), `{\n  ${text.slice(1).replaceAll(",", ",\n    ")}`);
+    expect(await predict(dir)).toEqual(await predict(original));
+  });
+
   it("given feature_columns for a model with a column signature, when loaded, then E_CONFIG", async () => {
     const mlmodel = await readMLmodel(join(FIXTURES, "lgb_reg"), "models:/m/1");
     await expect(loadNativeModel("models:/m/1", mlmodel, { feature_columns: ["hr"] })).rejects.toMatchObject({

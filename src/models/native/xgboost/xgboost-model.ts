@@ -64,10 +64,9 @@ export function readXgboost(uri: string, file: string, bytes: Uint8Array, sklear
   };
   let doc: UbjValue;
   try {
-    doc =
-      bytes[0] === 0x7b && (bytes[1] === 0x22 || bytes[1] === 0x20 || bytes[1] === 0x0a)
-        ? parseJson(new TextDecoder().decode(bytes))
-        : parseUbjson(bytes);
+    // Both start with "{": UBJSON continues with a type marker (a letter, `#` or `$`), JSON does not.
+    const ubj = bytes[0] !== 0x7b || /[A-Za-z#$]/.test(String.fromCharCode(bytes[1] ?? 0));
+    doc = ubj ? parseUbjson(bytes) : parseJson(new TextDecoder().decode(bytes));
   } catch (error) {
     const legacy = bytes[0] !== 0x7b;
     return refuse(
