@@ -11,11 +11,47 @@ export interface OnnxFlavor {
   readonly sessionOptions: Readonly<Record<string, unknown>> | undefined;
 }
 
+/** The `xgboost` flavor: XGBoost's own model file. */
+export interface XgboostFlavor {
+  /** The model file, relative to the model folder (`model.ubj`, `model.json`, `model.xgb`). */
+  readonly data: string;
+  /** The class saved: `xgboost.core.Booster`, `xgboost.sklearn.XGBClassifier`, ... (MLflow's default: a Booster). */
+  readonly modelClass: string;
+  /** `ubj` (MLflow 3's default), `json`, or `xgb` (MLflow 2's default: UBJSON from XGBoost 2, legacy binary before). */
+  readonly modelFormat: string | undefined;
+  readonly xgbVersion: string | undefined;
+}
+
+/** The `lightgbm` flavor: a Booster's text model, or a scikit-learn API estimator stored whole. */
+export interface LightgbmFlavor {
+  /** `model.lgb` for a Booster; `model.skops` / `model.pkl` for an `LGBMModel`. */
+  readonly data: string;
+  /** `lightgbm.basic.Booster` (MLflow's default), `lightgbm.sklearn.LGBMClassifier`, ... */
+  readonly modelClass: string;
+  /** `skops`, `pickle` or `cloudpickle` for scikit-learn API estimators (MLflow 3); undefined for a Booster. */
+  readonly serializationFormat: string | undefined;
+  readonly lgbVersion: string | undefined;
+}
+
+/** The `sklearn` flavor. */
+export interface SklearnFlavor {
+  /** The estimator file, relative to the model folder (`pickled_model`: `model.skops`, `model.pkl`). */
+  readonly data: string;
+  /** `skops` (MLflow 3's default), `cloudpickle` or `pickle` (MLflow 2's default, when unset). */
+  readonly serializationFormat: string | undefined;
+  /** The types the model's author trusted for skops loading. */
+  readonly skopsTrustedTypes: readonly string[];
+  readonly sklearnVersion: string | undefined;
+}
+
 /** What mlbatch needs from a model folder's `MLmodel` file. */
 export interface MLmodel {
   readonly directory: string;
   readonly flavors: readonly string[];
   readonly onnx: OnnxFlavor | undefined;
+  readonly xgboost?: XgboostFlavor | undefined;
+  readonly lightgbm?: LightgbmFlavor | undefined;
+  readonly sklearn?: SklearnFlavor | undefined;
   readonly signature: Signature;
   readonly runId: string | undefined;
   readonly mlflowVersion: string | undefined;
@@ -56,10 +92,49 @@ export async function readMLmodel(directory: string, model: string): Promise<MLm
             data: String(onnx.data ?? "model.onnx"),
             sessionOptions: (onnx.onnx_session_options ?? undefined) as Record<string, unknown> | undefined,
           },
+    xgboost: xgboostFlavor(flavors.xgboost),
+    lightgbm: lightgbmFlavor(flavors.lightgbm),
+    sklearn: sklearnFlavor(flavors.sklearn),
     signature: parseSignature(doc.signature, model),
     runId: typeof doc.run_id === "string" ? doc.run_id : undefined,
     mlflowVersion: typeof doc.mlflow_version === "string" ? doc.mlflow_version : undefined,
     inputExample: await readInputExample(directory, doc.saved_input_example_info),
+  };
+}
+
+type Flavor = Record<string, unknown> | undefined;
+
+const text = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+function xgboostFlavor(f: Flavor): XgboostFlavor | undefined {
+  if (f === undefined) return undefined;
+  const modelFormat = text(f.model_format);
+  return {
+    data: text(f.data) ?? `model.${modelFormat ?? "xgb"}`,
+    modelClass: text(f.model_class) ?? "xgboost.core.Booster",
+    modelFormat,
+    xgbVersion: text(f.xgb_version),
+  };
+}
+
+function lightgbmFlavor(f: Flavor): LightgbmFlavor | undefined {
+  if (f === undefined) return undefined;
+  return {
+    data: text(f.data) ?? "model.lgb",
+    modelClass: text(f.model_class) ?? "lightgbm.basic.Booster",
+    serializationFormat: text(f.serialization_format),
+    lgbVersion: text(f.lgb_version),
+  };
+}
+
+function sklearnFlavor(f: Flavor): SklearnFlavor | undefined {
+  if (f === undefined) return undefined;
+  const trusted = Array.isArray(f.skops_trusted_types) ? f.skops_trusted_types.map(String) : [];
+  return {
+    data: text(f.pickled_model) ?? "model.pkl",
+    serializationFormat: text(f.serialization_format),
+    skopsTrustedTypes: trusted,
+    sklearnVersion: text(f.sklearn_version),
   };
 }
 
