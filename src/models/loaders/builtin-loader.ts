@@ -1,14 +1,20 @@
 import * as z from "zod";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
-import { OnnxModel } from "../onnx-model.js";
-import { type SessionOptions, SessionOptionsConfig } from "../session-options.js";
+import { NativeOptionsConfig } from "../native/index.js";
+import { SessionOptionsConfig } from "../session-options.js";
 import { FeatureColumnsConfig } from "./feature-columns.js";
 import type { Loader } from "./loader.js";
+import { type LoaderOptions, openModel } from "./open-model.js";
 
 /** Config of {@link BuiltinLoader}. */
 export const BuiltinLoaderConfig = z
-  .strictObject({ KIND: z.literal("BuiltinLoader"), ...SessionOptionsConfig, ...FeatureColumnsConfig })
+  .strictObject({
+    KIND: z.literal("BuiltinLoader"),
+    ...SessionOptionsConfig,
+    ...FeatureColumnsConfig,
+    ...NativeOptionsConfig,
+  })
   .describe(
     "Loads the model as MLflow's built-in pyfunc does and wraps its raw prediction into a `prediction` column.",
   );
@@ -25,16 +31,13 @@ export const BuiltinLoaderConfig = z
  */
 export class BuiltinLoader implements Loader {
   /**
-   * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`), and
-   * `feature_columns`
+   * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`),
+   * `feature_columns`, and `probabilities` for natively run classifiers
    */
-  constructor(
-    private readonly options: SessionOptions & { feature_columns?: readonly string[] | undefined } = {},
-  ) {}
+  constructor(private readonly options: LoaderOptions = {}) {}
 
   /** @inheritdoc */
   load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[]): Promise<Model> {
-    const { feature_columns: featureColumns, ...session } = this.options;
-    return OnnxModel.create(uri, mlmodel, "prediction", session, { featureColumns, tableColumns });
+    return openModel(uri, mlmodel, "prediction", this.options, tableColumns);
   }
 }
