@@ -1,0 +1,76 @@
+import { type Attrs, NotNative } from "./attrs.js";
+import { type Frame, numeric, type Transform } from "./frame.js";
+
+/** Applies `f(value, feature)` to every numeric column. */
+function map(frame: Frame, what: string, f: (v: number, j: number) => number): Frame {
+  const columns = frame.columns.map((_c, j) => {
+    const input = numeric(frame, j, what);
+    const out = new Float64Array(frame.length);
+    for (let i = 0; i < out.length; i++) out[i] = f(input[i]!, j);
+    return out;
+  });
+  return { length: frame.length, columns };
+}
+
+function optionalNumbers(scaler: Attrs, name: string): Float64Array | undefined {
+  const v = scaler.get(name);
+  return v === null || v === undefined ? undefined : scaler.numbers(name);
+}
+
+/** A fitted StandardScaler: `(x - mean_) / scale_`, either left out when not fitted. */
+export function standardScaler(scaler: Attrs): Transform {
+  const mean = optionalNumbers(scaler, "mean_");
+  const scale = optionalNumbers(scaler, "scale_");
+  return {
+    apply: (frame) =>
+      map(frame, scaler.type, (v, j) => {
+        const centered = mean === undefined ? v : v - mean[j]!;
+        return scale === undefined ? centered : centered / scale[j]!;
+      }),
+  };
+}
+
+/** A fitted MinMaxScaler: `x * scale_ + min_`, clipped to `feature_range` when `clip`. */
+export function minMaxScaler(scaler: Attrs): Transform {
+  const scale = scaler.numbers("scale_");
+  const min = scaler.numbers("min_");
+  const clip = scaler.get("clip") === true;
+  const range = scaler.get("feature_range");
+  const [low, high] = Array.isArray(range) ? (range as number[]) : [0, 1];
+  return {
+    apply: (frame) =>
+      map(frame, scaler.type, (v, j) => {
+        const y = v * scale[j]! + min[j]!;
+        return clip ? Math.min(Math.max(y, low!), high!) : y;
+      }),
+  };
+}
+
+/**
+ * A fitted SimpleImputer on numbers: missing values (NaN, or the number `missing_values`) become
+ * `statistics_`; features all missing at fit are dropped unless `keep_empty_features`.
+ */
+export function simpleImputer(imputer: Attrs): Transform {
+  if (imputer.get("add_indicator") === true) {
+    throw imputer.refuse("add_indicator", "missing-value indicator columns are not reproduced natively");
+  }
+  const missing = imputer.get("missing_values");
+  if (typeof missing !== "number") {
+    throw imputer.refuse("missing_values", "mlbatch imputes numeric missing values (NaN or a number)");
+  }
+  const stats = imputer.array("statistics_").values;
+  if (!(stats instanceof Float64Array)) {
+    throw new NotNative(`${imputer.type} imputes strings; mlbatch's native imputer takes numbers`);
+  }
+  const keepEmpty = imputer.get("keep_empty_features") === true;
+  const kept = Array.from(stats.keys()).filter((j) => keepEmpty || !Number.isNaN(stats[j]!));
+  const isMissing = Number.isNaN(missing) ? (v: number) => Number.isNaN(v) : (v: number) => v === missing;
+  return {
+    apply(frame: Frame): Frame {
+      const imputed = map(frame, imputer.type, (v, j) =>
+        isMissing(v) ? (keepEmpty && Number.isNaN(stats[j]!) ? 0 : stats[j]!) : v,
+      );
+      return { length: frame.length, columns: kept.map((j) => imputed.columns[j]!) };
+    },
+  };
+}

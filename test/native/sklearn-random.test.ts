@@ -1,0 +1,88 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type Compiled, compileModel } from "../../src/models/native/sklearn/compile.js";
+import type { Frame } from "../../src/models/native/sklearn/frame.js";
+import { decodeSkops } from "../../src/models/native/skops/index.js";
+import { sklearnPython } from "./sklearn-python.js";
+
+/**
+ * Random small trees, forests and boosted ensembles, trained by scikit-learn at test time
+ * (sklearn_random.py: inputs on grids, on the splits' midpoints, off the grid, NaNs, categorical features
+ * for HistGradientBoosting), against scikit-learn's predict and predict_proba. The seed is random, or
+ * MLBATCH_SKLEARN_SEED; a failure names it.
+ */
+const SEED = Number(process.env.MLBATCH_SKLEARN_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const COUNT = 30;
+/** float32 leaf values summed in float32 (at most 15 trees here), against scikit-learn's float64. */
+const RELATIVE = 2e-5;
+
+interface RandomCase {
+  readonly estimator: string;
+  readonly rows: readonly (readonly (number | null)[])[];
+  readonly predict: readonly (number | string)[];
+  readonly proba?: readonly (readonly number[])[];
+}
+
+let dir: string;
+let cases: RandomCase[];
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "mlbatch-sklearn-"));
+  const python = sklearnPython(inject("python"));
+  execFileSync(python, [join(import.meta.dirname, "sklearn_random.py"), dir, String(SEED), String(COUNT)]);
+  cases = JSON.parse(readFileSync(join(dir, "cases.json"), "utf8")) as RandomCase[];
+}, 300_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function frame(rows: RandomCase["rows"]): Frame {
+  const width = rows[0]?.length ?? 0;
+  const columns = Array.from({ length: width }, (_, j) =>
+    Float64Array.from(rows, (r) => (r[j] === null ? Number.NaN : r[j]!)),
+  );
+  return { length: rows.length, columns };
+}
+
+describe(`random scikit-learn tree models against scikit-learn (seed ${SEED})`, () => {
+  it(`${COUNT} models predict as scikit-learn does`, async () => {
+    for (const [i, c] of cases.entries()) {
+      let compiled: Compiled | undefined;
+      try {
+        // Given a random model scikit-learn trained and dumped with skops
+        compiled = await compileModel(decodeSkops(readFileSync(join(dir, `case${i}.skops`))).root, 2);
+        // When mlbatch predicts scikit-learn's rows
+        const out = await compiled.estimator.predict(frame(c.rows));
+        // Then values, labels and probabilities are scikit-learn's
+        const where = `case ${i} (${c.estimator}, seed ${SEED})`;
+        if (out.kind === "values") {
+          out.values.forEach((v, r) => {
+            const want = c.predict[r] as number;
+            if (Math.abs(v - want) > RELATIVE * Math.max(1, Math.abs(want)))
+              expect.fail(`${where} row ${r}: ${v} vs ${want}`);
+          });
+          continue;
+        }
+        const classes = compiled.estimator.classes!;
+        const k = classes.length;
+        c.proba!.forEach((row, r) =>
+          row.forEach((want, j) => {
+            const got = out.proba[r * k + j]!;
+            if (Math.abs(got - want) > RELATIVE)
+              expect.fail(`${where} row ${r} class ${j}: ${got} vs ${want}`);
+          }),
+        );
+        // A label may differ only where scikit-learn's own probabilities tie within the tolerance.
+        out.label.forEach((j, r) => {
+          if (classes[j] === c.predict[r]) return;
+          const p = c.proba![r]!;
+          const want = classes.indexOf(c.predict[r]!);
+          if (Math.abs(p[j]! - p[want]!) > RELATIVE)
+            expect.fail(`${where} row ${r}: label ${classes[j]} vs ${c.predict[r]}`);
+        });
+      } finally {
+        await compiled?.estimator.close();
+      }
+    }
+  }, 60_000);
+});

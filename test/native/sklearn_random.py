@@ -1,0 +1,116 @@
+"""Random small tree models trained by scikit-learn, for test/native/sklearn-random.test.ts.
+
+    python sklearn_random.py OUT_DIR SEED COUNT
+
+Writes OUT_DIR/case<i>.skops (skops.io.dump of the fitted model) and OUT_DIR/cases.json: per case the
+estimator, the rows (NaN as null) and scikit-learn's predict (and predict_proba for classifiers). Inputs
+come from small grids, so that rows fall on and near the thresholds (the midpoints of grid values), plus
+values off the grid and NaNs where the estimator takes them.
+"""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import skops.io as sio
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+KINDS = ["dt", "rf", "et", "gb", "hgb"]
+
+
+def data(rng, n, features, nan):
+    grids = [np.round(rng.normal(size=rng.integers(3, 12)), 3) * 10.0 ** rng.integers(-3, 4) for _ in range(features)]
+    x = np.column_stack([rng.choice(g, size=n) for g in grids]).astype(np.float64)
+    if nan:
+        x[rng.random(x.shape) < 0.1] = np.nan
+    return x, grids
+
+
+def rows(rng, grids, n, nan):
+    x = np.column_stack([rng.choice(g, size=n) for g in grids]).astype(np.float64)
+    # Midpoints of grid values (where splits are), and values off the grid.
+    for j, g in enumerate(grids):
+        s = np.sort(g)
+        mids = (s[1:] + s[:-1]) / 2 if len(s) > 1 else s
+        pick = rng.random(n) < 0.3
+        x[pick, j] = rng.choice(mids, size=pick.sum())
+        off = rng.random(n) < 0.1
+        x[off, j] = rng.normal(size=off.sum()) * 100
+    if nan:
+        x[rng.random(x.shape) < 0.1] = np.nan
+    return x
+
+
+def model(rng, kind, classes):
+    depth = int(rng.integers(1, 7))
+    seed = int(rng.integers(1 << 30))
+    n = int(rng.integers(1, 6))
+    if kind == "dt":
+        return (DecisionTreeClassifier if classes else DecisionTreeRegressor)(max_depth=depth, random_state=seed)
+    if kind == "rf":
+        return (RandomForestClassifier if classes else RandomForestRegressor)(n, max_depth=depth, random_state=seed)
+    if kind == "et":
+        return (ExtraTreesClassifier if classes else ExtraTreesRegressor)(n, max_depth=depth, random_state=seed)
+    if kind == "gb":
+        cls = GradientBoostingClassifier if classes else GradientBoostingRegressor
+        return cls(n_estimators=n * 3, max_depth=depth, learning_rate=float(rng.uniform(0.05, 1)),
+                   init=None if rng.random() < 0.7 else "zero", random_state=seed)
+    cls = HistGradientBoostingClassifier if classes else HistGradientBoostingRegressor
+    return cls(max_iter=n * 3, max_depth=depth + 1, learning_rate=float(rng.uniform(0.05, 1)),
+               early_stopping=False, random_state=seed)
+
+
+def clean(values):
+    return [[None if isinstance(v, float) and math.isnan(v) else v for v in row] if isinstance(row, list)
+            else (None if isinstance(row, float) and math.isnan(row) else row) for row in values]
+
+
+def main():
+    out, seed, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        kind = KINDS[i % len(KINDS)]
+        classes = int(rng.choice([0, 2, 3, 4]))
+        nan = kind in ("dt", "rf", "hgb") and rng.random() < 0.6
+        features = int(rng.integers(1, 6))
+        x, grids = data(rng, 400, features, nan)
+        if classes:
+            y = rng.integers(0, classes, size=len(x))
+            if rng.random() < 0.5:
+                y = np.array(["a", "b", "c", "d"])[y]
+        else:
+            y = np.nan_to_num(x, nan=0.5) @ rng.normal(size=features) + rng.normal(size=len(x))
+        estimator = model(rng, kind, classes)
+        if kind == "hgb" and features > 1 and rng.random() < 0.5:
+            # A categorical feature: small non-negative integers.
+            x[:, 0] = rng.integers(0, 6, size=len(x)).astype(np.float64)
+            grids[0] = np.arange(0, 7, dtype=np.float64)
+            estimator.set_params(categorical_features=[0])
+        estimator.fit(x, y)
+        test = rows(rng, grids, 200, nan)
+        if kind == "hgb" and estimator.get_params().get("categorical_features") is not None:
+            test[:, 0] = np.where(np.isnan(test[:, 0]), np.nan, rng.integers(0, 7, size=len(test)))
+        sio.dump(estimator, out / f"case{i}.skops")
+        case = {"estimator": type(estimator).__name__, "rows": clean(test.tolist()),
+                "predict": clean(estimator.predict(test).tolist())}
+        if classes:
+            case["proba"] = estimator.predict_proba(test).tolist()
+        cases.append(case)
+    (out / "cases.json").write_text(json.dumps(cases))
+
+
+if __name__ == "__main__":
+    main()
