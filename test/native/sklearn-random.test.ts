@@ -65,13 +65,13 @@ describe(`random scikit-learn tree models against scikit-learn (seed ${SEED})`, 
         }
         const classes = compiled.estimator.classes!;
         const k = classes.length;
-        c.proba!.forEach((row, r) =>
-          row.forEach((want, j) => {
-            const got = out.proba[r * k + j]!;
+        for (const [r, row] of c.proba!.entries()) {
+          for (const [j, want] of row.entries()) {
+            const got: number = out.proba[r * k + j]!;
             if (Math.abs(got - want) > RELATIVE)
               expect.fail(`${where} row ${r} class ${j}: ${got} vs ${want}`);
-          }),
-        );
+          }
+        }
         // A label may differ only where scikit-learn's own probabilities tie within the tolerance.
         out.label.forEach((j, r) => {
           if (classes[j] === c.predict[r]) return;

@@ -25,7 +25,9 @@ function bytes(fill: (view: DataView) => void, size: number): Uint8Array {
 
 describe(".npy reader", () => {
   it("reads a version 1 little-endian float64 vector", () => {
-    const data = bytes((v) => [1.5, -2, Number.NaN].forEach((x, i) => v.setFloat64(8 * i, x, true)), 24);
+    const data = bytes((v) => {
+      for (const [i, x] of [1.5, -2, Number.NaN].entries()) v.setFloat64(8 * i, x, true);
+    }, 24);
     const a = parseNpy(npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", data));
     expect(a.shape).toEqual([3]);
     expect(Array.from(a.values as Float64Array)).toEqual([1.5, -2, Number.NaN]);
@@ -33,7 +35,9 @@ describe(".npy reader", () => {
 
   it("reads a version 2 big-endian int32 matrix in Fortran order into C order", () => {
     // [[1, 2, 3], [4, 5, 6]] in Fortran order is 1 4 2 5 3 6.
-    const data = bytes((v) => [1, 4, 2, 5, 3, 6].forEach((x, i) => v.setInt32(4 * i, x, false)), 24);
+    const data = bytes((v) => {
+      for (const [i, x] of [1, 4, 2, 5, 3, 6].entries()) v.setInt32(4 * i, x, false);
+    }, 24);
     const a = parseNpy(npy(2, "{'descr': '>i4', 'fortran_order': True, 'shape': (2, 3), }", data));
     expect(a.shape).toEqual([2, 3]);
     expect(Array.from(a.values as Float64Array)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -41,8 +45,8 @@ describe(".npy reader", () => {
 
   it("reads a version 3 (UTF-8 header) array of unicode strings", () => {
     const data = bytes((v) => {
-      [..."été"].forEach((c, i) => v.setUint32(4 * i, c.codePointAt(0)!, true));
-      [..."b"].forEach((c, i) => v.setUint32(12 + 4 * i, c.codePointAt(0)!, true));
+      for (const [i, c] of [..."été"].entries()) v.setUint32(4 * i, c.codePointAt(0)!, true);
+      v.setUint32(12, "b".codePointAt(0)!, true);
     }, 24);
     const a = parseNpy(npy(3, "{'descr': '<U3', 'fortran_order': False, 'shape': (2,), }", data));
     expect(a.values).toEqual(["été", "b"]);
@@ -163,7 +167,7 @@ describe("skops schema decoding", () => {
     // Then the class and function are names, NaN is read, a CachedNode is the earlier list, a numpy scalar a number
     expect(protocol).toBe(2);
     expect(root).toMatchObject({ kind: "object", type: "evil.module.Thing" });
-    const attrs = (root as { attrs: { entries: Map<string, unknown> } }).attrs.entries;
+    const attrs = (root as unknown as { attrs: { entries: Map<string, unknown> } }).attrs.entries;
     expect(attrs.get("nan")).toBeNaN();
     expect(attrs.get("list")).toEqual(["a", 2]);
     expect(attrs.get("again")).toBe(attrs.get("list"));
