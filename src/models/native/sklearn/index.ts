@@ -23,10 +23,12 @@ export { type SklearnOptions, SklearnOptionsConfig } from "./options.js";
  *
  * @param uri - the model URI, for messages
  * @param mlmodel - the model folder's MLmodel
- * @param options - `probabilities`: a classifier's `probability_<class>` columns; `engine_threads`
+ * @param options - `probabilities`: a classifier's `probability_<class>` columns; `feature_columns`: the
+ * names of a model fitted without column names; `engine_threads`
  * @param tableColumns - the input table's columns, which name the features of a model that names none
  * @throws MlbatchError `E_MODEL_LOAD` for a pickle, a damaged skops file, or an estimator mlbatch does not
- * run natively (named with its full class name); `E_SCHEMA` when nothing names a model's features
+ * run natively (named with its full class name); `E_CONFIG` for `feature_columns` that do not fit;
+ * `E_SCHEMA` when nothing names a model's features
  * @example
  * ```ts
  * const model = await loadSklearnModel("models:/bikes/3", mlmodel, { probabilities: false });
@@ -57,12 +59,12 @@ export async function loadSklearnModel(
     );
   }
   try {
-    const names = featureNames(uri, compiled, mlmodel, tableColumns);
+    const names = featureNames(uri, compiled, mlmodel, options.feature_columns, tableColumns);
     const positions = names.flatMap((_, i) =>
       compiled.reads === undefined || compiled.reads.has(i) ? [i] : [],
     );
     const inputs = positions.map((i) => featureSpec(names[i]!, mlmodel));
-    return new SklearnModel(uri, inputs, positions, names.length, compiled, options.probabilities);
+    return new SklearnModel(uri, inputs, positions, names.length, compiled, options.probabilities === true);
   } catch (error) {
     await compiled.estimator.close();
     throw error;
@@ -74,10 +76,26 @@ function featureNames(
   uri: string,
   compiled: Compiled,
   mlmodel: MLmodel,
+  featureColumns: readonly string[] | undefined,
   tableColumns: readonly string[] | undefined,
 ): readonly string[] {
-  if (compiled.featureNames !== undefined) return compiled.featureNames;
   const n = compiled.nFeatures;
+  if (featureColumns !== undefined) {
+    if (compiled.featureNames !== undefined || mlmodel.signature.inputs !== undefined) {
+      throw new MlbatchError(
+        "E_CONFIG",
+        `loader.feature_columns is set, but model ${uri} names its features (${(compiled.featureNames ?? mlmodel.signature.inputs?.map((c) => c.name) ?? []).join(", ")}): remove loader.feature_columns.`,
+      );
+    }
+    if (n !== undefined && featureColumns.length !== n) {
+      throw new MlbatchError(
+        "E_CONFIG",
+        `loader.feature_columns names ${featureColumns.length} columns, but model ${uri} takes ${n} features: name them all, in order.`,
+      );
+    }
+    return featureColumns;
+  }
+  if (compiled.featureNames !== undefined) return compiled.featureNames;
   const candidates: [string, readonly string[] | undefined][] = [
     ["its signature", mlmodel.signature.inputs?.map((c) => c.name)],
     ["its input example", mlmodel.inputExample?.columns],

@@ -1,17 +1,24 @@
 import * as z from "zod";
 
-/** The options of natively run scikit-learn models, to spread into a loader's config. */
+/**
+ * The options of natively run scikit-learn models, to spread into a loader's strict object (the same
+ * `probabilities` as the other native flavors').
+ */
 export const SklearnOptionsConfig = {
   probabilities: z
     .boolean()
-    .default(false)
+    .optional()
     .describe(
-      "A classifier's class probabilities (`predict_proba`) as columns `probability_<class>`, after its `prediction` (the label).",
+      "For scikit-learn classifiers run natively: also write the class probabilities (predict_proba), one column " +
+        "`probability_<class>` per class in `classes_` order, after `prediction` (the label). Default false.",
     ),
 };
 
-/** The options, as the config gives them (plus the engine's thread count). */
-export type SklearnOptions = z.output<z.ZodObject<typeof SklearnOptionsConfig>> & {
-  /** Worker threads of the tree engine (default: one per core). */
+/** What {@link loadSklearnModel} takes from a loader's config. */
+export interface SklearnOptions {
+  readonly probabilities?: boolean | undefined;
+  /** The loader's `feature_columns`: what names the features of a model fitted without column names. */
+  readonly feature_columns?: readonly string[] | undefined;
+  /** The tree engine's worker threads (default: one per core). */
   readonly engine_threads?: number | undefined;
-};
+}
