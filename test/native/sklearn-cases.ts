@@ -21,6 +21,8 @@ interface Cases {
   readonly inputs: Readonly<Record<string, readonly Cell[]>>;
   readonly clean: Readonly<Record<string, readonly Cell[]>>;
   readonly models: Readonly<Record<string, SklearnCase>>;
+  /** Models mlbatch refuses, and the class the refusal names. */
+  readonly refused?: Readonly<Record<string, string>>;
 }
 
 export const CASES = JSON.parse(readFileSync(join(SKLEARN_DIR, "cases.json"), "utf8")) as Cases;

@@ -1,4 +1,4 @@
-import { isObject, type SkValue } from "../skops/index.js";
+import type { SkValue } from "../skops/index.js";
 import { Attrs, labelsOf, NotNative } from "./attrs.js";
 import { decodeTrees, type TreeNodes, TreeRunner } from "./engine.js";
 import { argmax, type Estimator, type Frame, float32Rows, type Prediction } from "./frame.js";
@@ -201,9 +201,4 @@ export function softmaxRows(raw: Float64Array, n: number, k: number): Float64Arr
     for (let j = 0; j < k; j++) out[i * k + j] = out[i * k + j]! / sum;
   }
   return out;
-}
-
-/** Whether a value is a fitted scikit-learn object of one of these classes. */
-export function isA(value: SkValue | undefined, types: readonly string[]): boolean {
-  return isObject(value) && types.includes(value.type);
 }
