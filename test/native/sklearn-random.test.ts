@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Compiled, compileModel } from "../../src/models/native/sklearn/compile.js";
+import { applyAll, type Compiled, compileModel } from "../../src/models/native/sklearn/compile.js";
 import type { Frame } from "../../src/models/native/sklearn/frame.js";
 import { decodeSkops } from "../../src/models/native/skops/index.js";
 import { sklearnPython } from "./sklearn-python.js";
@@ -11,7 +11,8 @@ import { sklearnPython } from "./sklearn-python.js";
 /**
  * Random small trees, forests and boosted ensembles, trained by scikit-learn at test time
  * (sklearn_random.py: inputs on grids, on the splits' midpoints, off the grid, NaNs, categorical features
- * for HistGradientBoosting), against scikit-learn's predict and predict_proba. The seed is random, or
+ * for HistGradientBoosting; and random pipelines of imputers, encoders and scalers), against
+ * scikit-learn's predict and predict_proba. The seed is random, or
  * MLBATCH_SKLEARN_SEED; a failure names it.
  */
 const SEED = Number(process.env.MLBATCH_SKLEARN_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -21,7 +22,9 @@ const RELATIVE = 2e-5;
 
 interface RandomCase {
   readonly estimator: string;
-  readonly rows: readonly (readonly (number | null)[])[];
+  /** A matrix's rows, or a DataFrame's columns (a pipeline's). */
+  readonly rows?: readonly (readonly (number | null)[])[];
+  readonly columns?: Readonly<Record<string, readonly (number | string | null)[]>>;
   readonly predict: readonly (number | string)[];
   readonly proba?: readonly (readonly number[])[];
 }
@@ -36,7 +39,18 @@ beforeAll(() => {
 }, 300_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function frame(rows: RandomCase["rows"]): Frame {
+/** The case's inputs as the compiled model's root frame (a DataFrame's columns in its fitted order). */
+function frame(c: RandomCase, compiled: Compiled): Frame {
+  if (c.columns !== undefined) {
+    const names = compiled.featureNames ?? Object.keys(c.columns);
+    const columns = names.map((name) => {
+      const cells = c.columns![name]!;
+      if (cells.some((v) => typeof v === "string")) return cells.map((v) => (v === null ? "" : String(v)));
+      return Float64Array.from(cells, (v) => (v === null ? Number.NaN : Number(v)));
+    });
+    return { length: c.predict.length, columns };
+  }
+  const rows = c.rows ?? [];
   const width = rows[0]?.length ?? 0;
   const columns = Array.from({ length: width }, (_, j) =>
     Float64Array.from(rows, (r) => (r[j] === null ? Number.NaN : r[j]!)),
@@ -44,7 +58,7 @@ function frame(rows: RandomCase["rows"]): Frame {
   return { length: rows.length, columns };
 }
 
-describe(`random scikit-learn tree models against scikit-learn (seed ${SEED})`, () => {
+describe(`random scikit-learn models against scikit-learn (seed ${SEED})`, () => {
   it(`${COUNT} models predict as scikit-learn does`, async () => {
     for (const [i, c] of cases.entries()) {
       let compiled: Compiled | undefined;
@@ -52,7 +66,7 @@ describe(`random scikit-learn tree models against scikit-learn (seed ${SEED})`, 
         // Given a random model scikit-learn trained and dumped with skops
         compiled = await compileModel(decodeSkops(readFileSync(join(dir, `case${i}.skops`))).root, 2);
         // When mlbatch predicts scikit-learn's rows
-        const out = await compiled.estimator.predict(frame(c.rows));
+        const out = await compiled.estimator.predict(applyAll(compiled.transforms, frame(c, compiled)));
         // Then values, labels and probabilities are scikit-learn's
         const where = `case ${i} (${c.estimator}, seed ${SEED})`;
         if (out.kind === "values") {
@@ -63,7 +77,7 @@ describe(`random scikit-learn tree models against scikit-learn (seed ${SEED})`, 
           });
           continue;
         }
-        const classes = compiled.estimator.classes!;
+        const classes = compiled.estimator.classes!.values;
         const k = classes.length;
         for (const [r, row] of c.proba!.entries()) {
           for (const [j, want] of row.entries()) {

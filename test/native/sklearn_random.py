@@ -3,9 +3,12 @@
     python sklearn_random.py OUT_DIR SEED COUNT
 
 Writes OUT_DIR/case<i>.skops (skops.io.dump of the fitted model) and OUT_DIR/cases.json: per case the
-estimator, the rows (NaN as null) and scikit-learn's predict (and predict_proba for classifiers). Inputs
-come from small grids, so that rows fall on and near the thresholds (the midpoints of grid values), plus
-values off the grid and NaNs where the estimator takes them.
+estimator, the rows (``rows``, NaN as null; or ``columns`` of a DataFrame, None as null) and
+scikit-learn's predict (and predict_proba for classifiers). Tree inputs come from small grids, so that
+rows fall on and near the thresholds (the midpoints of grid values), plus values off the grid and NaNs
+where the estimator takes them. Every sixth case is a random pipeline: a ColumnTransformer of imputers,
+one-hot and ordinal encoders (strings with None and unseen values) and scalers, then a linear model or
+trees.
 """
 
 import json
@@ -14,7 +17,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import skops.io as sio
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -25,9 +30,14 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-KINDS = ["dt", "rf", "et", "gb", "hgb"]
+KINDS = ["dt", "rf", "et", "gb", "hgb", "pipe"]
+WORDS = np.array(["red", "green", "blue", "cyan", "", "magenta"], dtype=object)
 
 
 def data(rng, n, features, nan):
@@ -68,8 +78,60 @@ def model(rng, kind, classes):
         return cls(n_estimators=n * 3, max_depth=depth, learning_rate=float(rng.uniform(0.05, 1)),
                    init=None if rng.random() < 0.7 else "zero", random_state=seed)
     cls = HistGradientBoostingClassifier if classes else HistGradientBoostingRegressor
+    extra = {} if classes else {"loss": str(rng.choice(["squared_error", "poisson", "absolute_error"]))}
     return cls(max_iter=n * 3, max_depth=depth + 1, learning_rate=float(rng.uniform(0.05, 1)),
-               early_stopping=False, random_state=seed)
+               early_stopping=False, random_state=seed, **extra)
+
+
+def strings(rng, n, vocabulary):
+    """Words with None (a missing string) here and there."""
+    values = rng.choice(WORDS[:vocabulary], size=n).astype(object)
+    values[rng.random(n) < 0.1] = None
+    return values
+
+
+def frame(rng, n, unseen):
+    df = pd.DataFrame({
+        "s0": strings(rng, n, 4),
+        "n0": np.round(rng.normal(size=n), 2),
+        "s1": strings(rng, n, 3),
+        "n1": rng.choice([0.5, 1.5, 2.25, np.nan], size=n),
+        "i0": rng.integers(0, 5, size=n).astype(np.float64),
+    })
+    if unseen:
+        df.loc[rng.random(n) < 0.15, "s0"] = "unseen"
+        df.loc[rng.random(n) < 0.15, "s1"] = "other"
+    return df
+
+
+def pipeline(rng, classes):
+    """A random preprocessing pipeline of the transformers mlbatch reproduces, and a random final estimator."""
+    impute = str(rng.choice(["mean", "median", "most_frequent", "constant"]))
+    scaler = StandardScaler() if rng.random() < 0.5 else MinMaxScaler(clip=bool(rng.random() < 0.5))
+    drop = [None, "first", "if_binary"][int(rng.integers(3))]
+    steps = ColumnTransformer(
+        [
+            ("cat", Pipeline([
+                ("fill", SimpleImputer(strategy="most_frequent" if rng.random() < 0.5 else "constant",
+                                       fill_value="zz", missing_values=None)),
+                ("onehot", OneHotEncoder(handle_unknown="ignore", drop=drop, sparse_output=bool(rng.random() < 0.5))),
+            ]), ["s0"]),
+            ("ord", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                   encoded_missing_value=-2), ["s1"]),
+            ("num", Pipeline([("fill", SimpleImputer(strategy=impute, fill_value=0.25)), ("scale", scaler)]),
+             ["n0", "n1"]),
+        ],
+        remainder="passthrough" if rng.random() < 0.5 else "drop",
+    )
+    seed = int(rng.integers(1 << 30))
+    if classes:
+        final = [LogisticRegression(max_iter=300), DecisionTreeClassifier(max_depth=4, random_state=seed),
+                 RandomForestClassifier(3, max_depth=4, random_state=seed),
+                 HistGradientBoostingClassifier(max_iter=5, random_state=seed)][int(rng.integers(4))]
+    else:
+        final = [LinearRegression(), Ridge(alpha=float(rng.uniform(0.1, 3))), Lasso(alpha=0.05),
+                 DecisionTreeRegressor(max_depth=4, random_state=seed)][int(rng.integers(4))]
+    return Pipeline([("prep", steps), ("model", final)])
 
 
 def clean(values):
@@ -84,6 +146,21 @@ def main():
     for i in range(count):
         kind = KINDS[i % len(KINDS)]
         classes = int(rng.choice([0, 2, 3, 4]))
+        if kind == "pipe":
+            x = frame(rng, 400, False)
+            y = (x["n0"].to_numpy() * 2 + x["i0"].to_numpy() + rng.normal(size=len(x)))
+            if classes:
+                y = np.digitize(y, np.quantile(y, np.linspace(0, 1, classes + 1)[1:-1]))
+            estimator = pipeline(rng, classes).fit(x, y)
+            test = frame(rng, 200, True)
+            sio.dump(estimator, out / f"case{i}.skops")
+            case = {"estimator": " > ".join(type(s).__name__ for _, s in estimator.steps[-1:]) + " pipeline",
+                    "columns": {c: clean(test[c].tolist()) for c in test.columns},
+                    "predict": clean(estimator.predict(test).tolist())}
+            if classes:
+                case["proba"] = estimator.predict_proba(test).tolist()
+            cases.append(case)
+            continue
         nan = kind in ("dt", "rf", "hgb") and rng.random() < 0.6
         features = int(rng.integers(1, 6))
         x, grids = data(rng, 400, features, nan)
@@ -92,7 +169,7 @@ def main():
             if rng.random() < 0.5:
                 y = np.array(["a", "b", "c", "d"])[y]
         else:
-            y = np.nan_to_num(x, nan=0.5) @ rng.normal(size=features) + rng.normal(size=len(x))
+            y = np.abs(np.nan_to_num(x, nan=0.5) @ rng.normal(size=features) + rng.normal(size=len(x)))
         estimator = model(rng, kind, classes)
         if kind == "hgb" and features > 1 and rng.random() < 0.5:
             # A categorical feature: small non-negative integers.

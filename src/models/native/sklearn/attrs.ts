@@ -104,6 +104,25 @@ export class Attrs {
   }
 }
 
+/** A classifier's class labels (`classes_`) and the column type they are written as (numpy's dtype). */
+export interface Classes {
+  readonly values: readonly (number | string)[];
+  readonly type: "string" | "int64" | "float64" | "bool";
+}
+
+/** The `classes_` of a classifier. */
+export function classesOf(estimator: Attrs): Classes {
+  const array = estimator.array("classes_");
+  const values = labelsOf(array);
+  const kind = /^[<>|=]?([biufUSO])/.exec(array.dtype)?.[1];
+  let type: Classes["type"];
+  if (values.every((v) => typeof v === "string")) type = "string";
+  else if (kind === "b") type = "bool";
+  else if (kind === "f") type = "float64";
+  else type = values.every((v) => Number.isInteger(v)) ? "int64" : "float64";
+  return { values, type };
+}
+
 /** The string or numeric values of an array (class labels, categories). */
 export function labelsOf(array: NdArray): readonly (number | string)[] {
   return Array.from(array.values as ArrayLike<number | string>);

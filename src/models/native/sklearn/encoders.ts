@@ -1,22 +1,41 @@
-import { isArray, type NdArray } from "../skops/index.js";
+import { isArray, type NdArray, type SkValue } from "../skops/index.js";
 import { type Attrs, labelsOf, NotNative } from "./attrs.js";
 import type { Col, Frame, Transform } from "./frame.js";
 
 /** A category's value: a number (NaN for a missing one) or a string. */
 type Category = number | string;
 
-/** A map from each feature's categories to their indexes (NaN matches NaN, as a Map key). */
-function categoryMaps(encoder: Attrs): Map<Category, number>[] {
+/**
+ * For each feature, a map from its categories to their indexes, and the index of its NaN category
+ * (scikit-learn's missing category: `encoded_missing_value` applies to it, not to None). A batch holds a
+ * null string as "": None and NaN among string categories are what "" matches.
+ */
+function categoryMaps(
+  encoder: Attrs,
+): { map: Map<Category, number>; nan: number | undefined; count: number }[] {
   if (encoder.get("_infrequent_enabled") === true) {
     throw encoder.refuse("min_frequency", "infrequent categories are not reproduced natively");
   }
   return encoder.list("categories_").map((c, j) => {
-    if (!isArray(c)) throw new NotNative(`${encoder.type}.categories_[${j}] is not an array`);
     const map = new Map<Category, number>();
-    labelsOf(c as NdArray).forEach((v, i) => {
-      map.set(v, i);
+    let nan: number | undefined;
+    const items: readonly SkValue[] | undefined = isArray(c)
+      ? labelsOf(c as NdArray)
+      : typeof c === "object" && c !== null && "kind" in c && c.kind === "objects"
+        ? c.items
+        : undefined;
+    if (items === undefined) throw new NotNative(`${encoder.type}.categories_[${j}] is not an array`);
+    const strings = items.some((v) => typeof v === "string");
+    items.forEach((v, i) => {
+      const isNan = typeof v === "number" && Number.isNaN(v);
+      if (isNan) nan ??= i;
+      if (typeof v === "string" || (typeof v === "number" && !(strings && isNan))) {
+        if (!map.has(v)) map.set(v, i);
+      } else if (v === null || isNan) {
+        if (!map.has("")) map.set("", i);
+      } else throw new NotNative(`${encoder.type}.categories_[${j}] holds ${typeof v} values`);
     });
-    return map;
+    return { map, nan, count: items.length };
   });
 }
 
@@ -43,12 +62,12 @@ export function oneHotEncoder(encoder: Attrs): Transform {
     const v = isArray(dropValue) ? (dropValue.values as Float64Array)[j] : Number.NaN;
     return typeof v === "number" && !Number.isNaN(v) ? v : -1;
   });
-  const outs = maps.map((m, j) => m.size - (drop[j]! >= 0 ? 1 : 0));
+  const outs = maps.map((m, j) => m.count - (drop[j]! >= 0 ? 1 : 0));
   return {
     apply(frame: Frame): Frame {
       const n = frame.length;
       const columns: Float64Array[] = [];
-      maps.forEach((map, j) => {
+      maps.forEach(({ map }, j) => {
         const input = frame.columns[j]!;
         const out = Array.from({ length: outs[j]! }, () => new Float64Array(n));
         for (let i = 0; i < n; i++) {
@@ -78,12 +97,11 @@ export function ordinalEncoder(encoder: Attrs): Transform {
   const missingValue = encoder.has("encoded_missing_value")
     ? encoder.number("encoded_missing_value")
     : Number.NaN;
-  // The categories that are the missing value (NaN, or None in object columns), by feature.
-  const missing = maps.map((map) => map.get(Number.NaN));
+  const missing = maps.map((m) => m.nan);
   return {
     apply(frame: Frame): Frame {
       const n = frame.length;
-      const columns = maps.map((map, j) => {
+      const columns = maps.map(({ map }, j) => {
         const input = frame.columns[j]!;
         const out = new Float64Array(n);
         for (let i = 0; i < n; i++) {

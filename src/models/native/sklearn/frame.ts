@@ -1,4 +1,5 @@
 /** What flows through a compiled scikit-learn pipeline: columns of one batch, by position. */
+import type { Classes } from "./attrs.js";
 
 /** A column: numbers (float64, NaN for missing) or strings. */
 export type Col = Float64Array | readonly string[];
@@ -22,7 +23,7 @@ export type Prediction =
 /** A fitted final estimator. */
 export interface Estimator {
   /** The class labels of a classifier (its `classes_`), undefined for a regressor. */
-  readonly classes: readonly (number | string)[] | undefined;
+  readonly classes: Classes | undefined;
   /** For logs: `RandomForestRegressor (5 trees, 310 nodes, tree engine 2 threads)`. */
   readonly description: string;
   predict(frame: Frame): Promise<Prediction>;

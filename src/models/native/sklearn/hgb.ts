@@ -1,5 +1,5 @@
 import { isArray, type SkValue } from "../skops/index.js";
-import { Attrs, labelsOf, NotNative } from "./attrs.js";
+import { Attrs, classesOf, NotNative } from "./attrs.js";
 import { decodeTrees, type TreeNodes, TreeRunner } from "./engine.js";
 import {
   argmax,
@@ -14,7 +14,8 @@ import { expit, softmaxRows } from "./trees.js";
 
 /**
  * HistGradientBoosting regressor and classifier: `_baseline_prediction` plus the `_predictors`' leaf
- * values (learning rate included), through the loss' inverse link. Categorical features (`_preprocessor`,
+ * values (learning rate included), through the loss' inverse link (identity; exp for poisson and gamma;
+ * logistic; softmax). Categorical features (`_preprocessor`,
  * an OrdinalEncoder: unknown categories are NaN) split on the `raw_left_cat_bitsets` sets, NaN as
  * `missing_go_to_left` says. scikit-learn compares float64 rows with float64 thresholds here (no cast to
  * float32): numeric features go to the engine as their rank among the thresholds, which is exact.
@@ -39,13 +40,19 @@ export async function histEstimator(
       trees.push(readPredictor(estimator, predictor, j, k));
     });
   });
-  const classes = classifier ? labelsOf(estimator.array("classes_")) : undefined;
+  const classes = classifier ? classesOf(estimator) : undefined;
   const loss = estimator.get("loss");
-  if (!classifier && loss !== "squared_error" && loss !== "absolute_error" && loss !== "quantile") {
-    // poisson and gamma predict exp(raw); not reproduced yet.
+  const logLink = loss === "poisson" || loss === "gamma";
+  if (
+    !classifier &&
+    !logLink &&
+    loss !== "squared_error" &&
+    loss !== "absolute_error" &&
+    loss !== "quantile"
+  ) {
     throw estimator.refuse(
       "loss",
-      "mlbatch reproduces squared_error, absolute_error and quantile regressors",
+      "mlbatch reproduces squared_error, absolute_error, quantile, poisson and gamma",
     );
   }
   const width = estimator.number("_n_features");
@@ -63,7 +70,7 @@ export async function histEstimator(
       const z = await runner.run(float32Rows(coder.code(frame, estimator.type), estimator.type), n, width);
       const raw = new Float64Array(n * k);
       for (let i = 0; i < raw.length; i++) raw[i] = baseline[i % k]! + z[i]!;
-      if (classes === undefined) return { kind: "values", values: raw };
+      if (classes === undefined) return { kind: "values", values: logLink ? raw.map(Math.exp) : raw };
       if (k === 1) {
         const proba = new Float64Array(2 * n);
         for (let i = 0; i < n; i++) {

@@ -1,4 +1,4 @@
-import { type Attrs, labelsOf, NotNative } from "./attrs.js";
+import { type Attrs, classesOf, NotNative } from "./attrs.js";
 import { argmax, type Estimator, type Frame, numeric, type Prediction } from "./frame.js";
 import { expit, softmaxRows } from "./trees.js";
 
@@ -59,11 +59,11 @@ export function linearRegressor(model: Attrs): Estimator {
  * by normalized `expit`s.
  */
 export function logisticRegression(model: Attrs): Estimator {
-  const classes = labelsOf(model.array("classes_"));
+  const classes = classesOf(model);
   const coef = model.numbers("coef_");
   const intercept = interceptOf(model);
   const rows = model.array("coef_").shape[0] ?? 1;
-  const k = classes.length;
+  const k = classes.values.length;
   if (!(rows === 1 && k === 2) && rows !== k) {
     throw new NotNative(`${model.type} has ${rows} rows of coefficients for ${k} classes`);
   }

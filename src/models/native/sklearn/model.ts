@@ -27,11 +27,12 @@ export class SklearnModel implements Model {
     private readonly probabilities: boolean,
   ) {
     const classes = compiled.estimator.classes;
-    const label = classes === undefined ? "float64" : labelType(classes);
     this.outputs = [
-      { name: "prediction", type: label },
+      { name: "prediction", type: classes?.type ?? "float64" },
       ...(probabilities && classes !== undefined
-        ? classes.map((c): OutputSpec => ({ name: `probability_${classLabel(c)}`, type: "float64" }))
+        ? classes.values.map(
+            (c): OutputSpec => ({ name: `probability_${classLabel(c, classes.type)}`, type: "float64" }),
+          )
         : []),
     ];
   }
@@ -82,13 +83,14 @@ export class SklearnModel implements Model {
   private columns(prediction: Prediction, n: number): Column[] {
     if (prediction.kind === "values")
       return [{ name: "prediction", type: "float64", data: prediction.values }];
-    const classes = this.compiled.estimator.classes ?? [];
+    const classes = this.compiled.estimator.classes?.values ?? [];
     const type = this.outputs[0]!.type;
     const k = classes.length;
     const labels = prediction.label;
     let data: ColumnData;
     if (type === "string") data = Array.from(labels, (j) => String(classes[j]));
     else if (type === "int64") data = BigInt64Array.from(labels, (j) => BigInt(classes[j] as number));
+    else if (type === "bool") data = Uint8Array.from(labels, (j) => (classes[j] ? 1 : 0));
     else data = Float64Array.from(labels, (j) => classes[j] as number);
     const out: Column[] = [{ name: "prediction", type, data }];
     if (!this.probabilities) return out;
@@ -110,13 +112,10 @@ function toCol(column: Column): Col {
   return Float64Array.from(data as ArrayLike<number>);
 }
 
-function labelType(classes: readonly (number | string)[]): ColumnType {
-  if (classes.every((c) => typeof c === "string")) return "string";
-  return classes.every((c) => Number.isInteger(c)) ? "int64" : "float64";
-}
-
-/** A class label as Python prints it (`str(label)`): integers as `1`, other numbers as `1.5`. */
-function classLabel(c: number | string): string {
+/** A class label as Python prints it (`str(label)`): `1`, `1.0` for a float class, `True`, `a`. */
+function classLabel(c: number | string, type: string): string {
+  if (type === "bool") return c ? "True" : "False";
+  if (type === "float64" && Number.isInteger(c)) return `${c}.0`;
   return String(c);
 }
 

@@ -1,5 +1,5 @@
-import { type Attrs, NotNative } from "./attrs.js";
-import { type Frame, numeric, type Transform } from "./frame.js";
+import type { Attrs } from "./attrs.js";
+import { type Col, type Frame, numeric, type Transform } from "./frame.js";
 
 /** Applies `f(value, feature)` to every numeric column. */
 function map(frame: Frame, what: string, f: (v: number, j: number) => number): Frame {
@@ -47,30 +47,40 @@ export function minMaxScaler(scaler: Attrs): Transform {
 }
 
 /**
- * A fitted SimpleImputer on numbers: missing values (NaN, or the number `missing_values`) become
- * `statistics_`; features all missing at fit are dropped unless `keep_empty_features`.
+ * A fitted SimpleImputer: missing values (NaN, or the number `missing_values`; in string columns a null,
+ * which a batch holds as "") become `statistics_`; features all missing at fit are dropped unless
+ * `keep_empty_features`.
  */
 export function simpleImputer(imputer: Attrs): Transform {
   if (imputer.get("add_indicator") === true) {
     throw imputer.refuse("add_indicator", "missing-value indicator columns are not reproduced natively");
   }
   const missing = imputer.get("missing_values");
-  if (typeof missing !== "number") {
-    throw imputer.refuse("missing_values", "mlbatch imputes numeric missing values (NaN or a number)");
+  if (typeof missing !== "number" && missing !== null) {
+    throw imputer.refuse("missing_values", "mlbatch imputes NaN, None or a number");
   }
   const stats = imputer.array("statistics_").values;
-  if (!(stats instanceof Float64Array)) {
-    throw new NotNative(`${imputer.type} imputes strings; mlbatch's native imputer takes numbers`);
-  }
   const keepEmpty = imputer.get("keep_empty_features") === true;
-  const kept = Array.from(stats.keys()).filter((j) => keepEmpty || !Number.isNaN(stats[j]!));
-  const isMissing = Number.isNaN(missing) ? (v: number) => Number.isNaN(v) : (v: number) => v === missing;
+  const empty = (j: number) => stats instanceof Float64Array && Number.isNaN(stats[j]!);
+  const kept = Array.from(stats.keys()).filter((j) => keepEmpty || !empty(j));
+  const isMissing =
+    missing === null || Number.isNaN(missing) ? (v: number) => Number.isNaN(v) : (v: number) => v === missing;
   return {
     apply(frame: Frame): Frame {
-      const imputed = map(frame, imputer.type, (v, j) =>
-        isMissing(v) ? (keepEmpty && Number.isNaN(stats[j]!) ? 0 : stats[j]!) : v,
-      );
-      return { length: frame.length, columns: kept.map((j) => imputed.columns[j]!) };
+      const columns: Col[] = kept.map((j) => {
+        const column = frame.columns[j]!;
+        const stat = stats[j]!;
+        if (!(column instanceof Float64Array)) {
+          if (typeof stat !== "string")
+            throw new Error(`${imputer.type} imputes numbers, and feature ${j} holds strings`);
+          return column.map((v) => (v === "" ? stat : v));
+        }
+        if (typeof stat === "string")
+          throw new Error(`${imputer.type} imputes strings, and feature ${j} holds numbers`);
+        const fill = empty(j) ? 0 : stat;
+        return column.map((v) => (isMissing(v) ? fill : v));
+      });
+      return { length: frame.length, columns };
     },
   };
 }

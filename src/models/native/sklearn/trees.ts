@@ -1,5 +1,5 @@
 import type { SkValue } from "../skops/index.js";
-import { Attrs, labelsOf, NotNative } from "./attrs.js";
+import { Attrs, classesOf, NotNative } from "./attrs.js";
 import { decodeTrees, type TreeNodes, TreeRunner } from "./engine.js";
 import { argmax, type Estimator, type Frame, float32Rows, type Prediction } from "./frame.js";
 
@@ -72,8 +72,8 @@ export async function forestEstimator(estimator: Attrs, threads: number): Promis
     ? [estimator]
     : estimator.list("estimators_").map((e) => new Attrs(e, `a tree of ${estimator.type}`));
   const trees = members.map(readTree);
-  const classes = classifier ? labelsOf(estimator.array("classes_")) : undefined;
-  const k = classes?.length ?? 1;
+  const classes = classifier ? classesOf(estimator) : undefined;
+  const k = classes?.values.length ?? 1;
   const nodes = trees.map((t) => (classifier ? normalized(t, 1) : t.nodes));
   for (const t of trees)
     if (t.width !== k)
@@ -114,7 +114,7 @@ export async function boostingEstimator(estimator: Attrs, threads: number): Prom
     for (let n = 0; n < t.nodes.left.length; n++) values[n * perStage + (i % perStage)] = rate * t.values[n]!;
     return { ...t.nodes, values };
   });
-  const classes = classifier ? labelsOf(estimator.array("classes_")) : undefined;
+  const classes = classifier ? classesOf(estimator) : undefined;
   const loss = estimator.has("loss") ? estimator.get("loss") : "squared_error";
   if (classifier && loss !== "log_loss" && loss !== "deviance" && loss !== "exponential") {
     throw estimator.refuse("loss", "only log_loss and exponential are reproduced");
