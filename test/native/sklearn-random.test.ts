@@ -16,7 +16,7 @@ import { sklearnPython } from "./sklearn-python.js";
  * MLBATCH_SKLEARN_SEED; a failure names it.
  */
 const SEED = Number(process.env.MLBATCH_SKLEARN_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const COUNT = 30;
+const COUNT = 24;
 /** float32 leaf values summed in float32 (at most 15 trees here), against scikit-learn's float64. */
 const RELATIVE = 2e-5;
 
