@@ -70,15 +70,37 @@ describe("encoders, on the edges scikit-learn defines", () => {
     expect(Array.from(out.columns[0] as Float64Array)).toEqual([1, 0, -2, -1]);
   });
 
-  it("refuses infrequent categories, naming the class (expected failure)", () => {
+  it("groups infrequent categories in one column, where infrequent_if_exist sends unknown ones", () => {
+    const mapping: NdArray = { kind: "ndarray", dtype: "<i8", shape: [3], values: Float64Array.of(0, 1, 1) };
+    const encoder = oneHotEncoder(
+      new Attrs(
+        object("sklearn.preprocessing._encoders.OneHotEncoder", {
+          categories_: categories,
+          handle_unknown: "infrequent_if_exist",
+          _infrequent_enabled: true,
+          _default_to_infrequent_mappings: [mapping],
+          drop_idx_: null,
+          _drop_idx_after_grouping: null,
+        }),
+      ),
+    );
+    const out = encoder.apply(column("a", "b", "c", "zz"));
+    expect(out.columns.map((c) => Array.from(c as Float64Array))).toEqual([
+      [1, 0, 0, 0],
+      [0, 1, 1, 1],
+    ]);
+  });
+
+  it("refuses an OrdinalEncoder's infrequent categories, naming the class (expected failure)", () => {
     const attrs = new Attrs(
-      object("sklearn.preprocessing._encoders.OneHotEncoder", {
+      object("sklearn.preprocessing._encoders.OrdinalEncoder", {
         categories_: categories,
         _infrequent_enabled: true,
+        handle_unknown: "error",
       }),
     );
-    expect(() => oneHotEncoder(attrs)).toThrow(
-      /sklearn.preprocessing._encoders.OneHotEncoder with min_frequency/,
+    expect(() => ordinalEncoder(attrs)).toThrow(
+      /sklearn.preprocessing._encoders.OrdinalEncoder with min_frequency/,
     );
   });
 });

@@ -7,7 +7,7 @@ estimator, the rows (``rows``, NaN as null; or ``columns`` of a DataFrame, None 
 scikit-learn's predict (and predict_proba for classifiers). Tree inputs come from small grids, so that
 rows fall on and near the thresholds (the midpoints of grid values), plus values off the grid and NaNs
 where the estimator takes them. Every sixth case is a random pipeline: a ColumnTransformer of imputers,
-one-hot and ordinal encoders (strings with None and unseen values) and scalers, then a linear model or
+one-hot (infrequent categories, unknown ones) and ordinal encoders (strings with None and unseen values) and scalers, then a linear model or
 trees.
 """
 
@@ -85,7 +85,8 @@ def model(rng, kind, classes):
 
 def strings(rng, n, vocabulary):
     """Words with None (a missing string) here and there."""
-    values = rng.choice(WORDS[:vocabulary], size=n).astype(object)
+    weights = np.array([0.5, 0.3, 0.15, 0.05, 0.0, 0.0])[:vocabulary]
+    values = rng.choice(WORDS[:vocabulary], size=n, p=weights / weights.sum()).astype(object)
     values[rng.random(n) < 0.1] = None
     return values
 
@@ -114,7 +115,9 @@ def pipeline(rng, classes):
             ("cat", Pipeline([
                 ("fill", SimpleImputer(strategy="most_frequent" if rng.random() < 0.5 else "constant",
                                        fill_value="zz", missing_values=None)),
-                ("onehot", OneHotEncoder(handle_unknown="ignore", drop=drop, sparse_output=bool(rng.random() < 0.5))),
+                ("onehot", OneHotEncoder(
+                    handle_unknown=str(rng.choice(["ignore", "infrequent_if_exist"])), drop=drop,
+                    min_frequency=[None, 30, 0.1][int(rng.integers(3))], sparse_output=bool(rng.random() < 0.5))),
             ]), ["s0"]),
             ("ord", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
                                    encoded_missing_value=-2), ["s1"]),

@@ -12,8 +12,9 @@ type Category = number | string;
  */
 function categoryMaps(
   encoder: Attrs,
+  infrequent = false,
 ): { map: Map<Category, number>; nan: number | undefined; count: number }[] {
-  if (encoder.get("_infrequent_enabled") === true) {
+  if (!infrequent && encoder.get("_infrequent_enabled") === true) {
     throw encoder.refuse("min_frequency", "infrequent categories are not reproduced natively");
   }
   return encoder.list("categories_").map((c, j) => {
@@ -49,20 +50,41 @@ function unknownError(encoder: Attrs, j: number, column: Col, i: number): Error 
   );
 }
 
-/** A fitted OneHotEncoder: `drop` (`drop_idx_`), `handle_unknown` error or ignore (and infrequent_if_exist without infrequent categories). */
+/**
+ * A fitted OneHotEncoder: `drop`, infrequent categories (one shared column), `handle_unknown` error,
+ * ignore (zeros) or infrequent_if_exist (the infrequent column, where the feature has one; else zeros).
+ */
 export function oneHotEncoder(encoder: Attrs): Transform {
-  const maps = categoryMaps(encoder);
+  const maps = categoryMaps(encoder, true);
   const handle = encoder.get("handle_unknown");
   if (handle !== "error" && handle !== "ignore" && handle !== "infrequent_if_exist") {
     throw encoder.refuse("handle_unknown", "mlbatch reproduces error, ignore and infrequent_if_exist");
   }
-  const dropValue = encoder.get("drop_idx_");
+  // Infrequent categories (min_frequency, max_categories) share one column, the last of their feature:
+  // `_default_to_infrequent_mappings` maps a category to its column before the drop.
+  const grouped =
+    encoder.get("_infrequent_enabled") === true ? encoder.get("_default_to_infrequent_mappings") : undefined;
+  const mappings = maps.map((m, j) => {
+    const mapping = Array.isArray(grouped) ? grouped[j] : undefined;
+    if (mapping === null || mapping === undefined) return undefined;
+    if (!isArray(mapping) || mapping.values.length !== m.count) {
+      throw new NotNative(
+        `${encoder.type}._default_to_infrequent_mappings[${j}] is not one index per category`,
+      );
+    }
+    return mapping.values as Float64Array;
+  });
+  // The dropped column, after grouping (scikit-learn >= 1.3 stores it; before, drop_idx_ is the same).
+  const dropValue = encoder.has("_drop_idx_after_grouping")
+    ? encoder.get("_drop_idx_after_grouping")
+    : encoder.get("drop_idx_");
   const drop = maps.map((_, j) => {
     if (dropValue === null || dropValue === undefined) return -1;
     const v = isArray(dropValue) ? (dropValue.values as Float64Array)[j] : Number.NaN;
     return typeof v === "number" && !Number.isNaN(v) ? v : -1;
   });
-  const outs = maps.map((m, j) => m.count - (drop[j]! >= 0 ? 1 : 0));
+  const groups = maps.map((m, j) => (mappings[j] === undefined ? m.count : Math.max(...mappings[j]!) + 1));
+  const outs = groups.map((g, j) => g - (drop[j]! >= 0 ? 1 : 0));
   return {
     apply(frame: Frame): Frame {
       const n = frame.length;
@@ -70,12 +92,14 @@ export function oneHotEncoder(encoder: Attrs): Transform {
       maps.forEach(({ map }, j) => {
         const input = frame.columns[j]!;
         const out = Array.from({ length: outs[j]! }, () => new Float64Array(n));
+        const mapping = mappings[j];
         for (let i = 0; i < n; i++) {
-          const c = lookup(map, input, i);
-          if (c === undefined) {
-            if (handle === "error") throw unknownError(encoder, j, input, i);
-            continue;
-          }
+          const found = lookup(map, input, i);
+          let c: number;
+          if (found !== undefined) c = mapping === undefined ? found : mapping[found]!;
+          else if (handle === "error") throw unknownError(encoder, j, input, i);
+          else if (handle === "infrequent_if_exist" && mapping !== undefined) c = groups[j]! - 1;
+          else continue;
           if (c === drop[j]) continue;
           out[drop[j]! >= 0 && c > drop[j]! ? c - 1 : c]![i] = 1;
         }
