@@ -41,10 +41,12 @@ export class Attrs {
     return this.type.slice(this.type.lastIndexOf(".") + 1);
   }
 
+  /** Whether the object has the attribute. */
   has(name: string): boolean {
     return this.entries.has(name);
   }
 
+  /** An attribute, or undefined. */
   get(name: string): SkValue | undefined {
     return this.entries.get(name);
   }
@@ -55,6 +57,7 @@ export class Attrs {
     return this.entries.get(name)!;
   }
 
+  /** A number attribute (a numpy scalar or one-value array too). */
   number(name: string): number {
     const v = this.need(name);
     if (typeof v === "number") return v;
@@ -63,12 +66,14 @@ export class Attrs {
     throw this.bad(name, "a number", v);
   }
 
+  /** A string attribute. */
   string(name: string): string {
     const v = this.need(name);
     if (typeof v !== "string") throw this.bad(name, "a string", v);
     return v;
   }
 
+  /** An array attribute. */
   array(name: string): NdArray {
     const v = this.need(name);
     if (!isArray(v)) throw this.bad(name, "an array", v);
@@ -82,12 +87,14 @@ export class Attrs {
     return v;
   }
 
+  /** A list (or tuple) attribute. */
   list(name: string): readonly SkValue[] {
     const v = this.need(name);
     if (!Array.isArray(v)) throw this.bad(name, "a list", v);
     return v;
   }
 
+  /** An attribute that is an object. */
   object(name: string): SkObject {
     const v = this.need(name);
     if (!isObject(v)) throw this.bad(name, "an object", v);

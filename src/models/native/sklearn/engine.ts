@@ -158,6 +158,7 @@ export class TreeRunner {
     return (await this.pool.run(x, n, width)).z;
   }
 
+  /** Stops the workers. */
   close(): Promise<void> {
     return this.pool.close();
   }

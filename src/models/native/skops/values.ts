@@ -53,6 +53,7 @@ export interface SkName {
   readonly name: string;
 }
 
+/** A `slice(start, stop, step)`. */
 export interface SkSlice {
   readonly kind: "slice";
   readonly start: number | null;
@@ -75,6 +76,7 @@ export interface SkMethod {
   readonly obj: SkValue;
 }
 
+/** `bytes` or `bytearray` content. */
 export interface SkBytes {
   readonly kind: "bytes";
   readonly bytes: Uint8Array;
@@ -91,12 +93,14 @@ export function isObject(value: SkValue | undefined, type?: string): value is Sk
   );
 }
 
+/** Whether a value is a dict. */
 export function isDict(value: SkValue | undefined): value is SkDict {
   return (
     typeof value === "object" && value !== null && !Array.isArray(value) && (value as SkDict).kind === "dict"
   );
 }
 
+/** Whether a value is a numpy array of numbers or strings (a `.npy` entry, or an object array of them). */
 export function isArray(value: SkValue | undefined): value is NdArray {
   return (
     typeof value === "object" &&
@@ -106,6 +110,7 @@ export function isArray(value: SkValue | undefined): value is NdArray {
   );
 }
 
+/** Whether a value is a list, tuple or set. */
 export function isList(value: SkValue | undefined): value is readonly SkValue[] {
   return Array.isArray(value);
 }
