@@ -114,14 +114,16 @@ def pipeline(rng, classes):
         [
             ("cat", Pipeline([
                 ("fill", SimpleImputer(strategy="most_frequent" if rng.random() < 0.5 else "constant",
-                                       fill_value="zz", missing_values=None)),
+                                       fill_value="zz", missing_values=None, add_indicator=bool(rng.random() < 0.3))),
                 ("onehot", OneHotEncoder(
                     handle_unknown=str(rng.choice(["ignore", "infrequent_if_exist"])), drop=drop,
                     min_frequency=[None, 30, 0.1][int(rng.integers(3))], sparse_output=bool(rng.random() < 0.5))),
             ]), ["s0"]),
             ("ord", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
                                    encoded_missing_value=-2), ["s1"]),
-            ("num", Pipeline([("fill", SimpleImputer(strategy=impute, fill_value=0.25)), ("scale", scaler)]),
+            ("num", Pipeline([("fill", SimpleImputer(strategy=impute, fill_value=0.25,
+                                                     add_indicator=bool(rng.random() < 0.5))),
+                              ("scale", scaler)]),
              ["n0", "n1"]),
         ],
         remainder="passthrough" if rng.random() < 0.5 else "drop",

@@ -32,6 +32,9 @@ function categoryMaps(
       if (isNan) nan ??= i;
       if (typeof v === "string" || (typeof v === "number" && !(strings && isNan))) {
         if (!map.has(v)) map.set(v, i);
+      } else if (typeof v === "boolean") {
+        // A boolean category (an imputer's missing indicator, say) matches 0 and 1.
+        if (!map.has(v ? 1 : 0)) map.set(v ? 1 : 0, i);
       } else if (v === null || isNan) {
         if (!map.has("")) map.set("", i);
       } else throw new NotNative(`${encoder.type}.categories_[${j}] holds ${typeof v} values`);

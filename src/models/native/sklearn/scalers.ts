@@ -1,4 +1,4 @@
-import type { Attrs } from "./attrs.js";
+import { Attrs } from "./attrs.js";
 import { type Col, type Frame, numeric, type Transform } from "./frame.js";
 
 /** Applies `f(value, feature)` to every numeric column. */
@@ -49,12 +49,9 @@ export function minMaxScaler(scaler: Attrs): Transform {
 /**
  * A fitted SimpleImputer: missing values (NaN, or the number `missing_values`; in string columns a null,
  * which a batch holds as "") become `statistics_`; features all missing at fit are dropped unless
- * `keep_empty_features`.
+ * `keep_empty_features`; `add_indicator` appends MissingIndicator's columns.
  */
 export function simpleImputer(imputer: Attrs): Transform {
-  if (imputer.get("add_indicator") === true) {
-    throw imputer.refuse("add_indicator", "missing-value indicator columns are not reproduced natively");
-  }
   const missing = imputer.get("missing_values");
   if (typeof missing !== "number" && missing !== null) {
     throw imputer.refuse("missing_values", "mlbatch imputes NaN, None or a number");
@@ -65,8 +62,20 @@ export function simpleImputer(imputer: Attrs): Transform {
   const kept = Array.from(stats.keys()).filter((j) => keepEmpty || !empty(j));
   const isMissing =
     missing === null || Number.isNaN(missing) ? (v: number) => Number.isNaN(v) : (v: number) => v === missing;
+  // add_indicator: a 0/1 column per feature that had missing values at fit (`indicator_.features_`), after
+  // the imputed ones, from the values before imputation.
+  const indicated =
+    imputer.get("add_indicator") === true
+      ? new Attrs(imputer.get("indicator_"), "a MissingIndicator").numbers("features_")
+      : [];
   return {
     apply(frame: Frame): Frame {
+      const indicators = Array.from(indicated, (j) => {
+        const column = frame.columns[j]!;
+        return Float64Array.from(column as ArrayLike<number | string>, (v) =>
+          (typeof v === "string" ? v === "" : isMissing(v)) ? 1 : 0,
+        );
+      });
       const columns: Col[] = kept.map((j) => {
         const column = frame.columns[j]!;
         const stat = stats[j]!;
@@ -80,7 +89,7 @@ export function simpleImputer(imputer: Attrs): Transform {
         const fill = empty(j) ? 0 : stat;
         return column.map((v) => (isMissing(v) ? fill : v));
       });
-      return { length: frame.length, columns };
+      return { length: frame.length, columns: [...columns, ...indicators] };
     },
   };
 }
