@@ -16,7 +16,8 @@ import { sklearnPython } from "./sklearn-python.js";
  * MLBATCH_SKLEARN_SEED; a failure names it.
  */
 const SEED = Number(process.env.MLBATCH_SKLEARN_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const COUNT = 24;
+/** 24 models in CI (about 20 s); more with MLBATCH_SKLEARN_COUNT. */
+const COUNT = Number(process.env.MLBATCH_SKLEARN_COUNT ?? 24);
 /**
  * float32 leaf values summed in float32 (at most 15 trees here), against scikit-learn's float64: the
  * error is relative to the partial sums, which for boosting start from a baseline and large early trees

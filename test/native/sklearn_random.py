@@ -31,7 +31,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -130,12 +130,14 @@ def pipeline(rng, classes):
     )
     seed = int(rng.integers(1 << 30))
     if classes:
-        final = [LogisticRegression(max_iter=300), DecisionTreeClassifier(max_depth=4, random_state=seed),
+        final = [LogisticRegression(max_iter=300), LogisticRegression(solver="liblinear"),
+                 DecisionTreeClassifier(max_depth=4, random_state=seed),
                  RandomForestClassifier(3, max_depth=4, random_state=seed),
-                 HistGradientBoostingClassifier(max_iter=5, random_state=seed)][int(rng.integers(4))]
+                 HistGradientBoostingClassifier(max_iter=5, random_state=seed)][int(rng.integers(5))]
     else:
         final = [LinearRegression(), Ridge(alpha=float(rng.uniform(0.1, 3))), Lasso(alpha=0.05),
-                 DecisionTreeRegressor(max_depth=4, random_state=seed)][int(rng.integers(4))]
+                 ElasticNet(alpha=0.05, l1_ratio=0.3),
+                 DecisionTreeRegressor(max_depth=4, random_state=seed)][int(rng.integers(5))]
     return Pipeline([("prep", steps), ("model", final)])
 
 
