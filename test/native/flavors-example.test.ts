@@ -3,7 +3,7 @@
 // library's own predictions (saved by the script beside each store).
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cli, query, ROOT, removeDir, tempDir } from "../helpers.js";
+import { cli, query, ROOT, removeDir, reportedError, tempDir } from "../helpers.js";
 
 const EXAMPLE = join(ROOT, "examples", "flavors");
 const CONF = join(EXAMPLE, "confs", "inference.yaml");
@@ -42,4 +42,18 @@ describe.each(["mlflow2", "mlflow3"] as const)("the %s example store", (store) =
       expect(await largestError(store, name, out)).toBeLessThan(1e-5);
     },
   );
+});
+describe("the scikit-learn example models", () => {
+  it("given the bikes pipeline saved as skops by MLflow 3, when the example job runs it, then its predictions are scikit-learn's", async () => {
+    const { code, stdout, stderr, out } = run("mlflow3", "bikes_sklearn");
+    expect(stderr + stdout).toContain("Outputs Shape: (3476, 2)");
+    expect(code).toBe(0);
+    expect(await largestError("mlflow3", "bikes_sklearn", out)).toBeLessThan(1e-5);
+  });
+
+  it("given the bikes pipeline pickled by MLflow 2, when the example job runs it, then it is refused, never unpickled, with what to do", () => {
+    const { code, stderr } = run("mlflow2", "bikes_sklearn");
+    expect(code).toBe(1);
+    expect(reportedError(stderr)).toMatch(/E_MODEL_LOAD.*pickle.*skops/s);
+  });
 });

@@ -31,6 +31,7 @@ import type { Model } from "../model.js";
 import { lightgbmPlan } from "./lightgbm/plan.js";
 import { NativeModel } from "./native-model.js";
 import type { NativeOptions } from "./options.js";
+import { loadSklearnModel } from "./sklearn/index.js";
 import { xgboostPlan } from "./xgboost/plan.js";
 
 export type { Head, Link } from "./head.js";
@@ -56,13 +57,8 @@ const FLAVORS: { readonly [F in NativeFlavor]: Load } = {
     NativeModel.create(uri, mlmodel, await xgboostPlan(uri, mlmodel), options, table, threadsOf(options)),
   lightgbm: async (uri, mlmodel, options, table) =>
     NativeModel.create(uri, mlmodel, await lightgbmPlan(uri, mlmodel), options, table, threadsOf(options)),
-  // sklearn: replaced by the scikit-learn/skops branch (keep this a single line).
-  sklearn: async (uri) => {
-    throw new MlbatchError(
-      "E_MODEL_LOAD",
-      `model ${uri}: its sklearn flavor is not yet run natively by mlbatch. Export it to ONNX (skl2onnx) and log it with mlflow.onnx.`,
-    );
-  },
+  sklearn: (uri, mlmodel, options, table) =>
+    loadSklearnModel(uri, mlmodel, { ...options, engine_threads: threadsOf(options) }, table),
 };
 
 /**
