@@ -131,7 +131,7 @@ function sklearnFlavor(f: Flavor): SklearnFlavor | undefined {
   if (f === undefined) return undefined;
   const trusted = Array.isArray(f.skops_trusted_types) ? f.skops_trusted_types.map(String) : [];
   return {
-    data: text(f.pickled_model) ?? "model.pkl",
+    data: text(f.pickled_model) ?? (text(f.serialization_format) === "skops" ? "model.skops" : "model.pkl"),
     serializationFormat: text(f.serialization_format),
     skopsTrustedTypes: trusted,
     sklearnVersion: text(f.sklearn_version),

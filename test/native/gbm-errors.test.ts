@@ -86,7 +86,7 @@ describe("native models mlbatch refuses, and why", () => {
     expect(error.message).toContain("is a regressor");
   });
 
-  it("given a model with an sklearn flavor only, when loaded natively, then E_MODEL_LOAD says not yet", async () => {
+  it("given a model with an sklearn flavor only, when loaded natively, then it is read as sklearn and a missing estimator file is E_MODEL_LOAD naming it", async () => {
     const dir = edited("xgb_reg", "MLmodel", (t) =>
       t.replace(
         / {2}xgboost:\n(?: {4}.*\n)+/,
@@ -103,7 +103,7 @@ describe("native models mlbatch refuses, and why", () => {
     expect(nativeFlavor(mlmodel)).toBe("sklearn");
     const error = await loadError(dir);
     expect(error.code).toBe("E_MODEL_LOAD");
-    expect(error.message).toContain("not yet");
+    expect(error.message).toMatch(/cannot read .*model\.skops/);
   });
 
   it("given a model without a column signature or feature names, when the table has the wrong columns, then E_SCHEMA", async () => {

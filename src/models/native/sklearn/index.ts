@@ -7,7 +7,7 @@ import type { Model } from "../../model.js";
 import { decodeSkops } from "../skops/index.js";
 import { NotNative } from "./attrs.js";
 import { type Compiled, compileModel } from "./compile.js";
-import { readSklearnFlavor } from "./flavor.js";
+import { skopsFlavor } from "./flavor.js";
 import { featureSpec, SklearnModel } from "./model.js";
 import type { SklearnOptions } from "./options.js";
 
@@ -42,8 +42,8 @@ export async function loadSklearnModel(
   options: SklearnOptions,
   tableColumns?: readonly string[],
 ): Promise<Model> {
-  const flavor = await readSklearnFlavor(uri, mlmodel);
-  const file = join(mlmodel.directory, flavor.pickledModel);
+  const flavor = skopsFlavor(uri, mlmodel);
+  const file = join(mlmodel.directory, flavor.data);
   let compiled: Compiled;
   try {
     const skops = decodeSkops(await readFile(file));
