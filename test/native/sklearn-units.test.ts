@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { float32Down as floor32 } from "../../src/models/native/ensemble.js";
 import { Attrs } from "../../src/models/native/sklearn/attrs.js";
 import { oneHotEncoder, ordinalEncoder } from "../../src/models/native/sklearn/encoders.js";
-import { decodeTrees, floor32 } from "../../src/models/native/sklearn/engine.js";
+import { decodeTrees } from "../../src/models/native/sklearn/engine.js";
 import type { NdArray, SkObject, SkValue } from "../../src/models/native/skops/index.js";
 
 /** A fitted object as the skops reader decodes it. */

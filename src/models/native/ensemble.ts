@@ -4,8 +4,9 @@
  */
 import { type Decoded, type Forest, layOut } from "../trees/forest.js";
 
-export type { Forest } from "../trees/forest.js";
+export type { Decoded, Forest } from "../trees/forest.js";
 export { TreePool } from "../trees/pool.js";
+export { layOut };
 
 /** Engine node modes used here (the `BRANCH_*` codes of `Decoded.modes`). */
 export const LEQ = 0;

@@ -11,7 +11,7 @@ export const NativeOptionsConfig = {
     .boolean()
     .optional()
     .describe(
-      "For classifiers of a natively run flavor (XGBoost, LightGBM): also write the class probabilities, one " +
+      "For classifiers of a natively run flavor (scikit-learn, XGBoost, LightGBM): also write the class probabilities, one " +
         "column `probability_<class>` per class (as the library's predict_proba gives them), after what the " +
         "flavor's pyfunc returns. Default false.",
     ),

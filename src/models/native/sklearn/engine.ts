@@ -1,9 +1,8 @@
 /**
- * scikit-learn trees in mlbatch's tree engine. The one file of this folder that imports the engine's
- * decoded form and layout (`Decoded`, `layOut`), so that a move of them changes one import.
+ * scikit-learn trees in mlbatch's tree engine, through the native bridge (`../ensemble.ts`, the one file
+ * that imports the engine).
  */
-import { type Decoded, layOut } from "../../trees/forest.js";
-import { TreePool } from "../../trees/pool.js";
+import { type Decoded, float32Down, layOut, TreePool } from "../ensemble.js";
 
 /** One tree, as scikit-learn stores it: nodes by index, node 0 the root, leaves with `left < 0`. */
 export interface TreeNodes {
@@ -22,17 +21,6 @@ export interface TreeNodes {
 
 /** How the trees' leaf values combine. */
 export type Aggregate = "sum" | "average";
-
-/** The largest float32 not above `t`: for float32 x, `x <= t` is exactly `x <= floor32(t)`. */
-export function floor32(t: number): number {
-  const f = new Float32Array([t]);
-  if (!(f[0]! > t)) return f[0]!;
-  const u = new Uint32Array(f.buffer);
-  if (f[0] === 0) u[0] = 0x80000001;
-  else if (f[0]! > 0) u[0] = u[0]! - 1;
-  else u[0] = u[0]! + 1;
-  return f[0]!;
-}
 
 /**
  * Builds the engine's decoded ensemble from scikit-learn trees (a regressor form: `targets` sums per row).
@@ -91,7 +79,7 @@ export function decodeTrees(
         const set = tree.categories?.[i];
         modes[at] = set === undefined ? 0 : 7;
         features[at] = tree.feature[i]!;
-        thresholds[at] = set === undefined ? floor32(tree.threshold[i]!) : 0;
+        thresholds[at] = set === undefined ? float32Down(tree.threshold[i]!) : 0;
         missing[at] = tree.missingLeft[i]! ? 1 : 0;
         trueChild[at] = roots[t]! + left;
         falseChild[at] = roots[t]! + tree.right[i]!;

@@ -4,14 +4,12 @@ import { join } from "node:path";
 import { MlbatchError, messageOf } from "../../../errors.js";
 import type { MLmodel } from "../../mlmodel.js";
 import type { Model } from "../../model.js";
+import type { NativeOptions } from "../options.js";
 import { decodeSkops } from "../skops/index.js";
 import { NotNative } from "./attrs.js";
 import { type Compiled, compileModel } from "./compile.js";
 import { skopsFlavor } from "./flavor.js";
 import { featureSpec, SklearnModel } from "./model.js";
-import type { SklearnOptions } from "./options.js";
-
-export { type SklearnOptions, SklearnOptionsConfig } from "./options.js";
 
 /**
  * Loads an MLflow `sklearn` model saved in the skops format and runs it without Python: the skops file
@@ -39,7 +37,7 @@ export { type SklearnOptions, SklearnOptionsConfig } from "./options.js";
 export async function loadSklearnModel(
   uri: string,
   mlmodel: MLmodel,
-  options: SklearnOptions,
+  options: NativeOptions,
   tableColumns?: readonly string[],
 ): Promise<Model> {
   const flavor = skopsFlavor(uri, mlmodel);
