@@ -136,7 +136,7 @@ const readF64 = (path) => {
 function agreement(values, reference) {
   let abs = 0;
   let rel = 0;
-  if (values.length !== reference.length) return { error: `${values.length} vs ${reference.length} rows` };
+  if (values.length !== reference.length) return { error: `rows differ: ${values.length} vs ${reference.length}` };
   for (let i = 0; i < values.length; i++) {
     const d = Math.abs(values[i] - reference[i]);
     if (!(d <= abs)) abs = Number.isNaN(d) ? Number.NaN : d;
@@ -148,7 +148,10 @@ function agreement(values, reference) {
 
 async function e2ePredictions(path) {
   const db = await (await DuckDBInstance.create(":memory:")).connect();
-  const rows = (await db.runAndReadAll(`SELECT CAST(prediction AS DOUBLE) AS p FROM '${path}'`)).getColumns()[0];
+  // The prediction column: `prediction` for native flavors, the signature's output name for ONNX ones.
+  const names = (await db.runAndReadAll(`DESCRIBE SELECT * FROM '${path}'`)).getRowObjectsJS().map((r) => r.column_name);
+  const column = names.includes("prediction") ? "prediction" : names.find((n) => n !== "instant" && n !== "dteday");
+  const rows = (await db.runAndReadAll(`SELECT CAST("${column}" AS DOUBLE) AS p FROM '${path}'`)).getColumns()[0];
   return Float64Array.from(rows, Number);
 }
 
@@ -269,10 +272,15 @@ async function main() {
         row.wall_s = result.predict_s;
         row.rows_per_s = row.rows / result.predict_s;
         row.ratio = reference && result.predict_s / reference;
-        const values = result.out ? readF64(result.out) : result.output ? await e2ePredictions(result.output) : undefined;
-        if (values && referenceValues && tag !== "library") row.agreement = agreement(values, referenceValues);
+        try {
+          const values = result.out ? readF64(result.out) : result.output ? await e2ePredictions(result.output) : undefined;
+          if (values && referenceValues && tag !== "library") row.agreement = agreement(values, referenceValues);
+        } catch (error) {
+          row.agreement = { error: `not compared: ${String(error.message).split("\n")[0].slice(0, 120)}` };
+        }
       }
       rows.push(row);
+      writeFileSync(join(WORK, "results.partial.json"), `${JSON.stringify(rows, null, 2)}\n`);
       log(`  ${row.skipped ?? `${fmt(row.wall_s, 3)} s, ratio ${fmt(row.ratio)}`}`);
     }
   }
@@ -298,7 +306,7 @@ function render(rows) {
     if (r.compile_cached) notes.push("compiled model cached");
     if (r.tag?.startsWith("e2e")) notes.push("whole `mlbatch run`: read Parquet, predict, write Parquet");
     if (r.rssMB !== undefined) notes.push(`peak RSS ${Math.round(r.rssMB)} MB`);
-    if (r.agreement?.error) notes.push(`rows differ: ${r.agreement.error}`);
+    if (r.agreement?.error) notes.push(r.agreement.error);
     else if (r.agreement) notes.push(`vs library: max abs ${sci(r.agreement.maxAbs)}, max rel ${sci(r.agreement.maxRel)}`);
     const rate = r.rows_per_s === undefined ? "" : Math.round(r.rows_per_s).toLocaleString("en-US");
     return `| ${r.contender} | ${r.model} | ${r.rows.toLocaleString("en-US")} | ${fmt(r.wall_s, 3)} | ${rate} | ${fmt(r.ratio)} | ${notes.join("; ")} |`;
