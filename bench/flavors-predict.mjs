@@ -34,12 +34,14 @@ const loadS = (performance.now() - t0) / 1000;
 
 // The rows, cast to the inputs' types (untimed).
 const select = model.inputs.map((m) => `CAST("${m.name}" AS ${SQL[m.type]}) AS "${m.name}"`).join(", ");
-const count = Number((await db.runAndReadAll(`SELECT count(*) AS n FROM '${inputs}'`)).getRowObjectsJS()[0].n);
+const count = Number(
+  (await db.runAndReadAll(`SELECT count(*) AS n FROM '${inputs}'`)).getRowObjectsJS()[0].n,
+);
 const columns = model.inputs.map((m) => new ARRAY[m.type](count));
 const stream = await db.stream(`SELECT ${select} FROM '${inputs}'`);
 let offset = 0;
 for (let chunk = await stream.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await stream.fetchChunk()) {
-  model.inputs.forEach((_, i) => columns[i].set(chunk.getColumnVector(i).items, offset));
+  for (let i = 0; i < columns.length; i++) columns[i].set(chunk.getColumnVector(i).items, offset);
   offset += chunk.rowCount;
 }
 
@@ -56,7 +58,11 @@ async function pass() {
     const n = Math.min(batchSize, count - from);
     const batch = {
       length: n,
-      columns: model.inputs.map((m, i) => ({ name: m.name, type: m.type, data: columns[i].subarray(from, from + n) })),
+      columns: model.inputs.map((m, i) => ({
+        name: m.name,
+        type: m.type,
+        data: columns[i].subarray(from, from + n),
+      })),
     };
     pending.push({ from, result: model.predict(batch) });
     if (pending.length >= 2) await settle();
@@ -72,5 +78,12 @@ for (let r = 0; r < repeat; r++) {
 await model.close();
 if (out) writeFileSync(out, Buffer.from(predictions.buffer));
 console.log(
-  JSON.stringify({ rows: count, load_s: loadS, predict_s: best, threads, batch_size: batchSize, engine: model.engine }),
+  JSON.stringify({
+    rows: count,
+    load_s: loadS,
+    predict_s: best,
+    threads,
+    batch_size: batchSize,
+    engine: model.engine,
+  }),
 );

@@ -46,7 +46,9 @@ const log = (message) => process.stderr.write(`[bench:flavors] ${message}\n`);
 function once(command, args) {
   const timeFile = join(WORK, "time.txt");
   const useTime = existsSync("/usr/bin/time");
-  const [cmd, argv] = useTime ? ["/usr/bin/time", ["-f", "%M", "-o", timeFile, command, ...args]] : [command, args];
+  const [cmd, argv] = useTime
+    ? ["/usr/bin/time", ["-f", "%M", "-o", timeFile, command, ...args]]
+    : [command, args];
   const start = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -61,10 +63,15 @@ function once(command, args) {
     child.on("close", (code) => {
       const wall = (performance.now() - start) / 1000;
       if (code !== 0) {
-        const lines = stderr.trim().split("\n").filter((l) => !l.startsWith("Command exited"));
+        const lines = stderr
+          .trim()
+          .split("\n")
+          .filter((l) => !l.startsWith("Command exited"));
         return reject(new Error(lines.slice(-1)[0] ?? `exit ${code}`));
       }
-      const rssMB = useTime ? Number(readFileSync(timeFile, "utf8").trim().split(/\s+/).pop()) / 1024 : undefined;
+      const rssMB = useTime
+        ? Number(readFileSync(timeFile, "utf8").trim().split(/\s+/).pop()) / 1024
+        : undefined;
       resolve({ wall, rssMB, stdout });
     });
   });
@@ -116,7 +123,10 @@ function ensurePython() {
     log(`installing the optional peer ${pin}`);
     const r = spawnSync(PYTHON, ["-m", "pip", "install", "--quiet", ...packages], { encoding: "utf8" });
     if (r.status !== 0 || !canImport(MODULE[name] ?? name)) {
-      const text = `${r.stdout ?? ""}\n${r.stderr ?? ""}`.trim().split("\n").filter((l) => l.trim());
+      const text = `${r.stdout ?? ""}\n${r.stderr ?? ""}`
+        .trim()
+        .split("\n")
+        .filter((l) => l.trim());
       failed[name] = (text.pop() ?? `exit ${r.status}`).trim().slice(0, 200);
       writeFileSync(marker, `${failed[name]}\n`); // delete the file to try again
       log(`${pin} did not install: ${failed[name]}`);
@@ -136,7 +146,8 @@ const readF64 = (path) => {
 function agreement(values, reference) {
   let abs = 0;
   let rel = 0;
-  if (values.length !== reference.length) return { error: `rows differ: ${values.length} vs ${reference.length}` };
+  if (values.length !== reference.length)
+    return { error: `rows differ: ${values.length} vs ${reference.length}` };
   for (let i = 0; i < values.length; i++) {
     const d = Math.abs(values[i] - reference[i]);
     if (!(d <= abs)) abs = Number.isNaN(d) ? Number.NaN : d;
@@ -149,9 +160,15 @@ function agreement(values, reference) {
 async function e2ePredictions(path) {
   const db = await (await DuckDBInstance.create(":memory:")).connect();
   // The prediction column: `prediction` for native flavors, the signature's output name for ONNX ones.
-  const names = (await db.runAndReadAll(`DESCRIBE SELECT * FROM '${path}'`)).getRowObjectsJS().map((r) => r.column_name);
-  const column = names.includes("prediction") ? "prediction" : names.find((n) => n !== "instant" && n !== "dteday");
-  const rows = (await db.runAndReadAll(`SELECT CAST("${column}" AS DOUBLE) AS p FROM '${path}'`)).getColumns()[0];
+  const names = (await db.runAndReadAll(`DESCRIBE SELECT * FROM '${path}'`))
+    .getRowObjectsJS()
+    .map((r) => r.column_name);
+  const column = names.includes("prediction")
+    ? "prediction"
+    : names.find((n) => n !== "instant" && n !== "dteday");
+  const rows = (
+    await db.runAndReadAll(`SELECT CAST("${column}" AS DOUBLE) AS p FROM '${path}'`)
+  ).getColumns()[0];
   return Float64Array.from(rows, Number);
 }
 
@@ -208,32 +225,69 @@ async function endToEnd(registered, tag) {
 /** The contenders of one model, in table order: [name, threads note, run()]. */
 function contenders(model, failed) {
   const list = [
-    [`${model === "rf" ? "scikit-learn" : model === "xgb" ? "xgboost" : "lightgbm"} predict, ${CORES} threads`, "library", () => python(model, "library", CORES, "library")],
-    [`${model === "rf" ? "scikit-learn" : model === "xgb" ? "xgboost" : "lightgbm"} predict, 1 thread`, "library1", () => python(model, "library", 1, "library1")],
+    [
+      `${model === "rf" ? "scikit-learn" : model === "xgb" ? "xgboost" : "lightgbm"} predict, ${CORES} threads`,
+      "library",
+      () => python(model, "library", CORES, "library"),
+    ],
+    [
+      `${model === "rf" ? "scikit-learn" : model === "xgb" ? "xgboost" : "lightgbm"} predict, 1 thread`,
+      "library1",
+      () => python(model, "library", 1, "library1"),
+    ],
   ];
   const optional = (pkg, name, tag, run) =>
-    list.push([name, tag, failed[pkg] !== undefined ? () => ({ skipped: `did not install: ${failed[pkg]}` }) : run]);
-  if (model === "lgb") optional("lleaves", `lleaves compiled, ${CORES} threads`, "lleaves", () => python(model, "lleaves", CORES, "lleaves"));
+    list.push([
+      name,
+      tag,
+      failed[pkg] !== undefined ? () => ({ skipped: `did not install: ${failed[pkg]}` }) : run,
+    ]);
+  if (model === "lgb")
+    optional("lleaves", `lleaves compiled, ${CORES} threads`, "lleaves", () =>
+      python(model, "lleaves", CORES, "lleaves"),
+    );
   if (model !== "rf") {
     const tl = failed.tl2cgen ?? failed.treelite;
     list.push([
       `treelite/TL2cgen compiled, ${CORES} threads`,
       "tl2cgen",
-      tl !== undefined ? () => ({ skipped: `did not install: ${tl}` }) : () => python(model, "tl2cgen", CORES, "tl2cgen"),
+      tl !== undefined
+        ? () => ({ skipped: `did not install: ${tl}` })
+        : () => python(model, "tl2cgen", CORES, "tl2cgen"),
     ]);
-    if (opts.gtil) optional("treelite", `treelite GTIL, ${CORES} threads`, "gtil", () => python(model, "gtil", CORES, "gtil"));
+    if (opts.gtil)
+      optional("treelite", `treelite GTIL, ${CORES} threads`, "gtil", () =>
+        python(model, "gtil", CORES, "gtil"),
+      );
   }
   if (model === "rf") {
-    list.push([`mlbatch engine predict (skops), ${CORES} threads`, "engine", () => enginePredict("rf_skops", "rf-engine")]);
-    list.push([`mlbatch engine predict (ONNX), ${CORES} threads`, "engine-onnx", () => enginePredict("rf_onnx", "rf-engine-onnx")]);
+    list.push([
+      `mlbatch engine predict (skops), ${CORES} threads`,
+      "engine",
+      () => enginePredict("rf_skops", "rf-engine"),
+    ]);
+    list.push([
+      `mlbatch engine predict (ONNX), ${CORES} threads`,
+      "engine-onnx",
+      () => enginePredict("rf_onnx", "rf-engine-onnx"),
+    ]);
     if (!opts["skip-e2e"]) {
       list.push(["mlbatch run end to end (skops)", "e2e", () => endToEnd("bench_rf_skops", "rf-skops")]);
       list.push(["mlbatch run end to end (ONNX)", "e2e-onnx", () => endToEnd("bench_rf_onnx", "rf-onnx")]);
     }
   } else {
-    list.push([`mlbatch engine predict, ${CORES} threads`, "engine", () => enginePredict(model, `${model}-engine`)]);
-    list.push(["mlbatch engine predict, 1 thread", "engine1", () => enginePredict(model, `${model}-engine1`, 1)]);
-    if (!opts["skip-e2e"]) list.push(["mlbatch run end to end", "e2e", () => endToEnd(`bench_${model}`, model)]);
+    list.push([
+      `mlbatch engine predict, ${CORES} threads`,
+      "engine",
+      () => enginePredict(model, `${model}-engine`),
+    ]);
+    list.push([
+      "mlbatch engine predict, 1 thread",
+      "engine1",
+      () => enginePredict(model, `${model}-engine1`, 1),
+    ]);
+    if (!opts["skip-e2e"])
+      list.push(["mlbatch run end to end", "e2e", () => endToEnd(`bench_${model}`, model)]);
   }
   return list;
 }
@@ -273,8 +327,13 @@ async function main() {
         row.rows_per_s = row.rows / result.predict_s;
         row.ratio = reference && result.predict_s / reference;
         try {
-          const values = result.out ? readF64(result.out) : result.output ? await e2ePredictions(result.output) : undefined;
-          if (values && referenceValues && tag !== "library") row.agreement = agreement(values, referenceValues);
+          const values = result.out
+            ? readF64(result.out)
+            : result.output
+              ? await e2ePredictions(result.output)
+              : undefined;
+          if (values && referenceValues && tag !== "library")
+            row.agreement = agreement(values, referenceValues);
         } catch (error) {
           row.agreement = { error: `not compared: ${String(error.message).split("\n")[0].slice(0, 120)}` };
         }
@@ -286,7 +345,12 @@ async function main() {
   }
   const table = render(rows);
   process.stdout.write(`${table}\n`);
-  const machine = { nproc: CORES, cpu: cpus()[0]?.model, node: process.version, date: new Date().toISOString() };
+  const machine = {
+    nproc: CORES,
+    cpu: cpus()[0]?.model,
+    node: process.version,
+    date: new Date().toISOString(),
+  };
   writeFileSync(join(WORK, "results.json"), `${JSON.stringify({ machine, repeat, rows }, null, 2)}\n`);
   writeFileSync(join(WORK, "results.md"), `${table}\n`);
   log("written .bench/flavors/results.json and results.md");
@@ -307,7 +371,8 @@ function render(rows) {
     if (r.tag?.startsWith("e2e")) notes.push("whole `mlbatch run`: read Parquet, predict, write Parquet");
     if (r.rssMB !== undefined) notes.push(`peak RSS ${Math.round(r.rssMB)} MB`);
     if (r.agreement?.error) notes.push(r.agreement.error);
-    else if (r.agreement) notes.push(`vs library: max abs ${sci(r.agreement.maxAbs)}, max rel ${sci(r.agreement.maxRel)}`);
+    else if (r.agreement)
+      notes.push(`vs library: max abs ${sci(r.agreement.maxAbs)}, max rel ${sci(r.agreement.maxRel)}`);
     const rate = r.rows_per_s === undefined ? "" : Math.round(r.rows_per_s).toLocaleString("en-US");
     return `| ${r.contender} | ${r.model} | ${r.rows.toLocaleString("en-US")} | ${fmt(r.wall_s, 3)} | ${rate} | ${fmt(r.ratio)} | ${notes.join("; ")} |`;
   });
