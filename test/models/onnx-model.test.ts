@@ -119,12 +119,13 @@ describe("ONNX loaders", () => {
     }
   });
 
-  it("given a model without onnx flavor (pickled sklearn), when loaded, then E_MODEL_LOAD says ONNX is required and how to export", async () => {
+  it("given a model without onnx flavor (pickled sklearn), when loaded, then E_MODEL_LOAD refuses to unpickle it and says how to log it", async () => {
     const error = await loadError(new CustomLoader(), "bikes", 3);
     expect(error.code).toBe("E_MODEL_LOAD");
-    expect(error.message).toContain('has no "onnx" flavor (flavors: python_function, sklearn)');
+    expect(error.message).toContain("saved as a cloudpickle (model.pkl");
+    expect(error.message).toContain("never unpickles");
+    expect(error.message).toContain('serialization_format="skops"');
     expect(error.message).toContain("skl2onnx");
-    expect(error.message).toContain("mlflow.onnx.log_model");
   });
 
   it("given a corrupt model.onnx, when loaded, then E_MODEL_LOAD names the file", async () => {
