@@ -41,7 +41,6 @@ export {
   type InferenceLocals,
   type InferenceValidation,
 } from "./jobs/inference.js";
-export { configHash, type RunReport } from "./jobs/report.js";
 export { ShardedInferenceJob, type ShardLocals } from "./jobs/sharded.js";
 export { ValidationConfig } from "./jobs/validation.js";
 export { BuiltinLoader } from "./models/loaders/builtin-loader.js";
@@ -56,6 +55,8 @@ export { openRegistry, type RegistryOptions } from "./registry/index.js";
 export { type ModelReference, modelReference, modelUri, parseModelUri } from "./registry/model-uri.js";
 export type { ModelVersion, Registry } from "./registry/registry.js";
 export { RestStore } from "./registry/rest/rest-store.js";
+export { configHash } from "./report/config-hash.js";
+export type { RunReport } from "./report/run-report.js";
 export { AlertsService } from "./services/alerts.js";
 export { ChannelKind, createChannel } from "./services/channels/index.js";
 export { webhookPayload, webhookSignature } from "./services/channels/webhook-channel.js";

@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
+import { writeTextAtomically } from "../data/writers/atomic.js";
 import { type JobStep, MlbatchError, messageOf } from "../errors.js";
+import { type RunReport, runReport } from "../report/run-report.js";
 import type { AlertsService } from "../services/alerts.js";
 import type { JobEvent } from "../services/job-event.js";
 import type { Logger, LoggerService } from "../services/logger.js";
 import type { MlflowService } from "../services/mlflow.js";
 import type { Service } from "../services/service.js";
-import { type RunReport, writeReport } from "./report.js";
 
 /** What every job may be asked besides its work. */
 export interface JobOptions {
@@ -195,40 +196,25 @@ export abstract class Job<Locals> {
   ): Promise<void> {
     const { model, run, inputs, rows, outputs } = this.facts;
     const event = this.event(failure === undefined ? "finished" : "failed");
-    const report: RunReport = {
-      mlbatch_version: VERSION,
+    const report: RunReport = runReport({
+      version: VERSION,
       job: this.title,
-      status: event.status,
-      started_at: startedAt.toISOString(),
-      finished_at: new Date().toISOString(),
-      duration_s: event.durations?.total ?? 0,
-      config_hash: this.jobOptions.configHash ?? null,
-      model:
-        model === undefined
-          ? null
-          : {
-              uri: model.uri,
-              name: model.name,
-              alias: model.alias ?? null,
-              version: model.version ?? null,
-              run_id: run?.runId ?? null,
-              source: run?.source ?? null,
-            },
-      inputs: { path: inputs ?? null, rows: rows?.read ?? null },
-      outputs: { path: outputs ?? null, rows: rows?.written ?? null },
-      rows: { read: rows?.read ?? null, written: rows?.written ?? null, rejected: rows?.rejected ?? null },
+      startedAt,
+      finishedAt: new Date(),
       durations: event.durations ?? {},
-      peak_memory_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-      warnings: [...this.services.logger.warnings],
-      error:
-        failure === undefined
-          ? null
-          : { step: failure.step ?? null, code: failure.code, message: failure.message },
-    };
+      configHash: this.jobOptions.configHash,
+      model: model && { ...model, runId: run?.runId, source: run?.source },
+      inputs,
+      outputs,
+      rows,
+      peakMemoryMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      warnings: this.services.logger.warnings,
+      error: failure && { step: failure.step, code: failure.code, message: failure.message },
+    });
     const path = this.jobOptions.report;
     if (path !== undefined) {
       try {
-        await writeReport(path, report);
+        await writeTextAtomically(path, `${JSON.stringify(report, null, 2)}\n`, "the run report");
         this.logger.info(`[${this.title}] Report written: ${path}`);
       } catch (error) {
         this.logger.warn(messageOf(error));

@@ -11,11 +11,11 @@ import type { FeatureSpec, Model } from "../models/model.js";
 import { FEED_TYPE } from "../models/signature.js";
 import type { ModelVersion } from "../registry/registry.js";
 import { modelRequest, resolutionText, resolveModel } from "../registry/request.js";
+import { configHash } from "../report/config-hash.js";
 import { Job, type JobOptions, type JobServices, type RunOptions } from "./base.js";
 import type { InferenceJobConfig } from "./inference-config.js";
 import { outputColumns } from "./output-columns.js";
 import { predictTable } from "./predict.js";
-import { configHash } from "./report.js";
 import { servicesFromConfig } from "./services.js";
 import {
   type CheckedInputs,

@@ -3,7 +3,6 @@
  * (`on_invalid`: fail, drop or quarantine, within limits), the JSON report, and writing the outputs and
  * the quarantined rows together.
  */
-import { writeFile } from "node:fs/promises";
 import * as z from "zod";
 import { Constraints } from "../data/constraints.js";
 import type { Database } from "../data/database.js";
@@ -16,7 +15,7 @@ import {
   schemaError,
   type ValidationReport,
 } from "../data/validation-report.js";
-import { type StagedOutput, writeAtomically } from "../data/writers/atomic.js";
+import { type StagedOutput, writeTextAtomically } from "../data/writers/atomic.js";
 import { type Writer, WriterKind } from "../data/writers/index.js";
 import type { FeatureSpec } from "../models/model.js";
 
@@ -128,7 +127,7 @@ export async function checkInputsWith(
   const outcome = report.valid ? "valid" : fatal || exceeded !== undefined ? "failed" : policy.onInvalid;
   if (policy.report !== undefined) {
     const json = reportJson(report, { on_invalid: policy.onInvalid, outcome });
-    await writeAtomically(policy.report, (temp) => writeFile(temp, json), "the validation report");
+    await writeTextAtomically(policy.report, json, "the validation report");
   }
   if (report.valid) return { source, report, rejected: 0 };
   if (fatal || validation.invalid === undefined) throw schemaError(report);

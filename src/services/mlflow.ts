@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import * as z from "zod";
 import { MlbatchError } from "../errors.js";
-import type { RunReport } from "../jobs/report.js";
 import { defaultCacheDir } from "../registry/cache.js";
 import { openRegistry, type Registry, type RetryPolicy } from "../registry/index.js";
+import type { RunReport } from "../report/run-report.js";
 import { type LoggedRun, logRun, runRecordFromReport } from "../tracking/index.js";
 import type { Logger } from "./logger.js";
 import type { Service } from "./service.js";

@@ -120,6 +120,20 @@ export async function writeAtomically(
   await staged.commit();
 }
 
+/**
+ * Writes `text` to `path` atomically (see {@link writeAtomically}), creating its folder: a report, a plan.
+ *
+ * @param what - what the file is, for messages ("the run report")
+ * @throws MlbatchError `E_WRITE`
+ * @example
+ * ```ts
+ * await writeTextAtomically("reports/run.json", `${JSON.stringify(report, null, 2)}\n`, "the run report");
+ * ```
+ */
+export function writeTextAtomically(path: string, text: string, what: string): Promise<void> {
+  return writeAtomically(path, (temp) => writeFile(temp, text), what);
+}
+
 async function commitFile(
   temp: string,
   target: string,
