@@ -1,16 +1,10 @@
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { Database } from "../database.js";
+import { configOf, type OptionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
-import {
-  FILE_READER_FIELDS,
-  type FileReaderOptions,
-  fileList,
-  hiveOption,
-  inputFiles,
-  openTable,
-} from "./files.js";
+import { FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
 import type { Reader } from "./reader.js";
 
 /** The file names a Parquet folder is read for. */
@@ -25,6 +19,9 @@ export const ParquetReaderConfig = z
   .describe("Reads Parquet files (as written by pandas, pyarrow, Spark or DuckDB).");
 export type ParquetReaderConfig = z.infer<typeof ParquetReaderConfig>;
 
+/** The options of {@link ParquetReader}: its config's fields, camelCase (`hivePartitioning`). */
+export type ParquetReaderOptions = OptionsOf<typeof ParquetReaderConfig>;
+
 /**
  * Reads Parquet files with DuckDB, streamed chunk by chunk: one file, a glob, or a (Hive-partitioned)
  * folder. Columns pandas stored as the frame's index (e.g. `instant` in the bikes data) are reported as id
@@ -38,16 +35,21 @@ export type ParquetReaderConfig = z.infer<typeof ParquetReaderConfig>;
  */
 export class ParquetReader implements Reader {
   readonly path: string;
+  private readonly config: ParquetReaderConfig;
 
-  /** @param options - `path`: a file, glob or folder; `columns` to read only some; `limit`; `hivePartitioning` */
-  constructor(private readonly options: FileReaderOptions) {
-    this.path = options.path;
+  /**
+   * @param options - `path`: a file, glob or folder; `columns` to read only some; `limit`; `hivePartitioning`
+   * @throws MlbatchError `E_CONFIG` for an invalid option
+   */
+  constructor(options: ParquetReaderOptions) {
+    this.config = configOf(ParquetReaderConfig, "ParquetReader", options);
+    this.path = this.config.path;
   }
 
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
     const found = await inputFiles(db, this.path, PARQUET_EXTENSIONS);
-    const from = `read_parquet(${fileList(found.files)}${hiveOption(found, this.options.hivePartitioning)})`;
+    const from = `read_parquet(${fileList(found.files)}${hiveOption(found, this.config.hive_partitioning)})`;
     let idColumns: string[];
     try {
       idColumns = await pandasIndexColumns(db, found.files[0]!);
@@ -59,7 +61,8 @@ export class ParquetReader implements Reader {
         { cause: error },
       );
     }
-    return openTable(db, from, { ...this.options, idColumns, files: found.files });
+    const { path, columns, limit } = this.config;
+    return openTable(db, from, { path, columns, limit, idColumns, files: found.files });
   }
 }
 

@@ -1,12 +1,14 @@
 import { link, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import { scratchPath, track } from "../../scratch.js";
 import { sweepLeftovers } from "./leftovers.js";
 import { existing, existsError, MARKER, outputTarget, publishFolder, refuseUnless } from "./publish.js";
 
 /** What a writer does when its output already exists: refuse (`error`) or replace it (`overwrite`). */
-export type WriteMode = "error" | "overwrite";
+export const WriteMode = z.union([z.literal("error"), z.literal("overwrite")]);
+export type WriteMode = z.infer<typeof WriteMode>;
 
 /** What an output is: one file, or a folder of part files. */
 export type OutputShape = "file" | "folder";

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import * as z from "zod";
 import type { Database } from "../database.js";
 import { quotedIdentifier, quotedString } from "../sql.js";
-import { checkTarget, type OutputShape, type StagedOutput, stage, type WriteMode } from "./atomic.js";
+import { checkTarget, type OutputShape, type StagedOutput, stage, WriteMode } from "./atomic.js";
 import type { StageOptions, Writer } from "./writer.js";
 
 /** The config fields every file writer has. */
@@ -18,13 +18,10 @@ export const FILE_WRITER_FIELDS = {
       "File to write (a folder of part files with max_rows_per_file), relative to the working " +
         "directory; its folder is created.",
     ),
-  mode: z
-    .union([z.literal("error"), z.literal("overwrite")])
-    .default("error")
-    .describe(
-      "When the output exists: `error` refuses and leaves it untouched, `overwrite` replaces it " +
-        "(only a file, or a folder of parts mlbatch wrote: never anything else).",
-    ),
+  mode: WriteMode.default("error").describe(
+    "When the output exists: `error` refuses and leaves it untouched, `overwrite` replaces it " +
+      "(only a file, or a folder of parts mlbatch wrote: never anything else).",
+  ),
   max_rows_per_file: z
     .int()
     .positive()
@@ -35,12 +32,11 @@ export const FILE_WRITER_FIELDS = {
     ),
 } as const;
 
-/** The options of a file writer, as its class takes them. */
-export interface FileWriterOptions {
+/** The common fields of a file writer's config, as its schema gives them (defaults applied). */
+export interface FileWriterConfig {
   readonly path: string;
-  /** Default `error`. */
-  readonly mode?: WriteMode | undefined;
-  readonly maxRowsPerFile?: number | undefined;
+  readonly mode: WriteMode;
+  readonly max_rows_per_file?: number | undefined;
 }
 
 /** How a file writer's format is written by DuckDB's COPY. */
@@ -59,9 +55,10 @@ export abstract class FileWriter implements Writer {
   readonly path: string;
   readonly shape: OutputShape;
 
-  constructor(private readonly fileOptions: FileWriterOptions) {
-    this.path = fileOptions.path;
-    this.shape = fileOptions.maxRowsPerFile === undefined ? "file" : "folder";
+  /** @param file - the config's common fields: path, mode, max_rows_per_file */
+  constructor(private readonly file: FileWriterConfig) {
+    this.path = file.path;
+    this.shape = file.max_rows_per_file === undefined ? "file" : "folder";
   }
 
   /** The format of the files. */
@@ -74,13 +71,13 @@ export abstract class FileWriter implements Writer {
 
   /** @inheritdoc */
   check(): Promise<void> {
-    return checkTarget(this.path, this.fileOptions.mode ?? "error", this.shape);
+    return checkTarget(this.path, this.file.mode, this.shape);
   }
 
   /** @inheritdoc */
   async stage(db: Database, query: string, options: StageOptions = {}): Promise<StagedOutput> {
     const copy = await this.copyOptions(db, query, options);
-    return stageCopy(db, query, { ...this.fileOptions, ...this.format, copy });
+    return stageCopy(db, query, { ...this.file, ...this.format, copy });
   }
 
   /** @inheritdoc */
@@ -99,9 +96,9 @@ export abstract class FileWriter implements Writer {
 export async function stageCopy(
   db: Database,
   query: string,
-  options: FileWriterOptions & CopyFormat,
+  options: FileWriterConfig & CopyFormat,
 ): Promise<StagedOutput> {
-  const { path, mode = "error", maxRowsPerFile, extension, copy } = options;
+  const { path, mode, max_rows_per_file: maxRowsPerFile, extension, copy } = options;
   if (maxRowsPerFile === undefined) {
     return stage(path, mode, async (temp) => {
       const rows = await db.rows(`COPY ${query} TO ${quotedString(temp)} (${copy})`);

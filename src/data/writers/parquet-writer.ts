@@ -1,12 +1,10 @@
 import * as z from "zod";
 import type { Database } from "../database.js";
+import { configOf, type OptionsOf } from "../options.js";
 import { quotedString } from "../sql.js";
-import { type CopyFormat, FILE_WRITER_FIELDS, FileWriter, type FileWriterOptions } from "./files.js";
+import { type CopyFormat, FILE_WRITER_FIELDS, FileWriter } from "./files.js";
 import { pandasMetadata } from "./pandas-metadata.js";
 import type { StageOptions } from "./writer.js";
-
-/** Parquet compression codecs. */
-export type ParquetCompression = "snappy" | "zstd" | "gzip" | "lz4" | "brotli" | "uncompressed";
 
 /** Config of {@link ParquetWriter}. */
 export const ParquetWriterConfig = z
@@ -28,6 +26,12 @@ export const ParquetWriterConfig = z
   .describe("Writes Parquet, readable by pandas, pyarrow, Spark and DuckDB.");
 export type ParquetWriterConfig = z.infer<typeof ParquetWriterConfig>;
 
+/** Parquet compression codecs. */
+export type ParquetCompression = ParquetWriterConfig["compression"];
+
+/** The options of {@link ParquetWriter}: its config's fields, camelCase (`maxRowsPerFile`). */
+export type ParquetWriterOptions = OptionsOf<typeof ParquetWriterConfig>;
+
 /**
  * Writes Parquet with DuckDB, atomically (temporary file or folder, then rename). Columns that were the
  * input's pandas index are recorded as such in the file's pandas metadata, as pandas would write them.
@@ -39,16 +43,20 @@ export type ParquetWriterConfig = z.infer<typeof ParquetWriterConfig>;
  * ```
  */
 export class ParquetWriter extends FileWriter {
-  /** @param options - `path`; `mode` (default `error`); `maxRowsPerFile`; `compression` (default snappy) */
-  constructor(private readonly options: FileWriterOptions & { readonly compression?: ParquetCompression }) {
-    super(options);
+  private readonly config: ParquetWriterConfig;
+
+  /**
+   * @param options - `path`; `mode` (default `error`); `maxRowsPerFile`; `compression` (default snappy)
+   * @throws MlbatchError `E_CONFIG` for an invalid option
+   */
+  constructor(options: ParquetWriterOptions) {
+    const config = configOf(ParquetWriterConfig, "ParquetWriter", options);
+    super(config);
+    this.config = config;
   }
 
   protected get format(): CopyFormat {
-    return {
-      extension: ".parquet",
-      copy: `FORMAT parquet, COMPRESSION ${this.options.compression ?? "snappy"}`,
-    };
+    return { extension: ".parquet", copy: `FORMAT parquet, COMPRESSION ${this.config.compression}` };
   }
 
   protected override async copyOptions(db: Database, query: string, options: StageOptions): Promise<string> {
