@@ -25,8 +25,7 @@ import { createExclusive } from "../shard/exclusive.js";
 import { PLAN, ShardLayout } from "../shard/layout.js";
 import { checkPart, writePart } from "../shard/parts.js";
 import { type Plan, planConfigHash, readPlan, sealPlan, verifyPlan } from "../shard/plan.js";
-import { openUnit } from "../shard/unit-source.js";
-import { assignUnits, listUnits } from "../shard/units.js";
+import { assignUnits, inputUnit, listUnits } from "../shard/units.js";
 import { Job, type JobOptions, type JobServices } from "./base.js";
 import type { InferenceJobConfig } from "./inference.js";
 import { outputColumns } from "./output-columns.js";
@@ -337,7 +336,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       );
     }
     this.logger.info(`[Inference] Plan: ${resolutionText(request, version)} (run ${version.runId})`);
-    const { files, units, folder } = await listUnits(db, inputs);
+    const { files, units, folder } = await listUnits(db, createReader(inputs));
     return sealPlan({
       config_hash: this.options.planHash,
       model: {
@@ -410,9 +409,10 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
 
   /** The input's columns (less the id columns), which feed a model whose signature names none. */
   private async tableColumns(db: Database, plan: Plan, unit: Plan["units"][number]): Promise<string[]> {
-    const file = plan.inputs.files[unit.file]!.path;
-    const unitRows = { file, rowGroup: unit.row_group, firstRow: unit.first_row, rows: unit.rows };
-    const source = await this.step("read", () => openUnit(db, this.options.inputs, unitRows, plan.inputs));
+    const reader = createReader(this.options.inputs);
+    const source = await this.step("read", () =>
+      reader.openUnit(db, inputUnit(unit, plan.inputs.files), plan.inputs.folder),
+    );
     return source.columns.map((c) => c.name).filter((name) => !plan.id_columns.includes(name));
   }
 
@@ -457,8 +457,10 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
     const db = await Database.create();
     const stop = this.interruptOnAbort(db);
     try {
-      const unitRows = { file, rowGroup: unit.row_group, firstRow: unit.first_row, rows: unit.rows };
-      const source = await this.step("read", () => openUnit(db, this.options.inputs, unitRows, plan.inputs));
+      const reader = createReader(this.options.inputs);
+      const source = await this.step("read", () =>
+        reader.openUnit(db, inputUnit(unit, plan.inputs.files), plan.inputs.folder),
+      );
       const checked = await this.step("validate", () =>
         checkInputsWith(db, source, features, versionUri, this.options.validation, plan.id_columns),
       );

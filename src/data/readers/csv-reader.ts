@@ -1,10 +1,11 @@
 import * as z from "zod";
 import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
-import { configOf, type OptionsOf } from "../options.js";
+import { configOf, type OptionsOf, optionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
 import { firstRejectedLine } from "./csv-diagnosis.js";
+import { FileReader } from "./file-reader.js";
 import { ColumnTypes, FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
 import type { Reader } from "./reader.js";
 
@@ -50,8 +51,7 @@ export type CsvReaderOptions = OptionsOf<typeof CsvReaderConfig>;
  * const source = await new CsvReader({ path: "data/hour.csv", types: { dteday: "VARCHAR" } }).open(db);
  * ```
  */
-export class CsvReader implements Reader {
-  readonly path: string;
+export class CsvReader extends FileReader {
   private readonly config: CsvReaderConfig;
 
   /**
@@ -59,8 +59,17 @@ export class CsvReader implements Reader {
    * @throws MlbatchError `E_CONFIG` for an invalid option
    */
   constructor(options: CsvReaderOptions) {
-    this.config = configOf(CsvReaderConfig, "CsvReader", options);
-    this.path = this.config.path;
+    const config = configOf(CsvReaderConfig, "CsvReader", options);
+    super(config);
+    this.config = config;
+  }
+
+  protected get extensions(): readonly string[] {
+    return CSV_EXTENSIONS;
+  }
+
+  protected reading(file: string, hive: boolean | undefined): Reader {
+    return new CsvReader({ ...optionsOf(this.config), path: file, hivePartitioning: hive });
   }
 
   /** @inheritdoc */

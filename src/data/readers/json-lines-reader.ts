@@ -2,9 +2,10 @@ import * as z from "zod";
 import { MlbatchError } from "../../errors.js";
 import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
-import { configOf, type OptionsOf } from "../options.js";
+import { configOf, type OptionsOf, optionsOf } from "../options.js";
 import { Source } from "../source.js";
 import { quotedString } from "../sql.js";
+import { FileReader } from "./file-reader.js";
 import { ColumnTypes, FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
 import type { Reader } from "./reader.js";
 
@@ -42,8 +43,7 @@ export type JsonLinesReaderOptions = OptionsOf<typeof JsonLinesReaderConfig>;
  * const source = await new JsonLinesReader({ path: "data/inputs.jsonl" }).open(db);
  * ```
  */
-export class JsonLinesReader implements Reader {
-  readonly path: string;
+export class JsonLinesReader extends FileReader {
   private readonly config: JsonLinesReaderConfig;
 
   /**
@@ -51,8 +51,17 @@ export class JsonLinesReader implements Reader {
    * @throws MlbatchError `E_CONFIG` for an invalid option
    */
   constructor(options: JsonLinesReaderOptions) {
-    this.config = configOf(JsonLinesReaderConfig, "JsonLinesReader", options);
-    this.path = this.config.path;
+    const config = configOf(JsonLinesReaderConfig, "JsonLinesReader", options);
+    super(config);
+    this.config = config;
+  }
+
+  protected get extensions(): readonly string[] {
+    return JSON_LINES_EXTENSIONS;
+  }
+
+  protected reading(file: string, hive: boolean | undefined): Reader {
+    return new JsonLinesReader({ ...optionsOf(this.config), path: file, hivePartitioning: hive });
   }
 
   /** @inheritdoc */

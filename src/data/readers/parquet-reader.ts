@@ -1,11 +1,12 @@
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { Database } from "../database.js";
-import { configOf, type OptionsOf } from "../options.js";
+import { configOf, type OptionsOf, optionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
+import { FileReader } from "./file-reader.js";
 import { FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
-import type { Reader } from "./reader.js";
+import type { InputUnit, Reader } from "./reader.js";
 
 /** The file names a Parquet folder is read for. */
 export const PARQUET_EXTENSIONS: readonly string[] = [".parquet"];
@@ -33,8 +34,7 @@ export type ParquetReaderOptions = OptionsOf<typeof ParquetReaderConfig>;
  * const parts = await new ParquetReader({ path: "data/events/", columns: ["id", "x"] }).open(db);
  * ```
  */
-export class ParquetReader implements Reader {
-  readonly path: string;
+export class ParquetReader extends FileReader {
   private readonly config: ParquetReaderConfig;
 
   /**
@@ -42,8 +42,17 @@ export class ParquetReader implements Reader {
    * @throws MlbatchError `E_CONFIG` for an invalid option
    */
   constructor(options: ParquetReaderOptions) {
-    this.config = configOf(ParquetReaderConfig, "ParquetReader", options);
-    this.path = this.config.path;
+    const config = configOf(ParquetReaderConfig, "ParquetReader", options);
+    super(config);
+    this.config = config;
+  }
+
+  protected get extensions(): readonly string[] {
+    return PARQUET_EXTENSIONS;
+  }
+
+  protected reading(file: string, hive: boolean | undefined): Reader {
+    return new ParquetReader({ ...optionsOf(this.config), path: file, hivePartitioning: hive });
   }
 
   /** @inheritdoc */
@@ -63,6 +72,47 @@ export class ParquetReader implements Reader {
     }
     const { path, columns, limit } = this.config;
     return openTable(db, from, { path, columns, limit, idColumns, files: found.files });
+  }
+
+  /**
+   * Opens a row group's rows of its file, selected by `file_row_number` (which DuckDB pushes down to
+   * the row groups), with the columns of the whole input.
+   */
+  override openUnit(db: Database, unit: InputUnit, folder: boolean): Promise<Source> {
+    if (unit.rowGroup === null) return super.openUnit(db, unit, folder);
+    const hive = this.hive(folder);
+    const options = `file_row_number = true${hive === undefined ? "" : `, hive_partitioning = ${hive}`}`;
+    const from =
+      `(SELECT * EXCLUDE (file_row_number) FROM read_parquet(${fileList([unit.file])}, ${options}) ` +
+      `WHERE file_row_number >= ${unit.firstRow} AND file_row_number < ${unit.firstRow + unit.rows})`;
+    return openTable(db, from, {
+      path: `${unit.file} rows ${unit.firstRow}..`,
+      columns: this.config.columns,
+    });
+  }
+
+  /** One unit per row group (a file without row groups is one empty unit). */
+  protected override async units(db: Database, file: string): Promise<InputUnit[]> {
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await db.rows(
+        "SELECT row_group_id, any_value(row_group_num_rows)::BIGINT AS rows " +
+          `FROM parquet_metadata(${quotedString(file)}) GROUP BY row_group_id ORDER BY row_group_id`,
+      );
+    } catch (error) {
+      throw new MlbatchError(
+        "E_READ",
+        `cannot read inputs "${file}": not a readable Parquet file (${messageOf(error)})`,
+        { cause: error },
+      );
+    }
+    if (rows.length === 0) return [{ file, rowGroup: 0, firstRow: 0, rows: 0 }];
+    let first = 0;
+    return rows.map((row, group) => {
+      const unit = { file, rowGroup: group, firstRow: first, rows: Number(row.rows) };
+      first += unit.rows;
+      return unit;
+    });
   }
 }
 
