@@ -11,6 +11,7 @@ import { checkOutputsApart } from "../data/overlap.js";
 import { createReader, type ReaderKind } from "../data/readers/index.js";
 import { identifierList } from "../data/sql.js";
 import { checkTarget } from "../data/writers/atomic.js";
+import { createWriter, type Writer } from "../data/writers/index.js";
 import type { ParquetCompression } from "../data/writers/parquet-writer.js";
 import { MlbatchError } from "../errors.js";
 import { createLoader, type Loader } from "../models/loaders/index.js";
@@ -61,6 +62,7 @@ interface ShardedOptions {
     readonly mode: "error" | "overwrite";
     readonly compression: ParquetCompression;
   };
+  readonly writer: Writer;
   readonly loader: Loader;
   readonly aliasOrVersion: string | number;
   readonly modelUri?: string | undefined;
@@ -142,6 +144,7 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
           mode: outputs.mode,
           compression: outputs.KIND === "ParquetWriter" ? outputs.compression : "snappy",
         },
+        writer: createWriter(outputs),
         loader: createLoader(config.loader),
         aliasOrVersion: config.alias_or_version,
         modelUri: config.model_uri,
@@ -497,12 +500,11 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
       const { rows, placed } = await this.step("write", () =>
         writePart(
           db,
-          query,
-          {
-            path: part,
-            temp: this.layout.temp(`part-${unit.id}.parquet`),
-            compression: this.options.outputs.compression,
+          this.options.writer,
+          async (sink) => {
+            await sink.append(query);
           },
+          { path: part, temp: this.layout.temp(`part-${unit.id}.parquet`) },
           { planId: plan.plan_id, unit: unit.id, rows: unit.rows, dropped: checked.rejected },
         ),
       );

@@ -245,11 +245,15 @@ function sameParts(a: Manifest, b: Manifest): boolean {
   return key(a) === key(b);
 }
 
-/** Removes what killed shards left behind (temporary files are hidden, but not needed in the output). */
+/**
+ * Removes what killed shards left behind (temporary files, and the segments of a part being written, are
+ * hidden, but not needed in the output).
+ */
 async function removeTemporaries(folder: string): Promise<void> {
   const names = await readdir(folder).catch(() => [] as string[]);
   for (const name of names) {
-    if (name.startsWith(TEMP_PREFIX)) await rm(`${folder}/${name}`, { force: true });
+    if (name.startsWith(TEMP_PREFIX) || parseScratch(name)?.live === false)
+      await rm(`${folder}/${name}`, { force: true });
   }
 }
 

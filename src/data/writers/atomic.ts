@@ -163,7 +163,8 @@ async function commitFile(
 }
 
 function cannotWrite(path: string, error: unknown, what: string): MlbatchError {
-  if (error instanceof MlbatchError && error.code === "E_WRITE") return error;
+  // Errors of the rows being written (a read, a prediction) keep their code.
+  if (error instanceof MlbatchError) return error;
   return new MlbatchError(
     "E_WRITE",
     `cannot write ${what} "${path}": ${messageOf(error)}. Check that the path is in a writable folder ` +

@@ -41,9 +41,8 @@ export class CsvWriter extends FileWriter {
 
   protected get format(): CopyFormat {
     const { delimiter, header } = this.config;
-    return {
-      extension: ".csv",
-      copy: `FORMAT csv, HEADER ${header}, DELIMITER ${quotedString(delimiter)}`,
-    };
+    const options = (withHeader: boolean) =>
+      `FORMAT csv, HEADER ${withHeader}, DELIMITER ${quotedString(delimiter)}`;
+    return { extension: ".csv", copy: options(header), next: options(false) };
   }
 }

@@ -1,9 +1,11 @@
 import * as z from "zod";
 import type { Database } from "../database.js";
 import { configOf, type OptionsOf } from "../options.js";
-import { quotedString } from "../sql.js";
+import { quotedIdentifier, quotedString } from "../sql.js";
 import { type CopyFormat, FILE_WRITER_FIELDS, FileWriter } from "./files.js";
 import { pandasMetadata } from "./pandas-metadata.js";
+import { ParquetFile } from "./parquet-file.js";
+import type { FileSink } from "./sinks.js";
 import type { StageOptions } from "./writer.js";
 
 /** Config of {@link ParquetWriter}. */
@@ -59,10 +61,22 @@ export class ParquetWriter extends FileWriter {
     return { extension: ".parquet", copy: `FORMAT parquet, COMPRESSION ${this.config.compression}` };
   }
 
+  /** The format's options, with the pandas index and `metadata` as the file's key-value metadata. */
   protected override async copyOptions(db: Database, query: string, options: StageOptions): Promise<string> {
     const index = options.pandasIndex ?? [];
-    if (index.length === 0) return this.format.copy;
-    const metadata = await pandasMetadata(db, query, index);
-    return `${this.format.copy}, KV_METADATA {pandas: ${quotedString(metadata)}}`;
+    const entries = Object.entries(options.metadata ?? {});
+    if (index.length > 0) entries.unshift(["pandas", await pandasMetadata(db, query, index)]);
+    if (entries.length === 0) return this.format.copy;
+    const metadata = entries.map(([key, value]) => `${quotedIdentifier(key)}: ${quotedString(value)}`);
+    return `${this.format.copy}, KV_METADATA {${metadata.join(", ")}}`;
+  }
+
+  /** Row groups appended as the rows come, one footer at the end (parquet-file.ts). */
+  protected override fileSink(
+    db: Database,
+    file: string,
+    copy: (query: string) => Promise<string>,
+  ): FileSink {
+    return new ParquetFile(db, file, copy);
   }
 }
