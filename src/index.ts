@@ -42,7 +42,7 @@ export {
   type InferenceValidation,
 } from "./jobs/inference.js";
 export { ShardedInferenceJob, type ShardLocals } from "./jobs/sharded.js";
-export { ValidationConfig } from "./jobs/validation.js";
+export { ValidationConfig } from "./jobs/validation/config.js";
 export { BuiltinLoader } from "./models/loaders/builtin-loader.js";
 export { CustomLoader } from "./models/loaders/custom-loader.js";
 export { createLoader, LoaderKind } from "./models/loaders/index.js";

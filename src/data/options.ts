@@ -44,9 +44,12 @@ export function configOf<S extends z.ZodType>(schema: S, kind: string, options: 
 /** A config's keys in camelCase, as the classes take them (the inverse of {@link configOf}'s mapping). */
 export function optionsOf<C extends { readonly KIND: string }>(config: C): CamelKeys<Omit<C, "KIND">> {
   const { KIND: _, ...rest } = config;
-  return Object.fromEntries(Object.entries(rest).map(([key, value]) => [camelCase(key), value])) as CamelKeys<
-    Omit<C, "KIND">
-  >;
+  return camelKeys(rest);
+}
+
+/** An object's keys in camelCase (one level: values, such as column names in a record, are kept). */
+export function camelKeys<T extends object>(value: T): CamelKeys<T> {
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [camelCase(key), v])) as CamelKeys<T>;
 }
 
 function camelCase(key: string): string {

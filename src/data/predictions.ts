@@ -39,7 +39,7 @@ const CHUNK_ROWS = 2048;
  *
  * @example
  * ```ts
- * const table = await PredictionTable.create(db, "predictions", model.outputs);
+ * const table = await PredictionTable.create(await db.fork(), "predictions", model.outputs);
  * await table.append(await model.predict(batch));
  * table.close();
  * ```
@@ -59,14 +59,15 @@ export class PredictionTable {
     this.chunk = DuckDBDataChunk.create(outputs.map((o) => TYPES[o.type]));
   }
 
-  /** Creates the table with one column per model output. */
+  /**
+   * Creates the table with one column per model output, and its appender on `db`'s connection: not the
+   * one that streams the inputs (an appender flushing there would end the stream), so a fork.
+   */
   static async create(db: Database, name: string, outputs: readonly OutputSpec[]): Promise<PredictionTable> {
     const sqlName = quotedIdentifier(name);
     const columns = outputs.map((o) => `${quotedIdentifier(o.name)} ${DUCKDB_TYPE[o.type]}`).join(", ");
     await db.run(`CREATE TABLE ${sqlName} (${columns})`);
-    // Its own connection: the appender flushes while the job's connection streams the inputs.
-    const connection = await db.connect();
-    return new PredictionTable(sqlName, outputs, await connection.createAppender(name));
+    return new PredictionTable(sqlName, outputs, await db.connection.createAppender(name));
   }
 
   /** How many rows were appended. */
@@ -74,19 +75,24 @@ export class PredictionTable {
     return this.rows;
   }
 
-  /** Appends a batch whose columns are the outputs, in order. */
-  append(batch: Batch): void {
+  /**
+   * Appends `count` rows of a batch whose columns are the outputs, in order, from row `start`.
+   *
+   * @param start - the first row of the batch to append (default 0)
+   * @param count - how many (default: the rest of the batch)
+   */
+  append(batch: Batch, start = 0, count = batch.length - start): void {
     const chunk = this.chunk;
-    for (let from = 0; from < batch.length; from += CHUNK_ROWS) {
-      const count = Math.min(CHUNK_ROWS, batch.length - from);
+    for (let from = start; from < start + count; from += CHUNK_ROWS) {
+      const rows = Math.min(CHUNK_ROWS, start + count - from);
       chunk.reset();
-      chunk.rowCount = count;
+      chunk.rowCount = rows;
       batch.columns.forEach((column, i) => {
-        copyToVector(chunk.getColumnVector(i), column.type, column.data, from, count);
+        copyToVector(chunk.getColumnVector(i), column.type, column.data, from, rows);
       });
       this.appender.appendDataChunk(chunk);
     }
-    this.rows += batch.length;
+    this.rows += count;
   }
 
   /** Flushes and closes the appender: the table is then complete. */

@@ -119,6 +119,11 @@ export class Source {
     return this.options.where;
   }
 
+  /** The same input, read through another connection of its database (a {@link Database.fork}). */
+  on(db: Database): Source {
+    return new Source(db, this.options, this.columns);
+  }
+
   /**
    * The same input, keeping only the rows that meet `condition` (and any condition this source already
    * has). Row numbers from {@link Source.query} stay input row numbers.
@@ -238,6 +243,22 @@ export class Source {
       }
     }
     if (filled > 0) yield batch(filled);
+  }
+
+  /**
+   * Streams the named columns as DuckDB's data chunks, uncast, in input order: to be copied whole into a
+   * table (an appender takes chunks), never into JS values.
+   *
+   * @throws MlbatchError `E_READ` when DuckDB fails while reading
+   */
+  async *chunks(names: readonly string[]): AsyncGenerator<DuckDBDataChunk> {
+    const sql = `SELECT ${identifierList(names)} FROM ${this.query()}`;
+    const stream = await this.read(() => this.db.connection.stream(sql));
+    for (;;) {
+      const chunk: DuckDBDataChunk | null = await this.read(() => stream.fetchChunk());
+      if (chunk === null || chunk.rowCount === 0) return;
+      yield chunk;
+    }
   }
 
   private async read<T>(operation: () => Promise<T>): Promise<T> {

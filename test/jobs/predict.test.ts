@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Batch } from "../../src/data/batch.js";
-import type { PredictionTable } from "../../src/data/predictions.js";
 import type { Source } from "../../src/data/source.js";
+import type { PredictionSink } from "../../src/jobs/predict.js";
 import { predictAll } from "../../src/jobs/predict.js";
 import type { Model } from "../../src/models/model.js";
 
@@ -46,8 +46,10 @@ function table() {
   return {
     appended,
     table: {
-      append: (b: Batch) => appended.push(...(b.columns[0]!.data as Float32Array)),
-    } as unknown as PredictionTable,
+      append: (b: Batch) => {
+        appended.push(...(b.columns[0]!.data as Float32Array));
+      },
+    } satisfies PredictionSink,
   };
 }
 

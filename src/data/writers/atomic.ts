@@ -1,5 +1,5 @@
-import { link, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { link, mkdir, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import { scratchPath, track } from "../../scratch.js";
@@ -44,8 +44,8 @@ export async function checkTarget(path: string, mode: WriteMode, shape: OutputSh
 /**
  * Runs `produce(tempPath)`, which writes a file (or, for shape `folder`, fills the folder) at `tempPath`
  * beside `path` and returns its row count. A folder gets mlbatch's marker (`_SUCCESS`) when complete. On
- * failure the temporary output is removed and nothing else is changed. Leftovers of dead runs beside the
- * output are swept first.
+ * failure (or discard) the temporary output is removed, and so are the folders made for it: nothing else
+ * is changed. Leftovers of dead runs beside the output are swept first.
  *
  * @throws MlbatchError `E_WRITE`
  */
@@ -60,12 +60,14 @@ export async function stage(
   refuseUnless(path, await existing(target), shape, mode, what);
   const temp = scratchPath(target, shape === "folder" ? "parts" : "tmp");
   const forget = track(temp);
+  let made: string | undefined;
   const discard = async () => {
     await rm(temp, { force: true, recursive: true });
     forget();
+    if (made !== undefined) await removeEmptyFolders(dirname(target), made);
   };
   try {
-    await mkdir(dirname(target), { recursive: true });
+    made = await mkdir(dirname(target), { recursive: true });
     await sweepLeftovers(dirname(target));
     if (shape === "folder") await mkdir(temp);
     const rows = await produce(temp);
@@ -160,6 +162,18 @@ async function commitFile(
     return;
   }
   await rm(temp, { force: true });
+}
+
+/** Removes `folder` and its parents up to `top`, as long as they are empty (folders a write made). */
+async function removeEmptyFolders(folder: string, top: string): Promise<void> {
+  for (let current = folder; ; current = dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    if (resolve(current) === resolve(top) || dirname(current) === current) return;
+  }
 }
 
 function cannotWrite(path: string, error: unknown, what: string): MlbatchError {
