@@ -1,25 +1,54 @@
 /**
- * The outputs' rows, written as the predictions come. Each batch of predictions is paired row by row
- * with the input columns the outputs carry (ids, passthrough), streamed from the same rows of the source
- * on a connection of their own; every `segmentRows` rows, both sides go to DuckDB tables and, as one
- * query, to the writer's sink, which writes them while the next batches are predicted. Nothing holds
- * more than two segments: memory does not grow with the inputs.
+ * The outputs' rows, written as the predictions come. Each batch's predictions are paired with the rows
+ * of the columns the outputs carry (ids, passthrough), read with the batch's features (see
+ * {@link CarriedRows}); every `segmentRows` rows are handed to the writer's sink as one query over a
+ * table function that serves them from memory, and written by DuckDB while the next batches are
+ * predicted. No DuckDB table holds them (appending there cost the main thread twice as much, measured),
+ * and nothing holds more than two segments: memory does not grow with the inputs.
  */
-import type { DuckDBAppender, DuckDBDataChunk } from "@duckdb/node-api";
-import { MlbatchError } from "../errors.js";
+import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
+  type DuckDBDataChunk,
+  DuckDBTableFunction,
+  type DuckDBType,
+  FLOAT,
+  INTEGER,
+  SMALLINT,
+  TINYINT,
+  UTINYINT,
+  VARCHAR,
+} from "@duckdb/node-api";
+import { messageOf } from "../errors.js";
 import type { Batch, ColumnType } from "./batch.js";
+import type { CarriedRows } from "./carried.js";
 import type { Database } from "./database.js";
-import { PredictionTable } from "./predictions.js";
 import type { Source } from "./source.js";
 import { identifierList, quotedIdentifier, quotedString } from "./sql.js";
+import { copyToVector } from "./vectors.js";
 import type { RowSink } from "./writers/writer.js";
 
 /** DuckDB's row group size: a segment is one row group of the output. */
 const SEGMENT_ROWS = 122_880;
+/** DuckDB's vector size: the most rows a table function gives at once. */
+const CHUNK_ROWS = 2048;
+
+const TYPES: Readonly<Record<ColumnType, DuckDBType>> = {
+  float32: FLOAT,
+  float64: DOUBLE,
+  int8: TINYINT,
+  int16: SMALLINT,
+  int32: INTEGER,
+  int64: BIGINT,
+  uint8: UTINYINT,
+  bool: BOOLEAN,
+  string: VARCHAR,
+};
 
 /** What {@link OutputRows} writes. */
 export interface OutputRowsOptions {
-  /** The rows predicted, as the model's stream reads them (the same filter, the same order). */
+  /** The rows predicted (their carried columns are read with the features: this gives their types). */
   readonly source: Source;
   /** Input columns copied first into the outputs (ids, then passthrough). */
   readonly carried: readonly string[];
@@ -32,15 +61,22 @@ export interface OutputRowsOptions {
   readonly segmentRows?: number | undefined;
 }
 
-/** One segment being filled: its carried rows (decided first) and its predictions. */
-interface Segment {
-  readonly predictions: PredictionTable;
-  readonly carried: { readonly table: string; readonly appender: DuckDBAppender } | undefined;
-  /** Rows the segment takes: the carried rows, or `segmentRows` without carried columns. */
-  size: number;
-  /** The carried side has all its rows. */
-  sealed: boolean;
+/** Rows `[from, from + count)` of one batch: its predictions and its carried rows. */
+interface Piece {
+  readonly predictions: Batch;
+  readonly carried: CarriedRows | undefined;
+  readonly from: number;
+  readonly count: number;
 }
+
+/** Where a table function's scan of a segment is. */
+interface Scan {
+  readonly pieces: readonly Piece[];
+  piece: number;
+  offset: number;
+}
+
+let functions = 0;
 
 /**
  * Writes the outputs' rows to a sink as predictions come (see the module's comment).
@@ -48,41 +84,48 @@ interface Segment {
  * @example
  * ```ts
  * const rows = await OutputRows.create(db, { source, carried: ["instant"], outputs: model.outputs, sink });
- * for (const predicted of batches) await rows.append(predicted);
+ * for (const predicted of batches) rows.append(predicted, carriedRowsOf(predicted));
  * await rows.finish(); // the rows written
  * ```
  */
 export class OutputRows {
-  private segment: Segment | undefined;
+  /** The segment being filled. */
+  private pieces: Piece[] = [];
+  private filled = 0;
   private segments = 0;
-  private written = 0;
   private predicted = 0;
+  private written = 0;
+  /** Segments handed to the sink, by index, until their query has read them. */
+  private readonly handed = new Map<number, readonly Piece[]>();
   /** The sink's write of the last full segment, awaited before the next one. */
   private writing: Promise<void> = Promise.resolve();
-  private readonly chunks: AsyncGenerator<DuckDBDataChunk> | undefined;
-  private pending: DuckDBDataChunk | undefined;
-  private exhausted = false;
 
   private constructor(
-    /** Where the segments' tables are made and filled: a connection of their own (appenders on it). */
-    private readonly tables: Database,
-    /** Where written tables are dropped, while the next ones fill. */
-    private readonly drops: Database,
-    /** Where the carried columns are streamed from, when there are some. */
-    private readonly carry: Database | undefined,
     private readonly options: OutputRowsOptions,
-  ) {
-    const { carried, source } = options;
-    this.chunks = carry === undefined ? undefined : source.on(carry).chunks(carried);
-  }
+    /** The table function serving segments, by index: `<name>(<segment>)`. */
+    private readonly name: string,
+    private readonly columns: readonly { readonly name: string; readonly type: DuckDBType }[],
+  ) {}
 
   /**
-   * Opens the connections the segments need (the inputs stream on `db`'s own); `close()` releases them.
-   * The sink must write on yet another connection.
+   * Registers the table function that serves the segments on `db` (the sink writes on another of its
+   * connections).
    */
   static async create(db: Database, options: OutputRowsOptions): Promise<OutputRows> {
-    const carry = options.carried.length === 0 ? undefined : await db.fork();
-    return new OutputRows(await db.fork(), await db.fork(), carry, options);
+    const { source, carried, outputs } = options;
+    const types =
+      carried.length === 0
+        ? []
+        : (
+            await db.connection.run(`SELECT ${identifierList(carried)} FROM ${source.query()} LIMIT 0`)
+          ).columnTypes();
+    const columns = [
+      ...carried.map((name, i) => ({ name, type: types[i]! })),
+      ...outputs.map((o) => ({ name: o.name, type: TYPES[o.type] })),
+    ];
+    const rows = new OutputRows(options, `__mlbatch_rows_${process.pid}_${functions++}`, columns);
+    db.connection.registerTableFunction(rows.tableFunction());
+    return rows;
   }
 
   /** Rows predicted so far. */
@@ -90,18 +133,21 @@ export class OutputRows {
     return this.predicted;
   }
 
-  /** Adds the next rows' predictions (a batch of the model's outputs, in input order). */
-  async append(batch: Batch): Promise<void> {
-    let from = 0;
-    while (from < batch.length) {
-      const segment = this.segment ?? (await this.open());
-      const room = await this.room(segment);
-      const count = Math.min(room, batch.length - from);
-      segment.predictions.append(batch, from, count);
+  /**
+   * Adds the next rows' predictions (a batch of the model's outputs, in input order) and, when the outputs
+   * carry columns, those rows of them. A segment filled is handed to the sink once the previous one is
+   * written.
+   */
+  async append(predictions: Batch, carried: CarriedRows | undefined): Promise<void> {
+    const size = this.options.segmentRows ?? SEGMENT_ROWS;
+    for (let from = 0; from < predictions.length; ) {
+      const count = Math.min(size - this.filled, predictions.length - from);
+      this.pieces.push({ predictions, carried, from, count });
+      this.filled += count;
       from += count;
-      this.predicted += count;
-      if (segment.sealed && segment.predictions.rowCount === segment.size) await this.flush(segment);
+      if (this.filled === size) await this.flush();
     }
+    this.predicted += predictions.length;
   }
 
   /**
@@ -109,129 +155,94 @@ export class OutputRows {
    * waits for every write.
    *
    * @returns the rows written
-   * @throws MlbatchError `E_INTERNAL` when the carried columns have more or fewer rows than were predicted
    */
   async finish(): Promise<number> {
-    const segment = this.segment ?? (this.segments === 0 ? await this.open() : undefined);
-    if (segment !== undefined) {
-      if (segment.carried === undefined) segment.size = segment.predictions.rowCount;
-      else await this.fill(segment, Number.POSITIVE_INFINITY);
-      if (segment.predictions.rowCount !== segment.size) throw this.mismatch();
-      await this.flush(segment);
-    }
-    if (await this.more()) throw this.mismatch();
+    if (this.filled > 0 || this.segments === 0) await this.flush();
     await this.writing;
     return this.written;
   }
 
-  /** Releases the connections (after finish, or to abandon the rows: nothing more is written). */
-  close(): void {
-    for (const db of [this.carry, this.tables, this.drops]) db?.close();
+  /** Waits for the write in flight, if any (its failure is the job's, reported by whoever awaits it). */
+  async close(): Promise<void> {
+    await this.writing.catch(() => undefined);
   }
 
-  private mismatch(): MlbatchError {
-    return new MlbatchError(
-      "E_INTERNAL",
-      `row counts do not reconcile: ${this.predicted} rows predicted, and the inputs' id and passthrough ` +
-        "columns have more or fewer rows",
-    );
-  }
-
-  /** How many more predictions the segment takes, reading carried rows as far as needed. */
-  private async room(segment: Segment): Promise<number> {
-    if (segment.carried !== undefined && !segment.sealed) await this.fill(segment, this.segmentRows);
-    const room = segment.size - segment.predictions.rowCount;
-    if (room > 0) return room;
-    throw this.mismatch();
-  }
-
-  /** Appends carried chunks to the segment until it has `rows` of them or the stream ends. */
-  private async fill(segment: Segment, rows: number): Promise<void> {
-    const carried = segment.carried;
-    if (carried === undefined) return;
-    while (segment.size < rows) {
-      const chunk = await this.next();
-      if (chunk === undefined) break;
-      carried.appender.appendDataChunk(chunk);
-      segment.size += chunk.rowCount;
-    }
-    segment.sealed = true;
-  }
-
-  private async next(): Promise<DuckDBDataChunk | undefined> {
-    if (this.pending !== undefined) {
-      const chunk = this.pending;
-      this.pending = undefined;
-      return chunk;
-    }
-    if (this.exhausted || this.chunks === undefined) return undefined;
-    const { done, value } = await this.chunks.next();
-    if (done) this.exhausted = true;
-    return done ? undefined : value;
-  }
-
-  /** True when the carried stream has rows left (it must not, once every prediction is in). */
-  private async more(): Promise<boolean> {
-    this.pending = await this.next();
-    return this.pending !== undefined;
-  }
-
-  private get segmentRows(): number {
-    return this.options.segmentRows ?? SEGMENT_ROWS;
-  }
-
-  /** Starts the next segment: its prediction table, and its carried table when the outputs carry columns. */
-  private async open(): Promise<Segment> {
-    const name = `__mlbatch_segment_${this.segments++}`;
-    const predictions = await PredictionTable.create(
-      this.tables,
-      `${name}_predictions`,
-      this.options.outputs,
-    );
-    let carried: Segment["carried"];
-    const { source } = this.options;
-    if (this.options.carried.length > 0) {
-      const table = quotedIdentifier(`${name}_carried`);
-      const columns = identifierList(this.options.carried);
-      await this.tables.run(`CREATE TABLE ${table} AS SELECT ${columns} FROM ${source.query()} LIMIT 0`);
-      carried = { table, appender: await this.tables.connection.createAppender(`${name}_carried`) };
-    }
-    const size = carried === undefined ? this.segmentRows : 0;
-    this.segment = { predictions, carried, size, sealed: carried === undefined };
-    return this.segment;
-  }
-
-  /**
-   * Hands a complete segment to the sink, once the write of the one before is done; its tables are
-   * dropped once written. The write runs while the next segment fills.
-   */
-  private async flush(segment: Segment): Promise<void> {
-    this.segment = undefined;
-    segment.predictions.close();
-    if (segment.carried !== undefined) {
-      segment.carried.appender.flushSync();
-      segment.carried.appender.closeSync();
-    }
+  /** Hands the segment filled to the sink, once the write of the one before is done. */
+  private async flush(): Promise<void> {
+    const index = this.segments++;
+    this.handed.set(index, this.pieces);
+    this.pieces = [];
+    this.filled = 0;
     await this.writing;
-    const { constant } = this.options;
-    const joined =
-      segment.carried === undefined
-        ? `(SELECT * FROM ${segment.predictions.sqlName})`
-        : `(SELECT * FROM ${segment.carried.table} POSITIONAL JOIN ${segment.predictions.sqlName})`;
+    const { constant, sink } = this.options;
+    const rows = `(SELECT * FROM ${quotedIdentifier(this.name)}(${index}))`;
     const query =
       constant === undefined
-        ? joined
-        : `(SELECT *, ${quotedString(constant.value)} AS ${quotedIdentifier(constant.name)} FROM ${joined})`;
-    const tables = [
-      segment.predictions.sqlName,
-      ...(segment.carried === undefined ? [] : [segment.carried.table]),
-    ];
-    const write = async () => {
-      this.written += await this.options.sink.append(query);
-      await this.drops.run(tables.map((table) => `DROP TABLE ${table}`).join("; "));
-    };
-    this.writing = write();
+        ? rows
+        : `(SELECT *, ${quotedString(constant.value)} AS ${quotedIdentifier(constant.name)} FROM ${rows})`;
+    this.writing = sink.append(query).then(
+      (written) => {
+        this.written += written;
+        this.handed.delete(index);
+      },
+      (error: unknown) => {
+        this.handed.delete(index);
+        throw error;
+      },
+    );
     // Awaited by the next flush or by finish; until then its failure must not go unhandled.
     this.writing.catch(() => undefined);
+  }
+
+  /** The table function `<name>(segment)`: the segment's rows, carried columns then predictions. */
+  private tableFunction(): DuckDBTableFunction {
+    return DuckDBTableFunction.create({
+      name: this.name,
+      parameterTypes: [INTEGER],
+      bindFunction: (info) => {
+        for (const column of this.columns) info.addResultColumn(column.name, column.type);
+        info.setBindData({ segment: Number(info.getParameter(0)) });
+      },
+      initFunction: (info) => {
+        // One thread reads a segment, in order.
+        info.setMaxThreads(1);
+        const { segment } = info.bindData as { segment: number };
+        info.setInitData({ pieces: this.handed.get(segment) ?? [], piece: 0, offset: 0 } satisfies Scan);
+      },
+      mainFunction: (info, out) => {
+        try {
+          this.serve(info.initData as Scan, out);
+        } catch (error) {
+          info.setError(messageOf(error));
+        }
+      },
+    });
+  }
+
+  /** Fills `out` with the segment's next rows (none at its end). */
+  private serve(scan: Scan, out: DuckDBDataChunk): void {
+    const carried = this.options.carried.length;
+    let at = 0;
+    const parts: { piece: Piece; from: number; count: number; at: number }[] = [];
+    while (at < CHUNK_ROWS && scan.piece < scan.pieces.length) {
+      const piece = scan.pieces[scan.piece]!;
+      const count = Math.min(CHUNK_ROWS - at, piece.count - scan.offset);
+      parts.push({ piece, from: piece.from + scan.offset, count, at });
+      at += count;
+      scan.offset += count;
+      if (scan.offset === piece.count) {
+        scan.piece++;
+        scan.offset = 0;
+      }
+    }
+    out.rowCount = at;
+    if (at === 0) return;
+    for (const { piece, from, count, at: to } of parts) {
+      piece.carried?.write(out, 0, from, count, to);
+      piece.predictions.columns.forEach((column, i) => {
+        copyToVector(out.getColumnVector(carried + i), column.type, column.data, from, count, to);
+      });
+    }
+    for (let c = 0; c < out.columnCount; c++) out.getColumnVector(c).flush();
   }
 }

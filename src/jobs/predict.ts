@@ -3,6 +3,7 @@
  * outputs' rows written as the predictions come (data/output-rows.ts), with progress.
  */
 import type { Batch } from "../data/batch.js";
+import type { CarriedRows } from "../data/carried.js";
 import type { Database } from "../data/database.js";
 import { OutputRows } from "../data/output-rows.js";
 import type { Source } from "../data/source.js";
@@ -59,10 +60,11 @@ export async function predictInto(
     const progress = new Progress({ total: run.total, logger: ctx.logger });
     await ctx.step("predict", async () => {
       try {
-        await predictAll(source, model, rows, run.batchSize, (count) => {
+        const onRows = (count: number) => {
           progress.advance(count);
           if (ctx.signal?.aborted) throw ctx.signal.reason;
-        });
+        };
+        await predictAll(source, model, rows, { batchSize: run.batchSize, carried: run.carried, onRows });
       } finally {
         progress.done();
       }
@@ -75,13 +77,22 @@ export async function predictInto(
     run.predicted(rows.rowCount);
     return await ctx.step("write", () => rows.finish());
   } finally {
-    rows.close();
+    await rows.close();
   }
 }
 
-/** Where predicted batches go, in input order. */
+/** Where predicted batches go, in input order, with the rows of the columns the outputs carry. */
 export interface PredictionSink {
-  append(batch: Batch): void | Promise<void>;
+  append(predictions: Batch, carried: CarriedRows | undefined): void | Promise<void>;
+}
+
+/** How {@link predictAll} streams. */
+export interface PredictAllOptions {
+  readonly batchSize: number;
+  /** Input columns read with the features and handed to `output` with each batch's predictions. */
+  readonly carried?: readonly string[] | undefined;
+  /** Called with each batch's row count once its predictions are stored. */
+  readonly onRows: (rows: number) => void;
 }
 
 /**
@@ -89,35 +100,34 @@ export interface PredictionSink {
  * on the main thread) while the current one is predicted (ONNX Runtime or the tree engine, in their
  * worker threads), so reading costs no wall time when the model is the slower side; `output` (writing
  * the outputs' rows) runs while both go on. At most two batches are in flight.
- *
- * @param onRows - called with each batch's row count once its predictions are stored
  */
 export async function predictAll(
   source: Source,
   model: Model,
   output: PredictionSink,
-  batchSize: number,
-  onRows: (rows: number) => void,
+  options: PredictAllOptions,
 ): Promise<void> {
-  const batches = source.batches(model.inputs, batchSize);
+  const batches = source.batches(model.inputs, options.batchSize, options.carried);
   let next = batches.next();
   // Two batches in flight: the model may start on one (e.g. the nodes before a tree ensemble) while it
   // finishes the other. Results are appended in order.
-  const pending: Promise<Batch>[] = [];
+  const pending: { readonly predicted: Promise<Batch>; readonly carried: CarriedRows | undefined }[] = [];
   const appendOldest = async () => {
-    const predicted = await pending.shift()!;
-    await output.append(predicted);
-    onRows(predicted.length);
+    const { predicted, carried } = pending.shift()!;
+    const batch = await predicted;
+    await output.append(batch, carried);
+    options.onRows(batch.length);
   };
   try {
     for (;;) {
       const { done, value: batch } = await next;
       if (done) break;
-      // predict() copies the batch before it returns, so the reader may refill its buffers at once.
+      // predict() copies the batch before it returns, so the reader may refill its buffers at once (the
+      // carried rows are the batch's own). The model is given the features only.
       // A promise not awaited yet must not reject unhandled (Node would exit): awaiting it still throws.
-      const predicted = model.predict(batch);
+      const predicted = model.predict({ length: batch.length, columns: batch.columns });
       predicted.catch(() => undefined);
-      pending.push(predicted);
+      pending.push({ predicted, carried: batch.carried });
       next = batches.next();
       next.catch(() => undefined);
       if (pending.length >= 2) await appendOldest();
@@ -125,7 +135,7 @@ export async function predictAll(
     while (pending.length > 0) await appendOldest();
   } catch (error) {
     next.catch(() => undefined);
-    for (const predicted of pending) predicted.catch(() => undefined);
+    for (const { predicted } of pending) predicted.catch(() => undefined);
     throw error;
   } finally {
     await batches.return(undefined).catch(() => undefined);

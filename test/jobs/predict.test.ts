@@ -60,8 +60,7 @@ describe("predictAll", () => {
       source(5),
       model((b) => (b % 2 === 0 ? 30 : 1)),
       t.table,
-      2,
-      () => {},
+      { batchSize: 2, onRows: () => {} },
     );
     expect(t.appended).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
@@ -77,8 +76,7 @@ describe("predictAll", () => {
           source(4),
           model(() => 100, 1, 5),
           t.table,
-          2,
-          () => {},
+          { batchSize: 2, onRows: () => {} },
         ),
       ).rejects.toThrow("batch 1 failed");
       await new Promise((resolve) => setTimeout(resolve, 150));
