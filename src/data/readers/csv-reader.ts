@@ -1,13 +1,12 @@
 import * as z from "zod";
 import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
-import { configOf, type OptionsOf, optionsOf } from "../options.js";
+import { configOf, type OptionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
 import { firstRejectedLine } from "./csv-diagnosis.js";
 import { FileReader } from "./file-reader.js";
 import { ColumnTypes, FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
-import type { Reader } from "./reader.js";
 
 /** The file names a CSV folder is read for. */
 export const CSV_EXTENSIONS: readonly string[] = [".csv", ".csv.gz", ".tsv", ".tsv.gz"];
@@ -51,25 +50,13 @@ export type CsvReaderOptions = OptionsOf<typeof CsvReaderConfig>;
  * const source = await new CsvReader({ path: "data/hour.csv", types: { dteday: "VARCHAR" } }).open(db);
  * ```
  */
-export class CsvReader extends FileReader {
-  private readonly config: CsvReaderConfig;
-
+export class CsvReader extends FileReader<CsvReaderConfig> {
   /**
    * @param options - the files, and how to parse them (delimiter, header, quote, escape, nulls, types)
    * @throws MlbatchError `E_CONFIG` for an invalid option
    */
   constructor(options: CsvReaderOptions) {
-    const config = configOf(CsvReaderConfig, "CsvReader", options);
-    super(config);
-    this.config = config;
-  }
-
-  protected get extensions(): readonly string[] {
-    return CSV_EXTENSIONS;
-  }
-
-  protected reading(file: string, hive: boolean | undefined): Reader {
-    return new CsvReader({ ...optionsOf(this.config), path: file, hivePartitioning: hive });
+    super(configOf(CsvReaderConfig, "CsvReader", options), CSV_EXTENSIONS);
   }
 
   /** @inheritdoc */

@@ -3,36 +3,44 @@
  * whole, unless the format has row groups) and open one of them.
  */
 import type { Database } from "../database.js";
+import { optionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { inputFiles } from "./files.js";
 import type { InputCut, InputUnit, Reader } from "./reader.js";
 
 /** The config fields {@link FileReader} reads. */
 interface FileReaderConfig {
+  readonly KIND: string;
   readonly path: string;
   readonly hive_partitioning?: boolean | undefined;
 }
 
 /**
- * A reader of files: a file, a glob or a folder of files with the format's extensions. A subclass says
- * how to read one file with the same settings; a format with row groups also says how to cut a file.
+ * A reader of files: a file, a glob or a folder of files with the format's extensions, configured by its
+ * parsed config. A format with row groups also says how to cut a file.
  */
-export abstract class FileReader implements Reader {
+export abstract class FileReader<C extends FileReaderConfig = FileReaderConfig> implements Reader {
   readonly path: string;
 
-  /** @param file - the config's fields every file reader has */
-  constructor(private readonly file: FileReaderConfig) {
-    this.path = file.path;
+  /**
+   * @param config - the reader's config, parsed by its schema
+   * @param extensions - the file names a folder is read for
+   */
+  constructor(
+    protected readonly config: C,
+    private readonly extensions: readonly string[],
+  ) {
+    this.path = config.path;
   }
-
-  /** The file names a folder is read for. */
-  protected abstract get extensions(): readonly string[];
-
-  /** A reader of one file of the input with the same settings, Hive partitioning as given. */
-  protected abstract reading(file: string, hive: boolean | undefined): Reader;
 
   /** @inheritdoc */
   abstract open(db: Database): Promise<Source>;
+
+  /** A reader of one file of the input, with the same settings and Hive partitioning as given. */
+  protected reading(file: string, hive: boolean | undefined): Reader {
+    const Class = this.constructor as new (options: object) => Reader;
+    return new Class({ ...optionsOf(this.config), path: file, hivePartitioning: hive });
+  }
 
   /** @inheritdoc */
   async cut(db: Database): Promise<InputCut> {
@@ -58,6 +66,6 @@ export abstract class FileReader implements Reader {
 
   /** Hive partitioning of a unit's file: as configured, else on when the input is a folder. */
   protected hive(folder: boolean): boolean | undefined {
-    return this.file.hive_partitioning ?? (folder ? true : undefined);
+    return this.config.hive_partitioning ?? (folder ? true : undefined);
   }
 }

@@ -2,12 +2,11 @@ import * as z from "zod";
 import { MlbatchError } from "../../errors.js";
 import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
-import { configOf, type OptionsOf, optionsOf } from "../options.js";
+import { configOf, type OptionsOf } from "../options.js";
 import { Source } from "../source.js";
 import { quotedString } from "../sql.js";
 import { FileReader } from "./file-reader.js";
 import { ColumnTypes, FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
-import type { Reader } from "./reader.js";
 
 /** The file names a JSON Lines folder is read for. */
 export const JSON_LINES_EXTENSIONS: readonly string[] = [
@@ -43,25 +42,13 @@ export type JsonLinesReaderOptions = OptionsOf<typeof JsonLinesReaderConfig>;
  * const source = await new JsonLinesReader({ path: "data/inputs.jsonl" }).open(db);
  * ```
  */
-export class JsonLinesReader extends FileReader {
-  private readonly config: JsonLinesReaderConfig;
-
+export class JsonLinesReader extends FileReader<JsonLinesReaderConfig> {
   /**
    * @param options - the files, the columns to read, a limit, and explicit `types`
    * @throws MlbatchError `E_CONFIG` for an invalid option
    */
   constructor(options: JsonLinesReaderOptions) {
-    const config = configOf(JsonLinesReaderConfig, "JsonLinesReader", options);
-    super(config);
-    this.config = config;
-  }
-
-  protected get extensions(): readonly string[] {
-    return JSON_LINES_EXTENSIONS;
-  }
-
-  protected reading(file: string, hive: boolean | undefined): Reader {
-    return new JsonLinesReader({ ...optionsOf(this.config), path: file, hivePartitioning: hive });
+    super(configOf(JsonLinesReaderConfig, "JsonLinesReader", options), JSON_LINES_EXTENSIONS);
   }
 
   /** @inheritdoc */

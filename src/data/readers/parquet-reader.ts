@@ -1,12 +1,12 @@
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { Database } from "../database.js";
-import { configOf, type OptionsOf, optionsOf } from "../options.js";
+import { configOf, type OptionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
 import { FileReader } from "./file-reader.js";
 import { FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
-import type { InputUnit, Reader } from "./reader.js";
+import type { InputUnit } from "./reader.js";
 
 /** The file names a Parquet folder is read for. */
 export const PARQUET_EXTENSIONS: readonly string[] = [".parquet"];
@@ -34,25 +34,13 @@ export type ParquetReaderOptions = OptionsOf<typeof ParquetReaderConfig>;
  * const parts = await new ParquetReader({ path: "data/events/", columns: ["id", "x"] }).open(db);
  * ```
  */
-export class ParquetReader extends FileReader {
-  private readonly config: ParquetReaderConfig;
-
+export class ParquetReader extends FileReader<ParquetReaderConfig> {
   /**
    * @param options - `path`: a file, glob or folder; `columns` to read only some; `limit`; `hivePartitioning`
    * @throws MlbatchError `E_CONFIG` for an invalid option
    */
   constructor(options: ParquetReaderOptions) {
-    const config = configOf(ParquetReaderConfig, "ParquetReader", options);
-    super(config);
-    this.config = config;
-  }
-
-  protected get extensions(): readonly string[] {
-    return PARQUET_EXTENSIONS;
-  }
-
-  protected reading(file: string, hive: boolean | undefined): Reader {
-    return new ParquetReader({ ...optionsOf(this.config), path: file, hivePartitioning: hive });
+    super(configOf(ParquetReaderConfig, "ParquetReader", options), PARQUET_EXTENSIONS);
   }
 
   /** @inheritdoc */

@@ -26,17 +26,13 @@ export type CsvWriterOptions = OptionsOf<typeof CsvWriterConfig>;
  * await new CsvWriter({ path: "outputs/predictions.csv", delimiter: ";" }).write(db, "(SELECT 1 AS x)");
  * ```
  */
-export class CsvWriter extends FileWriter {
-  private readonly config: CsvWriterConfig;
-
+export class CsvWriter extends FileWriter<CsvWriterConfig> {
   /**
    * @param options - `path`; `mode` (default `error`); `maxRowsPerFile`; `delimiter` (`,`); `header` (true)
    * @throws MlbatchError `E_CONFIG` for an invalid option
    */
   constructor(options: CsvWriterOptions) {
-    const config = configOf(CsvWriterConfig, "CsvWriter", options);
-    super(config);
-    this.config = config;
+    super(configOf(CsvWriterConfig, "CsvWriter", options));
   }
 
   protected get format(): CopyFormat {

@@ -55,16 +55,16 @@ export interface CopyFormat {
  * joined by concatenation (see {@link ConcatenatedFile}; Parquet overrides {@link FileWriter.fileSink}),
  * folders cut into parts as they fill.
  */
-export abstract class FileWriter implements Writer {
+export abstract class FileWriter<C extends FileWriterConfig = FileWriterConfig> implements Writer {
   readonly path: string;
   readonly mode: WriteMode;
   readonly shape: OutputShape;
 
-  /** @param file - the config's common fields: path, mode, max_rows_per_file */
-  constructor(private readonly file: FileWriterConfig) {
-    this.path = file.path;
-    this.mode = file.mode;
-    this.shape = file.max_rows_per_file === undefined ? "file" : "folder";
+  /** @param config - the writer's config, parsed by its schema */
+  constructor(protected readonly config: C) {
+    this.path = config.path;
+    this.mode = config.mode;
+    this.shape = config.max_rows_per_file === undefined ? "file" : "folder";
   }
 
   /** The format of the files. */
@@ -82,16 +82,16 @@ export abstract class FileWriter implements Writer {
 
   /** @inheritdoc */
   check(): Promise<void> {
-    return checkTarget(this.path, this.file.mode, this.shape);
+    return checkTarget(this.path, this.config.mode, this.shape);
   }
 
   /** @inheritdoc */
   stageRows(db: Database, produce: RowProducer, options: StageOptions = {}): Promise<StagedOutput> {
     const copy = this.copier(db, options);
-    const size = this.file.max_rows_per_file;
+    const size = this.config.max_rows_per_file;
     return stage(
       this.path,
-      this.file.mode,
+      this.config.mode,
       (temp) =>
         fill(
           size === undefined

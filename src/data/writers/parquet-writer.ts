@@ -44,17 +44,13 @@ export type ParquetWriterOptions = OptionsOf<typeof ParquetWriterConfig>;
  *   .write(db, "(SELECT 1 AS x)");
  * ```
  */
-export class ParquetWriter extends FileWriter {
-  private readonly config: ParquetWriterConfig;
-
+export class ParquetWriter extends FileWriter<ParquetWriterConfig> {
   /**
    * @param options - `path`; `mode` (default `error`); `maxRowsPerFile`; `compression` (default snappy)
    * @throws MlbatchError `E_CONFIG` for an invalid option
    */
   constructor(options: ParquetWriterOptions) {
-    const config = configOf(ParquetWriterConfig, "ParquetWriter", options);
-    super(config);
-    this.config = config;
+    super(configOf(ParquetWriterConfig, "ParquetWriter", options));
   }
 
   protected get format(): CopyFormat {

@@ -128,14 +128,9 @@ async function predictUnit(
     const opened = await openUnit(run, db, plan, unit);
     const { source } = await modelTable(ctx, opened, loaded.mlmodel);
     const { uri } = loaded;
-    const checked = await validateStep(
-      ctx,
-      db,
-      { ...opened, source },
-      loaded.features,
-      uri,
-      settings.validation,
-    );
+    const inputs = { ...opened, source };
+    const policy = settings.validation;
+    const checked = await validateStep(ctx, db, { inputs, features: loaded.features, uri, policy });
     if (checked.report.rows.total !== unit.rows) {
       const file = inputUnit(unit, plan.inputs.files).file;
       throw new MlbatchError(

@@ -12,22 +12,24 @@ import { type CheckedInputs, checkWithPolicy } from "../validation/policy.js";
 import type { OpenedInputs } from "./inputs.js";
 import { loadModel, type ResolvedModel } from "./model.js";
 
+/** What validation checks: the inputs, against the columns the model is fed, by the policy. */
+export interface Validation {
+  readonly inputs: OpenedInputs;
+  readonly features: readonly FeatureSpec[];
+  /** The model's URI, for messages. */
+  readonly uri: string;
+  readonly policy: ValidationPolicy;
+}
+
 /**
  * Validates the inputs (step validate) and applies the policy; warns of the rows set aside, if any.
  *
- * @param uri - the model's URI, for messages
  * @throws MlbatchError `E_SCHEMA` with every problem
  */
-export async function validateStep(
-  ctx: StepContext,
-  db: Database,
-  inputs: OpenedInputs,
-  features: readonly FeatureSpec[],
-  uri: string,
-  policy: ValidationPolicy,
-): Promise<CheckedInputs> {
+export async function validateStep(ctx: StepContext, db: Database, v: Validation): Promise<CheckedInputs> {
+  const { inputs, policy } = v;
   const checked = await ctx.step("validate", () =>
-    checkWithPolicy(db, inputs.source, features, uri, policy, inputs.idColumns),
+    checkWithPolicy(db, inputs.source, v.features, v.uri, policy, inputs.idColumns),
   );
   if (checked.rejected > 0) {
     const { total } = checked.report.rows;
@@ -41,20 +43,13 @@ export async function validateStep(
 }
 
 /** {@link validateStep} with the job's log line: how many columns, against what. */
-function validateLogged(
-  ctx: StepContext,
-  db: Database,
-  inputs: OpenedInputs,
-  features: readonly FeatureSpec[],
-  uri: string,
-  policy: ValidationPolicy,
-): Promise<CheckedInputs> {
-  const constrained = Object.keys(policy.constraints).length;
+function validateLogged(ctx: StepContext, db: Database, v: Validation): Promise<CheckedInputs> {
+  const constrained = Object.keys(v.policy.constraints).length;
   ctx.logger.info(
-    `[Inference] Validate inputs: ${features.length} columns against the signature of ${uri}` +
+    `[Inference] Validate inputs: ${v.features.length} columns against the signature of ${v.uri}` +
       (constrained === 0 ? "" : ` and constraints on ${constrained} columns`),
   );
-  return validateStep(ctx, db, inputs, features, uri, policy);
+  return validateStep(ctx, db, v);
 }
 
 /** What {@link checkAndLoad} needs. */
@@ -87,13 +82,16 @@ export async function checkAndLoad(
   if (resolved.signed === undefined) {
     const model = await loadModel(ctx, p.loader, resolved, p.table);
     try {
-      return { model, checked: await validateLogged(ctx, db, inputs, model.inputs, uri, policy) };
+      return {
+        model,
+        checked: await validateLogged(ctx, db, { inputs, features: model.inputs, uri, policy }),
+      };
     } catch (error) {
       await model.close();
       throw error;
     }
   }
-  const checking = validateLogged(ctx, db, inputs, resolved.signed, uri, policy);
+  const checking = validateLogged(ctx, db, { inputs, features: resolved.signed, uri, policy });
   const loading = loadModel(ctx, p.loader, resolved, p.table);
   const [checked, model] = await Promise.allSettled([checking, loading]);
   if (checked.status === "rejected") {
