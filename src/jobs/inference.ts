@@ -195,36 +195,20 @@ export class InferenceJob extends Job<InferenceLocals> {
   /** Predicts and writes the outputs (and the quarantine), commits them together, and notifies. */
   private async predicted(db: Database, run: Checked): Promise<InferenceLocals> {
     const ctx = this.context;
-    const { outputs, validation, passthrough, modelVersionColumn, batchSize } = this.settings;
-    const { model, checked, idColumns } = run;
-    const read = checked.report.rows.total;
-    const { rejected } = checked;
+    const { outputs, validation } = this.settings;
+    const { model, checked } = run;
     ctx.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
     let predicted = 0;
-    // The reference writes its predictions indexed as the inputs: so do the Parquet outputs.
-    const pandasIndex = this.settings.idColumns === undefined ? idColumns : [];
-    const staged = await this.written(db, pandasIndex, {
-      source: checked.source,
-      model,
-      batchSize,
-      total: read - rejected,
-      carried: [...idColumns, ...passthrough],
-      constant:
-        modelVersionColumn === undefined ? undefined : { name: modelVersionColumn, value: run.version.uri },
-      predicted: (rows) => {
-        predicted = rows;
-        const action = validation.onInvalid === "quarantine" ? "quarantined" : "dropped";
-        ctx.logger.info(
-          `[Inference] Write outputs: ${outputs.path} (${reconcile(read, rows, rejected, action)})`,
-        );
-        ctx.facts.rows = { read, rejected };
-      },
+    const staged = await this.written(db, run, (rows) => {
+      predicted = rows;
     });
     const { quarantine } = checked;
     const writer = validation.quarantine;
     const later =
       quarantine === undefined || writer === undefined ? [] : [() => writer.stage(db, quarantine)];
     await ctx.step("write", () => commitTogether(staged, later));
+    const read = checked.report.rows.total;
+    const { rejected } = checked;
     const rows = staged.rows;
     ctx.facts.rows = { read, written: rows, rejected };
     ctx.facts.outputs = outputs.path;
@@ -248,19 +232,40 @@ export class InferenceJob extends Job<InferenceLocals> {
     };
   }
 
-  /** The outputs staged, their rows predicted into the writer as they come (on a connection of its own). */
-  private async written(
-    db: Database,
-    pandasIndex: readonly string[],
-    run: PredictRun,
-  ): Promise<StagedOutput> {
+  /**
+   * The outputs staged, their rows predicted into the writer as they come (on a connection of its own);
+   * the counts reconciled and the write logged once every row is predicted.
+   */
+  private async written(db: Database, run: Checked, counted: (rows: number) => void): Promise<StagedOutput> {
     const ctx = this.context;
-    const { outputs } = this.settings;
+    const { outputs, validation, passthrough, modelVersionColumn, batchSize } = this.settings;
+    const { model, checked, idColumns } = run;
+    const read = checked.report.rows.total;
+    const { rejected } = checked;
+    const column = modelVersionColumn;
+    const predict: PredictRun = {
+      source: checked.source,
+      model,
+      batchSize,
+      total: read - rejected,
+      carried: [...idColumns, ...passthrough],
+      constant: column === undefined ? undefined : { name: column, value: run.version.uri },
+      predicted: (rows) => {
+        counted(rows);
+        const action = validation.onInvalid === "quarantine" ? "quarantined" : "dropped";
+        ctx.logger.info(
+          `[Inference] Write outputs: ${outputs.path} (${reconcile(read, rows, rejected, action)})`,
+        );
+        ctx.facts.rows = { read, rejected };
+      },
+    };
+    // The reference writes its predictions indexed as the inputs: so do the Parquet outputs.
+    const pandasIndex = this.settings.idColumns === undefined ? idColumns : [];
     const writes = await db.fork();
     try {
       // Tagged, not a step: the rows are predicted (step predict) and written (step write) as they come.
       return await outputs
-        .stageRows(writes, async (sink) => void (await predictInto(ctx, db, sink, run)), { pandasIndex })
+        .stageRows(writes, async (sink) => void (await predictInto(ctx, db, sink, predict)), { pandasIndex })
         .catch((error: unknown) => {
           throw atStep("write", error);
         });

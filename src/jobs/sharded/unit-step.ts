@@ -4,6 +4,7 @@
  * version the plan pinned, never the alias (it may have moved since the plan).
  */
 import type { Database } from "../../data/database.js";
+import type { RowSink } from "../../data/writers/writer.js";
 import { MlbatchError } from "../../errors.js";
 import type { MLmodel } from "../../models/mlmodel.js";
 import type { FeatureSpec, Model } from "../../models/model.js";
@@ -12,12 +13,13 @@ import { checkPart, writePart } from "../../shard/parts.js";
 import type { Plan } from "../../shard/plan.js";
 import { inputUnit } from "../../shard/units.js";
 import { atStep } from "../context.js";
-import { predictInto } from "../predict.js";
+import { type PredictRun, predictInto } from "../predict.js";
 import { validateStep } from "../steps/check.js";
 import { modelTable, type OpenedInputs } from "../steps/inputs.js";
 import { loadModel, readModel } from "../steps/model.js";
 import { outputColumns } from "../steps/outputs.js";
 import { reconcile } from "../steps/write.js";
+import type { CheckedInputs } from "../validation/policy.js";
 import type { ShardRun } from "./shard-run.js";
 
 type Unit = Plan["units"][number];
@@ -123,14 +125,18 @@ async function predictUnit(
   unit: Unit,
   loaded: Loaded,
 ): Promise<{ rows: number; dropped: number }> {
-  const { ctx, settings, layout } = run;
+  const { ctx, settings } = run;
   return run.withDatabase(async (db) => {
     const opened = await openUnit(run, db, plan, unit);
     const { source } = await modelTable(ctx, opened, loaded.mlmodel);
-    const { uri } = loaded;
     const inputs = { ...opened, source };
     const policy = settings.validation;
-    const checked = await validateStep(ctx, db, { inputs, features: loaded.features, uri, policy });
+    const checked = await validateStep(ctx, db, {
+      inputs,
+      features: loaded.features,
+      uri: loaded.uri,
+      policy,
+    });
     if (checked.report.rows.total !== unit.rows) {
       const file = inputUnit(unit, plan.inputs.files).file;
       throw new MlbatchError(
@@ -139,35 +145,46 @@ async function predictUnit(
           'changed since the plan; plan again with "mlbatch plan <config>" and outputs.mode: overwrite.',
       );
     }
-    const { rejected } = checked;
-    const column = settings.modelVersionColumn;
-    const part = layout.part(unit.id);
-    const writes = await db.fork();
-    try {
-      const { rows, placed } = await writePart(
-        writes,
-        settings.outputs,
-        async (sink) =>
-          void (await predictInto(ctx, db, sink, {
-            source: checked.source,
-            model: loaded.model,
-            batchSize: settings.batchSize,
-            total: unit.rows - rejected,
-            carried: [...plan.id_columns, ...settings.passthrough],
-            constant: column === undefined ? undefined : { name: column, value: uri },
-            predicted: (predicted) => reconcile(unit.rows, predicted, rejected, "dropped"),
-          })),
-        { path: part, temp: layout.temp(`part-${unit.id}.parquet`) },
-        { planId: plan.plan_id, unit: unit.id, rows: unit.rows, dropped: rejected },
-      ).catch((error: unknown) => {
-        throw atStep("write", error);
-      });
-      ctx.logger.info(
-        `[Inference] Unit ${unit.id}: ${rows} rows ${placed ? "written" : "already written by a twin"} to ${part}`,
-      );
-      return { rows, dropped: rejected };
-    } finally {
-      writes.close();
-    }
+    return writeUnit(run, db, plan, unit, { loaded, checked });
   });
+}
+
+/** Predicts a checked unit into its part file (through the job's writer, as the rows come) and places it. */
+async function writeUnit(
+  run: ShardRun,
+  db: Database,
+  plan: Plan,
+  unit: Unit,
+  { loaded, checked }: { readonly loaded: Loaded; readonly checked: CheckedInputs },
+): Promise<{ rows: number; dropped: number }> {
+  const { ctx, settings, layout } = run;
+  const { rejected } = checked;
+  const column = settings.modelVersionColumn;
+  const predict: PredictRun = {
+    source: checked.source,
+    model: loaded.model,
+    batchSize: settings.batchSize,
+    total: unit.rows - rejected,
+    carried: [...plan.id_columns, ...settings.passthrough],
+    constant: column === undefined ? undefined : { name: column, value: loaded.uri },
+    predicted: (predicted) => reconcile(unit.rows, predicted, rejected, "dropped"),
+  };
+  const part = layout.part(unit.id);
+  const writes = await db.fork();
+  try {
+    const stamp = { planId: plan.plan_id, unit: unit.id, rows: unit.rows, dropped: rejected };
+    const target = { path: part, temp: layout.temp(`part-${unit.id}.parquet`) };
+    const produce = async (sink: RowSink) => void (await predictInto(ctx, db, sink, predict));
+    const { rows, placed } = await writePart(writes, settings.outputs, produce, target, stamp).catch(
+      (error: unknown) => {
+        throw atStep("write", error);
+      },
+    );
+    ctx.logger.info(
+      `[Inference] Unit ${unit.id}: ${rows} rows ${placed ? "written" : "already written by a twin"} to ${part}`,
+    );
+    return { rows, dropped: rejected };
+  } finally {
+    writes.close();
+  }
 }
