@@ -41,9 +41,8 @@ export {
   type InferenceLocals,
   type InferenceValidation,
 } from "./jobs/inference.js";
-export { configHash, type RunReport } from "./jobs/report.js";
 export { ShardedInferenceJob, type ShardLocals } from "./jobs/sharded.js";
-export { ValidationConfig } from "./jobs/validation.js";
+export { ValidationConfig } from "./jobs/validation/config.js";
 export { resolveMlflowUris } from "./mlflow/settings.js";
 export { BuiltinLoader } from "./models/loaders/builtin-loader.js";
 export { CustomLoader } from "./models/loaders/custom-loader.js";
@@ -57,6 +56,8 @@ export { openRegistry, type RegistryOptions } from "./registry/index.js";
 export { type ModelReference, modelReference, modelUri, parseModelUri } from "./registry/model-uri.js";
 export type { ModelVersion, Registry } from "./registry/registry.js";
 export { RestStore } from "./registry/rest/rest-store.js";
+export { configHash } from "./report/config-hash.js";
+export type { RunReport } from "./report/run-report.js";
 export { AlertsService } from "./services/alerts.js";
 export { ChannelKind, createChannel } from "./services/channels/index.js";
 export { webhookPayload, webhookSignature } from "./services/channels/webhook-channel.js";

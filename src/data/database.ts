@@ -9,6 +9,15 @@ import { ownedFolder, sweepDeadOwned, track } from "../scratch.js";
  */
 const MEMORY_LIMIT = process.env.MLBATCH_DUCKDB_MEMORY_LIMIT ?? "256MB";
 
+/** The instance a database and its forks share, and every connection made to it. */
+interface Shared {
+  readonly instance: DuckDBInstance;
+  readonly spill: string;
+  readonly forget: () => void;
+  readonly connections: Set<DuckDBConnection>;
+  interrupted: boolean;
+}
+
 /**
  * An in-memory DuckDB database and one connection, owned by a job for its lifetime. Readers, the schema
  * check and writers run their SQL on it; `close()` releases both.
@@ -20,15 +29,11 @@ const MEMORY_LIMIT = process.env.MLBATCH_DUCKDB_MEMORY_LIMIT ?? "256MB";
  * ```
  */
 export class Database {
-  private readonly others: DuckDBConnection[] = [];
-  private interrupted = false;
-
   private constructor(
-    private readonly instance: DuckDBInstance,
-    private readonly spill: string,
+    private readonly shared: Shared,
     /** The connection to run SQL on. */
     readonly connection: DuckDBConnection,
-    private readonly forget: () => void,
+    private readonly owner: boolean,
   ) {}
 
   /** Opens a new in-memory database. */
@@ -47,7 +52,9 @@ export class Database {
       temp_directory: spill,
       enable_external_file_cache: "false",
     });
-    return new Database(instance, spill, await instance.connect(), forget);
+    const connection = await instance.connect();
+    const shared = { instance, spill, forget, connections: new Set([connection]), interrupted: false };
+    return new Database(shared, connection, true);
   }
 
   /**
@@ -55,9 +62,18 @@ export class Database {
    * time: an appender flushing on the connection that streams a query would end that query's stream.
    */
   async connect(): Promise<DuckDBConnection> {
-    const connection = await this.instance.connect();
-    this.others.push(connection);
+    const connection = await this.shared.instance.connect();
+    this.shared.connections.add(connection);
     return connection;
+  }
+
+  /**
+   * The same database on a connection of its own (see {@link Database.connect}), e.g. to write while
+   * another connection streams the inputs. Closing it closes only its connection; it is closed with the
+   * database and interrupted with it.
+   */
+  async fork(): Promise<Database> {
+    return new Database(this.shared, await this.connect(), false);
   }
 
   /** Runs a statement and discards its result. */
@@ -73,13 +89,18 @@ export class Database {
     return reader.getRowObjectsJS() as Record<string, unknown>[];
   }
 
-  /** Closes the connection and the database. */
+  /** Closes the connection, and for the database (not a fork) every other one and the database. */
   close(): void {
-    for (const connection of this.others) connection.closeSync();
-    this.connection.closeSync();
-    this.instance.closeSync();
-    rmSync(this.spill, { recursive: true, force: true });
-    this.forget();
+    const { connections, instance, spill, forget } = this.shared;
+    if (!this.owner) {
+      if (connections.delete(this.connection)) this.connection.closeSync();
+      return;
+    }
+    for (const connection of connections) connection.closeSync();
+    connections.clear();
+    instance.closeSync();
+    rmSync(spill, { recursive: true, force: true });
+    forget();
   }
 
   /**
@@ -87,12 +108,12 @@ export class Database {
    * every later one: a job stopping mid-write runs nothing more.
    */
   interrupt(): void {
-    this.interrupted = true;
-    for (const connection of [this.connection, ...this.others]) connection.interrupt();
+    this.shared.interrupted = true;
+    for (const connection of this.shared.connections) connection.interrupt();
   }
 
   private checkInterrupted(): void {
-    if (this.interrupted) throw new Error("the database was interrupted: the job is stopping");
+    if (this.shared.interrupted) throw new Error("the database was interrupted: the job is stopping");
   }
 }
 

@@ -194,9 +194,10 @@ async function checkEvaluable(db: Database, source: Source, checks: readonly Row
 }
 
 /**
- * One pass over the data counts the rows, the rows failing any check, each check's failing rows and the
- * facts (SQL aggregates, e.g. a column's missing values); only when some check fails, a second pass
- * collects each failing check's first rows.
+ * One pass over the data counts the rows, the rows failing any check and the facts (SQL aggregates,
+ * e.g. a column's missing values); only when some row fails, a second pass counts each check's failing
+ * rows and collects their first rows. (Counting every check in the first pass took twice as long on the
+ * bikes inputs, 1M rows, all valid: about 0.15 s against 0.07 s.)
  */
 async function countFailures(
   db: Database,
@@ -206,47 +207,60 @@ async function countFailures(
   idColumns: readonly string[],
 ): Promise<{ total: number; invalid: number; rowProblems: SchemaProblem[]; values: number[] }> {
   // count_if, not count(*) FILTER: 5x faster with dozens of checks (measured on 1M rows).
-  const counts = await read(source, () =>
+  const [counts] = await read(source, () =>
     db.rows(
       `SELECT ${[
         "count(*) AS total",
         `count_if(${checks.map((c) => c.condition).join(" OR ") || "false"}) AS invalid`,
-        ...checks.map((c, i) => `count_if(${c.condition}) AS c${i}`),
         ...facts.map((f, i) => `${f} AS f${i}`),
       ].join(", ")} FROM ${source.query()}`,
     ),
   );
-  const failing = checks
-    .map((check, i) => ({ check, count: Number(counts[0]?.[`c${i}`] ?? 0), i }))
-    .filter((f) => f.count > 0);
-  const rowProblems: SchemaProblem[] = [];
-  if (failing.length > 0) {
-    const ids = idColumns.map((id) => `${quotedString(id)}: ${quotedIdentifier(id)}`).join(", ");
-    const idsField = ids === "" ? "" : `, 'ids': {${ids}}`;
-    const sample = (c: RowCheck) =>
-      `{'row': __mlbatch_row, 'value': TRY_CAST(${quotedIdentifier(c.column)} AS VARCHAR)${idsField}}`;
-    const [samples] = await read(source, () =>
-      db.rows(
-        `SELECT ${failing
-          .map(
-            ({ check, i }) =>
-              `min_by(${sample(check)}, __mlbatch_row, ${SAMPLE_ROWS}) FILTER (WHERE ${check.condition}) AS s${i}`,
-          )
-          .join(", ")} FROM ${source.query("*", true)}`,
-      ),
-    );
-    for (const { check: c, count, i } of failing) {
-      const found = (samples?.[`s${i}`] ?? []) as {
-        row: unknown;
-        value: unknown;
-        ids?: Record<string, unknown>;
-      }[];
-      const rows: ProblemRow[] = found.map((s) => ({
-        row: Number(s.row),
-        ids: Object.fromEntries(idColumns.map((id) => [id, s.ids?.[id]])),
-        ...(c.check === "null" || s.value === null ? {} : { value: String(s.value) }),
-      }));
-      rowProblems.push({
+  const invalid = Number(counts?.invalid ?? 0);
+  return {
+    total: Number(counts?.total ?? 0),
+    invalid,
+    rowProblems: invalid === 0 ? [] : await failingRows(db, source, checks, idColumns),
+    values: facts.map((_, i) => Number(counts?.[`f${i}`] ?? 0)),
+  };
+}
+
+/** The second pass: each check's failing rows, counted, and the first few with their ids and values. */
+async function failingRows(
+  db: Database,
+  source: Source,
+  checks: readonly RowCheck[],
+  idColumns: readonly string[],
+): Promise<SchemaProblem[]> {
+  const ids = idColumns.map((id) => `${quotedString(id)}: ${quotedIdentifier(id)}`).join(", ");
+  const idsField = ids === "" ? "" : `, 'ids': {${ids}}`;
+  const sample = (c: RowCheck) =>
+    `{'row': __mlbatch_row, 'value': TRY_CAST(${quotedIdentifier(c.column)} AS VARCHAR)${idsField}}`;
+  const [found] = await read(source, () =>
+    db.rows(
+      `SELECT ${checks
+        .flatMap((check, i) => [
+          `count_if(${check.condition}) AS c${i}`,
+          `min_by(${sample(check)}, __mlbatch_row, ${SAMPLE_ROWS}) FILTER (WHERE ${check.condition}) AS s${i}`,
+        ])
+        .join(", ")} FROM ${source.query("*", true)}`,
+    ),
+  );
+  return checks.flatMap((c, i) => {
+    const count = Number(found?.[`c${i}`] ?? 0);
+    if (count === 0) return [];
+    const samples = (found?.[`s${i}`] ?? []) as {
+      row: unknown;
+      value: unknown;
+      ids?: Record<string, unknown>;
+    }[];
+    const rows: ProblemRow[] = samples.map((s) => ({
+      row: Number(s.row),
+      ids: Object.fromEntries(idColumns.map((id) => [id, s.ids?.[id]])),
+      ...(c.check === "null" || s.value === null ? {} : { value: String(s.value) }),
+    }));
+    return [
+      {
         column: c.column,
         check: c.check,
         origin: c.origin,
@@ -256,15 +270,9 @@ async function countFailures(
         message:
           `column "${c.column}": ${count} ${c.what}; first rows (0-based): ${rows.map(describeRow).join(", ")}` +
           (c.advice === undefined ? "" : `. ${c.advice}`),
-      });
-    }
-  }
-  return {
-    total: Number(counts[0]?.total ?? 0),
-    invalid: Number(counts[0]?.invalid ?? 0),
-    rowProblems,
-    values: facts.map((_, i) => Number(counts[0]?.[`f${i}`] ?? 0)),
-  };
+      },
+    ];
+  });
 }
 
 /** Runs a query over the whole input, then waits for the whole-file check of compressed inputs. */

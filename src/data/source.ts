@@ -1,6 +1,7 @@
 import type { DuckDBDataChunk } from "@duckdb/node-api";
 import { MlbatchError } from "../errors.js";
 import { allocate, type Batch, type Column, type ColumnType, DUCKDB_TYPE, head } from "./batch.js";
+import { CarriedRows } from "./carried.js";
 import type { CompressedFiles } from "./compressed-files.js";
 import type { Database } from "./database.js";
 import { condensedReadError, failedFile, namesNoLine } from "./read-errors.js";
@@ -17,6 +18,11 @@ export interface SourceColumn {
 export interface ColumnRequest {
   readonly name: string;
   readonly type: ColumnType;
+}
+
+/** A batch of features, with the rows of the columns the outputs carry when some were asked for. */
+export interface CarriedBatch extends Batch {
+  readonly carried?: CarriedRows | undefined;
 }
 
 /** What a reader found when it opened its input. */
@@ -200,23 +206,36 @@ export class Source {
   /**
    * Streams the requested columns in batches of `batchSize` rows (the last one shorter), each column cast
    * in SQL to its requested type ({@link feedExpression}: a missing value in a float column is NaN). A
-   * batch's arrays are reused for the next one: consume a batch before asking for the next.
+   * batch's arrays are reused for the next one: consume a batch before asking for the next. The
+   * `carried` columns come with each batch, uncast, in arrays of its own (see {@link CarriedRows}).
    *
+   * @param carried - input columns to read with the features, as they are (ids, passthrough)
    * @throws MlbatchError `E_READ` when DuckDB fails while reading
    */
-  async *batches(requests: readonly ColumnRequest[], batchSize: number): AsyncGenerator<Batch> {
-    const select = requests
-      .map((r) => `${feedExpression(r, this.typeOf(r.name))} AS ${quotedIdentifier(r.name)}`)
-      .join(", ");
+  async *batches(
+    requests: readonly ColumnRequest[],
+    batchSize: number,
+    carried: readonly string[] = [],
+  ): AsyncGenerator<CarriedBatch> {
+    const select = [
+      ...requests.map((r) => `${feedExpression(r, this.typeOf(r.name))} AS ${quotedIdentifier(r.name)}`),
+      // Named apart: a carried column may also feed the model.
+      ...carried.map(
+        (name, i) => `${quotedIdentifier(name)} AS ${quotedIdentifier(`__mlbatch_carried_${i}`)}`,
+      ),
+    ].join(", ");
     const buffers = requests.map((r) => allocate(r.type, batchSize));
+    const stream = await this.read(() => this.db.connection.stream(`SELECT ${select} FROM ${this.query()}`));
+    const types = stream.columnTypes().slice(requests.length);
     let filled = 0;
-    const batch = (length: number): Batch => ({
+    let rows = carried.length === 0 ? undefined : new CarriedRows(types, batchSize);
+    const batch = (length: number): CarriedBatch => ({
       length,
       columns: requests.map(
         (r, i): Column => ({ name: r.name, type: r.type, data: head(buffers[i]!, length) }),
       ),
+      carried: rows,
     });
-    const stream = await this.read(() => this.db.connection.stream(`SELECT ${select} FROM ${this.query()}`));
     for (;;) {
       const chunk: DuckDBDataChunk | null = await this.read(() => stream.fetchChunk());
       if (chunk === null || chunk.rowCount === 0) {
@@ -229,11 +248,13 @@ export class Source {
         requests.forEach((r, i) => {
           copyFromVector(chunk.getColumnVector(i), r.type, from, count, buffers[i]!, filled);
         });
+        rows?.copy(chunk, requests.length, from, count);
         from += count;
         filled += count;
         if (filled === batchSize) {
           yield batch(filled);
           filled = 0;
+          rows = rows && new CarriedRows(types, batchSize);
         }
       }
     }

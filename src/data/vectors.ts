@@ -1,8 +1,9 @@
 /**
- * Copies between DuckDB vectors and batch columns. DuckDB's vector classes keep their typed array in a
- * field the type declarations mark private; it is read here and nowhere else.
+ * Copies between DuckDB vectors and batch columns, and a vector's raw bytes and validity. DuckDB's vector
+ * classes keep their typed array (or data view) and validity in fields the type declarations mark
+ * private; they are read here and nowhere else.
  */
-import type { DuckDBVector } from "@duckdb/node-api";
+import { DuckDBTypeId, type DuckDBVector } from "@duckdb/node-api";
 import type { ColumnData, ColumnType } from "./batch.js";
 
 interface VectorInternals {
@@ -40,24 +41,83 @@ export function copyFromVector(
   (target as Float64Array).set((items as Float64Array).subarray(from, from + count), offset);
 }
 
-/** Copies `count` values of `source` from `from` into a fresh chunk vector (rows 0..count-1) and flushes it. */
+/**
+ * Copies `count` values of `source` from `from` into a chunk vector being written, at its row `at`; the
+ * caller flushes the vector once every value is in.
+ */
 export function copyToVector(
   vector: DuckDBVector,
   type: ColumnType,
   source: ColumnData,
   from: number,
   count: number,
+  at: number,
 ): void {
   const v = internals(vector);
   if (Array.isArray(source) || type === "bool") {
     for (let i = 0; i < count; i++) {
       const value = source[from + i];
-      v.setItem(i, type === "bool" ? value !== 0 : value);
+      v.setItem(at + i, type === "bool" ? value !== 0 : value);
     }
   } else {
     const items = v.items as Float64Array | undefined;
     if (items === undefined) throw new Error(`DuckDB vector of ${type} exposes no typed array`);
-    items.set((source as Float64Array).subarray(from, from + count), 0);
+    items.set((source as Float64Array).subarray(from, from + count), at);
   }
-  v.flush();
+}
+
+/** Types whose vectors hold their values inline, at a fixed width: copied as bytes. */
+const FIXED_WIDTH: ReadonlySet<DuckDBTypeId> = new Set([
+  DuckDBTypeId.BOOLEAN,
+  DuckDBTypeId.TINYINT,
+  DuckDBTypeId.SMALLINT,
+  DuckDBTypeId.INTEGER,
+  DuckDBTypeId.BIGINT,
+  DuckDBTypeId.UTINYINT,
+  DuckDBTypeId.USMALLINT,
+  DuckDBTypeId.UINTEGER,
+  DuckDBTypeId.UBIGINT,
+  DuckDBTypeId.HUGEINT,
+  DuckDBTypeId.UHUGEINT,
+  DuckDBTypeId.FLOAT,
+  DuckDBTypeId.DOUBLE,
+  DuckDBTypeId.DECIMAL,
+  DuckDBTypeId.DATE,
+  DuckDBTypeId.TIME,
+  DuckDBTypeId.TIME_NS,
+  DuckDBTypeId.TIME_TZ,
+  DuckDBTypeId.TIMESTAMP,
+  DuckDBTypeId.TIMESTAMP_S,
+  DuckDBTypeId.TIMESTAMP_MS,
+  DuckDBTypeId.TIMESTAMP_NS,
+  DuckDBTypeId.TIMESTAMP_TZ,
+  DuckDBTypeId.INTERVAL,
+  DuckDBTypeId.UUID,
+  DuckDBTypeId.ENUM,
+]);
+
+/**
+ * The bytes of a fixed-width vector's values (a view of the copy DuckDB's vector class holds, written
+ * back by `flush()`), or undefined for types stored elsewhere (text, blobs, lists, structs).
+ */
+export function vectorBytes(vector: DuckDBVector): Uint8Array | undefined {
+  if (!FIXED_WIDTH.has(vector.type.typeId)) return undefined;
+  const v = internals(vector) as VectorInternals & { readonly dataView?: DataView };
+  const view = (v.items as ArrayBufferView | undefined) ?? v.dataView;
+  return view === undefined ? undefined : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** A vector's validity as bytes (bit `r` of the mask: row `r` is valid), or undefined when all are valid. */
+export function vectorValidity(vector: DuckDBVector): Uint8Array | undefined {
+  const data = (
+    internals(vector) as unknown as { readonly validity: { readonly data: BigUint64Array | null } }
+  ).validity.data;
+  return data === null ? undefined : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Marks row `row` of a vector being written as missing (written by `flush()`). */
+export function setInvalid(vector: DuckDBVector, row: number): void {
+  (
+    internals(vector) as unknown as { readonly validity: { setItemValid(i: number, valid: boolean): void } }
+  ).validity.setItemValid(row, false);
 }

@@ -1,21 +1,14 @@
-import { readFileSync } from "node:fs";
+import { Database } from "../data/database.js";
 import { type JobStep, MlbatchError, messageOf } from "../errors.js";
 import type { AlertsService } from "../services/alerts.js";
 import type { JobEvent } from "../services/job-event.js";
 import type { Logger, LoggerService } from "../services/logger.js";
 import type { MlflowService } from "../services/mlflow.js";
 import type { Service } from "../services/service.js";
-import { type RunReport, writeReport } from "./report.js";
+import type { JobFacts, JobOptions, StepContext } from "./context.js";
+import { reportRun } from "./reporting.js";
 
-/** What every job may be asked besides its work. */
-export interface JobOptions {
-  /** Where to write the JSON run report (on success and on failure). */
-  readonly report?: string | undefined;
-  /** The hash of the job's config, recorded in the report. */
-  readonly configHash?: string | undefined;
-  /** Also log the run (the report's facts, and the report as an artifact) to MLflow tracking. */
-  readonly mlflowRun?: boolean | undefined;
-}
+export type { JobOptions } from "./context.js";
 
 /** How a job is run. */
 export interface RunOptions {
@@ -47,15 +40,7 @@ export abstract class Job<Locals> {
   protected abstract readonly title: string;
 
   /** What the job learned so far (model, rows, outputs, step durations), for its notifications. */
-  protected readonly facts: {
-    model?: JobEvent["model"];
-    /** The resolved version's run and source, for the report. */
-    run?: { readonly runId: string | null; readonly source: string };
-    inputs?: string;
-    rows?: JobEvent["rows"];
-    outputs?: string;
-    durations: Record<string, number>;
-  } = { durations: {} };
+  protected readonly facts: JobFacts = { durations: {} };
   private startedAt = 0;
   /** Aborted when the job is to stop (SIGTERM, SIGINT). */
   protected signal: AbortSignal | undefined;
@@ -75,6 +60,16 @@ export abstract class Job<Locals> {
   /** The started logger. */
   protected get logger(): Logger {
     return this.services.logger.logger;
+  }
+
+  /** What the job's steps are given: its logger, signal, facts, and {@link Job.step}. */
+  protected get context(): StepContext {
+    return {
+      logger: this.logger,
+      signal: this.signal,
+      facts: this.facts,
+      step: (step, work, timing) => this.step(step, work, timing),
+    };
   }
 
   /**
@@ -126,7 +121,17 @@ export abstract class Job<Locals> {
       throw failure;
     } finally {
       if (options.notify && (this.jobOptions.report !== undefined || this.jobOptions.mlflowRun)) {
-        await this.report(startedAt, failure, started.includes(mlflow));
+        await reportRun({
+          title: this.title,
+          facts: this.facts,
+          event: this.event(failure === undefined ? "finished" : "failed"),
+          startedAt,
+          failure,
+          options: this.jobOptions,
+          logger: this.logger,
+          warnings: logger.warnings,
+          mlflow: started.includes(mlflow) ? mlflow : undefined,
+        });
       }
       for (const service of started.reverse()) {
         await service
@@ -136,13 +141,21 @@ export abstract class Job<Locals> {
     }
   }
 
-  /** While the job runs, an abort interrupts the database's running statement; returns the undo. */
-  protected interruptOnAbort(db: { interrupt(): void }): () => void {
+  /**
+   * Runs `work` with a new database, closed after it; while it runs, an abort interrupts the database's
+   * running statements.
+   */
+  protected async withDatabase<T>(work: (db: Database) => Promise<T>): Promise<T> {
+    const db = await Database.create();
     const signal = this.signal;
-    if (signal === undefined) return () => undefined;
     const interrupt = () => db.interrupt();
-    signal.addEventListener("abort", interrupt, { once: true });
-    return () => signal.removeEventListener("abort", interrupt);
+    signal?.addEventListener("abort", interrupt, { once: true });
+    try {
+      return await work(db);
+    } finally {
+      signal?.removeEventListener("abort", interrupt);
+      db.close();
+    }
   }
 
   /** Throws the interruption when the job's signal was aborted (call it between units of work). */
@@ -185,73 +198,10 @@ export abstract class Job<Locals> {
   }
 
   /**
-   * Writes the run report and logs the run to MLflow tracking, as asked; either failing is a warning,
-   * never the job's failure.
+   * Runs one step of the job, timing it (under `timing`, the step's name by default; `null`: not timed)
+   * and tagging any failure with the step's name.
    */
-  private async report(
-    startedAt: Date,
-    failure: MlbatchError | undefined,
-    mlflowStarted: boolean,
-  ): Promise<void> {
-    const { model, run, inputs, rows, outputs } = this.facts;
-    const event = this.event(failure === undefined ? "finished" : "failed");
-    const report: RunReport = {
-      mlbatch_version: VERSION,
-      job: this.title,
-      status: event.status,
-      started_at: startedAt.toISOString(),
-      finished_at: new Date().toISOString(),
-      duration_s: event.durations?.total ?? 0,
-      config_hash: this.jobOptions.configHash ?? null,
-      model:
-        model === undefined
-          ? null
-          : {
-              uri: model.uri,
-              name: model.name,
-              alias: model.alias ?? null,
-              version: model.version ?? null,
-              run_id: run?.runId ?? null,
-              source: run?.source ?? null,
-            },
-      inputs: { path: inputs ?? null, rows: rows?.read ?? null },
-      outputs: { path: outputs ?? null, rows: rows?.written ?? null },
-      rows: { read: rows?.read ?? null, written: rows?.written ?? null, rejected: rows?.rejected ?? null },
-      durations: event.durations ?? {},
-      peak_memory_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-      warnings: [...this.services.logger.warnings],
-      error:
-        failure === undefined
-          ? null
-          : { step: failure.step ?? null, code: failure.code, message: failure.message },
-    };
-    const path = this.jobOptions.report;
-    if (path !== undefined) {
-      try {
-        await writeReport(path, report);
-        this.logger.info(`[${this.title}] Report written: ${path}`);
-      } catch (error) {
-        this.logger.warn(messageOf(error));
-      }
-    }
-    if (this.jobOptions.mlflowRun && mlflowStarted) {
-      try {
-        const run = await this.services.mlflow.logRun(report);
-        this.logger.info(
-          { run_id: run.runId, experiment_id: run.experimentId },
-          `[${this.title}] Run logged to MLflow`,
-        );
-      } catch (error) {
-        this.logger.warn(`cannot log the run to MLflow tracking: ${messageOf(error)}`);
-      }
-    }
-  }
-
-  /**
-   * Runs one step of the job, timing it (under `timing`, the step's name by default) and tagging any
-   * failure with the step's name.
-   */
-  protected async step<T>(step: JobStep, work: () => Promise<T>, timing: string = step): Promise<T> {
+  protected async step<T>(step: JobStep, work: () => Promise<T>, timing: string | null = step): Promise<T> {
     const start = performance.now();
     try {
       this.checkInterrupted();
@@ -261,20 +211,13 @@ export abstract class Job<Locals> {
       failure.step ??= step;
       throw failure;
     } finally {
-      this.facts.durations[timing] = (this.facts.durations[timing] ?? 0) + (performance.now() - start) / 1000;
+      if (timing !== null) {
+        this.facts.durations[timing] =
+          (this.facts.durations[timing] ?? 0) + (performance.now() - start) / 1000;
+      }
     }
   }
 }
-
-const VERSION = (() => {
-  try {
-    return (
-      JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-    ).version;
-  } catch {
-    return "unknown";
-  }
-})();
 
 function asMlbatchError(error: unknown): MlbatchError {
   if (error instanceof MlbatchError) return error;

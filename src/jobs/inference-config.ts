@@ -8,7 +8,7 @@ import { AlertsServiceConfig } from "../services/alerts.js";
 import { LoggerServiceConfig } from "../services/logger.js";
 import { MlflowServiceConfig } from "../services/mlflow.js";
 import { ShardConfig } from "../shard/detect.js";
-import { ValidationConfig } from "./validation.js";
+import { ValidationConfig } from "./validation/config.js";
 
 /** The alias the reference loads by default. */
 const DEFAULT_ALIAS = "Champion";

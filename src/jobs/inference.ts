@@ -1,30 +1,22 @@
-import { Database } from "../data/database.js";
-import { checkOutputsApart } from "../data/overlap.js";
-import { createReader, type Reader } from "../data/readers/index.js";
-import type { Source } from "../data/source.js";
-import { problemLines, type ValidationReport } from "../data/validation-report.js";
-import { createWriter, type Writer } from "../data/writers/index.js";
-import { MlbatchError } from "../errors.js";
-import { createLoader, type Loader } from "../models/loaders/index.js";
-import { readMLmodel } from "../models/mlmodel.js";
-import type { FeatureSpec, Model } from "../models/model.js";
-import { FEED_TYPE } from "../models/signature.js";
+import type { Database } from "../data/database.js";
+import type { ValidationReport } from "../data/validation-report.js";
+import type { StagedOutput } from "../data/writers/atomic.js";
+import type { Model } from "../models/model.js";
 import type { ModelVersion } from "../registry/registry.js";
-import { modelRequest, resolutionText, resolveModel } from "../registry/request.js";
+import { configHash } from "../report/config-hash.js";
 import { Job, type JobOptions, type JobServices, type RunOptions } from "./base.js";
+import { atStep } from "./context.js";
 import type { InferenceJobConfig } from "./inference-config.js";
-import { outputColumns } from "./output-columns.js";
-import { predictTable } from "./predict.js";
-import { configHash } from "./report.js";
+import { type PredictRun, predictInto } from "./predict.js";
 import { servicesFromConfig } from "./services.js";
-import {
-  type CheckedInputs,
-  checkInputsWith,
-  outputsQuery,
-  type ValidationPolicy,
-  validationSummary,
-  writeOutputs,
-} from "./validation.js";
+import { type InferenceSettings, inferenceSettings } from "./settings.js";
+import { checkAndLoad } from "./steps/check.js";
+import { modelTable, openInputs } from "./steps/inputs.js";
+import { readModel, requestOf, resolveLogged } from "./steps/model.js";
+import { checkOutputs, outputColumns } from "./steps/outputs.js";
+import { commitTogether, reconcile } from "./steps/write.js";
+import type { CheckedInputs } from "./validation/policy.js";
+import { validationSummary } from "./validation/summary.js";
 
 export { InferenceJobConfig } from "./inference-config.js";
 
@@ -62,6 +54,16 @@ export interface InferenceValidation {
   readonly summary: string;
 }
 
+/** Everything a run checks before predicting (and all `validate` does), the model loaded. */
+interface Checked {
+  readonly asked: string;
+  readonly idColumns: readonly string[];
+  readonly model: Model;
+  readonly version: ModelVersion;
+  readonly checked: CheckedInputs;
+  readonly columns: string[];
+}
+
 /**
  * The batch-inference job of the reference package: reads the inputs, checks them against the model's
  * signature, loads the registered model by alias or version, predicts in batches, writes the predictions
@@ -82,23 +84,11 @@ export class InferenceJob extends Job<InferenceLocals> {
 
   /**
    * @param services - logger, alerts and MLflow services
-   * @param options - the reader, writer, loader, model alias or version, id columns and batch size
+   * @param settings - the reader, writer, loader, model, columns, validation and batch size
    */
   constructor(
     services: JobServices,
-    private readonly options: {
-      readonly inputs: Reader;
-      readonly outputs: Writer;
-      readonly loader: Loader;
-      readonly aliasOrVersion: string | number;
-      /** Any `models:/` or `runs:/` URI, instead of the registry name and `aliasOrVersion`. */
-      readonly modelUri?: string | undefined;
-      readonly idColumns?: readonly string[] | undefined;
-      readonly passthrough?: readonly string[] | undefined;
-      readonly modelVersionColumn?: string | undefined;
-      readonly validation?: ValidationPolicy | undefined;
-      readonly batchSize: number;
-    },
+    private readonly settings: InferenceSettings,
     jobOptions: JobOptions = {},
   ) {
     super(services, jobOptions);
@@ -111,99 +101,23 @@ export class InferenceJob extends Job<InferenceLocals> {
    * @param services - services to use instead of those the config describes (e.g. with captured output)
    */
   static fromConfig(config: InferenceJobConfig, services: Partial<JobServices> = {}): InferenceJob {
-    return new InferenceJob(
-      servicesFromConfig(config, services),
-      {
-        inputs: createReader(config.inputs),
-        outputs: createWriter(config.outputs),
-        loader: createLoader(config.loader),
-        aliasOrVersion: config.alias_or_version,
-        modelUri: config.model_uri,
-        idColumns: config.id_columns,
-        passthrough: config.passthrough,
-        modelVersionColumn: config.model_version_column,
-        validation: {
-          constraints: config.validation.constraints,
-          cast: config.validation.cast,
-          onInvalid: config.validation.on_invalid,
-          quarantine: config.validation.quarantine && createWriter(config.validation.quarantine),
-          maxInvalidRows: config.validation.max_invalid_rows,
-          maxInvalidFraction: config.validation.max_invalid_fraction,
-          report: config.validation.report,
-        },
-        batchSize: config.batch_size,
-      },
-      { report: config.report, configHash: configHash(config), mlflowRun: config.mlflow_run },
-    );
+    return new InferenceJob(servicesFromConfig(config, services), inferenceSettings(config), {
+      report: config.report,
+      configHash: configHash(config),
+      mlflowRun: config.mlflow_run,
+    });
   }
 
   /** @inheritdoc */
-  async run(): Promise<InferenceLocals> {
-    const { inputs, outputs, batchSize } = this.options;
-    const { alerts } = this.services;
-    const db = await Database.create();
-    const stop = this.interruptOnAbort(db);
-    try {
-      const { idColumns, uri, version, versionUri, model, checked, columns } = await this.checkedModel(db);
+  run(): Promise<InferenceLocals> {
+    return this.withDatabase(async (db) => {
+      const checked = await this.checked(db);
       try {
-        // Invalid rows (drop, quarantine) are filtered in SQL: the stream and the ids see the same rows.
-        const source = checked.source;
-        this.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
-        const total = checked.report.rows.total - checked.rejected;
-        const predictions = await this.step("predict", () =>
-          predictTable(db, source, model, { batchSize, logger: this.logger, total, signal: this.signal }),
-        );
-        const counts = this.reconcile(checked, predictions.rowCount);
-        this.logger.info(`[Inference] Write outputs: ${outputs.path} (${counts.text})`);
-        const passed = [...idColumns, ...(this.options.passthrough ?? [])];
-        const modelColumn = this.options.modelVersionColumn;
-        const query = outputsQuery(
-          source,
-          passed,
-          predictions.sqlName,
-          modelColumn === undefined ? undefined : { name: modelColumn, value: versionUri },
-        );
-        const { rejected, quarantine } = checked;
-        const quarantineWriter = this.options.validation?.quarantine;
-        this.facts.rows = { read: counts.read, rejected };
-        const { written: rows } = await this.step("write", () =>
-          writeOutputs(
-            db,
-            // The reference writes its predictions indexed as the inputs: so do the Parquet outputs.
-            { writer: outputs, query, pandasIndex: this.options.idColumns === undefined ? idColumns : [] },
-            quarantine === undefined || quarantineWriter === undefined
-              ? undefined
-              : { writer: quarantineWriter, query: quarantine },
-          ),
-        );
-        this.facts.rows = { read: counts.read, written: rows, rejected };
-        this.facts.outputs = outputs.path;
-        const shape = [rows, columns.length] as const;
-
-        this.logger.info("[Inference] Notify with alerts");
-        await alerts.notify({ ...this.event("finished"), shape });
-        return {
-          inputs: { path: inputs.path, columns: source.columns.map((c) => c.name) },
-          modelUri: uri,
-          modelVersion: version,
-          model: { uri: model.uri, inputs: model.inputs, outputs: model.outputs },
-          outputs: { path: outputs.path, columns, rows },
-          shape,
-          rows: {
-            read: counts.read,
-            predicted: predictions.rowCount,
-            dropped: this.policy.onInvalid === "drop" ? rejected : 0,
-            quarantined: this.policy.onInvalid === "quarantine" ? rejected : 0,
-          },
-          validation: checked.report,
-        };
+        return await this.predicted(db, checked);
       } finally {
-        await model.close();
+        await checked.model.close();
       }
-    } finally {
-      stop();
-      db.close();
-    }
+    });
   }
 
   /**
@@ -220,187 +134,143 @@ export class InferenceJob extends Job<InferenceLocals> {
    * ```
    */
   validate(options: RunOptions = {}): Promise<InferenceValidation> {
-    return this.lifecycle(() => this.check(), { signal: options.signal, notify: false });
-  }
-
-  /** What {@link InferenceJob.validate} does while its services are started. */
-  private async check(): Promise<InferenceValidation> {
-    const db = await Database.create();
-    const stop = this.interruptOnAbort(db);
-    try {
-      const { uri, version, model, checked } = await this.checkedModel(db);
-      await model.close();
-      return {
-        modelUri: uri,
-        modelVersion: version,
-        report: checked.report,
-        rejected: checked.rejected,
-        summary: validationSummary(checked, this.policy, uri),
-      };
-    } finally {
-      stop();
-      db.close();
-    }
+    const work = () =>
+      this.withDatabase(async (db) => {
+        const { asked, version, model, checked } = await this.checked(db);
+        await model.close();
+        const { report, rejected } = checked;
+        const summary = validationSummary(checked, this.settings.validation, asked);
+        return { modelUri: asked, modelVersion: version, report, rejected, summary };
+      });
+    return this.lifecycle(work, { signal: options.signal, notify: false });
   }
 
   /**
    * What a run and `validate` share: the outputs may be written, the inputs open, the model version
-   * resolved and loaded, the inputs validated (against the signature before loading when it names columns,
-   * else against what the model reads) and the output columns known. The caller closes the model.
+   * resolved and loaded, the inputs validated (against the signature while the model loads, when it names
+   * columns, else against what the model reads) and the output columns known. The caller closes the model.
    */
-  private async checkedModel(db: Database) {
-    const { loader } = this.options;
-    await this.step("write", () => this.checkOutputs());
-    const { source, idColumns, uri, version, versionUri, mlmodel, signed, table } = await this.prepare(db);
-    const early =
-      signed === undefined ? undefined : await this.checkInputs(db, source, signed, versionUri, idColumns);
-    this.logger.info(`[Inference] Load model: ${versionUri} (${loader.constructor.name})`);
-    const model = await this.step("load", () => loader.load(versionUri, mlmodel, table));
-    this.logger.info(`[Inference] Model engine: ${model.engine}`);
+  private async checked(db: Database): Promise<Checked> {
+    const ctx = this.context;
+    const { inputs, loader, validation } = this.settings;
+    await ctx.step("write", () => checkOutputs(this.settings, this.jobOptions.report));
+    ctx.logger.info(`[Inference] Read inputs: ${inputs.path}`);
+    ctx.facts.inputs = inputs.path;
+    const opened = await openInputs(ctx, () => inputs.open(db), this.settings);
+    const request = requestOf(this.services.mlflow, this.settings);
+    const resolved = await readModel(
+      ctx,
+      this.services.mlflow,
+      await resolveLogged(ctx, this.services.mlflow, request),
+    );
+    const { source, table } = await modelTable(ctx, opened, resolved.mlmodel);
+    const fed = { source, idColumns: opened.idColumns };
+    const { model, checked } = await checkAndLoad(ctx, db, {
+      inputs: fed,
+      resolved,
+      table,
+      loader,
+      policy: validation,
+    });
     try {
-      const checked = early ?? (await this.checkInputs(db, source, model.inputs, versionUri, idColumns));
-      const passthrough = this.options.passthrough ?? [];
-      const columns = outputColumns(idColumns, passthrough, model, this.options.modelVersionColumn);
-      return { idColumns, uri, version, versionUri, model, checked, columns };
+      const columns = await ctx.step(
+        "validate",
+        async () => outputColumns(opened.idColumns, this.settings, model),
+        null,
+      );
+      return {
+        asked: request.uri,
+        idColumns: opened.idColumns,
+        model,
+        version: resolved.version,
+        checked,
+        columns,
+      };
     } catch (error) {
       await model.close();
       throw error;
     }
   }
 
-  /** The validation settings (default: signature only, fail on any problem). */
-  private get policy(): ValidationPolicy {
-    return this.options.validation ?? { constraints: {}, onInvalid: "fail" };
-  }
-
-  /**
-   * Refuses early to run when an output is an input, or exists and its writer would refuse it (mode
-   * `error`, or nothing mlbatch may replace).
-   */
-  private async checkOutputs(): Promise<void> {
-    const { inputs, outputs, validation } = this.options;
-    await checkOutputsApart(inputs.path, [
-      { key: "outputs.path", path: outputs.path, folder: outputs.shape === "folder" },
-      {
-        key: "validation.quarantine.path",
-        path: validation?.quarantine?.path,
-        folder: validation?.quarantine?.shape === "folder",
-      },
-      { key: "validation.report", path: validation?.report },
-      { key: "report", path: this.jobOptions.report },
-    ]);
-    await outputs.check();
-    await validation?.quarantine?.check();
-  }
-
-  /** Opens the inputs (their schema), resolves the model version and reads its MLmodel. */
-  private async prepare(db: Database) {
-    const { inputs } = this.options;
-    const { mlflow } = this.services;
-    this.logger.info(`[Inference] Read inputs: ${inputs.path}`);
-    this.facts.inputs = inputs.path;
-    let source = await this.step("read", () => inputs.open(db));
-    const idColumns = this.idColumns(source);
-
-    const request = modelRequest(mlflow.registryName, this.options.aliasOrVersion, this.options.modelUri);
-    const { uri } = request;
-    this.logger.info(`[Inference] With model URI: ${uri}`);
-    this.facts.model = { name: request.name, alias: request.alias, uri };
-    const version = await this.step("load", () => resolveModel(mlflow.registry, request));
-    const versionUri = version.uri;
-    this.facts.model = { ...this.facts.model, version: version.version ?? undefined };
-    this.facts.run = { runId: version.runId, source: version.source };
-    this.logger.info(
-      { run_id: version.runId, source: version.source },
-      `[Inference] Resolved ${resolutionText(request, version)}`,
-    );
-    const mlmodel = await this.step("load", async () =>
-      readMLmodel(await mlflow.registry.modelDirectory(version), versionUri),
-    );
-    const signed = mlmodel.signature.inputs?.map(
-      (c): FeatureSpec => ({ name: c.name, signatureType: c.type, type: FEED_TYPE[c.type] }),
-    );
-    // What feeds a model whose signature names no columns, when nothing else names them (as in MLflow).
-    let table = source.columns.map((c) => c.name).filter((name) => !idColumns.includes(name));
-    // A list column is the tensor of such a model: when it is the only column, or the signature is a tensor's.
-    const lists = table.filter((name) => source.isNumericList(name));
-    const one = mlmodel.signature.inputs === undefined && lists.length === 1 ? lists[0] : undefined;
-    if (one !== undefined && (table.length === 1 || mlmodel.signature.tensorInputs !== undefined)) {
-      const spread = await this.step("read", () => source.spreadList(one));
-      this.logger.info(
-        `[Inference] Column "${one}" feeds the model as a tensor of ${spread.columns.length} values`,
-      );
-      source = spread.source;
-      table = spread.columns;
-    }
-    return { source, idColumns, uri, version, versionUri, mlmodel, signed, table };
-  }
-
-  /** Validates the inputs and applies `on_invalid`; logs the rows set aside, if any. */
-  private async checkInputs(
-    db: Database,
-    source: Source,
-    features: readonly FeatureSpec[],
-    uri: string,
-    idColumns: readonly string[],
-  ): Promise<CheckedInputs> {
-    const policy = this.policy;
-    const constrained = Object.keys(policy.constraints).length;
-    this.logger.info(
-      `[Inference] Validate inputs: ${features.length} columns against the signature of ${uri}` +
-        (constrained === 0 ? "" : ` and constraints on ${constrained} columns`),
-    );
-    const checked = await this.step("validate", () =>
-      checkInputsWith(db, source, features, uri, policy, idColumns),
-    );
-    if (checked.rejected > 0) {
-      const { total } = checked.report.rows;
-      this.logger.warn(
-        { invalid: checked.rejected, total, on_invalid: policy.onInvalid },
-        `[Inference] Invalid rows: ${checked.rejected} of ${total} set aside (on_invalid: ${policy.onInvalid}):\n` +
-          problemLines(checked.report),
-      );
-    }
-    return checked;
-  }
-
-  /**
-   * Rows read = predicted + dropped or quarantined, or it is a bug: checked before anything is written.
-   */
-  private reconcile(checked: CheckedInputs, predicted: number): { read: number; text: string } {
+  /** Predicts and writes the outputs (and the quarantine), commits them together, and notifies. */
+  private async predicted(db: Database, run: Checked): Promise<InferenceLocals> {
+    const ctx = this.context;
+    const { outputs, validation } = this.settings;
+    const { model, checked } = run;
+    ctx.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
+    let predicted = 0;
+    const staged = await this.written(db, run, (rows) => {
+      predicted = rows;
+    });
+    const { quarantine } = checked;
+    const writer = validation.quarantine;
+    const later =
+      quarantine === undefined || writer === undefined ? [] : [() => writer.stage(db, quarantine)];
+    await ctx.step("write", () => commitTogether(staged, later));
     const read = checked.report.rows.total;
-    if (read !== predicted + checked.rejected) {
-      throw new MlbatchError(
-        "E_INTERNAL",
-        `row counts do not reconcile: ${read} read, ${predicted} predicted, ${checked.rejected} set aside`,
-      );
-    }
-    const action = this.policy.onInvalid === "quarantine" ? "quarantined" : "dropped";
-    const text =
-      checked.rejected === 0
-        ? `rows: ${read} read = ${predicted} predicted`
-        : `rows: ${read} read = ${predicted} predicted + ${checked.rejected} ${action}`;
-    return { read, text };
+    const { rejected } = checked;
+    const rows = staged.rows;
+    ctx.facts.rows = { read, written: rows, rejected };
+    ctx.facts.outputs = outputs.path;
+    const shape = [rows, run.columns.length] as const;
+    ctx.logger.info("[Inference] Notify with alerts");
+    await this.services.alerts.notify({ ...this.event("finished"), shape });
+    return {
+      inputs: { path: this.settings.inputs.path, columns: checked.source.columns.map((c) => c.name) },
+      modelUri: run.asked,
+      modelVersion: run.version,
+      model: { uri: model.uri, inputs: model.inputs, outputs: model.outputs },
+      outputs: { path: outputs.path, columns: run.columns, rows },
+      shape,
+      rows: {
+        read,
+        predicted,
+        dropped: validation.onInvalid === "drop" ? rejected : 0,
+        quarantined: validation.onInvalid === "quarantine" ? rejected : 0,
+      },
+      validation: checked.report,
+    };
   }
 
-  private idColumns(source: Source): readonly string[] {
-    const ids = this.options.idColumns ?? source.idColumns;
-    for (const [names, what, key] of [
-      [ids, "id", "id_columns"],
-      [this.options.passthrough ?? [], "passthrough", "passthrough"],
-    ] as const) {
-      const missing = names.filter((id) => source.typeOf(id) === undefined);
-      if (missing.length > 0) {
-        throw Object.assign(
-          new MlbatchError(
-            "E_SCHEMA",
-            `${what} column(s) ${missing.map((m) => `"${m}"`).join(", ")} not found in inputs "${source.label}" ` +
-              `(columns: ${source.columns.map((c) => c.name).join(", ")}). Fix job.${key}.`,
-          ),
-          { step: "validate" as const },
+  /**
+   * The outputs staged, their rows predicted into the writer as they come (on a connection of its own);
+   * the counts reconciled and the write logged once every row is predicted.
+   */
+  private async written(db: Database, run: Checked, counted: (rows: number) => void): Promise<StagedOutput> {
+    const ctx = this.context;
+    const { outputs, validation, passthrough, modelVersionColumn, batchSize } = this.settings;
+    const { model, checked, idColumns } = run;
+    const read = checked.report.rows.total;
+    const { rejected } = checked;
+    const column = modelVersionColumn;
+    const predict: PredictRun = {
+      source: checked.source,
+      model,
+      batchSize,
+      total: read - rejected,
+      carried: [...idColumns, ...passthrough],
+      constant: column === undefined ? undefined : { name: column, value: run.version.uri },
+      predicted: (rows) => {
+        counted(rows);
+        const action = validation.onInvalid === "quarantine" ? "quarantined" : "dropped";
+        ctx.logger.info(
+          `[Inference] Write outputs: ${outputs.path} (${reconcile(read, rows, rejected, action)})`,
         );
-      }
+        ctx.facts.rows = { read, rejected };
+      },
+    };
+    // The reference writes its predictions indexed as the inputs: so do the Parquet outputs.
+    const pandasIndex = this.settings.idColumns === undefined ? idColumns : [];
+    const writes = await db.fork();
+    try {
+      // Tagged, not a step: the rows are predicted (step predict) and written (step write) as they come.
+      return await outputs
+        .stageRows(writes, async (sink) => void (await predictInto(ctx, db, sink, predict)), { pandasIndex })
+        .catch((error: unknown) => {
+          throw atStep("write", error);
+        });
+    } finally {
+      writes.close();
     }
-    return ids;
   }
 }

@@ -1,10 +1,10 @@
 import * as z from "zod";
 import { MlbatchError } from "../errors.js";
-import type { RunReport } from "../jobs/report.js";
 import type { Logger } from "../log.js";
 import { HttpConfig, resolveHttpSettings, resolveMlflowUris } from "../mlflow/settings.js";
 import { defaultCacheDir } from "../registry/cache.js";
 import { openRegistry, type Registry } from "../registry/index.js";
+import type { RunReport } from "../report/run-report.js";
 import { type LoggedRun, logRun, runRecordFromReport } from "../tracking/index.js";
 import { type Service, serviceConfig } from "./service.js";
 

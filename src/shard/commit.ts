@@ -99,51 +99,9 @@ async function tryCommit(
   let manifest = await readManifest(layout.stagedManifest);
   let byThisCall = false;
   if (manifest === undefined) {
-    const parts: Manifest["parts"][number][] = [];
-    const missing: Plan["units"][number][] = [];
-    for (const unit of plan.units) {
-      const path = layout.part(unit.id);
-      const status = await checkPart(db, path, { planId: plan.plan_id, unit: unit.id, rows: unit.rows });
-      if (!status.valid) {
-        missing.push(unit);
-        continue;
-      }
-      const bytes = (await stat(path)).size;
-      const file = path.slice(layout.staging.length + 1);
-      parts.push({
-        unit: unit.id,
-        file,
-        rows: status.rows,
-        dropped: status.dropped,
-        bytes,
-        sha256: await fileSha256(path),
-      });
-    }
-    if (missing.length > 0) return { status: "incomplete", missing };
-    const written = parts.reduce((sum, p) => sum + p.rows, 0);
-    const dropped = parts.reduce((sum, p) => sum + p.dropped, 0);
-    if (written + dropped !== plan.rows) {
-      throw new MlbatchError(
-        "E_INTERNAL",
-        `row counts do not reconcile: the plan has ${plan.rows} rows, the parts ${written} written + ${dropped} dropped`,
-      );
-    }
-    const first =
-      parts[0] === undefined
-        ? []
-        : await db.rows(`DESCRIBE SELECT * FROM read_parquet(${quotedString(layout.part(parts[0].unit))})`);
-    const fresh: Manifest = {
-      format: "mlbatch-manifest/1",
-      plan_id: plan.plan_id,
-      committed_at: new Date().toISOString(),
-      config_hash: plan.config_hash,
-      model: plan.model,
-      inputs: plan.inputs,
-      id_columns: plan.id_columns,
-      columns: first.map((row) => String(row.column_name)),
-      parts,
-      rows: { read: plan.rows, written, dropped },
-    };
+    const parts = await checkedParts(db, layout, plan);
+    if ("missing" in parts) return { status: "incomplete", missing: parts.missing };
+    const fresh = await freshManifest(db, layout, plan, parts.parts);
     byThisCall = await createExclusive(
       layout.stagedManifest,
       layout.temp("manifest"),
@@ -160,6 +118,66 @@ async function tryCommit(
   await publish(layout, manifest.plan_id, mode);
   if (byThisCall) await removeTemporaries(layout.output);
   return { status: "committed", manifest, byThisCall };
+}
+
+/** Every planned unit's part with its rows, size and checksum, or the units without a valid part. */
+async function checkedParts(
+  db: Database,
+  layout: ShardLayout,
+  plan: Plan,
+): Promise<{ parts: Manifest["parts"][number][] } | { missing: Plan["units"][number][] }> {
+  const parts: Manifest["parts"][number][] = [];
+  const missing: Plan["units"][number][] = [];
+  for (const unit of plan.units) {
+    const path = layout.part(unit.id);
+    const status = await checkPart(db, path, { planId: plan.plan_id, unit: unit.id, rows: unit.rows });
+    if (!status.valid) {
+      missing.push(unit);
+      continue;
+    }
+    const bytes = (await stat(path)).size;
+    const file = path.slice(layout.staging.length + 1);
+    const sha256 = await fileSha256(path);
+    parts.push({ unit: unit.id, file, rows: status.rows, dropped: status.dropped, bytes, sha256 });
+  }
+  return missing.length > 0 ? { missing } : { parts };
+}
+
+/**
+ * The manifest of the complete parts: rows read = written + dropped, or it is a bug.
+ *
+ * @throws MlbatchError `E_INTERNAL` when the counts do not reconcile
+ */
+async function freshManifest(
+  db: Database,
+  layout: ShardLayout,
+  plan: Plan,
+  parts: Manifest["parts"][number][],
+): Promise<Manifest> {
+  const written = parts.reduce((sum, p) => sum + p.rows, 0);
+  const dropped = parts.reduce((sum, p) => sum + p.dropped, 0);
+  if (written + dropped !== plan.rows) {
+    throw new MlbatchError(
+      "E_INTERNAL",
+      `row counts do not reconcile: the plan has ${plan.rows} rows, the parts ${written} written + ${dropped} dropped`,
+    );
+  }
+  const first =
+    parts[0] === undefined
+      ? []
+      : await db.rows(`DESCRIBE SELECT * FROM read_parquet(${quotedString(layout.part(parts[0].unit))})`);
+  return {
+    format: "mlbatch-manifest/1",
+    plan_id: plan.plan_id,
+    committed_at: new Date().toISOString(),
+    config_hash: plan.config_hash,
+    model: plan.model,
+    inputs: plan.inputs,
+    id_columns: plan.id_columns,
+    columns: first.map((row) => String(row.column_name)),
+    parts,
+    rows: { read: plan.rows, written, dropped },
+  };
 }
 
 /**
@@ -245,11 +263,15 @@ function sameParts(a: Manifest, b: Manifest): boolean {
   return key(a) === key(b);
 }
 
-/** Removes what killed shards left behind (temporary files are hidden, but not needed in the output). */
+/**
+ * Removes what killed shards left behind (temporary files, and the segments of a part being written, are
+ * hidden, but not needed in the output).
+ */
 async function removeTemporaries(folder: string): Promise<void> {
   const names = await readdir(folder).catch(() => [] as string[]);
   for (const name of names) {
-    if (name.startsWith(TEMP_PREFIX)) await rm(`${folder}/${name}`, { force: true });
+    if (name.startsWith(TEMP_PREFIX) || parseScratch(name)?.live === false)
+      await rm(`${folder}/${name}`, { force: true });
   }
 }
 

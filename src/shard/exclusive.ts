@@ -9,25 +9,33 @@ import { MlbatchError, messageOf } from "../errors.js";
 const NO_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV", "EMLINK"]);
 
 /**
- * Moves a finished temporary file to `path` unless a file is there already; the temporary file is
- * removed in both cases.
+ * Moves a finished temporary file to `path` unless a file is there already.
  *
- * @returns true when this call placed the file, false when `path` existed (it is left as it was)
- * @throws the underlying error (ENOENT when the folder is gone)
+ * @returns true when this call placed the file (the temporary file is gone), false when `path` existed
+ *   (it is left as it was, and so is the temporary file, for the caller to remove or use)
+ * @throws the underlying error (ENOENT when the folder is gone); the temporary file is then removed
  */
 export async function placeExclusive(temp: string, path: string): Promise<boolean> {
+  let placed: boolean;
   try {
     await link(temp, path);
-    return true;
+    placed = true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "";
     if (code === "EEXIST") return false;
-    if (!NO_LINKS.has(code)) throw error;
+    if (!NO_LINKS.has(code)) {
+      await rm(temp, { force: true });
+      throw error;
+    }
     // Without links: an exclusive create, then the content (not atomic for readers, still first-wins).
-    return copyExclusive(temp, path);
-  } finally {
-    await rm(temp, { force: true });
+    placed = await copyExclusive(temp, path).catch(async (copyError: unknown) => {
+      await rm(temp, { force: true });
+      throw copyError;
+    });
+    if (!placed) return false;
   }
+  await rm(temp, { force: true });
+  return true;
 }
 
 async function copyExclusive(temp: string, path: string): Promise<boolean> {
@@ -49,7 +57,9 @@ async function copyExclusive(temp: string, path: string): Promise<boolean> {
 export async function createExclusive(path: string, temp: string, text: string): Promise<boolean> {
   try {
     await writeFile(temp, text);
-    return await placeExclusive(temp, path);
+    const placed = await placeExclusive(temp, path);
+    if (!placed) await rm(temp, { force: true });
+    return placed;
   } catch (error) {
     await rm(temp, { force: true });
     throw new MlbatchError("E_WRITE", `cannot write "${path}": ${messageOf(error)}`, { cause: error });

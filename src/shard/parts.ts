@@ -1,6 +1,6 @@
 /**
- * A unit's part file: written under a temporary name, then placed atomically; stamped (Parquet key-value
- * metadata) with the plan id, the unit id and the rows the unit read and dropped, so that a part can be
+ * A unit's part file: written by the job's writer under a temporary name, then placed atomically; stamped
+ * (Parquet key-value metadata) with the plan id, the unit id and the rows the unit read and dropped, so that a part can be
  * checked "complete and valid" from its footer alone.
  */
 import { createHash } from "node:crypto";
@@ -8,7 +8,7 @@ import { createReadStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import type { Database } from "../data/database.js";
 import { quotedString } from "../data/sql.js";
-import type { ParquetCompression } from "../data/writers/parquet-writer.js";
+import type { RowProducer, Writer } from "../data/writers/writer.js";
 import { messageOf } from "../errors.js";
 import { placeExclusive, replaceWith } from "./exclusive.js";
 
@@ -32,7 +32,8 @@ export interface PartExpectation {
 }
 
 /**
- * Writes the rows of `query` as the part at `path`, through `temp` (beside it). If a valid part for the
+ * Writes the rows `produce` appends as the part at `path` with the writer (Parquet), through `temp`
+ * (beside it), stamped with the plan, the unit and its rows read and dropped. If a valid part for the
  * same unit appeared meanwhile (a twin shard), it is kept and this one discarded: a valid part never
  * changes once placed, so the commit's checksums stay true. An invalid one is replaced.
  *
@@ -41,33 +42,26 @@ export interface PartExpectation {
  */
 export async function writePart(
   db: Database,
-  query: string,
-  target: { readonly path: string; readonly temp: string; readonly compression: ParquetCompression },
+  writer: Writer,
+  produce: RowProducer,
+  target: { readonly path: string; readonly temp: string },
   stamp: PartExpectation & { readonly dropped: number },
 ): Promise<{ rows: number; placed: boolean }> {
-  const { path, temp, compression } = target;
-  const metadata = [
-    `mlbatch_plan: ${quotedString(stamp.planId)}`,
-    `mlbatch_unit: ${quotedString(stamp.unit)}`,
-    `mlbatch_rows_read: ${quotedString(String(stamp.rows))}`,
-    `mlbatch_rows_dropped: ${quotedString(String(stamp.dropped))}`,
-  ].join(", ");
+  const { path, temp } = target;
+  const metadata = {
+    mlbatch_plan: stamp.planId,
+    mlbatch_unit: stamp.unit,
+    mlbatch_rows_read: String(stamp.rows),
+    mlbatch_rows_dropped: String(stamp.dropped),
+  };
+  const rows = await writer.writeFile(db, temp, produce, { metadata });
   try {
-    const result = await db.rows(
-      `COPY ${query} TO ${quotedString(temp)} (FORMAT parquet, COMPRESSION ${compression}, KV_METADATA {${metadata}})`,
-    );
-    const rows = Number(result[0]?.Count ?? 0);
     if (await placeExclusive(temp, path)) return { rows, placed: true };
-    // placeExclusive removed the temporary file: write again only if the part there is not valid.
     if ((await checkPart(db, path, stamp)).valid) return { rows, placed: false };
-    await db.run(
-      `COPY ${query} TO ${quotedString(temp)} (FORMAT parquet, COMPRESSION ${compression}, KV_METADATA {${metadata}})`,
-    );
     await replaceWith(temp, path);
     return { rows, placed: true };
-  } catch (error) {
+  } finally {
     await rm(temp, { force: true });
-    throw error;
   }
 }
 

@@ -6,8 +6,7 @@
 import { readFile } from "node:fs/promises";
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../errors.js";
-import type { InferenceJobConfig } from "../jobs/inference.js";
-import { configHash } from "../jobs/report.js";
+import { configHash } from "../report/config-hash.js";
 import { fileDigest } from "./units.js";
 
 /** The plan file (`_plan.json`), as written and read back. */
@@ -56,7 +55,7 @@ export type Plan = z.infer<typeof Plan>;
  * planConfigHash({ ...config, shard: { index: 1 } }) === planConfigHash({ ...config, shard: { index: 2 } }); // true
  * ```
  */
-export function planConfigHash(config: InferenceJobConfig): string {
+export function planConfigHash(config: Readonly<Record<string, unknown>>): string {
   return configHash({
     ...config,
     shard: undefined,

@@ -5,10 +5,8 @@
 import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import type { Database } from "../data/database.js";
-import { inputFiles } from "../data/readers/files.js";
-import type { ReaderKind } from "../data/readers/index.js";
+import type { InputUnit, Reader } from "../data/readers/reader.js";
 import { MlbatchError, messageOf } from "../errors.js";
-import { fileRows, rowGroups, unitReader } from "./unit-source.js";
 
 /** An input file as planned: its path, size and digest. */
 export interface PlannedFile {
@@ -71,40 +69,35 @@ export async function fileDigest(path: string): Promise<{ bytes: number; digest:
 }
 
 /**
- * Lists the inputs' files (sorted, as the reader reads them) and cuts them into work units: one per
- * Parquet row group (a file without row groups is one empty unit), one per CSV or JSON Lines file.
+ * Lists the inputs' files (sorted, as the reader reads them), digests them, and numbers the work units
+ * the reader cuts them into (Parquet row groups, other files whole) in input order.
  *
  * @throws MlbatchError `E_READ` when the inputs cannot be listed or read
  */
 export async function listUnits(
   db: Database,
-  inputs: ReaderKind,
+  reader: Reader,
 ): Promise<{ files: PlannedFile[]; units: WorkUnit[]; folder: boolean }> {
-  const how = unitReader(inputs);
-  const found = await inputFiles(db, inputs.path, how.extensions);
+  const cut = await reader.cut(db);
   const files: PlannedFile[] = [];
   const pieces: Omit<WorkUnit, "id">[] = [];
-  for (const [file, path] of found.files.entries()) {
+  for (const [file, { path, units }] of cut.files.entries()) {
     files.push({ path, ...(await fileDigest(path)) });
-    const sizes = how.rowGroups
-      ? await rowGroups(db, path).catch((error: unknown) => {
-          throw new MlbatchError(
-            "E_READ",
-            `cannot read inputs "${path}": not a readable Parquet file (${messageOf(error)})`,
-            { cause: error },
-          );
-        })
-      : [await fileRows(db, inputs, path, found.folder)];
-    if (sizes.length === 0) sizes.push(0);
-    let first = 0;
-    for (const [group, rows] of sizes.entries()) {
-      pieces.push({ file, row_group: how.rowGroups ? group : null, first_row: first, rows });
-      first += rows;
+    for (const unit of units) {
+      pieces.push({ file, row_group: unit.rowGroup, first_row: unit.firstRow, rows: unit.rows });
     }
   }
   const width = Math.max(5, String(pieces.length - 1).length);
   const units = pieces.map((piece, i) => ({ id: String(i).padStart(width, "0"), ...piece }));
-  return { files, units, folder: found.folder };
+  return { files, units, folder: cut.folder };
+}
+
+/** A planned unit as its reader opens it. */
+export function inputUnit(unit: WorkUnit, files: readonly PlannedFile[]): InputUnit {
+  const file = files[unit.file];
+  if (file === undefined)
+    throw new MlbatchError("E_CONFIG", `the plan is inconsistent (unit ${unit.id}): remove it.`);
+  return { file: file.path, rowGroup: unit.row_group, firstRow: unit.first_row, rows: unit.rows };
 }
 
 /**

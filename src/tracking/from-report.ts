@@ -1,5 +1,5 @@
 import { userInfo } from "node:os";
-import type { RunReport } from "../jobs/report.js";
+import type { RunReport } from "../report/run-report.js";
 import { RUN_NAME_TAG, type RunRecord, USER_TAG } from "./run-record.js";
 
 /** What {@link runRecordFromReport} needs besides the report. */

@@ -11,7 +11,7 @@ import { type CastPolicy, validateInputs } from "../../src/data/schema.js";
 import type { Source } from "../../src/data/source.js";
 import { quotedString } from "../../src/data/sql.js";
 import { MlbatchError } from "../../src/errors.js";
-import { ValidationConfig } from "../../src/jobs/validation.js";
+import { ValidationConfig } from "../../src/jobs/validation/config.js";
 import type { FeatureSpec } from "../../src/models/model.js";
 import { FEED_TYPE, type SignatureType } from "../../src/models/signature.js";
 import { EXAMPLE_REGISTRY, eachTest, INPUTS_TEST, inferenceJob, query } from "../helpers.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Batch } from "../../src/data/batch.js";
-import type { PredictionTable } from "../../src/data/predictions.js";
 import type { Source } from "../../src/data/source.js";
+import type { PredictionSink } from "../../src/jobs/predict.js";
 import { predictAll } from "../../src/jobs/predict.js";
 import type { Model } from "../../src/models/model.js";
 
@@ -46,8 +46,10 @@ function table() {
   return {
     appended,
     table: {
-      append: (b: Batch) => appended.push(...(b.columns[0]!.data as Float32Array)),
-    } as unknown as PredictionTable,
+      append: (b: Batch) => {
+        appended.push(...(b.columns[0]!.data as Float32Array));
+      },
+    } satisfies PredictionSink,
   };
 }
 
@@ -58,8 +60,7 @@ describe("predictAll", () => {
       source(5),
       model((b) => (b % 2 === 0 ? 30 : 1)),
       t.table,
-      2,
-      () => {},
+      { batchSize: 2, onRows: () => {} },
     );
     expect(t.appended).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
@@ -75,8 +76,7 @@ describe("predictAll", () => {
           source(4),
           model(() => 100, 1, 5),
           t.table,
-          2,
-          () => {},
+          { batchSize: 2, onRows: () => {} },
         ),
       ).rejects.toThrow("batch 1 failed");
       await new Promise((resolve) => setTimeout(resolve, 150));

@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Sqlite from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { RunReport } from "../../src/jobs/report.js";
-import { configHash } from "../../src/jobs/report.js";
+import { configHash } from "../../src/report/config-hash.js";
+import type { RunReport } from "../../src/report/run-report.js";
 import { copyStore, INPUTS_TEST, inferenceJob, removeDir, STORES, tempDir } from "../helpers.js";
 
 let dir: string;

@@ -1,7 +1,7 @@
 /** The MLflow run of a job's run report: names and values, success and failure, and MLflow reading it. */
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { RunReport } from "../../src/jobs/report.js";
+import type { RunReport } from "../../src/report/run-report.js";
 import { logRun, REPORT_ARTIFACT, runRecordFromReport } from "../../src/tracking/index.js";
 import { copyStore, removeDir } from "../helpers.js";
 import { readRun } from "./helpers.js";

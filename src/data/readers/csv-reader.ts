@@ -1,20 +1,12 @@
 import * as z from "zod";
 import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
+import { configOf, type OptionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
 import { firstRejectedLine } from "./csv-diagnosis.js";
-import {
-  type ColumnTypeName,
-  ColumnTypes,
-  FILE_READER_FIELDS,
-  type FileReaderOptions,
-  fileList,
-  hiveOption,
-  inputFiles,
-  openTable,
-} from "./files.js";
-import type { Reader } from "./reader.js";
+import { FileReader } from "./file-reader.js";
+import { ColumnTypes, FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
 
 /** The file names a CSV folder is read for. */
 export const CSV_EXTENSIONS: readonly string[] = [".csv", ".csv.gz", ".tsv", ".tsv.gz"];
@@ -44,15 +36,8 @@ export const CsvReaderConfig = z
   .describe("Reads CSV files; column types are detected, or given with `types`.");
 export type CsvReaderConfig = z.infer<typeof CsvReaderConfig>;
 
-/** The options of {@link CsvReader}. */
-export interface CsvReaderOptions extends FileReaderOptions {
-  readonly delimiter?: string | undefined;
-  readonly header?: boolean | undefined;
-  readonly quote?: string | undefined;
-  readonly escape?: string | undefined;
-  readonly nullStrings?: readonly string[] | undefined;
-  readonly types?: Readonly<Record<string, ColumnTypeName>> | undefined;
-}
+/** The options of {@link CsvReader}: its config's fields, camelCase (`nullStrings`). */
+export type CsvReaderOptions = OptionsOf<typeof CsvReaderConfig>;
 
 /**
  * Reads CSV files with DuckDB, streamed: one file, a glob, or a (Hive-partitioned) folder of `.csv` (or
@@ -65,25 +50,26 @@ export interface CsvReaderOptions extends FileReaderOptions {
  * const source = await new CsvReader({ path: "data/hour.csv", types: { dteday: "VARCHAR" } }).open(db);
  * ```
  */
-export class CsvReader implements Reader {
-  readonly path: string;
-
-  /** @param options - the files, and how to parse them (delimiter, header, quote, escape, nulls, types) */
-  constructor(private readonly options: CsvReaderOptions) {
-    this.path = options.path;
+export class CsvReader extends FileReader<CsvReaderConfig> {
+  /**
+   * @param options - the files, and how to parse them (delimiter, header, quote, escape, nulls, types)
+   * @throws MlbatchError `E_CONFIG` for an invalid option
+   */
+  constructor(options: CsvReaderOptions) {
+    super(configOf(CsvReaderConfig, "CsvReader", options), CSV_EXTENSIONS);
   }
 
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
-    const o = this.options;
+    const o = this.config;
     const found = await inputFiles(db, this.path, CSV_EXTENSIONS);
-    const quote = o.quote ?? '"';
     const settings = [
-      `delim = ${quotedString(o.delimiter ?? ",")}`,
-      `header = ${o.header ?? true}`,
-      `quote = ${quotedString(quote)}`,
-      `escape = ${quotedString(o.escape ?? quote)}`,
-      `nullstr = [${(o.nullStrings ?? [""]).map(quotedString).join(", ")}]`,
+      `delim = ${quotedString(o.delimiter)}`,
+      `header = ${o.header}`,
+      `quote = ${quotedString(o.quote)}`,
+      // Default: the quote itself, so a doubled quote is a quote.
+      `escape = ${quotedString(o.escape ?? o.quote)}`,
+      `nullstr = [${o.null_strings.map(quotedString).join(", ")}]`,
       "allow_quoted_nulls = false",
     ];
     if (o.types !== undefined && Object.keys(o.types).length > 0) {
@@ -95,8 +81,10 @@ export class CsvReader implements Reader {
     const { files } = found;
     const read = (paths: readonly string[], options: string) =>
       `read_csv(${fileList(paths)}, ${settings.join(", ")}${options})`;
-    return openTable(db, read(files, hiveOption(found, o.hivePartitioning)), {
-      ...o,
+    return openTable(db, read(files, hiveOption(found, o.hive_partitioning)), {
+      path: o.path,
+      columns: o.columns,
+      limit: o.limit,
       files,
       // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.
       compressed: CompressedFiles.check(files),

@@ -60,12 +60,11 @@ export const ColumnTypes = z
   .record(z.string().min(1), ColumnTypeName)
   .describe("Types of some columns (e.g. {hr: BIGINT, dteday: VARCHAR}); the others are detected.");
 
-/** The options of a file reader, as its class takes them. */
-export interface FileReaderOptions {
+/** What {@link openTable} opens: the input as named, and which of its columns and rows. */
+export interface TableOptions {
   readonly path: string;
   readonly columns?: readonly string[] | undefined;
   readonly limit?: number | undefined;
-  readonly hivePartitioning?: boolean | undefined;
 }
 
 /** The files a reader's path names, sorted, and whether the path is a folder. */
@@ -162,7 +161,7 @@ export function hiveOption(found: InputFiles, hivePartitioning: boolean | undefi
 export async function openTable(
   db: Database,
   from: string,
-  options: FileReaderOptions & Pick<SourceOptions, "idColumns" | "files" | "compressed" | "diagnose">,
+  options: TableOptions & Pick<SourceOptions, "idColumns" | "files" | "compressed" | "diagnose">,
 ): Promise<Source> {
   const { path, columns, limit, idColumns = [], files, compressed, diagnose } = options;
   const all = await Source.open(db, { from, label: path, limit, idColumns, files, compressed, diagnose });

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { optionsOf } from "../options.js";
 import { CsvReader, CsvReaderConfig } from "./csv-reader.js";
 import { JsonLinesReader, JsonLinesReaderConfig } from "./json-lines-reader.js";
 import { ParquetReader, ParquetReaderConfig } from "./parquet-reader.js";
@@ -15,34 +16,9 @@ export const ReaderKind = z.discriminatedUnion("KIND", [
 export type ReaderKind = z.infer<typeof ReaderKind>;
 
 const FACTORIES: { [K in ReaderKind["KIND"]]: (config: Extract<ReaderKind, { KIND: K }>) => Reader } = {
-  ParquetReader: (c) =>
-    new ParquetReader({
-      path: c.path,
-      columns: c.columns,
-      limit: c.limit,
-      hivePartitioning: c.hive_partitioning,
-    }),
-  CsvReader: (c) =>
-    new CsvReader({
-      path: c.path,
-      columns: c.columns,
-      limit: c.limit,
-      hivePartitioning: c.hive_partitioning,
-      delimiter: c.delimiter,
-      header: c.header,
-      quote: c.quote,
-      escape: c.escape,
-      nullStrings: c.null_strings,
-      types: c.types,
-    }),
-  JsonLinesReader: (c) =>
-    new JsonLinesReader({
-      path: c.path,
-      columns: c.columns,
-      limit: c.limit,
-      hivePartitioning: c.hive_partitioning,
-      types: c.types,
-    }),
+  ParquetReader: (c) => new ParquetReader(optionsOf(c)),
+  CsvReader: (c) => new CsvReader(optionsOf(c)),
+  JsonLinesReader: (c) => new JsonLinesReader(optionsOf(c)),
 };
 
 /** Builds the reader a config describes. */

@@ -2,19 +2,11 @@ import * as z from "zod";
 import { MlbatchError } from "../../errors.js";
 import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
+import { configOf, type OptionsOf } from "../options.js";
 import { Source } from "../source.js";
 import { quotedString } from "../sql.js";
-import {
-  type ColumnTypeName,
-  ColumnTypes,
-  FILE_READER_FIELDS,
-  type FileReaderOptions,
-  fileList,
-  hiveOption,
-  inputFiles,
-  openTable,
-} from "./files.js";
-import type { Reader } from "./reader.js";
+import { FileReader } from "./file-reader.js";
+import { ColumnTypes, FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
 
 /** The file names a JSON Lines folder is read for. */
 export const JSON_LINES_EXTENSIONS: readonly string[] = [
@@ -36,10 +28,8 @@ export const JsonLinesReaderConfig = z
   .describe("Reads JSON Lines files (one JSON object per line); types are detected, or given with `types`.");
 export type JsonLinesReaderConfig = z.infer<typeof JsonLinesReaderConfig>;
 
-/** The options of {@link JsonLinesReader}. */
-export interface JsonLinesReaderOptions extends FileReaderOptions {
-  readonly types?: Readonly<Record<string, ColumnTypeName>> | undefined;
-}
+/** The options of {@link JsonLinesReader}: its config's fields, camelCase (`hivePartitioning`). */
+export type JsonLinesReaderOptions = OptionsOf<typeof JsonLinesReaderConfig>;
 
 /**
  * Reads JSON Lines files with DuckDB, streamed: one file, a glob, or a (Hive-partitioned) folder of
@@ -52,17 +42,18 @@ export interface JsonLinesReaderOptions extends FileReaderOptions {
  * const source = await new JsonLinesReader({ path: "data/inputs.jsonl" }).open(db);
  * ```
  */
-export class JsonLinesReader implements Reader {
-  readonly path: string;
-
-  /** @param options - the files, the columns to read, a limit, and explicit `types` */
-  constructor(private readonly options: JsonLinesReaderOptions) {
-    this.path = options.path;
+export class JsonLinesReader extends FileReader<JsonLinesReaderConfig> {
+  /**
+   * @param options - the files, the columns to read, a limit, and explicit `types`
+   * @throws MlbatchError `E_CONFIG` for an invalid option
+   */
+  constructor(options: JsonLinesReaderOptions) {
+    super(configOf(JsonLinesReaderConfig, "JsonLinesReader", options), JSON_LINES_EXTENSIONS);
   }
 
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
-    const o = this.options;
+    const o = this.config;
     const found = await inputFiles(db, this.path, JSON_LINES_EXTENSIONS);
     const { files } = found;
     // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.
@@ -88,8 +79,10 @@ export class JsonLinesReader implements Reader {
       );
       schema = `, columns = {${columns.join(", ")}}`;
     }
-    return openTable(db, read(`${schema}${hiveOption(found, o.hivePartitioning)}`), {
-      ...o,
+    return openTable(db, read(`${schema}${hiveOption(found, o.hive_partitioning)}`), {
+      path: o.path,
+      columns: o.columns,
+      limit: o.limit,
       files,
       compressed,
     });

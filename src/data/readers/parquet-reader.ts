@@ -1,17 +1,12 @@
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { Database } from "../database.js";
+import { configOf, type OptionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
-import {
-  FILE_READER_FIELDS,
-  type FileReaderOptions,
-  fileList,
-  hiveOption,
-  inputFiles,
-  openTable,
-} from "./files.js";
-import type { Reader } from "./reader.js";
+import { FileReader } from "./file-reader.js";
+import { FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
+import type { InputUnit } from "./reader.js";
 
 /** The file names a Parquet folder is read for. */
 export const PARQUET_EXTENSIONS: readonly string[] = [".parquet"];
@@ -25,6 +20,9 @@ export const ParquetReaderConfig = z
   .describe("Reads Parquet files (as written by pandas, pyarrow, Spark or DuckDB).");
 export type ParquetReaderConfig = z.infer<typeof ParquetReaderConfig>;
 
+/** The options of {@link ParquetReader}: its config's fields, camelCase (`hivePartitioning`). */
+export type ParquetReaderOptions = OptionsOf<typeof ParquetReaderConfig>;
+
 /**
  * Reads Parquet files with DuckDB, streamed chunk by chunk: one file, a glob, or a (Hive-partitioned)
  * folder. Columns pandas stored as the frame's index (e.g. `instant` in the bikes data) are reported as id
@@ -36,18 +34,19 @@ export type ParquetReaderConfig = z.infer<typeof ParquetReaderConfig>;
  * const parts = await new ParquetReader({ path: "data/events/", columns: ["id", "x"] }).open(db);
  * ```
  */
-export class ParquetReader implements Reader {
-  readonly path: string;
-
-  /** @param options - `path`: a file, glob or folder; `columns` to read only some; `limit`; `hivePartitioning` */
-  constructor(private readonly options: FileReaderOptions) {
-    this.path = options.path;
+export class ParquetReader extends FileReader<ParquetReaderConfig> {
+  /**
+   * @param options - `path`: a file, glob or folder; `columns` to read only some; `limit`; `hivePartitioning`
+   * @throws MlbatchError `E_CONFIG` for an invalid option
+   */
+  constructor(options: ParquetReaderOptions) {
+    super(configOf(ParquetReaderConfig, "ParquetReader", options), PARQUET_EXTENSIONS);
   }
 
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
     const found = await inputFiles(db, this.path, PARQUET_EXTENSIONS);
-    const from = `read_parquet(${fileList(found.files)}${hiveOption(found, this.options.hivePartitioning)})`;
+    const from = `read_parquet(${fileList(found.files)}${hiveOption(found, this.config.hive_partitioning)})`;
     let idColumns: string[];
     try {
       idColumns = await pandasIndexColumns(db, found.files[0]!);
@@ -59,7 +58,49 @@ export class ParquetReader implements Reader {
         { cause: error },
       );
     }
-    return openTable(db, from, { ...this.options, idColumns, files: found.files });
+    const { path, columns, limit } = this.config;
+    return openTable(db, from, { path, columns, limit, idColumns, files: found.files });
+  }
+
+  /**
+   * Opens a row group's rows of its file, selected by `file_row_number` (which DuckDB pushes down to
+   * the row groups), with the columns of the whole input.
+   */
+  override openUnit(db: Database, unit: InputUnit, folder: boolean): Promise<Source> {
+    if (unit.rowGroup === null) return super.openUnit(db, unit, folder);
+    const hive = this.hive(folder);
+    const options = `file_row_number = true${hive === undefined ? "" : `, hive_partitioning = ${hive}`}`;
+    const from =
+      `(SELECT * EXCLUDE (file_row_number) FROM read_parquet(${fileList([unit.file])}, ${options}) ` +
+      `WHERE file_row_number >= ${unit.firstRow} AND file_row_number < ${unit.firstRow + unit.rows})`;
+    return openTable(db, from, {
+      path: `${unit.file} rows ${unit.firstRow}..`,
+      columns: this.config.columns,
+    });
+  }
+
+  /** One unit per row group (a file without row groups is one empty unit). */
+  protected override async units(db: Database, file: string): Promise<InputUnit[]> {
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await db.rows(
+        "SELECT row_group_id, any_value(row_group_num_rows)::BIGINT AS rows " +
+          `FROM parquet_metadata(${quotedString(file)}) GROUP BY row_group_id ORDER BY row_group_id`,
+      );
+    } catch (error) {
+      throw new MlbatchError(
+        "E_READ",
+        `cannot read inputs "${file}": not a readable Parquet file (${messageOf(error)})`,
+        { cause: error },
+      );
+    }
+    if (rows.length === 0) return [{ file, rowGroup: 0, firstRow: 0, rows: 0 }];
+    let first = 0;
+    return rows.map((row, group) => {
+      const unit = { file, rowGroup: group, firstRow: first, rows: Number(row.rows) };
+      first += unit.rows;
+      return unit;
+    });
   }
 }
 

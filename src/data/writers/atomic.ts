@@ -1,12 +1,14 @@
-import { link, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { link, mkdir, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import { scratchPath, track } from "../../scratch.js";
 import { sweepLeftovers } from "./leftovers.js";
 import { existing, existsError, MARKER, outputTarget, publishFolder, refuseUnless } from "./publish.js";
 
 /** What a writer does when its output already exists: refuse (`error`) or replace it (`overwrite`). */
-export type WriteMode = "error" | "overwrite";
+export const WriteMode = z.union([z.literal("error"), z.literal("overwrite")]);
+export type WriteMode = z.infer<typeof WriteMode>;
 
 /** What an output is: one file, or a folder of part files. */
 export type OutputShape = "file" | "folder";
@@ -42,8 +44,8 @@ export async function checkTarget(path: string, mode: WriteMode, shape: OutputSh
 /**
  * Runs `produce(tempPath)`, which writes a file (or, for shape `folder`, fills the folder) at `tempPath`
  * beside `path` and returns its row count. A folder gets mlbatch's marker (`_SUCCESS`) when complete. On
- * failure the temporary output is removed and nothing else is changed. Leftovers of dead runs beside the
- * output are swept first.
+ * failure (or discard) the temporary output is removed, and so are the folders made for it: nothing else
+ * is changed. Leftovers of dead runs beside the output are swept first.
  *
  * @throws MlbatchError `E_WRITE`
  */
@@ -58,12 +60,14 @@ export async function stage(
   refuseUnless(path, await existing(target), shape, mode, what);
   const temp = scratchPath(target, shape === "folder" ? "parts" : "tmp");
   const forget = track(temp);
+  let made: string | undefined;
   const discard = async () => {
     await rm(temp, { force: true, recursive: true });
     forget();
+    if (made !== undefined) await removeEmptyFolders(dirname(target), made);
   };
   try {
-    await mkdir(dirname(target), { recursive: true });
+    made = await mkdir(dirname(target), { recursive: true });
     await sweepLeftovers(dirname(target));
     if (shape === "folder") await mkdir(temp);
     const rows = await produce(temp);
@@ -120,6 +124,20 @@ export async function writeAtomically(
   await staged.commit();
 }
 
+/**
+ * Writes `text` to `path` atomically (see {@link writeAtomically}), creating its folder: a report, a plan.
+ *
+ * @param what - what the file is, for messages ("the run report")
+ * @throws MlbatchError `E_WRITE`
+ * @example
+ * ```ts
+ * await writeTextAtomically("reports/run.json", `${JSON.stringify(report, null, 2)}\n`, "the run report");
+ * ```
+ */
+export function writeTextAtomically(path: string, text: string, what: string): Promise<void> {
+  return writeAtomically(path, (temp) => writeFile(temp, text), what);
+}
+
 async function commitFile(
   temp: string,
   target: string,
@@ -146,8 +164,21 @@ async function commitFile(
   await rm(temp, { force: true });
 }
 
+/** Removes `folder` and its parents up to `top`, as long as they are empty (folders a write made). */
+async function removeEmptyFolders(folder: string, top: string): Promise<void> {
+  for (let current = folder; ; current = dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    if (resolve(current) === resolve(top) || dirname(current) === current) return;
+  }
+}
+
 function cannotWrite(path: string, error: unknown, what: string): MlbatchError {
-  if (error instanceof MlbatchError && error.code === "E_WRITE") return error;
+  // Errors of the rows being written (a read, a prediction) keep their code.
+  if (error instanceof MlbatchError) return error;
   return new MlbatchError(
     "E_WRITE",
     `cannot write ${what} "${path}": ${messageOf(error)}. Check that the path is in a writable folder ` +

@@ -1,6 +1,7 @@
 import * as z from "zod";
+import { configOf, type OptionsOf } from "../options.js";
 import { quotedString } from "../sql.js";
-import { type CopyFormat, FILE_WRITER_FIELDS, FileWriter, type FileWriterOptions } from "./files.js";
+import { type CopyFormat, FILE_WRITER_FIELDS, FileWriter } from "./files.js";
 
 /** Config of {@link CsvWriter}. */
 export const CsvWriterConfig = z
@@ -13,6 +14,9 @@ export const CsvWriterConfig = z
   .describe('Writes CSV (UTF-8, LF line ends; null is an empty field, an empty string is "").');
 export type CsvWriterConfig = z.infer<typeof CsvWriterConfig>;
 
+/** The options of {@link CsvWriter}: its config's fields, camelCase (`maxRowsPerFile`). */
+export type CsvWriterOptions = OptionsOf<typeof CsvWriterConfig>;
+
 /**
  * Writes CSV with DuckDB, atomically. Fields holding the delimiter, a quote or a line break are quoted
  * (quotes doubled); null is an empty field and an empty string is `""`, so both read back as they were.
@@ -22,22 +26,19 @@ export type CsvWriterConfig = z.infer<typeof CsvWriterConfig>;
  * await new CsvWriter({ path: "outputs/predictions.csv", delimiter: ";" }).write(db, "(SELECT 1 AS x)");
  * ```
  */
-export class CsvWriter extends FileWriter {
-  /** @param options - `path`; `mode` (default `error`); `maxRowsPerFile`; `delimiter` (`,`); `header` (true) */
-  constructor(
-    private readonly options: FileWriterOptions & {
-      readonly delimiter?: string | undefined;
-      readonly header?: boolean | undefined;
-    },
-  ) {
-    super(options);
+export class CsvWriter extends FileWriter<CsvWriterConfig> {
+  /**
+   * @param options - `path`; `mode` (default `error`); `maxRowsPerFile`; `delimiter` (`,`); `header` (true)
+   * @throws MlbatchError `E_CONFIG` for an invalid option
+   */
+  constructor(options: CsvWriterOptions) {
+    super(configOf(CsvWriterConfig, "CsvWriter", options));
   }
 
   protected get format(): CopyFormat {
-    const { delimiter = ",", header = true } = this.options;
-    return {
-      extension: ".csv",
-      copy: `FORMAT csv, HEADER ${header}, DELIMITER ${quotedString(delimiter)}`,
-    };
+    const { delimiter, header } = this.config;
+    const options = (withHeader: boolean) =>
+      `FORMAT csv, HEADER ${withHeader}, DELIMITER ${quotedString(delimiter)}`;
+    return { extension: ".csv", copy: options(header), next: options(false) };
   }
 }

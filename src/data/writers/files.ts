@@ -1,13 +1,13 @@
 /**
- * What every file writer shares: the config fields `path`, `mode`, `max_rows_per_file`, and writing a
- * query with DuckDB's COPY into one file or into part files, staged for an atomic commit.
+ * What every file writer shares: the config fields `path`, `mode`, `max_rows_per_file`, and writing rows
+ * with DuckDB's COPY into one file or into part files, staged for an atomic commit.
  */
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import * as z from "zod";
 import type { Database } from "../database.js";
-import { quotedIdentifier, quotedString } from "../sql.js";
-import { checkTarget, type OutputShape, type StagedOutput, stage, type WriteMode } from "./atomic.js";
-import type { StageOptions, Writer } from "./writer.js";
+import { checkTarget, type OutputShape, type StagedOutput, stage, WriteMode } from "./atomic.js";
+import { ConcatenatedFile, type FileSink, PartsFolder } from "./sinks.js";
+import type { RowProducer, StageOptions, Writer } from "./writer.js";
 
 /** The config fields every file writer has. */
 export const FILE_WRITER_FIELDS = {
@@ -18,13 +18,10 @@ export const FILE_WRITER_FIELDS = {
       "File to write (a folder of part files with max_rows_per_file), relative to the working " +
         "directory; its folder is created.",
     ),
-  mode: z
-    .union([z.literal("error"), z.literal("overwrite")])
-    .default("error")
-    .describe(
-      "When the output exists: `error` refuses and leaves it untouched, `overwrite` replaces it " +
-        "(only a file, or a folder of parts mlbatch wrote: never anything else).",
-    ),
+  mode: WriteMode.default("error").describe(
+    "When the output exists: `error` refuses and leaves it untouched, `overwrite` replaces it " +
+      "(only a file, or a folder of parts mlbatch wrote: never anything else).",
+  ),
   max_rows_per_file: z
     .int()
     .positive()
@@ -35,12 +32,11 @@ export const FILE_WRITER_FIELDS = {
     ),
 } as const;
 
-/** The options of a file writer, as its class takes them. */
-export interface FileWriterOptions {
+/** The common fields of a file writer's config, as its schema gives them (defaults applied). */
+export interface FileWriterConfig {
   readonly path: string;
-  /** Default `error`. */
-  readonly mode?: WriteMode | undefined;
-  readonly maxRowsPerFile?: number | undefined;
+  readonly mode: WriteMode;
+  readonly max_rows_per_file?: number | undefined;
 }
 
 /** How a file writer's format is written by DuckDB's COPY. */
@@ -49,19 +45,26 @@ export interface CopyFormat {
   readonly extension: string;
   /** COPY's options, e.g. `FORMAT parquet, COMPRESSION snappy`. */
   readonly copy: string;
+  /** COPY's options for the rows of a file's later queries, appended to it (CSV: without the header). */
+  readonly next?: string;
 }
 
 /**
  * A writer of one file, or of a folder of part files, through DuckDB's COPY: every file writer is one
- * of these with its {@link CopyFormat}.
+ * of these with its {@link CopyFormat}. Rows given query by query are written as they come: text files
+ * joined by concatenation (see {@link ConcatenatedFile}; Parquet overrides {@link FileWriter.fileSink}),
+ * folders cut into parts as they fill.
  */
-export abstract class FileWriter implements Writer {
+export abstract class FileWriter<C extends FileWriterConfig = FileWriterConfig> implements Writer {
   readonly path: string;
+  readonly mode: WriteMode;
   readonly shape: OutputShape;
 
-  constructor(private readonly fileOptions: FileWriterOptions) {
-    this.path = fileOptions.path;
-    this.shape = fileOptions.maxRowsPerFile === undefined ? "file" : "folder";
+  /** @param config - the writer's config, parsed by its schema */
+  constructor(protected readonly config: C) {
+    this.path = config.path;
+    this.mode = config.mode;
+    this.shape = config.max_rows_per_file === undefined ? "file" : "folder";
   }
 
   /** The format of the files. */
@@ -72,15 +75,37 @@ export abstract class FileWriter implements Writer {
     return this.format.copy;
   }
 
-  /** @inheritdoc */
-  check(): Promise<void> {
-    return checkTarget(this.path, this.fileOptions.mode ?? "error", this.shape);
+  /** Where one file's rows go, query by query: concatenated copies. */
+  protected fileSink(db: Database, file: string, copy: (query: string) => Promise<string>): FileSink {
+    return new ConcatenatedFile(db, file, copy, this.format.next ?? this.format.copy);
   }
 
   /** @inheritdoc */
-  async stage(db: Database, query: string, options: StageOptions = {}): Promise<StagedOutput> {
-    const copy = await this.copyOptions(db, query, options);
-    return stageCopy(db, query, { ...this.fileOptions, ...this.format, copy });
+  check(): Promise<void> {
+    return checkTarget(this.path, this.config.mode, this.shape);
+  }
+
+  /** @inheritdoc */
+  stageRows(db: Database, produce: RowProducer, options: StageOptions = {}): Promise<StagedOutput> {
+    const copy = this.copier(db, options);
+    const size = this.config.max_rows_per_file;
+    return stage(
+      this.path,
+      this.config.mode,
+      (temp) =>
+        fill(
+          size === undefined
+            ? this.fileSink(db, temp, copy)
+            : new PartsFolder(db, temp, size, this.format.extension, copy),
+          produce,
+        ),
+      this.shape,
+    );
+  }
+
+  /** @inheritdoc */
+  stage(db: Database, query: string, options: StageOptions = {}): Promise<StagedOutput> {
+    return this.stageRows(db, (sink) => sink.append(query).then(() => undefined), options);
   }
 
   /** @inheritdoc */
@@ -89,46 +114,33 @@ export abstract class FileWriter implements Writer {
     await staged.commit();
     return staged.rows;
   }
+
+  /** @inheritdoc */
+  async writeFile(
+    db: Database,
+    file: string,
+    produce: RowProducer,
+    options: StageOptions = {},
+  ): Promise<number> {
+    try {
+      return await fill(this.fileSink(db, file, this.copier(db, options)), produce);
+    } catch (error) {
+      await rm(file, { force: true });
+      throw error;
+    }
+  }
+
+  /** COPY's options, computed from the first query's columns, then the same for every query. */
+  private copier(db: Database, options: StageOptions): (query: string) => Promise<string> {
+    let copy: Promise<string> | undefined;
+    return (query) => {
+      copy ??= this.copyOptions(db, query, options);
+      return copy;
+    };
+  }
 }
 
-/**
- * Writes the rows of `query` with `COPY ... TO ... (<copy>)` to a temporary file, or, with
- * `maxRowsPerFile`, to a temporary folder of part files named `part-00000<extension>`, ... in row order
- * (at least one part, so an empty output still has its columns).
- */
-export async function stageCopy(
-  db: Database,
-  query: string,
-  options: FileWriterOptions & CopyFormat,
-): Promise<StagedOutput> {
-  const { path, mode = "error", maxRowsPerFile, extension, copy } = options;
-  if (maxRowsPerFile === undefined) {
-    return stage(path, mode, async (temp) => {
-      const rows = await db.rows(`COPY ${query} TO ${quotedString(temp)} (${copy})`);
-      return Number(rows[0]?.Count ?? 0);
-    });
-  }
-  return stage(
-    path,
-    mode,
-    async (temp) => {
-      // Materialized once, then cut by rowid (insertion order): each part is a cheap range scan.
-      const table = quotedIdentifier(`__mlbatch_out_${process.pid}_${Date.now()}`);
-      await db.run(`CREATE TEMP TABLE ${table} AS SELECT * FROM ${query}`);
-      try {
-        const [count] = await db.rows(`SELECT count(*) AS n FROM ${table}`);
-        const total = Number(count?.n ?? 0);
-        for (let part = 0, from = 0; part === 0 || from < total; part++, from += maxRowsPerFile) {
-          const file = join(temp, `part-${String(part).padStart(5, "0")}${extension}`);
-          await db.run(
-            `COPY (SELECT * FROM ${table} WHERE rowid >= ${from} AND rowid < ${from + maxRowsPerFile}) TO ${quotedString(file)} (${copy})`,
-          );
-        }
-        return total;
-      } finally {
-        await db.run(`DROP TABLE IF EXISTS ${table}`);
-      }
-    },
-    "folder",
-  );
+async function fill(sink: FileSink, produce: RowProducer): Promise<number> {
+  await produce(sink);
+  return sink.finish();
 }

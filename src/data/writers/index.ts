@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { optionsOf } from "../options.js";
 import { CsvWriter, CsvWriterConfig } from "./csv-writer.js";
 import { JsonLinesWriter, JsonLinesWriterConfig } from "./json-lines-writer.js";
 import { ParquetWriter, ParquetWriterConfig } from "./parquet-writer.js";
@@ -15,23 +16,9 @@ export const WriterKind = z.discriminatedUnion("KIND", [
 export type WriterKind = z.infer<typeof WriterKind>;
 
 const FACTORIES: { [K in WriterKind["KIND"]]: (config: Extract<WriterKind, { KIND: K }>) => Writer } = {
-  ParquetWriter: (c) =>
-    new ParquetWriter({
-      path: c.path,
-      mode: c.mode,
-      maxRowsPerFile: c.max_rows_per_file,
-      compression: c.compression,
-    }),
-  CsvWriter: (c) =>
-    new CsvWriter({
-      path: c.path,
-      mode: c.mode,
-      maxRowsPerFile: c.max_rows_per_file,
-      delimiter: c.delimiter,
-      header: c.header,
-    }),
-  JsonLinesWriter: (c) =>
-    new JsonLinesWriter({ path: c.path, mode: c.mode, maxRowsPerFile: c.max_rows_per_file }),
+  ParquetWriter: (c) => new ParquetWriter(optionsOf(c)),
+  CsvWriter: (c) => new CsvWriter(optionsOf(c)),
+  JsonLinesWriter: (c) => new JsonLinesWriter(optionsOf(c)),
 };
 
 /** Builds the writer a config describes. */

@@ -1,0 +1,77 @@
+/**
+ * The end of every job's run, as asked: the JSON run report written (atomically), the run logged to MLflow
+ * tracking. Either failing is a warning, never the job's failure.
+ */
+import { readFileSync } from "node:fs";
+import { writeTextAtomically } from "../data/writers/atomic.js";
+import { type MlbatchError, messageOf } from "../errors.js";
+import { runReport } from "../report/run-report.js";
+import type { JobEvent } from "../services/job-event.js";
+import type { Logger } from "../services/logger.js";
+import type { MlflowService } from "../services/mlflow.js";
+import type { JobFacts, JobOptions } from "./context.js";
+
+/** mlbatch's version, as its package.json says. */
+const VERSION = (() => {
+  try {
+    return (
+      JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+    ).version;
+  } catch {
+    return "unknown";
+  }
+})();
+
+/** A finished run: what the job learned, how it ended, and where its report and run go. */
+export interface FinishedRun {
+  readonly title: string;
+  readonly facts: JobFacts;
+  /** The job's last event (its durations up to now). */
+  readonly event: JobEvent;
+  readonly startedAt: Date;
+  readonly failure: MlbatchError | undefined;
+  readonly options: JobOptions;
+  readonly logger: Logger;
+  readonly warnings: readonly string[];
+  /** The MLflow service, when it was started (a run is logged only then). */
+  readonly mlflow: MlflowService | undefined;
+}
+
+/** Writes the run report and logs the run to MLflow tracking, as `run.options` ask. */
+export async function reportRun(run: FinishedRun): Promise<void> {
+  const { facts, failure, options, logger, title } = run;
+  const report = runReport({
+    version: VERSION,
+    job: title,
+    startedAt: run.startedAt,
+    finishedAt: new Date(),
+    durations: run.event.durations ?? {},
+    configHash: options.configHash,
+    model: facts.model && { ...facts.model, runId: facts.run?.runId, source: facts.run?.source },
+    inputs: facts.inputs,
+    outputs: facts.outputs,
+    rows: facts.rows,
+    peakMemoryMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    warnings: run.warnings,
+    error: failure && { step: failure.step, code: failure.code, message: failure.message },
+  });
+  if (options.report !== undefined) {
+    try {
+      await writeTextAtomically(options.report, `${JSON.stringify(report, null, 2)}\n`, "the run report");
+      logger.info(`[${title}] Report written: ${options.report}`);
+    } catch (error) {
+      logger.warn(messageOf(error));
+    }
+  }
+  if (options.mlflowRun && run.mlflow !== undefined) {
+    try {
+      const logged = await run.mlflow.logRun(report);
+      logger.info(
+        { run_id: logged.runId, experiment_id: logged.experimentId },
+        `[${title}] Run logged to MLflow`,
+      );
+    } catch (error) {
+      logger.warn(`cannot log the run to MLflow tracking: ${messageOf(error)}`);
+    }
+  }
+}
