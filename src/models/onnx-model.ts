@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type ort from "onnxruntime-node";
@@ -171,7 +170,7 @@ interface Graph {
 async function readGraph(file: string): Promise<Graph> {
   let parsed: OnnxModelFile;
   try {
-    parsed = OnnxModelFile.parse(await readFile(file));
+    parsed = OnnxModelFile.read(file);
   } catch {
     return { file, source: file, parsed: undefined, zipmaps: [], producer: "", kept: undefined };
   }

@@ -1,4 +1,5 @@
-import type { Attribute, OnnxNode } from "../onnx/graph.js";
+import type { Attribute } from "../onnx/attribute.js";
+import type { OnnxNode } from "../onnx/graph.js";
 import type { KernelFinish, KernelForest } from "./kernel.js";
 import { allocate, type Placed, type WasmMemory } from "./memory.js";
 

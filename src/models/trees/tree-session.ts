@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import type ort from "onnxruntime-node";
 import { messageOf } from "../../errors.js";
 import { ELEM, OnnxModelFile as ModelFile, type OnnxModelFile, type OnnxNode } from "../onnx/graph.js";
@@ -74,7 +73,7 @@ export class TreeSession implements Session {
   ): Promise<TreeSession> {
     let model: OnnxModelFile;
     try {
-      model = typeof source === "string" ? ModelFile.parse(await readFile(source)) : source;
+      model = typeof source === "string" ? ModelFile.read(source) : source;
     } catch (error) {
       throw new Unsupported(`the model file cannot be read: ${(error as Error).message}`);
     }
