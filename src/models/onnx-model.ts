@@ -11,8 +11,8 @@ import { withoutZipMaps, ZipMapKept, type ZipMapOutput } from "./onnx/zipmap.js"
 import { OnnxWorker, type Session, type WireTensor } from "./onnx-worker.js";
 import { type OutputNaming, type OutputSource, planOutputs } from "./outputs.js";
 import { type SessionOptions, sessionOptions } from "./session-options.js";
-import { Unsupported } from "./trees/forest.js";
 import { TreeSession } from "./trees/tree-session.js";
+import { Unsupported } from "./trees/unsupported.js";
 
 export type { OutputNaming } from "./outputs.js";
 

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { Forest } from "./forest.js";
+import type { Forest } from "./forest/index.js";
 import { finishRows, type KernelFinish, scoreRows } from "./kernel.js";
 import { KERNEL_WASM } from "./kernel-wasm.js";
 import { align, PAGE, type Placed, Wasm, type WasmMemory } from "./memory.js";

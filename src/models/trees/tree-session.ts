@@ -2,8 +2,9 @@ import type ort from "onnxruntime-node";
 import { messageOf } from "../../errors.js";
 import { ELEM, OnnxModelFile as ModelFile, type OnnxModelFile, type OnnxNode } from "../onnx/graph.js";
 import { OnnxWorker, type Session, type WireTensor } from "../onnx-worker.js";
-import { compileForest, type Forest, Unsupported } from "./forest.js";
+import { compileForest, type Forest } from "./forest/index.js";
 import { TreePool } from "./pool.js";
+import { Unsupported } from "./unsupported.js";
 
 const TREE_OPS = new Set(["TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble"]);
 
