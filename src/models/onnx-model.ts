@@ -224,7 +224,7 @@ async function openSession(
   if (choice !== "onnxruntime") {
     try {
       // As many threads as ONNX Runtime would use: sums of tree shares merged in its order, same bits.
-      const threads = options.engine_threads ?? ortOptions.intraOpNumThreads ?? availableParallelism();
+      const threads = options.engineThreads ?? ortOptions.intraOpNumThreads ?? availableParallelism();
       const session = await TreeSession.create(graph.parsed ?? graph.file, ortOptions, threads);
       return { session, engine: session.description };
     } catch (error) {

@@ -2,13 +2,12 @@ import * as z from "zod";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 import { OnnxModel } from "../onnx-model.js";
-import { type SessionOptions, SessionOptionsConfig } from "../session-options.js";
-import { FeatureColumnsConfig } from "./feature-columns.js";
 import type { Loader } from "./loader.js";
+import { type LoaderOptions, LoaderOptionsConfig } from "./loader-options.js";
 
 /** Config of {@link BuiltinLoader}. */
 export const BuiltinLoaderConfig = z
-  .strictObject({ KIND: z.literal("BuiltinLoader"), ...SessionOptionsConfig, ...FeatureColumnsConfig })
+  .strictObject({ KIND: z.literal("BuiltinLoader"), ...LoaderOptionsConfig })
   .describe(
     "Loads the model as MLflow's built-in pyfunc does and wraps its raw prediction into a `prediction` column.",
   );
@@ -26,15 +25,13 @@ export const BuiltinLoaderConfig = z
 export class BuiltinLoader implements Loader {
   /**
    * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`), and
-   * `feature_columns`
+   * `featureColumns`
    */
-  constructor(
-    private readonly options: SessionOptions & { feature_columns?: readonly string[] | undefined } = {},
-  ) {}
+  constructor(private readonly options: LoaderOptions = {}) {}
 
   /** @inheritdoc */
   load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[]): Promise<Model> {
-    const { feature_columns: featureColumns, ...session } = this.options;
+    const { featureColumns, ...session } = this.options;
     return OnnxModel.create(uri, mlmodel, "prediction", session, { featureColumns, tableColumns });
   }
 }

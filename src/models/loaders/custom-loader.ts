@@ -2,13 +2,12 @@ import * as z from "zod";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 import { OnnxModel } from "../onnx-model.js";
-import { type SessionOptions, SessionOptionsConfig } from "../session-options.js";
-import { FeatureColumnsConfig } from "./feature-columns.js";
 import type { Loader } from "./loader.js";
+import { type LoaderOptions, LoaderOptionsConfig } from "./loader-options.js";
 
 /** Config of {@link CustomLoader}. */
 export const CustomLoaderConfig = z
-  .strictObject({ KIND: z.literal("CustomLoader"), ...SessionOptionsConfig, ...FeatureColumnsConfig })
+  .strictObject({ KIND: z.literal("CustomLoader"), ...LoaderOptionsConfig })
   .describe("Loads the model and returns its outputs as named by its MLflow signature (the default).");
 
 /**
@@ -24,15 +23,13 @@ export const CustomLoaderConfig = z
 export class CustomLoader implements Loader {
   /**
    * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`), and
-   * `feature_columns`
+   * `featureColumns`
    */
-  constructor(
-    private readonly options: SessionOptions & { feature_columns?: readonly string[] | undefined } = {},
-  ) {}
+  constructor(private readonly options: LoaderOptions = {}) {}
 
   /** @inheritdoc */
   load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[]): Promise<Model> {
-    const { feature_columns: featureColumns, ...session } = this.options;
+    const { featureColumns, ...session } = this.options;
     return OnnxModel.create(uri, mlmodel, "signature", session, { featureColumns, tableColumns });
   }
 }

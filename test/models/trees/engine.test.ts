@@ -143,7 +143,7 @@ describe("loader engine", () => {
   });
 
   it("given engine_threads, then the engine runs that many worker threads", async () => {
-    const model = await new CustomLoader({ engine: "trees", engine_threads: 3 }).load(
+    const model = await new CustomLoader({ engine: "trees", engineThreads: 3 }).load(
       "models:/bikes/2",
       await bikes(),
     );
