@@ -11,12 +11,21 @@ const SUB = 64;
 // in one shared WebAssembly memory; a message carries only offsets. Blocks of rows without NaN on a
 // forest of "x > threshold" nodes go to the WebAssembly kernel; others to the JavaScript one, which
 // implements every mode.
+// A worker starts before its forest is known (its thread boots while the model is read): the first
+// message gives it the forest, and it answers "ready".
 const WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
+const { parentPort } = require("node:worker_threads");
 const scoreRows = ${scoreRows.toString()};
-const { placed: P, memory, module } = workerData;
+parentPort.once("message", (init) => {
+  try {
+    serve(init);
+    parentPort.postMessage({ ready: true });
+  } catch (error) {
+    parentPort.postMessage({ ready: false, error: String(error && error.stack || error) });
+  }
+});
+function serve({ placed: P, memory, module }) {
 const wasm = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error("wasm abort"); } } }).exports;
-parentPort.postMessage({ ready: true });
 const buf = memory.buffer;
 const forest = {
   layout: P.layout, aggregate: P.aggregate, canonical: P.canonical, nTargets: P.nTargets, nTrees: P.nTrees,
@@ -69,7 +78,24 @@ parentPort.on("message", (m) => {
     parentPort.postMessage({ id: m.id, error: String(error && error.stack || error) });
   }
 });
+}
 `;
+
+/** Workers started before their forest is known (see {@link TreePool.start}). */
+export interface StartingPool {
+  /** Gives the workers their forest; resolves once each is ready. */
+  attach(forest: Forest): Promise<TreePool>;
+  /** Stops the workers (when no forest comes). */
+  cancel(): Promise<void>;
+}
+
+/** Resolves with the error that ends a worker, if one does. */
+function failure(worker: Worker): Promise<Error> {
+  return new Promise((resolve) => {
+    worker.once("error", resolve);
+    worker.once("exit", (code) => resolve(new Error(`a tree engine worker exited (code ${code})`)));
+  });
+}
 
 /** One batch's results: scores `[n, nTargets]` and, for classifiers, label indexes (see `finishRows`). */
 export interface TreeResult {
@@ -118,37 +144,45 @@ export class TreePool {
   }
 
   /** Starts `threads` workers on the forest's shared memory. */
-  static async create(forest: Forest, threads: number): Promise<TreePool> {
-    const { placed, memory } = forest;
-    const module = new Wasm.Module(Buffer.from(KERNEL_WASM, "base64"));
-    const workers = Array.from(
-      { length: Math.max(1, threads) },
-      () => new Worker(WORKER, { eval: true, workerData: { placed, memory, module } }),
-    );
-    try {
-      // Ready once the worker has instantiated the WebAssembly module.
-      await Promise.all(
-        workers.map(
-          (worker) =>
-            new Promise<void>((resolve, reject) => {
-              const onError = (error: Error) => reject(error);
-              const onExit = (code: number) =>
-                reject(new Error(`a tree engine worker exited (code ${code})`));
-              worker.once("error", onError);
-              worker.once("exit", onExit);
-              worker.once("message", () => {
-                worker.off("error", onError);
-                worker.off("exit", onExit);
-                resolve();
+  static create(forest: Forest, threads: number): Promise<TreePool> {
+    return TreePool.start(threads).attach(forest);
+  }
+
+  /**
+   * Starts `threads` workers now, before their forest is known: their threads boot while the model is
+   * read or compiled. {@link StartingPool.attach} gives them the forest; {@link StartingPool.cancel}
+   * stops them when there is none.
+   */
+  static start(threads: number): StartingPool {
+    const workers = Array.from({ length: Math.max(1, threads) }, () => new Worker(WORKER, { eval: true }));
+    const stop = () => Promise.all(workers.map((worker) => worker.terminate())).then(() => undefined);
+    // A worker that dies before it is given its forest must not be an unhandled error.
+    const early = workers.map((worker) => failure(worker));
+    return {
+      attach: async (forest) => {
+        const { placed, memory } = forest;
+        const module = new Wasm.Module(Buffer.from(KERNEL_WASM, "base64"));
+        try {
+          // Ready once the worker has instantiated the WebAssembly module on the forest's memory.
+          await Promise.all(
+            workers.map((worker, i) => {
+              const ready = new Promise<void>((resolve, reject) => {
+                worker.once("message", (reply: { ready: boolean; error?: string }) =>
+                  reply.ready ? resolve() : reject(new Error(`tree engine worker failed: ${reply.error}`)),
+                );
               });
+              worker.postMessage({ placed, memory, module });
+              return Promise.race([ready, early[i]!.then((error) => Promise.reject(error))]);
             }),
-        ),
-      );
-    } catch (error) {
-      await Promise.all(workers.map((worker) => worker.terminate()));
-      throw error;
-    }
-    return new TreePool(placed, forest.finish, memory, workers);
+          );
+        } catch (error) {
+          await stop();
+          throw error;
+        }
+        return new TreePool(placed, forest.finish, memory, workers);
+      },
+      cancel: stop,
+    };
   }
 
   /** The number of worker threads. */

@@ -60,7 +60,8 @@ export class TreeSession implements Session {
   ) {}
 
   /**
-   * Reads the model, compiles its ensemble and starts the sessions and workers.
+   * Reads the model, compiles its ensemble and starts the sessions and workers (their threads boot while
+   * the model is read and compiled).
    *
    * @param source - the model file, or its graph as parsed (e.g. a classifier's, its ZipMaps taken off)
    * @param threads - the engine's worker threads
@@ -72,51 +73,56 @@ export class TreeSession implements Session {
     options: ort.InferenceSession.SessionOptions,
     threads: number,
   ): Promise<TreeSession> {
+    // Threads boot while the model is read: the engine's workers first, then ONNX Runtime's (which loads in
+    // its thread while this one compiles the forest).
+    const starting = TreePool.start(threads);
+    let plan: Plan;
     let model: OnnxModelFile;
     try {
-      model = typeof source === "string" ? ModelFile.read(source) : source;
+      try {
+        model = typeof source === "string" ? ModelFile.read(source) : source;
+      } catch (error) {
+        throw new Unsupported(`the model file cannot be read: ${(error as Error).message}`);
+      }
+      plan = cut(model);
     } catch (error) {
-      throw new Unsupported(`the model file cannot be read: ${(error as Error).message}`);
+      await starting.cancel();
+      throw error;
     }
-    const plan = cut(model);
-    const forest = compileForest(plan.tree);
-    const started: { release(): Promise<void> }[] = [];
     // The nodes around the ensemble are light: one thread, so that ONNX Runtime's spinning thread pool
     // does not take cores from the engine's workers.
     const light = { ...options, intraOpNumThreads: 1, interOpNumThreads: 1 };
-    const subModel = async (bytes: Uint8Array, where: string) => {
-      try {
-        const session = await OnnxWorker.create(bytes, light);
-        started.push(session);
-        return session;
-      } catch (error) {
-        // ONNX Runtime refusing a cut of a graph it loads whole (e.g. a type it infers differently).
-        throw new Unsupported(
-          `ONNX Runtime rejects the nodes ${where} the ensemble as a graph: ${messageOf(error)}`,
-        );
-      }
-    };
+    const pre = subModel(plan.pre, light, "before");
+    const post = subModel(plan.post, light, "after");
+    // Their failures are read below; until then they must not count as unhandled.
+    for (const session of [pre, post]) session.catch(() => undefined);
+    let forest: Forest;
     try {
-      const pre = plan.pre && (await subModel(plan.pre, "before"));
-      const post = plan.post && (await subModel(plan.post, "after"));
-      const pool = await TreePool.create(forest, threads);
-      started.push({ release: () => pool.close() });
-      const tree = { inputs: [...plan.tree.inputs], outputs: [...plan.tree.outputs] };
-      return new TreeSession(
-        forest,
-        tree,
-        pool,
-        pre,
-        post,
-        plan.postInputs,
-        // Initializers listed as graph inputs (IR version 3) are not inputs to feed, as in ONNX Runtime.
-        model.inputs.filter((input) => !model.isInitializer(input.name)).map(metadata),
-        outputMetadata(model, tree.outputs, forest, post),
-      );
+      forest = compileForest(plan.tree);
     } catch (error) {
-      await Promise.all(started.map((s) => s.release()));
+      await Promise.all([starting.cancel(), releaseAll([pre, post])]);
       throw error;
     }
+    const pool = starting.attach(forest).then((p) => ({ release: () => p.close(), pool: p }));
+    const settled = await Promise.allSettled([pre, post, pool]);
+    const failed = settled.find((result) => result.status === "rejected");
+    if (failed !== undefined) {
+      await releaseAll([pre, post, pool]);
+      throw failed.reason;
+    }
+    const [preSession, postSession] = [await pre, await post];
+    const tree = { inputs: [...plan.tree.inputs], outputs: [...plan.tree.outputs] };
+    return new TreeSession(
+      forest,
+      tree,
+      (await pool).pool,
+      preSession,
+      postSession,
+      plan.postInputs,
+      // Initializers listed as graph inputs (IR version 3) are not inputs to feed, as in ONNX Runtime.
+      model.inputs.filter((input) => !model.isInitializer(input.name)).map(metadata),
+      outputMetadata(model, tree.outputs, forest, postSession),
+    );
   }
 
   /** What runs, for logs: `trees (10 trees, 1,234 nodes, 2 threads)`. */
@@ -181,6 +187,33 @@ export class TreeSession implements Session {
   async release(): Promise<void> {
     await Promise.all([this.pool.close(), this.pre?.release(), this.post?.release()]);
   }
+}
+
+/** Starts the ONNX Runtime worker of a sub-model, if there is one. */
+async function subModel(
+  bytes: Uint8Array | undefined,
+  options: ort.InferenceSession.SessionOptions,
+  where: string,
+): Promise<OnnxWorker | undefined> {
+  if (bytes === undefined) return undefined;
+  try {
+    return await OnnxWorker.create(bytes, options);
+  } catch (error) {
+    // ONNX Runtime refusing a cut of a graph it loads whole (e.g. a type it infers differently).
+    throw new Unsupported(
+      `ONNX Runtime rejects the nodes ${where} the ensemble as a graph: ${messageOf(error)}`,
+    );
+  }
+}
+
+/** Releases what started of sessions being created (those that failed have nothing to release). */
+async function releaseAll(
+  starting: readonly Promise<{ release(): Promise<void> } | undefined>[],
+): Promise<void> {
+  const started = await Promise.allSettled(starting);
+  await Promise.all(
+    started.map((result) => (result.status === "fulfilled" ? result.value?.release() : undefined)),
+  );
 }
 
 /**
