@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type ort from "onnxruntime-node";
 import { allocate, type Batch, type Column, type ColumnData, type ColumnType } from "../data/batch.js";
 import { MlbatchError, messageOf } from "../errors.js";
+import type { DebugLog } from "./debug-log.js";
 import { type FeedOptions, type FeedPlan, planFeeds } from "./feeds.js";
 import type { MLmodel } from "./mlmodel.js";
 import type { FeatureSpec, Model, OutputSpec } from "./model.js";
@@ -11,6 +12,7 @@ import { withoutZipMaps, ZipMapKept, type ZipMapOutput } from "./onnx/zipmap.js"
 import { OnnxWorker, type Session, type WireTensor } from "./onnx-worker.js";
 import { type OutputNaming, type OutputSource, planOutputs } from "./outputs.js";
 import { type SessionOptions, sessionOptions } from "./session-options.js";
+import type { ForestCache } from "./trees/cache/forest-cache.js";
 import { TreeSession } from "./trees/tree-session.js";
 import { Unsupported } from "./trees/unsupported.js";
 
@@ -50,6 +52,7 @@ export class OnnxModel implements Model {
    * @param naming - how output columns are named
    * @param options - session options (they win over the model's MLflow `onnx_session_options`)
    * @param feeds - what names the columns of a model whose signature does not name them
+   * @param context - the cache of compiled forests, and where to log what loading did
    * @throws MlbatchError `E_MODEL_LOAD` when the model has no `onnx` flavor or the graph cannot be fed;
    * `E_CONFIG` or `E_SCHEMA` when the columns named to feed it do not fit (see {@link planFeeds})
    */
@@ -59,6 +62,7 @@ export class OnnxModel implements Model {
     naming: OutputNaming,
     options: SessionOptions = {},
     feeds: FeedOptions = {},
+    context: LoadContext = {},
   ): Promise<OnnxModel> {
     if (mlmodel.onnx === undefined) {
       throw new MlbatchError(
@@ -76,7 +80,7 @@ export class OnnxModel implements Model {
       logSeverityLevel: 3 as const,
       ...sessionOptions(options, mlmodel.onnx.sessionOptions),
     };
-    const { session, engine } = await openSession(uri, graph, ortOptions, options);
+    const { session, engine } = await openSession(uri, graph, ortOptions, options, context);
     try {
       const { plan, inputs } = planFeeds(uri, session, mlmodel, feeds);
       const hint = outputHint(graph);
@@ -149,6 +153,14 @@ export class OnnxModel implements Model {
   }
 }
 
+/** What loading a model may use besides its options. */
+export interface LoadContext {
+  /** The tree engine's cache of compiled forests (none: forests are compiled every time). */
+  readonly forestCache?: ForestCache;
+  /** Where to say, at debug level, what loading did. */
+  readonly log?: DebugLog;
+}
+
 /** A model file as the sessions take it, with the ZipMaps taken off when it has any. */
 interface Graph {
   readonly file: string;
@@ -218,6 +230,7 @@ async function openSession(
   graph: Graph,
   ortOptions: ort.InferenceSession.SessionOptions,
   options: SessionOptions,
+  context: LoadContext,
 ): Promise<{ session: Session; engine: string }> {
   const choice = options.engine ?? "auto";
   let why = "";
@@ -225,7 +238,8 @@ async function openSession(
     try {
       // As many threads as ONNX Runtime would use: sums of tree shares merged in its order, same bits.
       const threads = options.engineThreads ?? ortOptions.intraOpNumThreads ?? availableParallelism();
-      const session = await TreeSession.create(graph.parsed ?? graph.file, ortOptions, threads);
+      const forests = context.forestCache && { cache: context.forestCache, file: graph.file };
+      const session = await TreeSession.create(graph.parsed ?? graph.file, ortOptions, threads, forests);
       return { session, engine: session.description };
     } catch (error) {
       // Under auto, anything that keeps the engine from starting leaves the model to ONNX Runtime.

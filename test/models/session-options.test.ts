@@ -66,12 +66,15 @@ describe("loader options at the config boundary", () => {
       engine: "trees",
       engineThreads: 3,
       featureColumns: ["a", "b"],
+      forestCache: { enable: true },
     });
     expect(createLoader(config).constructor.name).toBe("CustomLoader");
   });
 
   it("given an unknown or camelCase key in a loader config, then the schema refuses it", () => {
     expect(LoaderKind.safeParse({ KIND: "CustomLoader", intraOpNumThreads: 2 }).success).toBe(false);
-    expect(LoaderKind.safeParse({ KIND: "BuiltinLoader", engineThreads: 2 }).success).toBe(false);
+    expect(LoaderKind.safeParse({ KIND: "BuiltinLoader", forest_cache: { enabled: true } }).success).toBe(
+      false,
+    );
   });
 });

@@ -1,9 +1,11 @@
 import * as z from "zod";
+import type { DebugLog } from "../debug-log.js";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 import { OnnxModel } from "../onnx-model.js";
 import type { Loader } from "./loader.js";
 import { type LoaderOptions, LoaderOptionsConfig } from "./loader-options.js";
+import { modelOptions } from "./model-options.js";
 
 /** Config of {@link BuiltinLoader}. */
 export const BuiltinLoaderConfig = z
@@ -24,14 +26,14 @@ export const BuiltinLoaderConfig = z
  */
 export class BuiltinLoader implements Loader {
   /**
-   * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`), and
-   * `featureColumns`
+   * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`),
+   * `featureColumns` and `forestCache`
    */
   constructor(private readonly options: LoaderOptions = {}) {}
 
   /** @inheritdoc */
-  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[]): Promise<Model> {
-    const { featureColumns, ...session } = this.options;
-    return OnnxModel.create(uri, mlmodel, "prediction", session, { featureColumns, tableColumns });
+  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[], log?: DebugLog): Promise<Model> {
+    const { session, feeds, context } = modelOptions(this.options, tableColumns, log);
+    return OnnxModel.create(uri, mlmodel, "prediction", session, feeds, context);
   }
 }

@@ -2,6 +2,7 @@ import type ort from "onnxruntime-node";
 import { messageOf } from "../../errors.js";
 import { ELEM, OnnxModelFile as ModelFile, type OnnxModelFile, type OnnxNode } from "../onnx/graph.js";
 import { OnnxWorker, type Session, type WireTensor } from "../onnx-worker.js";
+import type { ForestCache } from "./cache/forest-cache.js";
 import { compileForest, type Forest } from "./forest/index.js";
 import { TreePool } from "./pool.js";
 import { Unsupported } from "./unsupported.js";
@@ -60,11 +61,12 @@ export class TreeSession implements Session {
   ) {}
 
   /**
-   * Reads the model, compiles its ensemble and starts the sessions and workers (their threads boot while
-   * the model is read and compiled).
+   * Reads the model, compiles its ensemble (or reads it from the forest cache) and starts the sessions
+   * and workers.
    *
    * @param source - the model file, or its graph as parsed (e.g. a classifier's, its ZipMaps taken off)
    * @param threads - the engine's worker threads
+   * @param forests - the cache of compiled forests, and the model file whose digest keys its entry
    * @throws Unsupported with the reason when the engine cannot run this model exactly as ONNX Runtime does
    * @throws Error when a sub-model cannot be loaded
    */
@@ -72,6 +74,7 @@ export class TreeSession implements Session {
     source: string | OnnxModelFile,
     options: ort.InferenceSession.SessionOptions,
     threads: number,
+    forests?: { readonly cache: ForestCache; readonly file: string },
   ): Promise<TreeSession> {
     // Threads boot while the model is read: the engine's workers first, then ONNX Runtime's (which loads in
     // its thread while this one compiles the forest).
@@ -98,7 +101,7 @@ export class TreeSession implements Session {
     for (const session of [pre, post]) session.catch(() => undefined);
     let forest: Forest;
     try {
-      forest = compileForest(plan.tree);
+      forest = forests ? await forests.cache.forest(forests.file, plan.tree) : compileForest(plan.tree);
     } catch (error) {
       await Promise.all([starting.cancel(), releaseAll([pre, post])]);
       throw error;

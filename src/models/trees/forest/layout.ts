@@ -10,6 +10,12 @@ import { Unsupported } from "../unsupported.js";
 import { type Decoded, MODE } from "./decoded.js";
 import type { Forest } from "./index.js";
 
+/**
+ * The version of the bytes an ensemble compiles to: bump it whenever the layout or what the decoders
+ * make of an attribute changes, so that forests cached by an older mlbatch are compiled again.
+ */
+export const LAYOUT_VERSION = 1;
+
 /** Int32 slots of a node (16 bytes). */
 export const NODE_SLOTS = 4;
 /** Slot: the feature a node compares (0 for a leaf). */
