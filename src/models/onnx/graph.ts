@@ -1,6 +1,6 @@
 import type { Attribute } from "./attribute.js";
 import { type GraphParts, partsOfBytes, partsOfFile } from "./parse.js";
-import { type Field, forEachField, text, Writer } from "./protobuf.js";
+import { type Field, fields, forEachField, readVarint, text, Writer } from "./protobuf.js";
 
 /** A graph node. */
 export interface OnnxNode {
@@ -98,6 +98,30 @@ export class OnnxModelFile {
     return false;
   }
 
+  /**
+   * The values of an int64 initializer held in the file (a Reshape's shape), or undefined when `name` is
+   * not one (another type, external data, or not an initializer).
+   */
+  int64Initializer(name: string): BigInt64Array | undefined {
+    const tensor = this.initializers.get(name);
+    if (tensor === undefined) return undefined;
+    let dataType = 0;
+    let external = false;
+    let raw: Uint8Array | undefined;
+    const values: bigint[] = [];
+    for (const f of fields(tensor)) {
+      if (f.number === 2 && f.wire === 0) dataType = f.value;
+      else if (f.number === 14 && f.wire === 0) external = f.value === 1;
+      else if (f.number === 9 && f.wire === 2) raw = f.bytes;
+      else if (f.number === 7) values.push(...int64Values(f));
+    }
+    if (dataType !== ELEM.INT64 || external) return undefined;
+    if (raw === undefined) return BigInt64Array.from(values);
+    if (raw.length % 8 !== 0) return undefined;
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.length);
+    return BigInt64Array.from({ length: raw.length / 8 }, (_, i) => view.getBigInt64(8 * i, true));
+  }
+
   /** Whether `name` is an initializer. */
   isInitializer(name: string): boolean {
     return this.initializers.has(name);
@@ -171,6 +195,18 @@ export class OnnxModelFile {
       this.valueInfo.get(name)?.bytes
     );
   }
+}
+
+/** The int64 values of a field: one varint, or packed ones. */
+function int64Values(field: Field): bigint[] {
+  if (field.wire === 0) return [BigInt.asIntN(64, BigInt(field.value))];
+  const out: bigint[] = [];
+  for (let p = 0; p < field.bytes.length; ) {
+    const [value, next] = readVarint(field.bytes, p);
+    out.push(BigInt(value));
+    p = next;
+  }
+  return out;
 }
 
 /** A `ValueInfoProto` of a tensor of unknown shape. */

@@ -4,6 +4,7 @@ import { ELEM, OnnxModelFile as ModelFile, type OnnxModelFile, type OnnxNode } f
 import { OnnxWorker, type Session, type WireTensor } from "../onnx-worker.js";
 import type { ForestCache } from "./cache/forest-cache.js";
 import { compileForest, type Forest } from "./forest/index.js";
+import { type Before, copyTensor, type InputStage, inputStage } from "./input-stage.js";
 import { TreePool } from "./pool.js";
 import { Unsupported } from "./unsupported.js";
 
@@ -27,8 +28,8 @@ const ORT_TYPES: Record<number, string> = {
 /** How the graph was cut around its tree ensemble. */
 interface Plan {
   readonly tree: OnnxNode;
-  /** The sub-model computing the ensemble's input, when the graph has nodes before it. */
-  readonly pre: Uint8Array | undefined;
+  /** The nodes computing the ensemble's input, and their sub-model when there are any. */
+  readonly pre: Before;
   /** The sub-model of the nodes after the ensemble, when there are any. */
   readonly post: Uint8Array | undefined;
   /** Graph inputs the post model reads. */
@@ -36,9 +37,10 @@ interface Plan {
 }
 
 /**
- * An ONNX model whose tree ensemble runs in mlbatch's engine: ONNX Runtime runs the nodes before the
- * ensemble (encoders, casts, concatenations) and the nodes after it, if any; the engine's worker threads
- * run the ensemble in between. It behaves as one ONNX Runtime session.
+ * An ONNX model whose tree ensemble runs in mlbatch's engine: the nodes before the ensemble (encoders,
+ * casts, concatenations) run in mlbatch when it does them all exactly as ONNX Runtime does (see
+ * `prelude/`), else in ONNX Runtime, as do the nodes after it, if any; the engine runs the ensemble in
+ * between. It behaves as one ONNX Runtime session.
  *
  * @example
  * ```ts
@@ -53,7 +55,7 @@ export class TreeSession implements Session {
     /** The ensemble node's input and output names (the node itself holds the model file's bytes). */
     private readonly tree: { readonly inputs: readonly string[]; readonly outputs: readonly string[] },
     private readonly pool: TreePool,
-    private readonly pre: OnnxWorker | undefined,
+    private readonly pre: InputStage,
     private readonly post: OnnxWorker | undefined,
     private readonly postInputs: readonly string[],
     readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[],
@@ -95,7 +97,7 @@ export class TreeSession implements Session {
     // The nodes around the ensemble are light: one thread, so that ONNX Runtime's spinning thread pool
     // does not take cores from the engine's workers.
     const light = { ...options, intraOpNumThreads: 1, interOpNumThreads: 1 };
-    const pre = subModel(plan.pre, light, "before");
+    const pre = inputStage(model, plan.pre, plan.tree.inputs[0]!, light);
     const post = subModel(plan.post, light, "after");
     // Their failures are read below; until then they must not count as unhandled.
     for (const session of [pre, post]) session.catch(() => undefined);
@@ -119,7 +121,7 @@ export class TreeSession implements Session {
       forest,
       tree,
       (await pool).pool,
-      preSession,
+      preSession!,
       postSession,
       plan.postInputs,
       // Initializers listed as graph inputs (IR version 3) are not inputs to feed, as in ONNX Runtime.
@@ -133,7 +135,7 @@ export class TreeSession implements Session {
     const f = this.forest;
     return (
       `trees (${f.kernel.nTrees.toLocaleString("en-US")} trees, ${f.nodeCount.toLocaleString("en-US")} nodes, ` +
-      `${this.pool.threads} threads${this.pre ? ", ONNX Runtime before" : ""}${this.post ? ", ONNX Runtime after" : ""})`
+      `${this.pool.threads} threads${this.pre.description}${this.post ? ", ONNX Runtime after" : ""})`
     );
   }
 
@@ -152,7 +154,7 @@ export class TreeSession implements Session {
     // What is read from the feeds is read (copied) now: the caller refills its buffers once run() returns.
     const xName = this.tree.inputs[0]!;
     const passed = Object.fromEntries(this.postInputs.map((name) => [name, copyTensor(feeds[name]!)]));
-    const x = await (this.pre ? this.pre.run(feeds).then((out) => out[xName]) : copyTensor(feeds[xName]));
+    const x = await this.pre.run(feeds);
     if (x === undefined || !(x.data instanceof Float32Array)) {
       throw new Error(`the tree ensemble's input "${xName}" is not a float32 tensor`);
     }
@@ -188,11 +190,11 @@ export class TreeSession implements Session {
 
   /** @inheritdoc */
   async release(): Promise<void> {
-    await Promise.all([this.pool.close(), this.pre?.release(), this.post?.release()]);
+    await Promise.all([this.pool.close(), this.pre.release(), this.post?.release()]);
   }
 }
 
-/** Starts the ONNX Runtime worker of a sub-model, if there is one. */
+/** Starts the ONNX Runtime worker of the sub-model after the ensemble, if there is one. */
 async function subModel(
   bytes: Uint8Array | undefined,
   options: ort.InferenceSession.SessionOptions,
@@ -275,15 +277,9 @@ function cut(model: OnnxModelFile): Plan {
       throw new Unsupported(`graph output "${output.name}" is not computed from the ensemble`);
     }
   }
+  const preNodes = model.nodes.filter((n) => pre.has(n));
   const preModel =
-    pre.size === 0
-      ? undefined
-      : model.subModel(
-          model.nodes.filter((n) => pre.has(n)),
-          [],
-          [{ name: xName, elemType: ELEM.FLOAT }],
-          true,
-        );
+    pre.size === 0 ? undefined : model.subModel(preNodes, [], [{ name: xName, elemType: ELEM.FLOAT }], true);
   let postModel: Uint8Array | undefined;
   if (post.length > 0) {
     const classifier = tree.opType === "TreeEnsembleClassifier";
@@ -305,13 +301,12 @@ function cut(model: OnnxModelFile): Plan {
       false,
     );
   }
-  return { tree, pre: preModel, post: postModel, postInputs: [...postInputs] };
-}
-
-function copyTensor(tensor: WireTensor | undefined): WireTensor | undefined {
-  if (tensor === undefined) return undefined;
-  const data = Array.isArray(tensor.data) ? [...tensor.data] : (tensor.data as Float32Array).slice();
-  return { ...tensor, data };
+  return {
+    tree,
+    pre: { nodes: preNodes, subModel: preModel },
+    post: postModel,
+    postInputs: [...postInputs],
+  };
 }
 
 /**

@@ -113,7 +113,9 @@ describe("loader engine", () => {
     const trees = await new CustomLoader().load("models:/bikes/2", mlmodel);
     const onnxruntime = await new CustomLoader({ engine: "onnxruntime" }).load("models:/bikes/2", mlmodel);
     try {
-      expect(trees.engine).toMatch(/^trees \(20 trees, 10,122 nodes, \d+ threads, ONNX Runtime before\)$/);
+      expect(trees.engine).toMatch(
+        /^trees \(20 trees, 10,122 nodes, \d+ threads, preprocessing in mlbatch\)$/,
+      );
       expect(onnxruntime.engine).toBe("onnxruntime");
       const input = batch(trees, 5000);
       const [a, b] = [await trees.predict(input), await onnxruntime.predict(input)];
