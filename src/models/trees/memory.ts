@@ -14,6 +14,7 @@ export const Wasm = (
     WebAssembly: {
       Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
       Module: new (bytes: Uint8Array) => object;
+      Instance: new (module: object, imports: object) => { readonly exports: object };
     };
   }
 ).WebAssembly;

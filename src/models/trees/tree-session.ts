@@ -25,6 +25,12 @@ const ORT_TYPES: Record<number, string> = {
   13: "uint64",
 };
 
+/**
+ * Ensembles from this many bytes of attributes (about 30,000 nodes) start the engine's worker threads
+ * while they load: their batches will need them.
+ */
+const EAGER_FROM_BYTES = 1 << 20;
+
 /** How the graph was cut around its tree ensemble. */
 interface Plan {
   readonly tree: OnnxNode;
@@ -78,22 +84,18 @@ export class TreeSession implements Session {
     threads: number,
     forests?: { readonly cache: ForestCache; readonly file: string },
   ): Promise<TreeSession> {
-    // Threads boot while the model is read: the engine's workers first, then ONNX Runtime's (which loads in
-    // its thread while this one compiles the forest).
-    const starting = TreePool.start(threads);
-    let plan: Plan;
     let model: OnnxModelFile;
     try {
-      try {
-        model = typeof source === "string" ? ModelFile.read(source) : source;
-      } catch (error) {
-        throw new Unsupported(`the model file cannot be read: ${(error as Error).message}`);
-      }
-      plan = cut(model);
+      model = typeof source === "string" ? ModelFile.read(source) : source;
     } catch (error) {
-      await starting.cancel();
-      throw error;
+      throw new Unsupported(`the model file cannot be read: ${(error as Error).message}`);
     }
+    const plan = cut(model);
+    // A large forest's workers boot while it is read or compiled; a small one's start with the first
+    // batch worth them (small batches are scored on this thread).
+    let size = 0;
+    for (const attribute of plan.tree.attributes.values()) size += attribute.byteLength;
+    const starting = size >= EAGER_FROM_BYTES ? TreePool.start(threads) : undefined;
     // The nodes around the ensemble are light: one thread, so that ONNX Runtime's spinning thread pool
     // does not take cores from the engine's workers.
     const light = { ...options, intraOpNumThreads: 1, interOpNumThreads: 1 };
@@ -105,10 +107,12 @@ export class TreeSession implements Session {
     try {
       forest = forests ? await forests.cache.forest(forests.file, plan.tree) : compileForest(plan.tree);
     } catch (error) {
-      await Promise.all([starting.cancel(), releaseAll([pre, post])]);
+      await Promise.all([starting?.cancel(), releaseAll([pre, post])]);
       throw error;
     }
-    const pool = starting.attach(forest).then((p) => ({ release: () => p.close(), pool: p }));
+    const pool = (starting ? starting.attach(forest) : Promise.resolve(TreePool.lazy(forest, threads))).then(
+      (p) => ({ release: () => p.close(), pool: p }),
+    );
     const settled = await Promise.allSettled([pre, post, pool]);
     const failed = settled.find((result) => result.status === "rejected");
     if (failed !== undefined) {

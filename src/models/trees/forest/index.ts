@@ -3,7 +3,8 @@
  * into one form (`decoded.ts`: nodes and leaves by index), then laid out the same way (`layout.ts`).
  */
 import type { OnnxNode } from "../../onnx/graph.js";
-import type { KernelFinish, KernelForest } from "../kernel.js";
+import type { KernelFinish } from "../finish.js";
+import type { KernelForest } from "../kernel.js";
 import type { Placed, WasmMemory } from "../memory.js";
 import { Unsupported } from "../unsupported.js";
 import { decodeV3 } from "./decode-v3.js";

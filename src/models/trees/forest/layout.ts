@@ -4,7 +4,8 @@
  * `next = first + (x[feature] > threshold)`; see `kernel.ts` and `wasm/trees.ts`, which read these slots
  * by the same offsets.
  */
-import type { KernelFinish, KernelForest } from "../kernel.js";
+import type { KernelFinish } from "../finish.js";
+import type { KernelForest } from "../kernel.js";
 import { allocate, type Placed, type WasmMemory } from "../memory.js";
 import { Unsupported } from "../unsupported.js";
 import { type Decoded, MODE } from "./decoded.js";
