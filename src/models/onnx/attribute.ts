@@ -73,37 +73,48 @@ export class Attribute {
     return out;
   }
 
-  /** The `floats` values. */
-  floats(): Float32Array {
-    const out = new Float32Array(this.count(FLOATS));
-    this.range.pieces(readFloats(out, { at: 0 }));
-    return out;
+  /**
+   * The `floats` values.
+   *
+   * @param expected - how many there are, when known (e.g. the node count): saves a counting pass
+   */
+  floats(expected?: number): Float32Array {
+    return this.decoded(FLOATS, (n) => new Float32Array(n), readFloats, expected);
   }
 
   /**
    * The `ints` values as 32-bit integers (node, tree, feature and class ids: half the memory).
    *
+   * @param expected - how many there are, when known: saves a counting pass
    * @throws RangeError when a value does not fit
    */
-  int32s(): Int32Array {
-    const out = new Int32Array(this.count(INTS));
-    this.range.pieces(readInt32s(out, { at: 0 }, this.name));
-    return out;
+  int32s(expected?: number): Int32Array {
+    return this.decoded(
+      INTS,
+      (n) => new Int32Array(n),
+      (out, c) => readInt32s(out, c, this.name),
+      expected,
+    );
   }
 
   /** The `ints` values, exactly (int64 class labels). */
   bigints(): BigInt64Array {
-    const out = new BigInt64Array(this.count(INTS));
-    this.range.pieces(readBigints(out, { at: 0 }));
-    return out;
+    return this.decoded(INTS, (n) => new BigInt64Array(n), readBigints);
   }
 
-  /** The `strings` values, mapped to their index in `table` (-1 when absent): no string per value. */
-  codes(table: readonly string[]): Int8Array {
+  /**
+   * The `strings` values, mapped to their index in `table` (-1 when absent): no string per value.
+   *
+   * @param expected - how many there are, when known: saves a counting pass
+   */
+  codes(table: readonly string[], expected?: number): Int8Array {
     const encoded = table.map((s) => new TextEncoder().encode(s));
-    const out = new Int8Array(this.count(STRINGS));
-    this.range.pieces(readCodes(encoded, out, { at: 0 }));
-    return out;
+    return this.decoded(
+      STRINGS,
+      (n) => new Int8Array(n),
+      (out, c) => readCodes(encoded, out, c),
+      expected,
+    );
   }
 
   /** The `strings` values as text. */
@@ -129,11 +140,28 @@ export class Attribute {
     return found;
   }
 
-  /** How many values repeated field `number` holds, packed or not. */
-  private count(number: number): number {
-    const cursor = { at: 0 };
-    this.range.pieces(countValues(number, cursor));
-    return cursor.at;
+  /**
+   * The values of repeated field `number`, decoded into an array of `expected` values when that is how
+   * many there are, else of as many as a counting pass finds.
+   */
+  private decoded<T extends { readonly length: number }>(
+    number: number,
+    make: (length: number) => T,
+    decoder: (out: T, cursor: Cursor) => PieceDecoder,
+    expected?: number,
+  ): T {
+    if (expected !== undefined) {
+      const out = make(expected);
+      const cursor = { at: 0 };
+      this.range.pieces(decoder(out, cursor));
+      // Writes past the end of a typed array are dropped: a larger count is decoded again below.
+      if (cursor.at === expected) return out;
+    }
+    const counter = { at: 0 };
+    this.range.pieces(countValues(number, counter));
+    const out = make(counter.at);
+    this.range.pieces(decoder(out, { at: 0 }));
+    return out;
   }
 }
 

@@ -138,7 +138,7 @@ export class TreeSession implements Session {
   get description(): string {
     const f = this.forest;
     return (
-      `trees (${f.kernel.nTrees.toLocaleString("en-US")} trees, ${f.nodeCount.toLocaleString("en-US")} nodes, ` +
+      `trees (${thousands(f.kernel.nTrees)} trees, ${thousands(f.nodeCount)} nodes, ` +
       `${this.pool.threads} threads${this.pre.description}${this.post ? ", ONNX Runtime after" : ""})`
     );
   }
@@ -196,6 +196,14 @@ export class TreeSession implements Session {
   async release(): Promise<void> {
     await Promise.all([this.pool.close(), this.pre.release(), this.post?.release()]);
   }
+}
+
+/**
+ * A count with commas between thousands, as `toLocaleString("en-US")` writes it, without the 30 ms its
+ * first call takes to load the locale data (a tenth of a small job's run).
+ */
+function thousands(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 /** Starts the ONNX Runtime worker of the sub-model after the ensemble, if there is one. */

@@ -9,7 +9,6 @@ import { type DebugLog, SILENT } from "../../debug-log.js";
 import type { OnnxNode } from "../../onnx/graph.js";
 import { compileForest, type Forest } from "../forest/index.js";
 import { LAYOUT_VERSION } from "../forest/layout.js";
-import { readForest, writeForest } from "./forest-file.js";
 
 /**
  * Ensembles whose attributes take fewer bytes are compiled every time: below about 100,000 nodes,
@@ -19,6 +18,8 @@ import { readForest, writeForest } from "./forest-file.js";
 export const CACHED_FROM_BYTES = 4 << 20;
 
 const ENTRY = /^[0-9a-f]{64}\.v(\d+)\.forest$/;
+
+type ForestFiles = typeof import("./forest-file.js");
 
 /**
  * The default folder of compiled forests, beside the model cache's: `$XDG_CACHE_HOME/mlbatch/forests`,
@@ -72,20 +73,22 @@ export class ForestCache {
       return compileForest(node);
     }
     const entry = join(this.dir, `${digest}.v${LAYOUT_VERSION}.forest`);
-    const cached = this.read(entry, digest);
+    // The file format (and its schema) is loaded only for the models large enough to be cached.
+    const files = await import("./forest-file.js");
+    const cached = this.read(files, entry, digest);
     if (cached !== undefined) return cached;
     const forest = compileForest(node);
-    await this.write(entry, forest, digest);
+    await this.write(files, entry, forest, digest);
     return forest;
   }
 
-  private read(entry: string, digest: string): Forest | undefined {
+  private read(files: ForestFiles, entry: string, digest: string): Forest | undefined {
     if (!existsSync(entry)) {
       this.log.debug(`[Trees] Forest cache: no entry ${entry}; compiling`);
       return undefined;
     }
     try {
-      const forest = readForest(entry, digest);
+      const forest = files.readForest(entry, digest);
       this.log.debug(`[Trees] Forest cache: read ${entry}`);
       return forest;
     } catch (error) {
@@ -94,13 +97,13 @@ export class ForestCache {
     }
   }
 
-  private async write(entry: string, forest: Forest, digest: string): Promise<void> {
+  private async write(files: ForestFiles, entry: string, forest: Forest, digest: string): Promise<void> {
     const temp = scratchPath(entry, "tmp");
     const forget = track(temp);
     try {
       await mkdir(this.dir, { recursive: true });
       await this.sweep();
-      writeForest(temp, forest, digest);
+      files.writeForest(temp, forest, digest);
       // Atomic: a reader sees the old entry or the whole new one; of two shards, the last rename wins.
       await rename(temp, entry);
       this.log.debug(`[Trees] Forest cache: wrote ${entry}`);

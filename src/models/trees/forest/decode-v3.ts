@@ -83,32 +83,34 @@ export function decodeV3(node: OnnxNode): Decoded {
   };
 }
 
-/** An `ints` attribute as int32 (none: empty). */
-export function int32s(a: Attributes, name: string): Int32Array {
+/** An `ints` attribute as int32 (none: empty); `expected`: its count when known. */
+export function int32s(a: Attributes, name: string, expected?: number): Int32Array {
   try {
-    return a.get(name)?.int32s() ?? new Int32Array(0);
+    return a.get(name)?.int32s(expected) ?? new Int32Array(0);
   } catch {
     throw new Unsupported(`${name} has a value beyond 32 bits`);
   }
 }
 
-function floats(a: Attributes, name: string): Float32Array {
-  return a.get(name)?.floats() ?? new Float32Array(0);
+function floats(a: Attributes, name: string, expected?: number): Float32Array {
+  return a.get(name)?.floats(expected) ?? new Float32Array(0);
 }
 
 function readNodes(a: Attributes): Nodes {
+  const treeIds = int32s(a, "nodes_treeids");
+  // Every list has as many values as the tree ids (checked below): no counting pass for the others.
+  const n = treeIds.length;
   const nodes: Nodes = {
-    treeIds: int32s(a, "nodes_treeids"),
-    nodeIds: int32s(a, "nodes_nodeids"),
-    featureIds: int32s(a, "nodes_featureids"),
-    trueIds: int32s(a, "nodes_truenodeids"),
-    falseIds: int32s(a, "nodes_falsenodeids"),
-    thresholds: floats(a, "nodes_values"),
-    missing: int32s(a, "nodes_missing_value_tracks_true"),
-    modes: a.get("nodes_modes")?.codes(MODE_NAMES) ?? new Int8Array(0),
+    treeIds,
+    nodeIds: int32s(a, "nodes_nodeids", n),
+    featureIds: int32s(a, "nodes_featureids", n),
+    trueIds: int32s(a, "nodes_truenodeids", n),
+    falseIds: int32s(a, "nodes_falsenodeids", n),
+    thresholds: floats(a, "nodes_values", n),
+    missing: int32s(a, "nodes_missing_value_tracks_true", n),
+    modes: a.get("nodes_modes")?.codes(MODE_NAMES, n) ?? new Int8Array(0),
     n: 0,
   };
-  const n = nodes.treeIds.length;
   for (const [name, length] of [
     ["nodes_nodeids", nodes.nodeIds.length],
     ["nodes_featureids", nodes.featureIds.length],
@@ -249,10 +251,10 @@ interface Weights {
 function readWeights(a: Attributes, scoring: Scoring, nodes: Nodes, trees: Trees): Weights {
   const prefix = scoring.classifier ? "class" : "target";
   const wTree = int32s(a, `${prefix}_treeids`);
-  const wNode = int32s(a, `${prefix}_nodeids`);
-  const wId = int32s(a, `${prefix}_ids`);
-  const wValue = floats(a, `${prefix}_weights`);
   const k = wTree.length;
+  const wNode = int32s(a, `${prefix}_nodeids`, k);
+  const wId = int32s(a, `${prefix}_ids`, k);
+  const wValue = floats(a, `${prefix}_weights`, k);
   if (wNode.length !== k || wId.length !== k || wValue.length !== k) {
     throw new Unsupported(`the ${prefix}_* attributes have different lengths`);
   }
