@@ -92,14 +92,18 @@ export class Attribute {
     return this.decoded(
       INTS,
       (n) => new Int32Array(n),
-      (out, c) => readInt32s(out, c, this.name),
+      (out, c) => readInts(out, c, this.name),
       expected,
     );
   }
 
   /** The `ints` values, exactly (int64 class labels). */
   bigints(): BigInt64Array {
-    return this.decoded(INTS, (n) => new BigInt64Array(n), readBigints);
+    return this.decoded(
+      INTS,
+      (n) => new BigInt64Array(n),
+      (out, c) => readInts(out, c, this.name),
+    );
   }
 
   /**
@@ -205,26 +209,30 @@ function varint(buf: Uint8Array, p: number): number {
  * too: nothing at or after `end` is read).
  */
 function fieldEnd(buf: Uint8Array, p: number, end: number): number {
-  let at = p;
-  let tag = 0;
-  for (let shift = 0; ; shift += 7) {
-    if (at >= end) return end + 1;
-    const byte = buf[at++]!;
-    tag += (byte & 0x7f) * 2 ** shift;
-    if (byte < 0x80) break;
-  }
+  const tag = varintBefore(buf, p, end);
+  if (tag === undefined) return end + 1;
   const wire = tag % 8;
-  if (wire === 5) return at + 4;
-  if (wire === 1) return at + 8;
+  if (wire === 5) return after + 4;
+  if (wire === 1) return after + 8;
   if (wire !== 0 && wire !== 2) throw new Error(`unsupported protobuf wire type ${wire}`);
-  let size = 0;
-  for (let shift = 0; ; shift += 7) {
-    if (at >= end) return end + 1;
+  // A varint field ends with its value; a length-delimited one after its payload.
+  const size = varintBefore(buf, after, end);
+  if (size === undefined) return end + 1;
+  return wire === 0 ? after : after + size;
+}
+
+/** The varint at `p`, when it ends before `end` (and sets {@link after}); undefined when `end` cuts it. */
+function varintBefore(buf: Uint8Array, p: number, end: number): number | undefined {
+  let value = 0;
+  for (let at = p, scale = 1; at < end; scale *= 128) {
     const byte = buf[at++]!;
-    size += (byte & 0x7f) * 2 ** shift;
-    if (byte < 0x80) break;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      after = at;
+      return value;
+    }
   }
-  return wire === 0 ? at : at + size;
+  return undefined;
 }
 
 /** Where a field's payload of wire type `wire`, at `p`, ends. */
@@ -247,20 +255,23 @@ function skip(buf: Uint8Array, p: number, wire: number): number {
 const TAIL = 16;
 
 /**
- * Whether the field at `p`, near the end of a piece, runs past `end`: then the piece stops there, or, in
- * the last piece, the attribute is truncated.
+ * The tag of the field at `p`, its payload's start in {@link after}; -1 when the field, near the end of
+ * a piece, runs past `end`: the piece stops there (or, in the last piece, the attribute is truncated).
  */
-function cut(buf: Uint8Array, p: number, end: number, last: boolean): boolean {
-  if (p + TAIL <= end || fieldEnd(buf, p, end) <= end) return false;
-  if (last) throw new Error("truncated protobuf field");
-  return true;
+function header(buf: Uint8Array, p: number, end: number, last: boolean): number {
+  if (p + TAIL > end && fieldEnd(buf, p, end) > end) {
+    if (last) throw new Error("truncated protobuf field");
+    return -1;
+  }
+  return varint(buf, p);
 }
 
-/** Whether a length-delimited payload of `size` bytes at `first` runs past `end` (as {@link cut}). */
-function cutPayload(first: number, size: number, end: number, last: boolean): boolean {
-  if (first + size <= end) return false;
+/** The size of the length-delimited payload at `from`, which starts at {@link after}; -1 when cut (as {@link header}). */
+function payload(buf: Uint8Array, from: number, end: number, last: boolean): number {
+  const size = varint(buf, from);
+  if (after + size <= end) return size;
   if (last) throw new Error("truncated protobuf field");
-  return true;
+  return -1;
 }
 
 /** A decoder's output position, kept across pieces. */
@@ -275,39 +286,27 @@ function countValues(number: number, c: Cursor): PieceDecoder {
     let p = start;
     let count = c.at;
     while (p < end) {
-      if (cut(buf, p, end, last)) break;
-      if (buf[p] === one) {
-        // The common case, one value per field, skipped inline.
-        count++;
-        if (one === FLOATS_ONE) p += 5;
-        else if (one === INTS_ONE) {
-          p++;
-          while (buf[p++]! >= 0x80);
-        } else if (buf[p + 1]! < 0x80) p += 2 + buf[p + 1]!;
-        else {
-          const size = varint(buf, p + 1);
-          if (cutPayload(after, size, end, last)) break;
-          p = after + size;
-        }
-        continue;
-      }
-      const tag = varint(buf, p);
+      const tag = header(buf, p, end, last);
+      if (tag < 0) break;
       const from = after;
       const wire = tag & 7;
-      const mine = tag >>> 3 === number;
-      if (mine && wire === 2) {
-        const size = varint(buf, from);
+      if (tag === one) {
+        // The common case, one value per field (counted once it is whole in this piece).
+        if (wire !== 2) p = skip(buf, from, wire);
+        else {
+          const size = payload(buf, from, end, last);
+          if (size < 0) break;
+          p = after + size;
+        }
+        count++;
+      } else if (tag >>> 3 === number && wire === 2) {
+        const size = payload(buf, from, end, last);
+        if (size < 0) break;
         const first = after;
-        if (cutPayload(first, size, end, last)) break;
         if (number === FLOATS) count += size >>> 2;
-        else if (number === INTS) for (let q = first; q < first + size; q++) count += buf[q]! < 0x80 ? 1 : 0;
-        else count++;
+        else for (let q = first; q < first + size; q++) count += buf[q]! < 0x80 ? 1 : 0;
         p = first + size;
-        continue;
-      }
-      // One value per field: a float's fixed32, an int's varint (strings are length-delimited only).
-      if (mine && ((number === FLOATS && wire === 5) || (number === INTS && wire === 0))) count++;
-      p = skip(buf, from, wire);
+      } else p = skip(buf, from, wire);
     }
     c.at = count;
     return p;
@@ -320,16 +319,16 @@ function readFloats(out: Float32Array, c: Cursor): PieceDecoder {
     const data = view(buf);
     let p = start;
     while (p < end) {
-      if (cut(buf, p, end, last)) break;
-      const tag = varint(buf, p);
+      const tag = header(buf, p, end, last);
+      if (tag < 0) break;
       const from = after;
       if (tag === FLOATS_ONE) {
         out[c.at++] = data.getFloat32(from, true);
         p = from + 4;
       } else if (tag === FLOATS_PACKED) {
-        const size = varint(buf, from);
+        const size = payload(buf, from, end, last);
+        if (size < 0) break;
         const first = after;
-        if (cutPayload(first, size, end, last)) break;
         for (let q = first; q + 4 <= first + size; q += 4) out[c.at++] = data.getFloat32(q, true);
         p = first + size;
       } else p = skip(buf, from, tag & 7);
@@ -338,35 +337,42 @@ function readFloats(out: Float32Array, c: Cursor): PieceDecoder {
   };
 }
 
-/** Decodes `ints` as int32 into `out` from `c.at`. */
-function readInt32s(out: Int32Array, c: Cursor, name: string): PieceDecoder {
+/**
+ * Decodes `ints` into `out` from `c.at`: as int32 (a RangeError naming the attribute for a value that
+ * does not fit), or exactly into a BigInt64Array.
+ */
+function readInts(out: Int32Array | BigInt64Array, c: Cursor, name: string): PieceDecoder {
+  const exact = out instanceof BigInt64Array ? out : undefined;
+  const ints = out as Int32Array;
+  const value = (buf: Uint8Array, q: number) => {
+    if (exact) exact[c.at++] = exactVarint(buf, q);
+    else ints[c.at++] = int32(buf, q, name);
+  };
   return (buf, start, end, last) => {
     let p = start;
-    let at = c.at;
     while (p < end) {
-      if (cut(buf, p, end, last)) break;
-      if (buf[p] === INTS_ONE) {
-        // One value: most ids take one to three bytes.
+      if (!exact && buf[p] === INTS_ONE && p + TAIL <= end) {
+        // The common case, one int32 per field (node and tree ids), decoded inline.
         const v = varint(buf, p + 1);
         if (v !== (v | 0)) throw new RangeError(`attribute ${name}: ${v} does not fit in 32 bits`);
-        out[at++] = v;
+        ints[c.at++] = v;
         p = after;
         continue;
       }
-      const tag = varint(buf, p);
+      const tag = header(buf, p, end, last);
+      if (tag < 0) break;
       const from = after;
       if (tag === INTS_ONE) {
-        out[at++] = int32(buf, from, name);
+        value(buf, from);
         p = skip(buf, from, 0);
       } else if (tag === INTS_PACKED) {
-        const size = varint(buf, from);
+        const size = payload(buf, from, end, last);
+        if (size < 0) break;
         const first = after;
-        if (cutPayload(first, size, end, last)) break;
-        for (let q = first; q < first + size; q = skip(buf, q, 0)) out[at++] = int32(buf, q, name);
+        for (let q = first; q < first + size; q = skip(buf, q, 0)) value(buf, q);
         p = first + size;
       } else p = skip(buf, from, tag & 7);
     }
-    c.at = at;
     return p;
   };
 }
@@ -376,29 +382,6 @@ function int32(buf: Uint8Array, p: number, name: string): number {
   const value = varint(buf, p);
   if (value !== (value | 0)) throw new RangeError(`attribute ${name}: ${value} does not fit in 32 bits`);
   return value;
-}
-
-/** Decodes `ints` exactly (int64) into `out` from `c.at`. */
-function readBigints(out: BigInt64Array, c: Cursor): PieceDecoder {
-  return (buf, start, end, last) => {
-    let p = start;
-    while (p < end) {
-      if (cut(buf, p, end, last)) break;
-      const tag = varint(buf, p);
-      const from = after;
-      if (tag === INTS_ONE) {
-        out[c.at++] = exactVarint(buf, from);
-        p = skip(buf, from, 0);
-      } else if (tag === INTS_PACKED) {
-        const size = varint(buf, from);
-        const first = after;
-        if (cutPayload(first, size, end, last)) break;
-        for (let q = first; q < first + size; q = skip(buf, q, 0)) out[c.at++] = exactVarint(buf, q);
-        p = first + size;
-      } else p = skip(buf, from, tag & 7);
-    }
-    return p;
-  };
 }
 
 /** The varint at `p` as a signed 64-bit integer, exactly. */
@@ -418,18 +401,17 @@ function readCodes(table: readonly Uint8Array[], out: Int8Array, c: Cursor): Pie
   return (buf, start, end, last) => {
     let p = start;
     while (p < end) {
-      if (cut(buf, p, end, last)) break;
-      const tag = varint(buf, p);
+      const tag = header(buf, p, end, last);
+      if (tag < 0) break;
       const from = after;
       if (tag !== STRINGS_ONE) {
         p = skip(buf, from, tag & 7);
         continue;
       }
-      const size = varint(buf, from);
-      const first = after;
-      if (cutPayload(first, size, end, last)) break;
-      out[c.at++] = codeOf(table, buf, first, size);
-      p = first + size;
+      const size = payload(buf, from, end, last);
+      if (size < 0) break;
+      out[c.at++] = codeOf(table, buf, after, size);
+      p = after + size;
     }
     return p;
   };

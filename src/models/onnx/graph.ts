@@ -27,6 +27,22 @@ export interface OnnxValue {
 /** ONNX `TensorProto.DataType` values used here. */
 export const ELEM = { FLOAT: 1, INT64: 7, STRING: 8, DOUBLE: 11 } as const;
 
+/** Tensor element types by `TensorProto.DataType`, as ONNX Runtime names them. */
+export const TENSOR_TYPES: Readonly<Record<number, string>> = {
+  1: "float32",
+  2: "uint8",
+  3: "int8",
+  5: "int16",
+  6: "int32",
+  7: "int64",
+  8: "string",
+  9: "bool",
+  10: "float16",
+  11: "float64",
+  12: "uint32",
+  13: "uint64",
+};
+
 /**
  * An ONNX model's graph, read from its bytes, that can be cut into sub-models.
  *

@@ -222,46 +222,26 @@ export function scoreShare(
   while (r < n) {
     let e = noNaN ? n : r;
     while (fast && e < n && clean(e, Math.min(n, e + m.sub))) e = Math.min(n, e + m.sub);
+    // Trees [t0, t1) over rows [r, e): the arguments both WebAssembly walks take first.
+    const walk = [
+      P.nodes,
+      P.roots,
+      P.depths,
+      P.nTrees,
+      P.nodeCount,
+      m.t0,
+      m.t1,
+      m.x,
+      m.width,
+      r,
+      e,
+      m.scores,
+    ];
     if (e > r && P.layout === 0) {
-      wasm.sumSingle(
-        P.nodes,
-        P.roots,
-        P.depths,
-        P.nTrees,
-        P.nodeCount,
-        m.t0,
-        m.t1,
-        m.x,
-        m.width,
-        r,
-        e,
-        m.scores,
-        m.pos,
-        m.sub,
-      );
+      wasm.sumSingle(...walk, m.pos, m.sub);
       has.fill(1, r, e);
     } else if (e > r) {
-      wasm.sumSparse(
-        P.nodes,
-        P.roots,
-        P.depths,
-        P.nTrees,
-        P.nodeCount,
-        m.t0,
-        m.t1,
-        m.x,
-        m.width,
-        r,
-        e,
-        m.scores,
-        m.has,
-        m.pos,
-        m.sub,
-        P.leafStart,
-        P.leafTargets,
-        P.leafWeights,
-        P.nTargets,
-      );
+      wasm.sumSparse(...walk, m.has, m.pos, m.sub, P.leafStart, P.leafTargets, P.leafWeights, P.nTargets);
     }
     if (e < n) {
       const to = fast ? Math.min(n, e + m.sub) : n;

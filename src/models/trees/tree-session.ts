@@ -1,6 +1,12 @@
 import type ort from "onnxruntime-node";
 import { messageOf } from "../../errors.js";
-import { ELEM, OnnxModelFile as ModelFile, type OnnxModelFile, type OnnxNode } from "../onnx/graph.js";
+import {
+  ELEM,
+  OnnxModelFile as ModelFile,
+  type OnnxModelFile,
+  type OnnxNode,
+  TENSOR_TYPES,
+} from "../onnx/graph.js";
 import { OnnxWorker, type Session, type WireTensor } from "../onnx-worker.js";
 import type { ForestCache } from "./cache/forest-cache.js";
 import { compileForest, type Forest } from "./forest/index.js";
@@ -9,21 +15,6 @@ import { TreePool } from "./pool.js";
 import { Unsupported } from "./unsupported.js";
 
 const TREE_OPS = new Set(["TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble"]);
-
-const ORT_TYPES: Record<number, string> = {
-  1: "float32",
-  2: "uint8",
-  3: "int8",
-  5: "int16",
-  6: "int32",
-  7: "int64",
-  8: "string",
-  9: "bool",
-  10: "float16",
-  11: "float64",
-  12: "uint32",
-  13: "uint64",
-};
 
 /**
  * Ensembles from this many bytes of attributes (about 30,000 nodes) start the engine's worker threads
@@ -352,7 +343,7 @@ function metadata(value: {
   elemType: number | undefined;
   shape: readonly (number | string)[];
 }) {
-  const type = value.elemType === undefined ? undefined : ORT_TYPES[value.elemType];
+  const type = value.elemType === undefined ? undefined : TENSOR_TYPES[value.elemType];
   return (
     type === undefined
       ? { name: value.name, isTensor: false }

@@ -7,23 +7,12 @@ import { Attribute } from "../../../src/models/onnx/attribute.js";
 import { Writer } from "../../../src/models/onnx/protobuf.js";
 import { FileRange } from "../../../src/models/onnx/source.js";
 import { removeDir, tempDir } from "../../helpers.js";
+import { varint } from "../trees/onnx-builder.js";
 
 const dir = tempDir();
 afterAll(() => removeDir(dir));
 
 const MODES = ["BRANCH_LEQ", "BRANCH_LT", "LEAF", "A_MODE_NAME_LONGER_THAN_A_SMALL_PIECE"];
-
-/** A varint as protobuf writes an int64 (negative numbers in ten bytes). */
-function varint(value: bigint): Uint8Array {
-  let v = BigInt.asUintN(64, value);
-  const bytes: number[] = [];
-  while (v >= 0x80n) {
-    bytes.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  bytes.push(Number(v));
-  return Uint8Array.from(bytes);
-}
 
 /** An `AttributeProto` of ints, floats and strings, each packed or one field per value. */
 function encode(

@@ -12,6 +12,7 @@ import { Writer } from "../../../src/models/onnx/protobuf.js";
 import type { WireTensor } from "../../../src/models/onnx-worker.js";
 import { Prelude } from "../../../src/models/trees/prelude/index.js";
 import { ROOT } from "../../helpers.js";
+import { varint } from "./onnx-builder.js";
 
 const N = 64;
 const TYPES: Record<number, string> = {
@@ -183,17 +184,6 @@ const strings = (name: string, values: readonly string[]) => {
   for (const v of values) w.bytes(9, v);
   return w.uint(20, 8);
 };
-
-function varint(value: bigint): Uint8Array {
-  let v = BigInt.asUintN(64, value);
-  const bytes: number[] = [];
-  while (v >= 0x80n) {
-    bytes.push(Number(v & 0x7fn) | 0x80);
-    v >>= 7n;
-  }
-  bytes.push(Number(v));
-  return Uint8Array.from(bytes);
-}
 
 /** An int64 initializer (a Reshape's shape). */
 function shapeTensor(name: string, values: readonly bigint[]): Uint8Array {

@@ -3,23 +3,23 @@
  * does (see `ops.ts`): then the engine needs no ONNX Runtime session, no thread and no native library
  * for them. Any other node leaves them all to ONNX Runtime.
  */
-import type { OnnxModelFile, OnnxNode } from "../../onnx/graph.js";
+import { type OnnxModelFile, type OnnxNode, TENSOR_TYPES } from "../../onnx/graph.js";
 import type { WireTensor } from "../../onnx-worker.js";
 import { CAST_TARGETS, cast, castable } from "./cast.js";
 import { concat, OneHot, reshape, scale } from "./ops.js";
 
-/** ONNX `TensorProto.DataType` codes as tensor types. */
-const TENSOR_TYPES: Readonly<Record<number, string>> = {
-  1: "float32",
-  2: "uint8",
-  3: "int8",
-  5: "int16",
-  6: "int32",
-  7: "int64",
-  8: "string",
-  9: "bool",
-  11: "float64",
-};
+/** The tensor types a batch's columns feed (others leave the nodes to ONNX Runtime). */
+const BATCH_TYPES = new Set([
+  "float32",
+  "float64",
+  "int64",
+  "int32",
+  "int16",
+  "int8",
+  "uint8",
+  "bool",
+  "string",
+]);
 
 type Values = Map<string, WireTensor>;
 type Step = (values: Values) => void;
@@ -44,7 +44,7 @@ export class Prelude {
     const types = new Map<string, string>();
     for (const input of model.inputs) {
       const type = input.elemType === undefined ? undefined : TENSOR_TYPES[input.elemType];
-      if (type !== undefined) types.set(input.name, type);
+      if (type !== undefined && BATCH_TYPES.has(type)) types.set(input.name, type);
     }
     const steps: Step[] = [];
     for (const node of nodes) {
