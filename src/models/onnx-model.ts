@@ -1,9 +1,9 @@
-import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type ort from "onnxruntime-node";
 import { allocate, type Batch, type Column, type ColumnData, type ColumnType } from "../data/batch.js";
 import { MlbatchError, messageOf } from "../errors.js";
+import type { DebugLog } from "./debug-log.js";
 import { type FeedOptions, type FeedPlan, planFeeds } from "./feeds.js";
 import type { MLmodel } from "./mlmodel.js";
 import type { FeatureSpec, Model, OutputSpec } from "./model.js";
@@ -12,8 +12,9 @@ import { withoutZipMaps, ZipMapKept, type ZipMapOutput } from "./onnx/zipmap.js"
 import { OnnxWorker, type Session, type WireTensor } from "./onnx-worker.js";
 import { type OutputNaming, type OutputSource, planOutputs } from "./outputs.js";
 import { type SessionOptions, sessionOptions } from "./session-options.js";
-import { Unsupported } from "./trees/forest.js";
+import type { ForestCache } from "./trees/cache/forest-cache.js";
 import { TreeSession } from "./trees/tree-session.js";
+import { Unsupported } from "./trees/unsupported.js";
 
 export type { OutputNaming } from "./outputs.js";
 
@@ -51,6 +52,7 @@ export class OnnxModel implements Model {
    * @param naming - how output columns are named
    * @param options - session options (they win over the model's MLflow `onnx_session_options`)
    * @param feeds - what names the columns of a model whose signature does not name them
+   * @param context - the cache of compiled forests, and where to log what loading did
    * @throws MlbatchError `E_MODEL_LOAD` when the model has no `onnx` flavor or the graph cannot be fed;
    * `E_CONFIG` or `E_SCHEMA` when the columns named to feed it do not fit (see {@link planFeeds})
    */
@@ -60,6 +62,7 @@ export class OnnxModel implements Model {
     naming: OutputNaming,
     options: SessionOptions = {},
     feeds: FeedOptions = {},
+    context: LoadContext = {},
   ): Promise<OnnxModel> {
     if (mlmodel.onnx === undefined) {
       throw new MlbatchError(
@@ -77,7 +80,7 @@ export class OnnxModel implements Model {
       logSeverityLevel: 3 as const,
       ...sessionOptions(options, mlmodel.onnx.sessionOptions),
     };
-    const { session, engine } = await openSession(uri, graph, ortOptions, options);
+    const { session, engine } = await openSession(uri, graph, ortOptions, options, context);
     try {
       const { plan, inputs } = planFeeds(uri, session, mlmodel, feeds);
       const hint = outputHint(graph);
@@ -150,6 +153,14 @@ export class OnnxModel implements Model {
   }
 }
 
+/** What loading a model may use besides its options. */
+export interface LoadContext {
+  /** The tree engine's cache of compiled forests (none: forests are compiled every time). */
+  readonly forestCache?: ForestCache;
+  /** Where to say, at debug level, what loading did. */
+  readonly log?: DebugLog;
+}
+
 /** A model file as the sessions take it, with the ZipMaps taken off when it has any. */
 interface Graph {
   readonly file: string;
@@ -171,7 +182,7 @@ interface Graph {
 async function readGraph(file: string): Promise<Graph> {
   let parsed: OnnxModelFile;
   try {
-    parsed = OnnxModelFile.parse(await readFile(file));
+    parsed = OnnxModelFile.read(file);
   } catch {
     return { file, source: file, parsed: undefined, zipmaps: [], producer: "", kept: undefined };
   }
@@ -219,14 +230,16 @@ async function openSession(
   graph: Graph,
   ortOptions: ort.InferenceSession.SessionOptions,
   options: SessionOptions,
+  context: LoadContext,
 ): Promise<{ session: Session; engine: string }> {
   const choice = options.engine ?? "auto";
   let why = "";
   if (choice !== "onnxruntime") {
     try {
       // As many threads as ONNX Runtime would use: sums of tree shares merged in its order, same bits.
-      const threads = options.engine_threads ?? ortOptions.intraOpNumThreads ?? availableParallelism();
-      const session = await TreeSession.create(graph.parsed ?? graph.file, ortOptions, threads);
+      const threads = options.engineThreads ?? ortOptions.intraOpNumThreads ?? availableParallelism();
+      const forests = context.forestCache && { cache: context.forestCache, file: graph.file };
+      const session = await TreeSession.create(graph.parsed ?? graph.file, ortOptions, threads, forests);
       return { session, engine: session.description };
     } catch (error) {
       // Under auto, anything that keeps the engine from starting leaves the model to ONNX Runtime.

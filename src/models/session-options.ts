@@ -1,7 +1,11 @@
 import type ort from "onnxruntime-node";
 import * as z from "zod";
+import type { Camelized } from "./camel-case.js";
 
-/** ONNX Runtime session options a loader accepts (MLflow's `onnx_session_options` names). */
+/**
+ * ONNX Runtime session options a loader accepts, with MLflow's `onnx_session_options` names (the
+ * config's keys); the loaders map them to the TypeScript API's {@link SessionOptions} with `camelized`.
+ */
 export const SessionOptionsConfig = {
   intra_op_num_threads: z
     .int()
@@ -36,46 +40,49 @@ export const SessionOptionsConfig = {
     ),
 };
 
-/** The session options of a loader's config. */
-export type SessionOptions = {
-  intra_op_num_threads?: number | undefined;
-  inter_op_num_threads?: number | undefined;
-  execution_mode?: "sequential" | "parallel" | undefined;
-  graph_optimization_level?: "disabled" | "basic" | "extended" | "all" | undefined;
-  engine?: "auto" | "onnxruntime" | "trees" | undefined;
-  engine_threads?: number | undefined;
-};
+const SessionOptionsSchema = z.object(SessionOptionsConfig);
+
+/** The session options as a loader's config writes them (snake_case keys). */
+export type SessionOptionsFields = z.output<typeof SessionOptionsSchema>;
+
+/** The session options of a loader: the config's {@link SessionOptionsConfig}, camelCase. */
+export type SessionOptions = Camelized<SessionOptionsFields>;
 
 const LEVELS = { 0: "disabled", 1: "basic", 2: "extended", 99: "all" } as const;
+type Level = SessionOptions["graphOptimizationLevel"];
+
+/** The ONNX Runtime options of a model's MLflow `onnx_session_options` (unknown or invalid ones ignored). */
+function fromMlflow(m: Readonly<Record<string, unknown>>): SessionOptions {
+  const level = m.graph_optimization_level;
+  return {
+    intraOpNumThreads: typeof m.intra_op_num_threads === "number" ? m.intra_op_num_threads : undefined,
+    interOpNumThreads: typeof m.inter_op_num_threads === "number" ? m.inter_op_num_threads : undefined,
+    executionMode:
+      m.execution_mode === "parallel" || m.execution_mode === "sequential" ? m.execution_mode : undefined,
+    graphOptimizationLevel:
+      level === 0 || level === 1 || level === 2 || level === 99
+        ? LEVELS[level]
+        : typeof level === "string" && Object.values(LEVELS).includes(level as never)
+          ? (level as Level)
+          : undefined,
+  };
+}
 
 /**
- * The ONNX Runtime options of a session: the loader's config first, then the model's MLflow
+ * The ONNX Runtime options of a session: the loader's first, then the model's MLflow
  * `onnx_session_options` (MLflow writes the optimization level as ONNX Runtime's number: 0, 1, 2, 99).
  */
 export function sessionOptions(
   config: SessionOptions,
   mlflow: Readonly<Record<string, unknown>> | undefined,
 ): ort.InferenceSession.SessionOptions {
-  const m = mlflow ?? {};
-  const level = m.graph_optimization_level;
-  const fromModel: SessionOptions = {
-    intra_op_num_threads: typeof m.intra_op_num_threads === "number" ? m.intra_op_num_threads : undefined,
-    inter_op_num_threads: typeof m.inter_op_num_threads === "number" ? m.inter_op_num_threads : undefined,
-    execution_mode:
-      m.execution_mode === "parallel" || m.execution_mode === "sequential" ? m.execution_mode : undefined,
-    graph_optimization_level:
-      level === 0 || level === 1 || level === 2 || level === 99
-        ? LEVELS[level]
-        : typeof level === "string" && Object.values(LEVELS).includes(level as never)
-          ? (level as SessionOptions["graph_optimization_level"])
-          : undefined,
-  };
+  const fromModel = fromMlflow(mlflow ?? {});
   const pick = <K extends keyof SessionOptions>(key: K) => config[key] ?? fromModel[key];
   const options: ort.InferenceSession.SessionOptions = {};
-  const intra = pick("intra_op_num_threads");
-  const inter = pick("inter_op_num_threads");
-  const mode = pick("execution_mode");
-  const optimization = pick("graph_optimization_level");
+  const intra = pick("intraOpNumThreads");
+  const inter = pick("interOpNumThreads");
+  const mode = pick("executionMode");
+  const optimization = pick("graphOptimizationLevel");
   if (intra !== undefined && intra > 0) options.intraOpNumThreads = intra;
   if (inter !== undefined && inter > 0) options.interOpNumThreads = inter;
   if (mode !== undefined) options.executionMode = mode;

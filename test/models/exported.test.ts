@@ -204,7 +204,7 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
         const model = await load(
           mlflow,
           name,
-          new CustomLoader({ engine, intra_op_num_threads: 2 }),
+          new CustomLoader({ engine, intraOpNumThreads: 2 }),
           TENSOR_FEATURES,
         );
         try {
@@ -254,7 +254,7 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
     const model = await load(
       mlflow,
       "tensor_rf",
-      new CustomLoader({ feature_columns: TENSOR_FEATURES }),
+      new CustomLoader({ featureColumns: TENSOR_FEATURES }),
       table,
     );
     try {
@@ -281,7 +281,7 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
 
   it("given loader.feature_columns of the wrong count, then E_CONFIG says the tensor the model takes", async () => {
     const error = await failure(
-      load(mlflow, "tensor_rf", new CustomLoader({ feature_columns: ["temp", "hum"] }), TENSOR_FEATURES),
+      load(mlflow, "tensor_rf", new CustomLoader({ featureColumns: ["temp", "hum"] }), TENSOR_FEATURES),
     );
     expect(error.code).toBe("E_CONFIG");
     expect(error.message).toContain("takes a float32 tensor of shape [-1, 12]");
@@ -289,7 +289,7 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
   });
 
   it("given loader.feature_columns for a model with a column signature, then E_CONFIG says to remove them", async () => {
-    const error = await failure(load(mlflow, "lgbm_binary", new CustomLoader({ feature_columns: ["temp"] })));
+    const error = await failure(load(mlflow, "lgbm_binary", new CustomLoader({ featureColumns: ["temp"] })));
     expect(error.code).toBe("E_CONFIG");
     expect(error.message).toContain(
       "loader.feature_columns is set, but model models:/lgbm_binary/1 has a column signature that names its inputs (season, hr,",
@@ -304,7 +304,7 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
     const mlmodel = { ...read, signature: { inputs: undefined, outputs: undefined } };
     const columns = ["season", "hr", "workingday", "weathersit", "temp", "atemp", "hum", "windspeed"];
     const wrong = await failure(
-      new CustomLoader({ feature_columns: ["season"] }).load(
+      new CustomLoader({ featureColumns: ["season"] }).load(
         "models:/rf_binary_str/1",
         mlmodel,
         TENSOR_FEATURES,
@@ -314,7 +314,7 @@ describe.each(MLFLOWS)("models exported with default options, registered by %s",
     expect(wrong.message).toContain(
       "loader.feature_columns names 1 column, but model models:/rf_binary_str/1 has 8 inputs",
     );
-    const model = await new CustomLoader({ feature_columns: columns }).load(
+    const model = await new CustomLoader({ featureColumns: columns }).load(
       "models:/rf_binary_str/1",
       mlmodel,
     );

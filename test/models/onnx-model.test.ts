@@ -92,7 +92,7 @@ describe("ONNX loaders", () => {
   });
 
   it("given a batch of the wrong tensor types, when predicted, then E_PREDICT names the model and the batch", async () => {
-    const model = await load(new CustomLoader({ intra_op_num_threads: 1 }), "bikes", 2);
+    const model = await load(new CustomLoader({ intraOpNumThreads: 1 }), "bikes", 2);
     try {
       const columns = model.inputs.map((i) => ({
         name: i.name,

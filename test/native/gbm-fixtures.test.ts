@@ -58,7 +58,7 @@ for (const version of ["mlflow2", "mlflow3"]) {
         for (const threads of [1, 2]) {
           const model = await loadNativeModel(mlmodel.directory, mlmodel, {
             probabilities: proba,
-            engine_threads: threads,
+            engineThreads: threads,
           });
           const tol = tolerance(name, threads);
           try {

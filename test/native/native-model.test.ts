@@ -71,7 +71,7 @@ describe("NativeModel", () => {
 
   it("given feature_columns for a model with a column signature, when loaded, then E_CONFIG", async () => {
     const mlmodel = await readMLmodel(join(FIXTURES, "lgb_reg"), "models:/m/1");
-    await expect(loadNativeModel("models:/m/1", mlmodel, { feature_columns: ["hr"] })).rejects.toMatchObject({
+    await expect(loadNativeModel("models:/m/1", mlmodel, { featureColumns: ["hr"] })).rejects.toMatchObject({
       code: "E_CONFIG",
     });
   });

@@ -114,8 +114,8 @@ describe(`random XGBoost and LightGBM models (seed ${SEED})`, () => {
     expect(cases.length).toBe(CASES);
     for (const [i, c] of cases.entries()) {
       const model = await loadNativeModel(c.file, mlmodelOf(c), {
-        engine_threads: 1,
-        feature_columns: c.features,
+        engineThreads: 1,
+        featureColumns: c.features,
       });
       try {
         const result = await model.predict(batchOf(c));

@@ -41,7 +41,7 @@ async function load(name: string): Promise<Model> {
   const mlmodel = await readMLmodel(join(SKLEARN_DIR, "models", name), `models:/${name}/1`);
   const model = await loadSklearnModel(`models:/${name}/1`, mlmodel, {
     probabilities: true,
-    engine_threads: 2,
+    engineThreads: 2,
   });
   models.push(model);
   return model;

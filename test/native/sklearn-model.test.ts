@@ -13,7 +13,7 @@ afterAll(async () => {
 
 async function load(name: string, probabilities = false): Promise<Model> {
   const mlmodel = await readMLmodel(join(SKLEARN_DIR, "models", name), `models:/${name}/1`);
-  const model = await loadSklearnModel(`models:/${name}/1`, mlmodel, { probabilities, engine_threads: 1 });
+  const model = await loadSklearnModel(`models:/${name}/1`, mlmodel, { probabilities, engineThreads: 1 });
   models.push(model);
   return model;
 }

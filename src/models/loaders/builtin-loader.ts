@@ -1,20 +1,14 @@
 import * as z from "zod";
+import type { DebugLog } from "../debug-log.js";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
-import { NativeOptionsConfig } from "../native/index.js";
-import { SessionOptionsConfig } from "../session-options.js";
-import { FeatureColumnsConfig } from "./feature-columns.js";
 import type { Loader } from "./loader.js";
-import { type LoaderOptions, openModel } from "./open-model.js";
+import { type LoaderOptions, LoaderOptionsConfig } from "./loader-options.js";
+import { openModel } from "./open-model.js";
 
 /** Config of {@link BuiltinLoader}. */
 export const BuiltinLoaderConfig = z
-  .strictObject({
-    KIND: z.literal("BuiltinLoader"),
-    ...SessionOptionsConfig,
-    ...FeatureColumnsConfig,
-    ...NativeOptionsConfig,
-  })
+  .strictObject({ KIND: z.literal("BuiltinLoader"), ...LoaderOptionsConfig })
   .describe(
     "Loads the model as MLflow's built-in pyfunc does and wraps its raw prediction into a `prediction` column.",
   );
@@ -32,12 +26,12 @@ export const BuiltinLoaderConfig = z
 export class BuiltinLoader implements Loader {
   /**
    * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`),
-   * `feature_columns`, and `probabilities` for natively run classifiers
+   * `featureColumns`, `forestCache`, and `probabilities` for natively run classifiers
    */
   constructor(private readonly options: LoaderOptions = {}) {}
 
   /** @inheritdoc */
-  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[]): Promise<Model> {
-    return openModel(uri, mlmodel, "prediction", this.options, tableColumns);
+  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[], log?: DebugLog): Promise<Model> {
+    return openModel(uri, mlmodel, "prediction", this.options, tableColumns, log);
   }
 }

@@ -1,3 +1,4 @@
+import type { DebugLog } from "../debug-log.js";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 
@@ -8,8 +9,9 @@ export interface Loader {
    * @param mlmodel - the model folder's MLmodel
    * @param tableColumns - the input table's columns that may feed the model, in order (its id columns
    * left out): what feeds a model whose signature names no columns, when nothing else names them
+   * @param log - where to say, at debug level, what loading did (e.g. the job's logger)
    * @throws MlbatchError `E_MODEL_LOAD`; `E_CONFIG` or `E_SCHEMA` when the columns named to feed a model
    * without column signature do not fit it
    */
-  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[]): Promise<Model>;
+  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[], log?: DebugLog): Promise<Model>;
 }

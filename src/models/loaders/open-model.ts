@@ -1,15 +1,14 @@
+import type { DebugLog } from "../debug-log.js";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
-import { loadNativeModel, type NativeOptions, nativeFlavor } from "../native/index.js";
+import { loadNativeModel, nativeFlavor } from "../native/index.js";
 import type { OutputNaming } from "../outputs.js";
-import type { SessionOptions } from "../session-options.js";
-
-/** What a loader's config gives {@link openModel}: session options, `feature_columns`, native options. */
-export type LoaderOptions = SessionOptions & NativeOptions;
+import type { LoaderOptions } from "./loader-options.js";
+import { modelOptions } from "./model-options.js";
 
 /**
  * Opens a model folder with what runs it: its `onnx` flavor in ONNX Runtime or the tree engine; else a
- * flavor mlbatch runs natively (XGBoost, LightGBM, scikit-learn from skops) in the tree engine. A folder
+ * flavor mlbatch runs natively (scikit-learn from skops, XGBoost, LightGBM) in the tree engine. A folder
  * with neither is refused by the ONNX loader, which names its flavors and what to do.
  *
  * @param naming - how ONNX outputs are named (`signature` or `prediction`)
@@ -21,11 +20,13 @@ export async function openModel(
   naming: OutputNaming,
   options: LoaderOptions,
   tableColumns: readonly string[] | undefined,
+  log: DebugLog | undefined,
 ): Promise<Model> {
   if (mlmodel.onnx === undefined && nativeFlavor(mlmodel) !== undefined) {
     return loadNativeModel(uri, mlmodel, options, tableColumns);
   }
-  const { feature_columns: featureColumns, probabilities: _, ...session } = options;
+  const { session, feeds, context } = modelOptions(options, tableColumns, log);
+  // ONNX Runtime's native module loads only when a model needs it.
   const { OnnxModel } = await import("../onnx-model.js");
-  return OnnxModel.create(uri, mlmodel, naming, session, { featureColumns, tableColumns });
+  return OnnxModel.create(uri, mlmodel, naming, session, feeds, context);
 }

@@ -2,10 +2,12 @@
  * The bridge from the native readers to the tree engine: the ONE file that imports the engine (its decoded
  * form `Decoded`, its layout `layOut`, its worker pool), so that their paths are changed here only.
  */
-import { type Decoded, type Forest, layOut } from "../trees/forest.js";
+import type { Decoded } from "../trees/forest/decoded.js";
+import type { Forest } from "../trees/forest/index.js";
+import { layOut } from "../trees/forest/layout.js";
 
-export type { Decoded, Forest } from "../trees/forest.js";
 export { TreePool } from "../trees/pool.js";
+export type { Decoded, Forest };
 export { layOut };
 
 /** Engine node modes used here (the `BRANCH_*` codes of `Decoded.modes`). */
@@ -158,7 +160,7 @@ export class EnsembleBuilder {
       modes: Int8Array.from(this.modes),
       features: Int32Array.from(this.features),
       thresholds: Float32Array.from(this.thresholds),
-      missing: Int32Array.from(this.missing),
+      missing: Uint8Array.from(this.missing),
       trueChild: Int32Array.from(this.trueChild),
       falseChild: Int32Array.from(this.falseChild),
       roots: Int32Array.from(this.roots),

@@ -49,7 +49,7 @@ type Load = (
 ) => Promise<Model>;
 
 const threadsOf = (options: NativeOptions) =>
-  options.engine_threads ?? (options.intra_op_num_threads || undefined) ?? availableParallelism();
+  options.engineThreads ?? (options.intraOpNumThreads || undefined) ?? availableParallelism();
 
 /** The dispatch: one loader per flavor. */
 const FLAVORS: { readonly [F in NativeFlavor]: Load } = {
@@ -58,7 +58,7 @@ const FLAVORS: { readonly [F in NativeFlavor]: Load } = {
   lightgbm: async (uri, mlmodel, options, table) =>
     NativeModel.create(uri, mlmodel, await lightgbmPlan(uri, mlmodel), options, table, threadsOf(options)),
   sklearn: (uri, mlmodel, options, table) =>
-    loadSklearnModel(uri, mlmodel, { ...options, engine_threads: threadsOf(options) }, table),
+    loadSklearnModel(uri, mlmodel, { ...options, engineThreads: threadsOf(options) }, table),
 };
 
 /**
@@ -81,7 +81,7 @@ export function nativeFlavor(mlmodel: MLmodel): NativeFlavor | undefined {
  *
  * @param uri - the model URI, for messages
  * @param mlmodel - the model folder's MLmodel
- * @param options - the loader's options: `probabilities`, `feature_columns`, `engine_threads`
+ * @param options - the loader's options: `probabilities`, `featureColumns`, `engineThreads`
  * @param tableColumns - the input table's columns that may feed the model (id columns left out)
  * @returns the model, to predict batches and close
  * @throws MlbatchError `E_MODEL_LOAD` when no flavor runs natively or its file cannot be run (naming the

@@ -21,10 +21,10 @@ export const NativeOptionsConfig = {
 export interface NativeOptions {
   readonly probabilities?: boolean | undefined;
   /** The loader's `feature_columns`: what names the columns of a model whose signature does not. */
-  readonly feature_columns?: readonly string[] | undefined;
-  /** The engine's worker threads (default: `intra_op_num_threads`, else one per core). */
-  readonly engine_threads?: number | undefined;
-  readonly intra_op_num_threads?: number | undefined;
+  readonly featureColumns?: readonly string[] | undefined;
+  /** The engine's worker threads (`engine_threads`; default: `intra_op_num_threads`, else one per core). */
+  readonly engineThreads?: number | undefined;
+  readonly intraOpNumThreads?: number | undefined;
 }
 
 /**
@@ -49,7 +49,7 @@ export function resolveFeatures(
   tableColumns: readonly string[] | undefined,
 ): FeatureSpec[] {
   const columns = mlmodel.signature.inputs;
-  const { feature_columns: featureColumns } = options;
+  const { featureColumns } = options;
   const { nFeatures, featureNames } = model;
   if (columns !== undefined) {
     if (featureColumns !== undefined) {

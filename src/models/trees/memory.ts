@@ -14,6 +14,7 @@ export const Wasm = (
     WebAssembly: {
       Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
       Module: new (bytes: Uint8Array) => object;
+      Instance: new (module: object, imports: object) => { readonly exports: object };
     };
   }
 ).WebAssembly;
@@ -46,12 +47,15 @@ export interface Placed {
   readonly end: number;
 }
 
+/** Where a forest's first array starts: the bytes below are the WebAssembly module's (its static data). */
+export const FOREST_START = 1024;
+
 /**
  * A new shared memory with room for arrays of the given byte sizes, in order, each cache-line aligned;
  * returns it and the arrays' offsets.
  */
 export function allocate(sizes: readonly number[]): { memory: WasmMemory; offsets: number[]; end: number } {
-  let at = 1024;
+  let at = FOREST_START;
   const offsets = sizes.map((size) => {
     const start = at;
     at = align(at + size);

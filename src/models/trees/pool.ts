@@ -1,75 +1,28 @@
-import { Worker } from "node:worker_threads";
-import type { Forest } from "./forest.js";
-import { finishRows, type KernelFinish, scoreRows } from "./kernel.js";
+import type { Worker } from "node:worker_threads";
+import { finishRows } from "./finish.js";
+import type { Forest } from "./forest/index.js";
+import { type KernelWasm, scoreShare } from "./kernel.js";
 import { KERNEL_WASM } from "./kernel-wasm.js";
-import { align, PAGE, type Placed, Wasm, type WasmMemory } from "./memory.js";
+import { align, PAGE, Wasm } from "./memory.js";
+import { startWorkers } from "./workers.js";
 
 /** Rows that walk a tree in lockstep: enough for memory-level parallelism, few enough for L1. */
 const SUB = 64;
-// The worker is plain JavaScript evaluated from a string: the kernel functions' own source (compiled
-// from kernel.ts, or transformed by the test runner) and a message loop. The forest and the batches are
-// in one shared WebAssembly memory; a message carries only offsets. Blocks of rows without NaN on a
-// forest of "x > threshold" nodes go to the WebAssembly kernel; others to the JavaScript one, which
-// implements every mode.
-const WORKER = `
-const { parentPort, workerData } = require("node:worker_threads");
-const scoreRows = ${scoreRows.toString()};
-const { placed: P, memory, module } = workerData;
-const wasm = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error("wasm abort"); } } }).exports;
-parentPort.postMessage({ ready: true });
-const buf = memory.buffer;
-const forest = {
-  layout: P.layout, aggregate: P.aggregate, canonical: P.canonical, nTargets: P.nTargets, nTrees: P.nTrees,
-  nodes: new Int32Array(buf, P.nodes, P.nodeCount * 4),
-  values: new Float32Array(buf, P.nodes, P.nodeCount * 4),
-  flags: new Uint8Array(buf, P.flags, P.nodeCount),
-  roots: new Int32Array(buf, P.roots, P.nTrees),
-  depths: new Int32Array(buf, P.depths, P.nTrees),
-  leafStart: new Int32Array(buf, P.leafStart, P.leafCount + 1),
-  leafTargets: new Int32Array(buf, P.leafTargets, P.weightCount),
-  leafWeights: new Float32Array(buf, P.leafWeights, P.weightCount),
-  members: new Float32Array(buf, P.members, P.memberCount),
-};
-const fast = P.aggregate <= 1 && P.canonical;
-const clean = (x, width, from, to) => {
-  for (let i = from * width, end = to * width; i < end; i++) if (x[i] !== x[i]) return false;
-  return true;
-};
-parentPort.on("message", (m) => {
-  try {
-    const b = memory.buffer;
-    const n = m.n;
-    const size = n * P.nTargets;
-    const x = new Float32Array(b, m.x, n * m.width);
-    const scores = new Float32Array(b, m.scores, size).fill(0);
-    const has = new Uint8Array(b, m.has, size).fill(0);
-    const pos = new Int32Array(b, m.pos, ${SUB});
-    // Runs of sub-blocks without NaN go to WebAssembly in one call; a sub-block with a NaN to JavaScript.
-    // Most batches have no NaN at all: one SIMD scan says so.
-    const noNaN = fast && wasm.firstNaN(m.x, n * m.width) === -1;
-    let r = 0;
-    while (r < n) {
-      let e = noNaN ? n : r;
-      while (fast && e < n && clean(x, m.width, e, Math.min(n, e + ${SUB}))) e = Math.min(n, e + ${SUB});
-      if (e > r && P.layout === 0) {
-        wasm.sumSingle(P.nodes, P.roots, P.depths, P.nTrees, P.nodeCount, m.t0, m.t1, m.x, m.width, r, e, m.scores, m.pos, ${SUB});
-        has.fill(1, r, e);
-      } else if (e > r) {
-        wasm.sumSparse(P.nodes, P.roots, P.depths, P.nTrees, P.nodeCount, m.t0, m.t1, m.x, m.width, r, e, m.scores, m.has, m.pos, ${SUB},
-          P.leafStart, P.leafTargets, P.leafWeights, P.nTargets);
-      }
-      if (e < n) {
-        const to = fast ? Math.min(n, e + ${SUB}) : n;
-        scoreRows(forest, x, m.width, e, to, scores, has, pos, m.t0, m.t1);
-        r = to;
-      } else r = e;
-    }
-    parentPort.postMessage({ id: m.id });
-  } catch (error) {
-    parentPort.postMessage({ id: m.id, error: String(error && error.stack || error) });
-  }
-});
-`;
+
+/**
+ * Node visits (rows x the trees' depths) below which a batch is scored on the calling thread: less than
+ * starting the worker threads costs (a few milliseconds of WebAssembly). A pool started without workers
+ * starts them with the first batch above it; until they are ready, batches are scored here.
+ */
+export const INLINE_VISITS = 1 << 20;
+
+/** Workers started before their forest is known (see {@link TreePool.start}). */
+export interface StartingPool {
+  /** Gives the workers their forest; resolves once each is ready. */
+  attach(forest: Forest): Promise<TreePool>;
+  /** Stops the workers (when no forest comes). */
+  cancel(): Promise<void>;
+}
 
 /** One batch's results: scores `[n, nTargets]` and, for classifiers, label indexes (see `finishRows`). */
 export interface TreeResult {
@@ -80,8 +33,9 @@ export interface TreeResult {
 /**
  * Worker threads running a {@link Forest} over batches in shared memory: each worker walks a share of the
  * trees over the whole batch (a tree is read into cache once per batch), and the partial scores are merged
- * in the order ONNX Runtime merges its threads'. Calls are served one at a time; after a worker failure,
- * every call fails.
+ * in the order ONNX Runtime merges its threads'. Small batches are scored on the calling thread, share by
+ * share, with the same code and the same merge: the same bits. Calls are served one at a time; after a
+ * worker failure, every call fails.
  *
  * @example
  * ```ts
@@ -95,70 +49,60 @@ export class TreePool {
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private queue: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
+  private workers: readonly Worker[] | undefined;
+  /** The workers being started (by a batch worth them), and the main thread's kernel instance. */
+  private starting: Promise<void> | undefined;
+  private local: KernelWasm | undefined;
+  /** Node visits per row: the sum of the trees' depths. */
+  private readonly visits: number;
 
   private constructor(
-    private readonly placed: Placed,
-    private readonly finish: KernelFinish,
-    private readonly memory: WasmMemory,
-    private readonly workers: readonly Worker[],
+    private readonly forest: Forest,
+    /** The threads the trees are shared among (the shares, and so the bits, do not depend on workers). */
+    readonly threads: number,
+    private readonly module: object,
   ) {
-    for (const worker of workers) {
-      worker.on("message", (reply: { id: number; error?: string; ready?: boolean }) => {
-        if (reply.ready) return;
-        const waiter = this.waiting.get(reply.id);
-        this.waiting.delete(reply.id);
-        if (reply.error === undefined) waiter?.resolve();
-        else waiter?.reject(new Error(`tree engine worker failed: ${reply.error}`));
-      });
-      worker.on("error", (error) => this.fail(error));
-      worker.on("exit", (code) => {
-        if (code !== 0) this.fail(new Error(`a tree engine worker exited (code ${code})`));
-      });
-    }
+    this.visits = forest.kernel.depths.reduce((sum, depth) => sum + depth, 0);
   }
 
   /** Starts `threads` workers on the forest's shared memory. */
-  static async create(forest: Forest, threads: number): Promise<TreePool> {
-    const { placed, memory } = forest;
-    const module = new Wasm.Module(Buffer.from(KERNEL_WASM, "base64"));
-    const workers = Array.from(
-      { length: Math.max(1, threads) },
-      () => new Worker(WORKER, { eval: true, workerData: { placed, memory, module } }),
-    );
-    try {
-      // Ready once the worker has instantiated the WebAssembly module.
-      await Promise.all(
-        workers.map(
-          (worker) =>
-            new Promise<void>((resolve, reject) => {
-              const onError = (error: Error) => reject(error);
-              const onExit = (code: number) =>
-                reject(new Error(`a tree engine worker exited (code ${code})`));
-              worker.once("error", onError);
-              worker.once("exit", onExit);
-              worker.once("message", () => {
-                worker.off("error", onError);
-                worker.off("exit", onExit);
-                resolve();
-              });
-            }),
-        ),
-      );
-    } catch (error) {
-      await Promise.all(workers.map((worker) => worker.terminate()));
-      throw error;
-    }
-    return new TreePool(placed, forest.finish, memory, workers);
+  static create(forest: Forest, threads: number): Promise<TreePool> {
+    return TreePool.start(threads).attach(forest);
   }
 
-  /** The number of worker threads. */
-  get threads(): number {
-    return this.workers.length;
+  /**
+   * Starts `threads` workers now, before their forest is known: their threads boot while the model is
+   * read or compiled. {@link StartingPool.attach} gives them the forest; {@link StartingPool.cancel}
+   * stops them when there is none.
+   */
+  static start(threads: number): StartingPool {
+    const starting = startWorkers(threads);
+    return {
+      attach: async (forest) => {
+        const pool = new TreePool(forest, Math.max(1, threads), kernelModule());
+        pool.adopt(await starting.attach(pool.workerForest()));
+        return pool;
+      },
+      cancel: () => starting.cancel(),
+    };
+  }
+
+  /**
+   * A pool that starts its workers only when a batch is worth them (see {@link INLINE_VISITS}): a small
+   * model on a small input never starts a thread.
+   */
+  static lazy(forest: Forest, threads: number): TreePool {
+    return new TreePool(forest, Math.max(1, threads), kernelModule());
+  }
+
+  /** The worker threads running (0 until a batch is worth them, for a lazy pool). */
+  get running(): number {
+    return this.workers?.length ?? 0;
   }
 
   /** Bytes of the shared memory (forest and batch buffers). */
   get bytes(): number {
-    return this.memory.buffer.byteLength;
+    return this.forest.memory.buffer.byteLength;
   }
 
   /**
@@ -173,16 +117,17 @@ export class TreePool {
 
   /** Stops the workers. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    await this.starting?.catch(() => undefined);
+    await Promise.all((this.workers ?? []).map((worker) => worker.terminate()));
   }
 
   private async runNow(x: Float32Array, n: number, width: number): Promise<TreeResult> {
     if (this.failure) throw this.failure;
-    const P = this.placed;
+    const P = this.forest.placed;
     const E = P.nTargets;
-    // Each worker walks a share of the trees over the whole batch: a tree is fetched into cache once per
+    // Each share of the trees is walked over the whole batch: a tree is fetched into cache once per
     // batch, and partial scores are merged here, as ONNX Runtime merges its threads' partial sums.
-    const shares = treeShares(P.nTrees, this.workers.length, n, E);
+    const shares = treeShares(P.nTrees, this.threads, n, E);
     const parts = shares.length - 1;
     let at = P.end;
     const region = (bytes: number) => {
@@ -192,32 +137,25 @@ export class TreePool {
     };
     const xAt = region(n * width * 4);
     const scratch = Array.from({ length: parts }, (_, w) => ({
+      x: xAt,
+      width,
+      n,
       t0: shares[w]!,
       t1: shares[w + 1]!,
       scores: region(n * E * 4),
       has: region(n * E),
       pos: region(SUB * 4),
+      sub: SUB,
     }));
-    const missing = at - this.memory.buffer.byteLength;
-    if (missing > 0) this.memory.grow(Math.ceil(missing / PAGE));
-    const buffer = this.memory.buffer;
+    const memory = this.forest.memory;
+    const missing = at - memory.buffer.byteLength;
+    if (missing > 0) memory.grow(Math.ceil(missing / PAGE));
+    const buffer = memory.buffer;
     new Float32Array(buffer, xAt, n * width).set(x.subarray(0, n * width));
-    // Every worker must be done with the shared memory before it is reused, even when one failed.
-    const settled = await Promise.allSettled(
-      scratch.map(
-        (part, w) =>
-          new Promise<void>((resolve, reject) => {
-            const id = this.nextId++;
-            this.waiting.set(id, { resolve, reject });
-            this.workers[w]!.postMessage({ id, x: xAt, width, n, ...part });
-          }),
-      ),
-    );
-    const failed = settled.find((result) => result.status === "rejected");
-    if (failed) {
-      this.fail(failed.reason as Error);
-      throw failed.reason;
-    }
+    if (this.workers === undefined) {
+      if (n * this.visits >= INLINE_VISITS) this.startWorkers();
+      for (const part of scratch) scoreShare(P, this.forest.kernel, this.localKernel(), buffer, part);
+    } else await this.dispatch(this.workers, scratch);
     const scores = new Float32Array(buffer, scratch[0]!.scores, n * E).slice();
     const has = new Uint8Array(buffer, scratch[0]!.has, n * E).slice();
     for (const part of scratch.slice(1)) {
@@ -231,8 +169,69 @@ export class TreePool {
     }
     const z = new Float32Array(n * E);
     const label = new Int32Array(n);
-    finishRows(this.finish, scores, has, 0, n, z, label);
+    finishRows(this.forest.finish, scores, has, 0, n, z, label);
     return { z, label };
+  }
+
+  /** Sends share `w` to worker `w`; resolves when every worker is done with the shared memory. */
+  private async dispatch(workers: readonly Worker[], shares: readonly object[]): Promise<void> {
+    // Every worker must be done with the shared memory before it is reused, even when one failed.
+    const settled = await Promise.allSettled(
+      shares.map(
+        (share, w) =>
+          new Promise<void>((resolve, reject) => {
+            const id = this.nextId++;
+            this.waiting.set(id, { resolve, reject });
+            workers[w]!.postMessage({ id, ...share });
+          }),
+      ),
+    );
+    const failed = settled.find((result) => result.status === "rejected");
+    if (failed) {
+      this.fail(failed.reason as Error);
+      throw failed.reason;
+    }
+  }
+
+  /** Starts the workers in the background; batches are scored here until they are ready. */
+  private startWorkers(): void {
+    this.starting ??= startWorkers(this.threads)
+      .attach(this.workerForest())
+      .then(
+        (workers) => this.adopt(workers),
+        (error: Error) => this.fail(error),
+      );
+  }
+
+  private adopt(workers: readonly Worker[]): void {
+    for (const worker of workers) {
+      worker.on("message", (reply: { id: number; error?: string }) => {
+        const waiter = this.waiting.get(reply.id);
+        this.waiting.delete(reply.id);
+        if (reply.error === undefined) waiter?.resolve();
+        else waiter?.reject(new Error(`tree engine worker failed: ${reply.error}`));
+      });
+      worker.on("error", (error) => this.fail(error));
+      worker.on("exit", (code) => {
+        if (code !== 0) this.fail(new Error(`a tree engine worker exited (code ${code})`));
+      });
+    }
+    this.workers = workers;
+  }
+
+  private workerForest() {
+    const { placed, kernel, memory } = this.forest;
+    return { placed, forest: kernel, memory, module: this.module };
+  }
+
+  /** The kernel module instantiated on this thread, on the forest's memory. */
+  private localKernel(): KernelWasm {
+    const abort = () => {
+      throw new Error("wasm abort");
+    };
+    this.local ??= new Wasm.Instance(this.module, { env: { memory: this.forest.memory, abort } })
+      .exports as unknown as KernelWasm;
+    return this.local;
   }
 
   private fail(error: Error): void {
@@ -240,6 +239,11 @@ export class TreePool {
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
   }
+}
+
+/** The compiled kernel module (a few KB: compiled once per pool). */
+function kernelModule(): object {
+  return new Wasm.Module(Buffer.from(KERNEL_WASM, "base64"));
 }
 
 /**

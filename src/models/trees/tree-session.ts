@@ -1,33 +1,32 @@
-import { readFile } from "node:fs/promises";
 import type ort from "onnxruntime-node";
 import { messageOf } from "../../errors.js";
-import { ELEM, OnnxModelFile as ModelFile, type OnnxModelFile, type OnnxNode } from "../onnx/graph.js";
+import {
+  ELEM,
+  OnnxModelFile as ModelFile,
+  type OnnxModelFile,
+  type OnnxNode,
+  TENSOR_TYPES,
+} from "../onnx/graph.js";
 import { OnnxWorker, type Session, type WireTensor } from "../onnx-worker.js";
-import { compileForest, type Forest, Unsupported } from "./forest.js";
+import type { ForestCache } from "./cache/forest-cache.js";
+import { compileForest, type Forest } from "./forest/index.js";
+import { type Before, copyTensor, type InputStage, inputStage } from "./input-stage.js";
 import { TreePool } from "./pool.js";
+import { Unsupported } from "./unsupported.js";
 
 const TREE_OPS = new Set(["TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble"]);
 
-const ORT_TYPES: Record<number, string> = {
-  1: "float32",
-  2: "uint8",
-  3: "int8",
-  5: "int16",
-  6: "int32",
-  7: "int64",
-  8: "string",
-  9: "bool",
-  10: "float16",
-  11: "float64",
-  12: "uint32",
-  13: "uint64",
-};
+/**
+ * Ensembles from this many bytes of attributes (about 30,000 nodes) start the engine's worker threads
+ * while they load: their batches will need them.
+ */
+const EAGER_FROM_BYTES = 1 << 20;
 
 /** How the graph was cut around its tree ensemble. */
 interface Plan {
   readonly tree: OnnxNode;
-  /** The sub-model computing the ensemble's input, when the graph has nodes before it. */
-  readonly pre: Uint8Array | undefined;
+  /** The nodes computing the ensemble's input, and their sub-model when there are any. */
+  readonly pre: Before;
   /** The sub-model of the nodes after the ensemble, when there are any. */
   readonly post: Uint8Array | undefined;
   /** Graph inputs the post model reads. */
@@ -35,9 +34,10 @@ interface Plan {
 }
 
 /**
- * An ONNX model whose tree ensemble runs in mlbatch's engine: ONNX Runtime runs the nodes before the
- * ensemble (encoders, casts, concatenations) and the nodes after it, if any; the engine's worker threads
- * run the ensemble in between. It behaves as one ONNX Runtime session.
+ * An ONNX model whose tree ensemble runs in mlbatch's engine: the nodes before the ensemble (encoders,
+ * casts, concatenations) run in mlbatch when it does them all exactly as ONNX Runtime does (see
+ * `prelude/`), else in ONNX Runtime, as do the nodes after it, if any; the engine runs the ensemble in
+ * between. It behaves as one ONNX Runtime session.
  *
  * @example
  * ```ts
@@ -52,7 +52,7 @@ export class TreeSession implements Session {
     /** The ensemble node's input and output names (the node itself holds the model file's bytes). */
     private readonly tree: { readonly inputs: readonly string[]; readonly outputs: readonly string[] },
     private readonly pool: TreePool,
-    private readonly pre: OnnxWorker | undefined,
+    private readonly pre: InputStage,
     private readonly post: OnnxWorker | undefined,
     private readonly postInputs: readonly string[],
     readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[],
@@ -60,10 +60,12 @@ export class TreeSession implements Session {
   ) {}
 
   /**
-   * Reads the model, compiles its ensemble and starts the sessions and workers.
+   * Reads the model, compiles its ensemble (or reads it from the forest cache) and starts the sessions
+   * and workers.
    *
    * @param source - the model file, or its graph as parsed (e.g. a classifier's, its ZipMaps taken off)
    * @param threads - the engine's worker threads
+   * @param forests - the cache of compiled forests, and the model file whose digest keys its entry
    * @throws Unsupported with the reason when the engine cannot run this model exactly as ONNX Runtime does
    * @throws Error when a sub-model cannot be loaded
    */
@@ -71,60 +73,64 @@ export class TreeSession implements Session {
     source: string | OnnxModelFile,
     options: ort.InferenceSession.SessionOptions,
     threads: number,
+    forests?: { readonly cache: ForestCache; readonly file: string },
   ): Promise<TreeSession> {
     let model: OnnxModelFile;
     try {
-      model = typeof source === "string" ? ModelFile.parse(await readFile(source)) : source;
+      model = typeof source === "string" ? ModelFile.read(source) : source;
     } catch (error) {
       throw new Unsupported(`the model file cannot be read: ${(error as Error).message}`);
     }
     const plan = cut(model);
-    const forest = compileForest(plan.tree);
-    const started: { release(): Promise<void> }[] = [];
+    // A large forest's workers boot while it is read or compiled; a small one's start with the first
+    // batch worth them (small batches are scored on this thread).
+    let size = 0;
+    for (const attribute of plan.tree.attributes.values()) size += attribute.byteLength;
+    const starting = size >= EAGER_FROM_BYTES ? TreePool.start(threads) : undefined;
     // The nodes around the ensemble are light: one thread, so that ONNX Runtime's spinning thread pool
     // does not take cores from the engine's workers.
     const light = { ...options, intraOpNumThreads: 1, interOpNumThreads: 1 };
-    const subModel = async (bytes: Uint8Array, where: string) => {
-      try {
-        const session = await OnnxWorker.create(bytes, light);
-        started.push(session);
-        return session;
-      } catch (error) {
-        // ONNX Runtime refusing a cut of a graph it loads whole (e.g. a type it infers differently).
-        throw new Unsupported(
-          `ONNX Runtime rejects the nodes ${where} the ensemble as a graph: ${messageOf(error)}`,
-        );
-      }
-    };
+    const pre = inputStage(model, plan.pre, plan.tree.inputs[0]!, light);
+    const post = subModel(plan.post, light, "after");
+    // Their failures are read below; until then they must not count as unhandled.
+    for (const session of [pre, post]) session.catch(() => undefined);
+    let forest: Forest;
     try {
-      const pre = plan.pre && (await subModel(plan.pre, "before"));
-      const post = plan.post && (await subModel(plan.post, "after"));
-      const pool = await TreePool.create(forest, threads);
-      started.push({ release: () => pool.close() });
-      const tree = { inputs: [...plan.tree.inputs], outputs: [...plan.tree.outputs] };
-      return new TreeSession(
-        forest,
-        tree,
-        pool,
-        pre,
-        post,
-        plan.postInputs,
-        // Initializers listed as graph inputs (IR version 3) are not inputs to feed, as in ONNX Runtime.
-        model.inputs.filter((input) => !model.isInitializer(input.name)).map(metadata),
-        outputMetadata(model, tree.outputs, forest, post),
-      );
+      forest = forests ? await forests.cache.forest(forests.file, plan.tree) : compileForest(plan.tree);
     } catch (error) {
-      await Promise.all(started.map((s) => s.release()));
+      await Promise.all([starting?.cancel(), releaseAll([pre, post])]);
       throw error;
     }
+    const pool = (starting ? starting.attach(forest) : Promise.resolve(TreePool.lazy(forest, threads))).then(
+      (p) => ({ release: () => p.close(), pool: p }),
+    );
+    const settled = await Promise.allSettled([pre, post, pool]);
+    const failed = settled.find((result) => result.status === "rejected");
+    if (failed !== undefined) {
+      await releaseAll([pre, post, pool]);
+      throw failed.reason;
+    }
+    const [preSession, postSession] = [await pre, await post];
+    const tree = { inputs: [...plan.tree.inputs], outputs: [...plan.tree.outputs] };
+    return new TreeSession(
+      forest,
+      tree,
+      (await pool).pool,
+      preSession!,
+      postSession,
+      plan.postInputs,
+      // Initializers listed as graph inputs (IR version 3) are not inputs to feed, as in ONNX Runtime.
+      model.inputs.filter((input) => !model.isInitializer(input.name)).map(metadata),
+      outputMetadata(model, tree.outputs, forest, postSession),
+    );
   }
 
   /** What runs, for logs: `trees (10 trees, 1,234 nodes, 2 threads)`. */
   get description(): string {
     const f = this.forest;
     return (
-      `trees (${f.kernel.nTrees.toLocaleString("en-US")} trees, ${f.nodeCount.toLocaleString("en-US")} nodes, ` +
-      `${this.pool.threads} threads${this.pre ? ", ONNX Runtime before" : ""}${this.post ? ", ONNX Runtime after" : ""})`
+      `trees (${thousands(f.kernel.nTrees)} trees, ${thousands(f.nodeCount)} nodes, ` +
+      `${this.pool.threads} threads${this.pre.description}${this.post ? ", ONNX Runtime after" : ""})`
     );
   }
 
@@ -143,7 +149,7 @@ export class TreeSession implements Session {
     // What is read from the feeds is read (copied) now: the caller refills its buffers once run() returns.
     const xName = this.tree.inputs[0]!;
     const passed = Object.fromEntries(this.postInputs.map((name) => [name, copyTensor(feeds[name]!)]));
-    const x = await (this.pre ? this.pre.run(feeds).then((out) => out[xName]) : copyTensor(feeds[xName]));
+    const x = await this.pre.run(feeds);
     if (x === undefined || !(x.data instanceof Float32Array)) {
       throw new Error(`the tree ensemble's input "${xName}" is not a float32 tensor`);
     }
@@ -179,8 +185,43 @@ export class TreeSession implements Session {
 
   /** @inheritdoc */
   async release(): Promise<void> {
-    await Promise.all([this.pool.close(), this.pre?.release(), this.post?.release()]);
+    await Promise.all([this.pool.close(), this.pre.release(), this.post?.release()]);
   }
+}
+
+/**
+ * A count with commas between thousands, as `toLocaleString("en-US")` writes it, without the 30 ms its
+ * first call takes to load the locale data (a tenth of a small job's run).
+ */
+function thousands(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/** Starts the ONNX Runtime worker of the sub-model after the ensemble, if there is one. */
+async function subModel(
+  bytes: Uint8Array | undefined,
+  options: ort.InferenceSession.SessionOptions,
+  where: string,
+): Promise<OnnxWorker | undefined> {
+  if (bytes === undefined) return undefined;
+  try {
+    return await OnnxWorker.create(bytes, options);
+  } catch (error) {
+    // ONNX Runtime refusing a cut of a graph it loads whole (e.g. a type it infers differently).
+    throw new Unsupported(
+      `ONNX Runtime rejects the nodes ${where} the ensemble as a graph: ${messageOf(error)}`,
+    );
+  }
+}
+
+/** Releases what started of sessions being created (those that failed have nothing to release). */
+async function releaseAll(
+  starting: readonly Promise<{ release(): Promise<void> } | undefined>[],
+): Promise<void> {
+  const started = await Promise.allSettled(starting);
+  await Promise.all(
+    started.map((result) => (result.status === "fulfilled" ? result.value?.release() : undefined)),
+  );
 }
 
 /**
@@ -239,15 +280,9 @@ function cut(model: OnnxModelFile): Plan {
       throw new Unsupported(`graph output "${output.name}" is not computed from the ensemble`);
     }
   }
+  const preNodes = model.nodes.filter((n) => pre.has(n));
   const preModel =
-    pre.size === 0
-      ? undefined
-      : model.subModel(
-          model.nodes.filter((n) => pre.has(n)),
-          [],
-          [{ name: xName, elemType: ELEM.FLOAT }],
-          true,
-        );
+    pre.size === 0 ? undefined : model.subModel(preNodes, [], [{ name: xName, elemType: ELEM.FLOAT }], true);
   let postModel: Uint8Array | undefined;
   if (post.length > 0) {
     const classifier = tree.opType === "TreeEnsembleClassifier";
@@ -269,13 +304,12 @@ function cut(model: OnnxModelFile): Plan {
       false,
     );
   }
-  return { tree, pre: preModel, post: postModel, postInputs: [...postInputs] };
-}
-
-function copyTensor(tensor: WireTensor | undefined): WireTensor | undefined {
-  if (tensor === undefined) return undefined;
-  const data = Array.isArray(tensor.data) ? [...tensor.data] : (tensor.data as Float32Array).slice();
-  return { ...tensor, data };
+  return {
+    tree,
+    pre: { nodes: preNodes, subModel: preModel },
+    post: postModel,
+    postInputs: [...postInputs],
+  };
 }
 
 /**
@@ -309,7 +343,7 @@ function metadata(value: {
   elemType: number | undefined;
   shape: readonly (number | string)[];
 }) {
-  const type = value.elemType === undefined ? undefined : ORT_TYPES[value.elemType];
+  const type = value.elemType === undefined ? undefined : TENSOR_TYPES[value.elemType];
   return (
     type === undefined
       ? { name: value.name, isTensor: false }

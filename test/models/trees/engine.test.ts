@@ -79,13 +79,43 @@ function probitClassifier(): MLmodel {
   return folderWith("probit", bytes);
 }
 
+/** A model folder holding one balanced tree of the given depth over 3 features: large enough to be cached. */
+function deepTree(depth: number): MLmodel {
+  const internal = 2 ** depth - 1;
+  const n = 2 * internal + 1;
+  const ids = Array.from({ length: n }, (_, i) => i);
+  const leaves = ids.slice(internal);
+  const bytes = encodeEnsemble({
+    op: "TreeEnsembleRegressor",
+    features: 3,
+    attributes: {
+      n_targets: { int: 1 },
+      nodes_treeids: { ints: ids.map(() => 0) },
+      nodes_nodeids: { ints: ids },
+      nodes_featureids: { ints: ids.map((i) => (i < internal ? i % 3 : 0)) },
+      nodes_modes: { strings: ids.map((i) => (i < internal ? "BRANCH_LEQ" : "LEAF")) },
+      nodes_values: { floats: ids.map((i) => (i < internal ? ((i * 37) % 100) / 100 : 0)) },
+      nodes_truenodeids: { ints: ids.map((i) => (i < internal ? 2 * i + 1 : 0)) },
+      nodes_falsenodeids: { ints: ids.map((i) => (i < internal ? 2 * i + 2 : 0)) },
+      target_treeids: { ints: leaves.map(() => 0) },
+      target_nodeids: { ints: leaves },
+      target_ids: { ints: leaves.map(() => 0) },
+      target_weights: { floats: leaves.map((i) => i / 1000) },
+    },
+    outputs: [{ name: "variable", elemType: 1 }],
+  });
+  return folderWith(`deep-${depth}`, bytes);
+}
+
 describe("loader engine", () => {
   it("given the bikes forest, when engine is auto, then the tree engine runs it and predicts what ONNX Runtime predicts", async () => {
     const mlmodel = await bikes();
     const trees = await new CustomLoader().load("models:/bikes/2", mlmodel);
     const onnxruntime = await new CustomLoader({ engine: "onnxruntime" }).load("models:/bikes/2", mlmodel);
     try {
-      expect(trees.engine).toMatch(/^trees \(20 trees, 10,122 nodes, \d+ threads, ONNX Runtime before\)$/);
+      expect(trees.engine).toMatch(
+        /^trees \(20 trees, 10,122 nodes, \d+ threads, preprocessing in mlbatch\)$/,
+      );
       expect(onnxruntime.engine).toBe("onnxruntime");
       const input = batch(trees, 5000);
       const [a, b] = [await trees.predict(input), await onnxruntime.predict(input)];
@@ -142,8 +172,40 @@ describe("loader engine", () => {
     }
   });
 
+  it("given a large forest and the loader's forest cache, when it is loaded twice, then the second load reads the cached forest and both predict what ONNX Runtime predicts", async () => {
+    const mlmodel = deepTree(17);
+    const forestCache = { enable: true, dir: join(dir, "forests") };
+    const names = ["a", "b", "c"];
+    const input: Batch = {
+      length: 2000,
+      columns: names.map((name, j) => ({
+        name,
+        type: "float32",
+        data: Float32Array.from({ length: 2000 }, (_, i) => ((i * 7919 + j * 31) % 997) / 997),
+      })),
+    };
+    const lines: string[] = [];
+    const log = { debug: (line: string) => lines.push(line) };
+    const results: Float32Array[] = [];
+    for (const options of [{ forestCache }, { forestCache }, { engine: "onnxruntime" as const }]) {
+      const model = await new CustomLoader(options).load("models:/deep/1", mlmodel, names, log);
+      try {
+        results.push((await model.predict(input)).columns[0]!.data as Float32Array);
+      } finally {
+        await model.close();
+      }
+    }
+    expect(
+      lines
+        .filter((line) => line.startsWith("[Trees] Forest cache:"))
+        .map((line) => line.split(":")[1]!.trim().split(" ")[0]),
+    ).toEqual(["no", "wrote", "read"]);
+    expect(Array.from(results[1]!)).toEqual(Array.from(results[0]!));
+    expect(Array.from(results[0]!)).toEqual(Array.from(results[2]!));
+  });
+
   it("given engine_threads, then the engine runs that many worker threads", async () => {
-    const model = await new CustomLoader({ engine: "trees", engine_threads: 3 }).load(
+    const model = await new CustomLoader({ engine: "trees", engineThreads: 3 }).load(
       "models:/bikes/2",
       await bikes(),
     );

@@ -55,7 +55,7 @@ function attribute(name: string, value: AttributeValue): Writer {
 }
 
 /** A signed varint (negative numbers in ten bytes, as protobuf writes int64). */
-function varint(value: number): Uint8Array {
+export function varint(value: number | bigint): Uint8Array {
   let v = BigInt.asUintN(64, BigInt(value));
   const bytes: number[] = [];
   while (v >= 0x80n) {

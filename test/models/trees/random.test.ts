@@ -3,7 +3,7 @@ import ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { OnnxModelFile } from "../../../src/models/onnx/graph.js";
 import type { WireTensor } from "../../../src/models/onnx-worker.js";
-import { compileForest, Unsupported } from "../../../src/models/trees/forest.js";
+import { compileForest, Unsupported } from "../../../src/models/trees/forest/index.js";
 import { TreePool } from "../../../src/models/trees/pool.js";
 import { expectSameOutputs } from "./compare.js";
 import { ensemble, ensembleV5, type Options } from "./random-ensemble.js";

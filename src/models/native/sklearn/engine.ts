@@ -43,7 +43,7 @@ export function decodeTrees(
   const modes = new Int8Array(n);
   const features = new Int32Array(n);
   const thresholds = new Float32Array(n);
-  const missing = new Int32Array(n);
+  const missing = new Uint8Array(n);
   const trueChild = new Int32Array(n).fill(-1);
   const falseChild = new Int32Array(n).fill(-1);
   const roots = new Int32Array(trees.length);

@@ -21,8 +21,8 @@ import { featureSpec, SklearnModel } from "./model.js";
  *
  * @param uri - the model URI, for messages
  * @param mlmodel - the model folder's MLmodel
- * @param options - `probabilities`: a classifier's `probability_<class>` columns; `feature_columns`: the
- * names of a model fitted without column names; `engine_threads`
+ * @param options - `probabilities`: a classifier's `probability_<class>` columns; `featureColumns`: the
+ * names of a model fitted without column names; `engineThreads`
  * @param tableColumns - the input table's columns, which name the features of a model that names none
  * @throws MlbatchError `E_MODEL_LOAD` for a pickle, a damaged skops file, or an estimator mlbatch does not
  * run natively (named with its full class name); `E_CONFIG` for `feature_columns` that do not fit;
@@ -45,7 +45,7 @@ export async function loadSklearnModel(
   let compiled: Compiled;
   try {
     const skops = decodeSkops(await readFile(file));
-    compiled = await compileModel(skops.root, options.engine_threads ?? availableParallelism());
+    compiled = await compileModel(skops.root, options.engineThreads ?? availableParallelism());
   } catch (error) {
     const why = error instanceof NotNative ? error.message : `cannot read ${file}: ${messageOf(error)}`;
     throw new MlbatchError(
@@ -57,7 +57,7 @@ export async function loadSklearnModel(
     );
   }
   try {
-    const names = featureNames(uri, compiled, mlmodel, options.feature_columns, tableColumns);
+    const names = featureNames(uri, compiled, mlmodel, options.featureColumns, tableColumns);
     const positions = names.flatMap((_, i) =>
       compiled.reads === undefined || compiled.reads.has(i) ? [i] : [],
     );

@@ -1,0 +1,47 @@
+import * as z from "zod";
+import { type Camelized, camelized } from "../camel-case.js";
+import { NativeOptionsConfig } from "../native/options.js";
+import { SessionOptionsConfig } from "../session-options.js";
+import { FeatureColumnsConfig } from "./feature-columns.js";
+
+/** The loaders' `forest_cache` option: where the tree engine keeps compiled forests of large models. */
+export const ForestCacheConfig = {
+  forest_cache: z
+    .strictObject({
+      enable: z
+        .boolean()
+        .default(true)
+        .describe(
+          "Keep the tree engine's compiled forests of large models (from about 100,000 nodes) for the next runs, keyed by the model file's SHA-256 (false: compile every time).",
+        ),
+      dir: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "The folder of compiled forests. Default: $XDG_CACHE_HOME/mlbatch/forests, else ~/.cache/mlbatch/forests.",
+        ),
+    })
+    .prefault({})
+    .describe(
+      "Cache of the tree engine's compiled forests (a second run of a large model reads it instead of decoding the model again).",
+    ),
+};
+
+/** What every loader's config holds besides its KIND (snake_case, as configs write them). */
+export const LoaderOptionsConfig = {
+  ...SessionOptionsConfig,
+  ...FeatureColumnsConfig,
+  ...ForestCacheConfig,
+  ...NativeOptionsConfig,
+};
+
+const LoaderOptionsSchema = z.object(LoaderOptionsConfig);
+
+/** A loader's options in the TypeScript API: the config's, camelCase (`forest_cache` -> `forestCache`). */
+export type LoaderOptions = Partial<Camelized<z.output<typeof LoaderOptionsSchema>>>;
+
+/** Maps a loader config's options to the TypeScript API's, once, at the config boundary. */
+export function loaderOptions(config: z.output<typeof LoaderOptionsSchema>): LoaderOptions {
+  return camelized(config);
+}

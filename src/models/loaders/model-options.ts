@@ -1,0 +1,24 @@
+import type { DebugLog } from "../debug-log.js";
+import type { FeedOptions } from "../feeds.js";
+import type { LoadContext } from "../onnx-model.js";
+import type { SessionOptions } from "../session-options.js";
+import { defaultForestCacheDir, ForestCache } from "../trees/cache/forest-cache.js";
+import type { LoaderOptions } from "./loader-options.js";
+
+/** A loader's options as {@link OnnxModel.create} takes them: session options, feeds, and the forest cache. */
+export function modelOptions(
+  options: LoaderOptions,
+  tableColumns: readonly string[] | undefined,
+  log: DebugLog | undefined,
+): { session: SessionOptions; feeds: FeedOptions; context: LoadContext } {
+  const { featureColumns, forestCache, probabilities: _, ...session } = options;
+  const cache =
+    forestCache?.enable === true
+      ? new ForestCache(forestCache.dir ?? defaultForestCacheDir(), log)
+      : undefined;
+  return {
+    session,
+    feeds: { featureColumns, tableColumns },
+    context: { ...(cache && { forestCache: cache }), ...(log && { log }) },
+  };
+}

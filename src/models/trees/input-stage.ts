@@ -1,0 +1,73 @@
+import type ort from "onnxruntime-node";
+import { messageOf } from "../../errors.js";
+import type { OnnxModelFile, OnnxNode } from "../onnx/graph.js";
+import { OnnxWorker, type WireTensor } from "../onnx-worker.js";
+import { Prelude } from "./prelude/index.js";
+import { Unsupported } from "./unsupported.js";
+
+/** What computes a tree ensemble's input from a batch's feeds. */
+export interface InputStage {
+  /** What runs it, for the engine's description (`, ONNX Runtime before`), or "". */
+  readonly description: string;
+  /** The ensemble's input, holding no buffer of the feeds (their owner refills them once run() returns). */
+  run(feeds: Readonly<Record<string, WireTensor>>): Promise<WireTensor | undefined>;
+  release(): Promise<void>;
+}
+
+/** The nodes the ensemble's input depends on, and their sub-model for ONNX Runtime. */
+export interface Before {
+  readonly nodes: readonly OnnxNode[];
+  readonly subModel: Uint8Array | undefined;
+}
+
+/**
+ * The stage that computes the ensemble's input `x`: the graph input itself, the nodes before it run in
+ * mlbatch when it does them all (see {@link Prelude}), else ONNX Runtime's session of their sub-model in
+ * a worker thread.
+ *
+ * @throws Unsupported when ONNX Runtime refuses the sub-model
+ */
+export async function inputStage(
+  model: OnnxModelFile,
+  before: Before,
+  x: string,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<InputStage> {
+  const done = async () => undefined;
+  if (before.subModel === undefined) {
+    return { description: "", run: async (feeds) => copyTensor(feeds[x]), release: done };
+  }
+  const prelude = Prelude.of(model, before.nodes, x);
+  if (prelude !== undefined) {
+    return {
+      description: ", preprocessing in mlbatch",
+      run: async (feeds) => {
+        const out = prelude.run(feeds);
+        // Identity and Reshape pass a feed's buffer along: it is copied, as a feed is.
+        return Object.values(feeds).some((feed) => feed.data === out.data) ? copyTensor(out) : out;
+      },
+      release: done,
+    };
+  }
+  let worker: OnnxWorker;
+  try {
+    worker = await OnnxWorker.create(before.subModel, options);
+  } catch (error) {
+    // ONNX Runtime refusing a cut of a graph it loads whole (e.g. a type it infers differently).
+    throw new Unsupported(
+      `ONNX Runtime rejects the nodes before the ensemble as a graph: ${messageOf(error)}`,
+    );
+  }
+  return {
+    description: ", ONNX Runtime before",
+    run: (feeds) => worker.run(feeds as Record<string, WireTensor>).then((out) => out[x]),
+    release: () => worker.release(),
+  };
+}
+
+/** A copy of a tensor's values (the caller may refill the original's buffer). */
+export function copyTensor(tensor: WireTensor | undefined): WireTensor | undefined {
+  if (tensor === undefined) return undefined;
+  const data = Array.isArray(tensor.data) ? [...tensor.data] : (tensor.data as Float32Array).slice();
+  return { ...tensor, data };
+}

@@ -1,0 +1,167 @@
+/**
+ * The nodes before a tree ensemble, run in mlbatch when they are all operators it computes as ONNX Runtime
+ * does (see `ops.ts`): then the engine needs no ONNX Runtime session, no thread and no native library
+ * for them. Any other node leaves them all to ONNX Runtime.
+ */
+import { type OnnxModelFile, type OnnxNode, TENSOR_TYPES } from "../../onnx/graph.js";
+import type { WireTensor } from "../../onnx-worker.js";
+import { CAST_TARGETS, cast, castable } from "./cast.js";
+import { concat, OneHot, reshape, scale } from "./ops.js";
+
+/** The tensor types a batch's columns feed (others leave the nodes to ONNX Runtime). */
+const BATCH_TYPES = new Set([
+  "float32",
+  "float64",
+  "int64",
+  "int32",
+  "int16",
+  "int8",
+  "uint8",
+  "bool",
+  "string",
+]);
+
+type Values = Map<string, WireTensor>;
+type Step = (values: Values) => void;
+
+/** The nodes before an ensemble, as steps over tensors by name. */
+export class Prelude {
+  private constructor(
+    private readonly steps: readonly Step[],
+    private readonly output: string,
+  ) {}
+
+  /**
+   * The prelude of `nodes` (in graph order) making `output`, or undefined when one of them is not an
+   * operator done here, or not in a form done here.
+   */
+  static of(model: OnnxModelFile, nodes: readonly OnnxNode[], output: string): Prelude | undefined {
+    // ONNX Runtime rewrites chains of Casts at load, whatever the optimization level (its
+    // RemoveDuplicateCastTransformer: int64 -> double -> float becomes int64 -> float, rounded once):
+    // graphs with one are left to it.
+    const casts = new Set(nodes.filter((n) => n.opType === "Cast").flatMap((n) => n.outputs));
+    if (nodes.some((n) => n.opType === "Cast" && n.inputs.some((i) => casts.has(i)))) return undefined;
+    const types = new Map<string, string>();
+    for (const input of model.inputs) {
+      const type = input.elemType === undefined ? undefined : TENSOR_TYPES[input.elemType];
+      if (type !== undefined && BATCH_TYPES.has(type)) types.set(input.name, type);
+    }
+    const steps: Step[] = [];
+    for (const node of nodes) {
+      const step = stepOf(model, node, types);
+      if (step === undefined) return undefined;
+      steps.push(step);
+    }
+    return types.get(output) === "float32" ? new Prelude(steps, output) : undefined;
+  }
+
+  /**
+   * Computes the ensemble's input from the graph's feeds (which are only read).
+   *
+   * @throws Error when the feeds do not fit the nodes, as ONNX Runtime would fail the batch
+   */
+  run(feeds: Readonly<Record<string, WireTensor>>): WireTensor {
+    const values: Values = new Map(Object.entries(feeds));
+    for (const step of this.steps) step(values);
+    return values.get(this.output)!;
+  }
+}
+
+/** An operator done here: the type it makes, and how, from its inputs (checked) by index. */
+interface Operator {
+  readonly type: string;
+  readonly step: (input: (i: number) => WireTensor) => WireTensor;
+}
+
+/** A node as a step, its output's type recorded in `types`; undefined when it is not done here. */
+function stepOf(model: OnnxModelFile, node: OnnxNode, types: Map<string, string>): Step | undefined {
+  const output = node.outputs[0];
+  if (output === undefined || output === "" || node.outputs.length !== 1) return undefined;
+  if (node.inputs.length === 0 || node.inputs.some((i) => i === "")) return undefined;
+  const inputTypes = node.inputs.map((name) => types.get(name));
+  const name = node.name || node.opType;
+  const made = operatorOf(model, node, inputTypes, name);
+  if (made === undefined) return undefined;
+  types.set(output, made.type);
+  return (values) => {
+    const input = (i: number) => {
+      const t = values.get(node.inputs[i]!);
+      if (t === undefined || t.type !== inputTypes[i])
+        throw new Error(`node "${name}": input "${node.inputs[i]}" is not a tensor of ${inputTypes[i]}`);
+      return t;
+    };
+    values.set(output, made.step(input));
+  };
+}
+
+function operatorOf(
+  model: OnnxModelFile,
+  node: OnnxNode,
+  inputTypes: readonly (string | undefined)[],
+  name: string,
+): Operator | undefined {
+  const type = inputTypes[0];
+  if (type === undefined) return undefined;
+  const a = node.attributes;
+  if (node.domain === "ai.onnx.ml") {
+    if (node.opType === "OneHotEncoder") return oneHotStep(node, type, name);
+    if (node.opType === "Scaler" && type === "float32") return scalerStep(node, name);
+    return undefined;
+  }
+  if (node.domain !== "" && node.domain !== "ai.onnx") return undefined;
+  if (node.opType === "Identity") return { type, step: (input) => input(0) };
+  if (node.opType === "Cast") {
+    const to = CAST_TARGETS[a.get("to")?.int ?? -1];
+    return to !== undefined && castable(type, to)
+      ? { type: to, step: (input) => cast(input(0), to) }
+      : undefined;
+  }
+  if (node.opType === "Concat") {
+    const axis = a.get("axis")?.int;
+    if (axis === undefined || inputTypes.some((t) => t !== type)) return undefined;
+    return {
+      type,
+      step: (input) =>
+        concat(
+          node.inputs.map((_, i) => input(i)),
+          axis,
+          name,
+        ),
+    };
+  }
+  if (node.opType === "Reshape") return reshapeStep(model, node, type, name);
+  return undefined;
+}
+
+function reshapeStep(model: OnnxModelFile, node: OnnxNode, type: string, name: string): Operator | undefined {
+  const shape = node.inputs.length === 2 ? model.int64Initializer(node.inputs[1]!) : undefined;
+  if (shape === undefined) return undefined;
+  const allowZero = (node.attributes.get("allowzero")?.int ?? 0) !== 0;
+  return { type, step: (input) => reshape(input(0), shape, allowZero, name) };
+}
+
+function oneHotStep(node: OnnxNode, type: string, name: string): Operator | undefined {
+  // ONNX Runtime's kernels: int64, float, double and string inputs; floats are cast in C++ (left to it).
+  if (type !== "int64" && type !== "string") return undefined;
+  const ints = node.attributes.get("cats_int64s")?.bigints() ?? new BigInt64Array(0);
+  const strings = node.attributes.get("cats_strings")?.strings() ?? [];
+  // ONNX Runtime refuses both lists, or none: such a model stays with it, which says so.
+  if (ints.length > 0 === strings.length > 0) return undefined;
+  const encoder = new OneHot(
+    ints.length > 0 ? ints : strings,
+    (node.attributes.get("zeros")?.int ?? 1) !== 0,
+    name,
+  );
+  return { type: "float32", step: (input) => encoder.encode(input(0)) };
+}
+
+function scalerStep(node: OnnxNode, name: string): Operator | undefined {
+  const factor = node.attributes.get("scale")?.floats() ?? new Float32Array(0);
+  const offset = node.attributes.get("offset")?.floats() ?? new Float32Array(0);
+  // ONNX Runtime refuses an empty scale, or an offset of another length.
+  if (factor.length === 0 || offset.length !== factor.length) return undefined;
+  return {
+    type: "float32",
+    step: (input: (i: number) => WireTensor) => scale(input(0), offset, factor, name),
+  };
+}
