@@ -4,7 +4,7 @@
  */
 import { Attribute } from "./attribute.js";
 import { type FileField, FileFields } from "./file-fields.js";
-import type { OnnxNode, OnnxValue } from "./graph.js";
+import type { OnnxNode, OnnxValue } from "./nodes.js";
 import { type Field, fields, forEachField, text } from "./protobuf.js";
 import { FileRange } from "./source.js";
 

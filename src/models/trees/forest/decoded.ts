@@ -1,5 +1,3 @@
-import type { Forest } from "./index.js";
-
 /**
  * Node modes in the decoded form: ONNX's `BRANCH_*` in the order of the `ai.onnx.ml` opset-3 strings
  * and opset 5's codes (0-5), `LEAF`, and opset 5's `BRANCH_MEMBER`.
@@ -22,6 +20,12 @@ export const AGGREGATES = ["SUM", "AVERAGE", "MIN", "MAX"] as const;
 /** `post_transform` codes, in the order of the opset-3 strings (opset 5 numbers them so). */
 export const POSTS = ["NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT"] as const;
 
+/** Classifier labels: int64 or strings; undefined for regressors. */
+export type ForestLabels =
+  | { readonly ints: BigInt64Array }
+  | { readonly strings: readonly string[] }
+  | undefined;
+
 /** A tree ensemble read from either operator: nodes and leaves by index, children by index. */
 export interface Decoded {
   readonly classifier: boolean;
@@ -31,7 +35,7 @@ export interface Decoded {
   /** A {@link POSTS} index. */
   readonly post: number;
   readonly base: Float32Array;
-  readonly labels: Forest["labels"];
+  readonly labels: ForestLabels;
   readonly binaryCase: boolean;
   readonly allPositive: boolean;
   /** Nodes, leaves included. */

@@ -9,7 +9,7 @@ import type { KernelForest } from "../kernel.js";
 import { allocate, type Placed, type WasmMemory } from "../memory.js";
 import { Unsupported } from "../unsupported.js";
 import { type Decoded, MODE } from "./decoded.js";
-import type { Forest } from "./index.js";
+import type { Forest } from "./forest.js";
 
 /**
  * The version of the bytes an ensemble compiles to: bump it whenever the layout or what the decoders
