@@ -238,23 +238,30 @@ const GRACE_MS = 8_000;
 /**
  * SIGTERM and SIGINT stop the job: the first aborts the returned signal (the job stops reading, removes
  * what it was writing, notifies `E_INTERRUPTED`); a second one, or a job that has not stopped after the
- * grace period, exits at once, removing the scratch files still tracked. Exit code 128 + the signal.
+ * grace period, ends the process at once, removing the scratch files still tracked. Exit code 128 + the
+ * signal.
+ *
+ * Ending at once is the signal's default action, raised again, not `process.exit`: exit joins libuv's
+ * thread pool, and a DuckDB statement scanning one of our table functions holds a pool thread that waits
+ * for the main thread, so exit would wait forever (seen under load).
  */
 function onSignals(): { signal: AbortSignal; readonly exitCode: number | undefined; dispose(): void } {
   const controller = new AbortController();
   let exitCode: number | undefined;
+  const end = (name: keyof typeof SIGNALS, code: number): never => {
+    removeTrackedSync();
+    for (const each of Object.keys(SIGNALS)) process.removeAllListeners(each);
+    process.kill(process.pid, name);
+    process.exit(code); // Only if something kept the signal from ending the process.
+  };
   const handler = (name: keyof typeof SIGNALS) => {
     const code = 128 + SIGNALS[name];
-    if (exitCode !== undefined) {
-      removeTrackedSync();
-      process.exit(code);
-    }
+    if (exitCode !== undefined) end(name, code);
     exitCode = code;
     controller.abort(new MlbatchError("E_INTERRUPTED", `interrupted by ${name}`));
     setTimeout(() => {
       process.stderr.write(`mlbatch: the job did not stop within ${GRACE_MS / 1000} s of ${name}; exiting\n`);
-      removeTrackedSync();
-      process.exit(code);
+      end(name, code);
     }, GRACE_MS).unref();
   };
   for (const name of Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]) process.on(name, handler);

@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync } from "node:fs";
+import { constants } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIKES, INPUTS_TEST, query, ROOT, removeDir, tempDir } from "../helpers.js";
@@ -58,7 +59,8 @@ function interrupted(name: string, when: string, signals: NodeJS.Signals[], extr
   return new Promise((resolve) => {
     child.on("exit", (code, signal) => {
       resolve({
-        code: code ?? (signal === null ? null : -1),
+        // A process ended by its signal's default action: a shell, Kubernetes and Slurm report 128 + n.
+        code: code ?? (signal === null ? null : 128 + constants.signals[signal]),
         stdout,
         seconds: sentAt === 0 ? Number.NaN : (performance.now() - sentAt) / 1000,
         left: { out: readdirSync(out), tmp: readdirSync(tmp) },
