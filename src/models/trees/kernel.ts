@@ -214,7 +214,7 @@ export function scoreShare(
   const pos = new Int32Array(buffer, m.pos, m.sub);
   const fast = P.aggregate <= 1 && P.canonical;
   const clean = (from: number, to: number): boolean => {
-    for (let i = from * m.width, end = to * m.width; i < end; i++) if (x[i] !== x[i]) return false;
+    for (let i = from * m.width, end = to * m.width; i < end; i++) if (Number.isNaN(x[i]!)) return false;
     return true;
   };
   const noNaN = fast && wasm.firstNaN(m.x, n * m.width) === -1;
