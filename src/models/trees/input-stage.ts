@@ -11,6 +11,14 @@ export interface InputStage {
   readonly description: string;
   /** The ensemble's input, holding no buffer of the feeds (their owner refills them once run() returns). */
   run(feeds: Readonly<Record<string, WireTensor>>): Promise<WireTensor | undefined>;
+  /**
+   * For nodes run in mlbatch: starts ONNX Runtime's session of them in its own thread, which takes the
+   * batches once it is up (the same bits): for a forest so small that computing its input on the main
+   * thread would be the job's bottleneck.
+   */
+  offload?(): void;
+  /** Whether ONNX Runtime has taken the batches over (after {@link InputStage.offload}). */
+  readonly offloaded?: boolean;
   release(): Promise<void>;
 }
 
@@ -38,17 +46,7 @@ export async function inputStage(
     return { description: "", run: async (feeds) => copyTensor(feeds[x]), release: done };
   }
   const prelude = Prelude.of(model, before.nodes, x);
-  if (prelude !== undefined) {
-    return {
-      description: ", preprocessing in mlbatch",
-      run: async (feeds) => {
-        const out = prelude.run(feeds);
-        // Identity and Reshape pass a feed's buffer along: it is copied, as a feed is.
-        return Object.values(feeds).some((feed) => feed.data === out.data) ? copyTensor(out) : out;
-      },
-      release: done,
-    };
-  }
+  if (prelude !== undefined) return preludeStage(prelude, before.subModel, x, options);
   let worker: OnnxWorker;
   try {
     worker = await OnnxWorker.create(before.subModel, options);
@@ -62,6 +60,42 @@ export async function inputStage(
     description: ", ONNX Runtime before",
     run: (feeds) => worker.run(feeds as Record<string, WireTensor>).then((out) => out[x]),
     release: () => worker.release(),
+  };
+}
+
+/** The nodes before the ensemble in mlbatch, and ONNX Runtime in a thread once {@link InputStage.offload}ed. */
+function preludeStage(
+  prelude: Prelude,
+  subModel: Uint8Array,
+  x: string,
+  options: ort.InferenceSession.SessionOptions,
+): InputStage {
+  let worker: OnnxWorker | undefined;
+  let starting: Promise<void> | undefined;
+  return {
+    description: ", preprocessing in mlbatch",
+    run: async (feeds) => {
+      if (worker !== undefined) return (await worker.run(feeds as Record<string, WireTensor>))[x];
+      const out = prelude.run(feeds);
+      // Identity and Reshape pass a feed's buffer along: it is copied, as a feed is.
+      return Object.values(feeds).some((feed) => feed.data === out.data) ? copyTensor(out) : out;
+    },
+    get offloaded() {
+      return worker !== undefined;
+    },
+    offload: () => {
+      // ONNX Runtime refusing the sub-model leaves the batches here.
+      starting ??= OnnxWorker.create(subModel, options).then(
+        (session) => {
+          worker = session;
+        },
+        () => undefined,
+      );
+    },
+    release: async () => {
+      await starting;
+      await worker?.release();
+    },
   };
 }
 

@@ -152,8 +152,13 @@ export class TreePool {
     if (missing > 0) memory.grow(Math.ceil(missing / PAGE));
     const buffer = memory.buffer;
     new Float32Array(buffer, xAt, n * width).set(x.subarray(0, n * width));
+    if (this.workers === undefined && n * this.visits >= INLINE_VISITS) {
+      // Batches worth the workers: started once; until they are ready, scored here, letting their "ready"
+      // through first (a caller that only awaits promises would never give the event loop a turn).
+      this.startWorkers();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (this.workers === undefined) {
-      if (n * this.visits >= INLINE_VISITS) this.startWorkers();
       for (const part of scratch) scoreShare(P, this.forest.kernel, this.localKernel(), buffer, part);
     } else await this.dispatch(this.workers, scratch);
     const scores = new Float32Array(buffer, scratch[0]!.scores, n * E).slice();

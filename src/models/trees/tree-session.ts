@@ -1,20 +1,13 @@
 import type ort from "onnxruntime-node";
 import { messageOf } from "../../errors.js";
-import {
-  ELEM,
-  OnnxModelFile as ModelFile,
-  type OnnxModelFile,
-  type OnnxNode,
-  TENSOR_TYPES,
-} from "../onnx/graph.js";
+import { OnnxModelFile as ModelFile, type OnnxModelFile, TENSOR_TYPES } from "../onnx/graph.js";
 import { OnnxWorker, type Session, type WireTensor } from "../onnx-worker.js";
 import type { ForestCache } from "./cache/forest-cache.js";
+import { cut } from "./cut.js";
 import { compileForest, type Forest } from "./forest/index.js";
-import { type Before, copyTensor, type InputStage, inputStage } from "./input-stage.js";
-import { TreePool } from "./pool.js";
+import { copyTensor, type InputStage, inputStage } from "./input-stage.js";
+import { INLINE_VISITS, TreePool } from "./pool.js";
 import { Unsupported } from "./unsupported.js";
-
-const TREE_OPS = new Set(["TreeEnsembleRegressor", "TreeEnsembleClassifier", "TreeEnsemble"]);
 
 /**
  * Ensembles from this many bytes of attributes (about 30,000 nodes) start the engine's worker threads
@@ -22,16 +15,12 @@ const TREE_OPS = new Set(["TreeEnsembleRegressor", "TreeEnsembleClassifier", "Tr
  */
 const EAGER_FROM_BYTES = 1 << 20;
 
-/** How the graph was cut around its tree ensemble. */
-interface Plan {
-  readonly tree: OnnxNode;
-  /** The nodes computing the ensemble's input, and their sub-model when there are any. */
-  readonly pre: Before;
-  /** The sub-model of the nodes after the ensemble, when there are any. */
-  readonly post: Uint8Array | undefined;
-  /** Graph inputs the post model reads. */
-  readonly postInputs: readonly string[];
-}
+/**
+ * Forests with fewer node visits per row (the sum of the trees' depths) take less time per row than the
+ * nodes before them in mlbatch (about 0.2 microseconds a row for the bikes pipeline): for large batches,
+ * ONNX Runtime computes their input in its own thread instead (see `InputStage.offload`).
+ */
+const OFFLOAD_BELOW_VISITS = 512;
 
 /**
  * An ONNX model whose tree ensemble runs in mlbatch's engine: the nodes before the ensemble (encoders,
@@ -57,7 +46,12 @@ export class TreeSession implements Session {
     private readonly postInputs: readonly string[],
     readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[],
     readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[],
-  ) {}
+  ) {
+    this.visits = forest.kernel.depths.reduce((sum, depth) => sum + depth, 0);
+  }
+
+  /** Node visits per row: the sum of the trees' depths. */
+  private readonly visits: number;
 
   /**
    * Reads the model, compiles its ensemble (or reads it from the forest cache) and starts the sessions
@@ -139,6 +133,11 @@ export class TreeSession implements Session {
     return this.forest.bytes;
   }
 
+  /** Whether ONNX Runtime computes the ensemble's input now (a small forest's large batches, see `offload`). */
+  get offloaded(): boolean {
+    return this.pre.offloaded ?? false;
+  }
+
   /** Bytes of the engine's shared memory: the node arrays and the buffers of the batches in flight. */
   get memoryBytes(): number {
     return this.pool.bytes;
@@ -149,6 +148,10 @@ export class TreeSession implements Session {
     // What is read from the feeds is read (copied) now: the caller refills its buffers once run() returns.
     const xName = this.tree.inputs[0]!;
     const passed = Object.fromEntries(this.postInputs.map((name) => [name, copyTensor(feeds[name]!)]));
+    const batchRows = Object.values(feeds)[0]?.dims[0] ?? 0;
+    if (this.pre.offload && this.visits < OFFLOAD_BELOW_VISITS && batchRows * this.visits >= INLINE_VISITS) {
+      this.pre.offload();
+    }
     const x = await this.pre.run(feeds);
     if (x === undefined || !(x.data instanceof Float32Array)) {
       throw new Error(`the tree ensemble's input "${xName}" is not a float32 tensor`);
@@ -222,94 +225,6 @@ async function releaseAll(
   await Promise.all(
     started.map((result) => (result.status === "fulfilled" ? result.value?.release() : undefined)),
   );
-}
-
-/**
- * Cuts the graph around its single tree ensemble: the nodes it depends on, and the others.
- *
- * @throws Unsupported when the graph has no ensemble, several, or a shape the cut cannot keep exact
- */
-function cut(model: OnnxModelFile): Plan {
-  const trees = model.nodes.filter((n) => n.domain === "ai.onnx.ml" && TREE_OPS.has(n.opType));
-  if (trees.length === 0) throw new Unsupported("the graph has no tree ensemble");
-  if (trees.length > 1)
-    throw new Unsupported(`the graph has ${trees.length} tree ensembles; the engine runs one`);
-  if (model.hasSparseInitializers) throw new Unsupported("the graph has sparse initializers");
-  const tree = trees[0]!;
-  const xName = tree.inputs[0]!;
-  const producer = new Map<string, OnnxNode>();
-  for (const node of model.nodes) for (const output of node.outputs) producer.set(output, node);
-  const graphInputs = new Set(model.inputs.map((i) => i.name));
-
-  // The nodes the ensemble's input depends on.
-  const pre = new Set<OnnxNode>();
-  const stack = [xName];
-  while (stack.length > 0) {
-    const node = producer.get(stack.pop()!);
-    if (node === undefined || pre.has(node)) continue;
-    pre.add(node);
-    stack.push(...node.inputs.filter((i) => i !== ""));
-  }
-  if (pre.size === 0 && !graphInputs.has(xName)) {
-    throw new Unsupported(`the ensemble's input "${xName}" is neither a graph input nor computed`);
-  }
-  const xType = pre.size === 0 ? model.elemType(xName) : (model.elemType(xName) ?? ELEM.FLOAT);
-  if (xType !== ELEM.FLOAT) throw new Unsupported(`the ensemble's input "${xName}" is not float32`);
-  if (pre.size === 0) {
-    const rank = model.inputs.find((i) => i.name === xName)?.shape.length;
-    if (rank !== 2) throw new Unsupported(`the ensemble's input "${xName}" is not a 2-D tensor`);
-  }
-
-  const post = model.nodes.filter((n) => n !== tree && !pre.has(n));
-  const postProduced = new Set(post.flatMap((n) => n.outputs));
-  const treeOutputs = new Set(tree.outputs.filter((o) => o !== ""));
-  const postInputs = new Set<string>();
-  for (const node of post) {
-    for (const input of node.inputs) {
-      if (input === "" || postProduced.has(input) || treeOutputs.has(input) || model.isInitializer(input))
-        continue;
-      if (graphInputs.has(input)) postInputs.add(input);
-      else
-        throw new Unsupported(
-          `node "${node.name || node.opType}" after the ensemble reads "${input}", computed before it`,
-        );
-    }
-  }
-  for (const output of model.outputs) {
-    if (!postProduced.has(output.name) && !treeOutputs.has(output.name)) {
-      throw new Unsupported(`graph output "${output.name}" is not computed from the ensemble`);
-    }
-  }
-  const preNodes = model.nodes.filter((n) => pre.has(n));
-  const preModel =
-    pre.size === 0 ? undefined : model.subModel(preNodes, [], [{ name: xName, elemType: ELEM.FLOAT }], true);
-  let postModel: Uint8Array | undefined;
-  if (post.length > 0) {
-    const classifier = tree.opType === "TreeEnsembleClassifier";
-    const labelType =
-      (tree.attributes.get("classlabels_strings")?.strings().length ?? 0) > 0 ? ELEM.STRING : ELEM.INT64;
-    const types = classifier ? [labelType, ELEM.FLOAT] : [ELEM.FLOAT];
-    const inputs = [
-      ...tree.outputs
-        .map((name, i) => ({ name, elemType: types[i] ?? ELEM.FLOAT }))
-        .filter((o) => o.name !== ""),
-      ...[...postInputs].map((name) => ({ name, elemType: model.elemType(name) ?? ELEM.FLOAT })),
-    ];
-    postModel = model.subModel(
-      post,
-      inputs,
-      model.outputs
-        .filter((o) => postProduced.has(o.name))
-        .map((o) => ({ name: o.name, elemType: o.elemType ?? ELEM.FLOAT })),
-      false,
-    );
-  }
-  return {
-    tree,
-    pre: { nodes: preNodes, subModel: preModel },
-    post: postModel,
-    postInputs: [...postInputs],
-  };
 }
 
 /**

@@ -13,13 +13,13 @@ type Attributes = ReadonlyMap<string, Attribute>;
 /** The `nodes_*` lists, checked for length. */
 interface Nodes {
   readonly n: number;
-  readonly treeIds: Int32Array;
   readonly nodeIds: Int32Array;
   readonly featureIds: Int32Array;
   readonly trueIds: Int32Array;
   readonly falseIds: Int32Array;
   readonly thresholds: Float32Array;
-  readonly missing: Int32Array;
+  /** 1: a NaN takes the true branch (one byte per node). */
+  readonly missing: Uint8Array;
   readonly modes: Int8Array;
 }
 
@@ -44,9 +44,7 @@ export function decodeV3(node: OnnxNode): Decoded {
     if (name.endsWith("_as_tensor"))
       throw new Unsupported(`attribute ${name} (double precision) is not supported`);
   }
-  const nodes = readNodes(a);
-  const scoring = readScoring(a, node.opType === "TreeEnsembleClassifier");
-  const trees = new Trees(nodes.treeIds, nodes.nodeIds);
+  const { nodes, scoring, trees } = structure(a, node.opType === "TreeEnsembleClassifier");
   const weights = readWeights(a, scoring, nodes, trees);
   const { base, binaryCase } = readBase(a, scoring, weights.classes);
   // Children by index, in place of the ids (the attributes' arrays are this function's own copies).
@@ -57,9 +55,6 @@ export function decodeV3(node: OnnxNode): Decoded {
       falseChild[i] = modes[i] === MODE.LEAF ? -1 : trees.find(t, falseChild[i]!);
     }
   }
-  // ONNX Runtime reads the flags that exist, however many there are.
-  const missing = new Uint8Array(n);
-  for (let i = 0; i < n && i < nodes.missing.length; i++) missing[i] = nodes.missing[i] === 1 ? 1 : 0;
   return {
     ...scoring,
     base,
@@ -69,7 +64,7 @@ export function decodeV3(node: OnnxNode): Decoded {
     modes,
     features: nodes.featureIds,
     thresholds: nodes.thresholds,
-    missing,
+    missing: nodes.missing,
     trueChild,
     falseChild,
     roots: trees.start.slice(0, trees.count),
@@ -96,18 +91,27 @@ function floats(a: Attributes, name: string, expected?: number): Float32Array {
   return a.get(name)?.floats(expected) ?? new Float32Array(0);
 }
 
-function readNodes(a: Attributes): Nodes {
+/**
+ * The node lists, how scores combine, and the trees; the tree ids are dropped once the runs are known
+ * (a forest's lists are tens of MB: each goes as soon as it is not needed).
+ */
+function structure(a: Attributes, classifier: boolean): { nodes: Nodes; scoring: Scoring; trees: Trees } {
+  const { treeIds, ...nodes } = readNodes(a);
+  const scoring = readScoring(a, classifier);
+  return { nodes, scoring, trees: new Trees(treeIds, nodes.nodeIds) };
+}
+
+function readNodes(a: Attributes): Nodes & { readonly treeIds: Int32Array } {
   const treeIds = int32s(a, "nodes_treeids");
   // Every list has as many values as the tree ids (checked below): no counting pass for the others.
   const n = treeIds.length;
   const nodes: Nodes = {
-    treeIds,
     nodeIds: int32s(a, "nodes_nodeids", n),
     featureIds: int32s(a, "nodes_featureids", n),
     trueIds: int32s(a, "nodes_truenodeids", n),
     falseIds: int32s(a, "nodes_falsenodeids", n),
     thresholds: floats(a, "nodes_values", n),
-    missing: int32s(a, "nodes_missing_value_tracks_true", n),
+    missing: flags(int32s(a, "nodes_missing_value_tracks_true", n), n),
     modes: a.get("nodes_modes")?.codes(MODE_NAMES, n) ?? new Int8Array(0),
     n: 0,
   };
@@ -123,7 +127,14 @@ function readNodes(a: Attributes): Nodes {
   }
   if (n === 0) throw new Unsupported("the ensemble has no nodes");
   if (nodes.modes.includes(-1)) throw new Unsupported("a node mode is not one of ONNX's BRANCH_* or LEAF");
-  return { ...nodes, n };
+  return { ...nodes, treeIds, n };
+}
+
+/** `nodes_missing_value_tracks_true` as bytes: 1 where it is 1 (ONNX Runtime reads the flags that exist). */
+function flags(values: Int32Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n && i < values.length; i++) out[i] = values[i] === 1 ? 1 : 0;
+  return out;
 }
 
 function readScoring(a: Attributes, classifier: boolean): Scoring {
@@ -273,15 +284,20 @@ function readWeights(a: Attributes, scoring: Scoring, nodes: Nodes, trees: Trees
     start[i + 1]!++;
   }
   for (let i = 0; i < n; i++) start[i + 1] = start[i + 1]! + start[i]!;
-  const targets = new Int32Array(start[n]!);
-  const values = new Float32Array(start[n]!);
-  const fill = start.slice(0, n);
-  for (let w = 0; w < k; w++) {
+  const total = start[n]!;
+  const targets = new Int32Array(total);
+  const values = new Float32Array(total);
+  // Filled from the end, each node's range from its last slot down (so in the attributes' order, with no
+  // copy of the starts): start[i + 1] ends as node i's first slot, and the starts are shifted back.
+  for (let w = k - 1; w >= 0; w--) {
     const i = weightNode[w]!;
     if (i < 0) continue;
-    targets[fill[i]!] = wId[w]!;
-    values[fill[i]!++] = wValue[w]!;
+    const at = --start[i + 1]!;
+    targets[at] = wId[w]!;
+    values[at] = wValue[w]!;
   }
+  start.copyWithin(0, 1);
+  start[n] = total;
   // ONNX Runtime reads these from every class weight, leaf or not.
   let allPositive = true;
   const classes = new Set<number>();

@@ -48,8 +48,17 @@ function copyBlocks(from: Data, to: Data, outer: number, inner: number, width: n
   }
   const src = from as Float32Array;
   const dst = to as Float32Array;
-  if (inner === 1) for (let o = 0; o < outer; o++) dst[o * width + offset] = src[o]!;
-  else for (let o = 0; o < outer; o++) dst.set(src.subarray(o * inner, (o + 1) * inner), o * width + offset);
+  if (inner === 1) {
+    // One column (the usual [n, 1] inputs): one strided pass.
+    for (let o = 0, at = offset; o < outer; o++, at += width) dst[at] = src[o]!;
+  } else if (inner > 64) {
+    for (let o = 0; o < outer; o++) dst.set(src.subarray(o * inner, (o + 1) * inner), o * width + offset);
+  } else {
+    // A few columns per block: element by element (a subarray per block would cost more than the copy).
+    for (let o = 0, at = offset, q = 0; o < outer; o++, at += width) {
+      for (let j = 0; j < inner; j++) dst[at + j] = src[q++]!;
+    }
+  }
 }
 
 /** An empty array of `length` values of the same kind as `data`. */
