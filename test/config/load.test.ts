@@ -69,7 +69,7 @@ describe("loadSettings", () => {
       limit: 10,
     });
     expect(settings.job.alias_or_version).toBe(3);
-    expect(settings.job.loader).toEqual({ KIND: "BuiltinLoader", forest_cache: { enable: true } });
+    expect(settings.job.loader).toEqual({ KIND: "BuiltinLoader" });
   });
 
   it("given lists in two configs, when merged, then the later list replaces the earlier one", async () => {
