@@ -26,7 +26,7 @@ const LAYERS: readonly { readonly rank: number; readonly name: string; readonly 
     { rank: 3, name: "data", units: ["data/"] },
     { rank: 2, name: "MLflow client", units: ["mlflow/"] },
     { rank: 1, name: "HTTP", units: ["http/"] },
-    { rank: 0, name: "neutral", units: ["errors.ts", "log.ts", "scratch.ts", "report/"] },
+    { rank: 0, name: "neutral", units: ["errors.ts", "log.ts", "packages.ts", "scratch.ts", "report/"] },
   ];
 
 /** One import of a file under src/: where it stands, what it names, and the file it resolves to. */

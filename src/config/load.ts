@@ -1,10 +1,13 @@
 import { readFile } from "node:fs/promises";
-import { parseDocument, type YAMLError } from "yaml";
+import type { YAMLError } from "yaml";
 import { MlbatchError, messageOf } from "../errors.js";
+import { yaml } from "../packages.js";
 import type { Settings } from "../settings.js";
 import { interpolate } from "./interpolate.js";
 import { deepMerge, isMapping, type Mapping } from "./merge.js";
 import { validateSettings } from "./validate.js";
+
+const { parseDocument } = yaml;
 
 /**
  * Loads settings as the reference does: YAML files, then `-e` extras (YAML strings), deep-merged in order

@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { duckdb } from "../packages.js";
 import { ownedFolder, sweepDeadOwned, track } from "../scratch.js";
 
 /**
@@ -46,7 +47,7 @@ export class Database {
     sweepDeadOwned(tmpdir(), SPILL_PREFIX);
     const spill = ownedFolder(tmpdir(), SPILL_PREFIX);
     const forget = track(spill);
-    const instance = await DuckDBInstance.create(":memory:", {
+    const instance = await duckdb.DuckDBInstance.create(":memory:", {
       preserve_insertion_order: "true",
       memory_limit: MEMORY_LIMIT,
       temp_directory: spill,

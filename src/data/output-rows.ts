@@ -6,21 +6,9 @@
  * predicted. No DuckDB table holds them (appending there cost the main thread twice as much, measured),
  * and nothing holds more than two segments: memory does not grow with the inputs.
  */
-import {
-  BIGINT,
-  BOOLEAN,
-  DOUBLE,
-  type DuckDBDataChunk,
-  DuckDBTableFunction,
-  type DuckDBType,
-  FLOAT,
-  INTEGER,
-  SMALLINT,
-  TINYINT,
-  UTINYINT,
-  VARCHAR,
-} from "@duckdb/node-api";
+import type { DuckDBDataChunk, DuckDBTableFunction, DuckDBType } from "@duckdb/node-api";
 import { messageOf } from "../errors.js";
+import { duckdb } from "../packages.js";
 import type { Batch, ColumnType } from "./batch.js";
 import type { CarriedRows } from "./carried.js";
 import type { Database } from "./database.js";
@@ -33,6 +21,8 @@ import type { RowSink } from "./writers/writer.js";
 const SEGMENT_ROWS = 122_880;
 /** DuckDB's vector size: the most rows a table function gives at once. */
 const CHUNK_ROWS = 2048;
+
+const { BIGINT, BOOLEAN, DOUBLE, FLOAT, INTEGER, SMALLINT, TINYINT, UTINYINT, VARCHAR } = duckdb;
 
 const TYPES: Readonly<Record<ColumnType, DuckDBType>> = {
   float32: FLOAT,
@@ -196,7 +186,7 @@ export class OutputRows {
 
   /** The table function `<name>(segment)`: the segment's rows, carried columns then predictions. */
   private tableFunction(): DuckDBTableFunction {
-    return DuckDBTableFunction.create({
+    return duckdb.DuckDBTableFunction.create({
       name: this.name,
       parameterTypes: [INTEGER],
       bindFunction: (info) => {

@@ -2,7 +2,9 @@
  * The one place SQL text is assembled from names and values: a path, a column name or a literal is never
  * pasted raw into SQL.
  */
-import { quotedIdentifier, quotedString } from "@duckdb/node-api";
+import { duckdb } from "../packages.js";
+
+const { quotedIdentifier, quotedString } = duckdb;
 
 export { quotedIdentifier, quotedString };
 

@@ -3,7 +3,11 @@
  * classes keep their typed array (or data view) and validity in fields the type declarations mark
  * private; they are read here and nowhere else.
  */
-import { DuckDBTypeId, type DuckDBVector } from "@duckdb/node-api";
+import type { DuckDBTypeId, DuckDBVector } from "@duckdb/node-api";
+import { duckdb } from "../packages.js";
+
+const TypeId = duckdb.DuckDBTypeId;
+
 import type { ColumnData, ColumnType } from "./batch.js";
 
 interface VectorInternals {
@@ -68,32 +72,32 @@ export function copyToVector(
 
 /** Types whose vectors hold their values inline, at a fixed width: copied as bytes. */
 const FIXED_WIDTH: ReadonlySet<DuckDBTypeId> = new Set([
-  DuckDBTypeId.BOOLEAN,
-  DuckDBTypeId.TINYINT,
-  DuckDBTypeId.SMALLINT,
-  DuckDBTypeId.INTEGER,
-  DuckDBTypeId.BIGINT,
-  DuckDBTypeId.UTINYINT,
-  DuckDBTypeId.USMALLINT,
-  DuckDBTypeId.UINTEGER,
-  DuckDBTypeId.UBIGINT,
-  DuckDBTypeId.HUGEINT,
-  DuckDBTypeId.UHUGEINT,
-  DuckDBTypeId.FLOAT,
-  DuckDBTypeId.DOUBLE,
-  DuckDBTypeId.DECIMAL,
-  DuckDBTypeId.DATE,
-  DuckDBTypeId.TIME,
-  DuckDBTypeId.TIME_NS,
-  DuckDBTypeId.TIME_TZ,
-  DuckDBTypeId.TIMESTAMP,
-  DuckDBTypeId.TIMESTAMP_S,
-  DuckDBTypeId.TIMESTAMP_MS,
-  DuckDBTypeId.TIMESTAMP_NS,
-  DuckDBTypeId.TIMESTAMP_TZ,
-  DuckDBTypeId.INTERVAL,
-  DuckDBTypeId.UUID,
-  DuckDBTypeId.ENUM,
+  TypeId.BOOLEAN,
+  TypeId.TINYINT,
+  TypeId.SMALLINT,
+  TypeId.INTEGER,
+  TypeId.BIGINT,
+  TypeId.UTINYINT,
+  TypeId.USMALLINT,
+  TypeId.UINTEGER,
+  TypeId.UBIGINT,
+  TypeId.HUGEINT,
+  TypeId.UHUGEINT,
+  TypeId.FLOAT,
+  TypeId.DOUBLE,
+  TypeId.DECIMAL,
+  TypeId.DATE,
+  TypeId.TIME,
+  TypeId.TIME_NS,
+  TypeId.TIME_TZ,
+  TypeId.TIMESTAMP,
+  TypeId.TIMESTAMP_S,
+  TypeId.TIMESTAMP_MS,
+  TypeId.TIMESTAMP_NS,
+  TypeId.TIMESTAMP_TZ,
+  TypeId.INTERVAL,
+  TypeId.UUID,
+  TypeId.ENUM,
 ]);
 
 /**

@@ -1,8 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parse } from "yaml";
+
 import { MlbatchError, messageOf } from "../errors.js";
+import { yaml } from "../packages.js";
 import { parseSignature, type Signature } from "./signature.js";
+
+const { parse } = yaml;
 
 /** The `onnx` flavor of an MLmodel file. */
 export interface OnnxFlavor {

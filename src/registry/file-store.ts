@@ -1,12 +1,15 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
+
 import { MlbatchError } from "../errors.js";
+import { yaml } from "../packages.js";
 import { localArtifactPath } from "./artifacts.js";
 import { joinUri, loggedModelVersion, resolveNumber, runModelVersion } from "./lookup.js";
 import { type ModelReference, versionUri } from "./model-uri.js";
 import { notFound } from "./not-found.js";
 import type { LookupOptions, ModelVersion, Registry } from "./registry.js";
+
+const { parse } = yaml;
 
 type Meta = Record<string, unknown>;
 

@@ -10,8 +10,9 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parse, stringify } from "yaml";
+
 import { MlbatchError, messageOf } from "../errors.js";
+import { yaml } from "../packages.js";
 import {
   type LocalStoreOptions,
   localRunArtifacts,
@@ -26,6 +27,8 @@ import {
   runTags,
   runUser,
 } from "./run-record.js";
+
+const { parse, stringify } = yaml;
 
 /** MLflow's `RunStatus` numbers, as the file store's meta.yaml keeps them. */
 const STATUS_NUMBER = { FINISHED: 3, FAILED: 4 } as const;
