@@ -65,18 +65,19 @@ describe("native models mlbatch refuses, and why", () => {
     expect(error.message).toContain("linear_tree=false");
   });
 
-  it("given a LightGBM scikit-learn estimator stored whole, when loaded, then E_MODEL_LOAD says to log its booster", async () => {
+  it("given a LightGBM scikit-learn estimator pickled whole (MLflow 2), when loaded, then E_MODEL_LOAD says it is never unpickled, and to log it with MLflow 3 or its booster", async () => {
     const dir = edited("lgb_bin", "MLmodel", (t) =>
       t
-        .replace(/data: model\.lgb/g, "data: model.skops")
+        .replace(/data: model\.lgb/g, "data: model.pkl")
         .replace("model_class: lightgbm.basic.Booster", "model_class: lightgbm.sklearn.LGBMClassifier")
-        .replace(/serialization_format: null/, "serialization_format: skops"),
+        .replace(/serialization_format: \w+/, "serialization_format: cloudpickle"),
     );
     const mlmodel = await readMLmodel(dir, "models:/m/1");
     expect(nativeFlavor(mlmodel)).toBe("lightgbm");
     const error = await loadError(dir);
     expect(error.code).toBe("E_MODEL_LOAD");
     expect(error.message).toContain("lightgbm.sklearn.LGBMClassifier");
+    expect(error.message).toContain("never unpickles");
     expect(error.message).toContain("model.booster_");
   });
 

@@ -55,15 +55,31 @@ const threadsOf = (options: NativeOptions) =>
 const FLAVORS: { readonly [F in NativeFlavor]: Load } = {
   xgboost: async (uri, mlmodel, options, table) =>
     NativeModel.create(uri, mlmodel, await xgboostPlan(uri, mlmodel), options, table, threadsOf(options)),
-  lightgbm: async (uri, mlmodel, options, table) =>
-    NativeModel.create(uri, mlmodel, await lightgbmPlan(uri, mlmodel), options, table, threadsOf(options)),
+  lightgbm: async (uri, mlmodel, options, table) => {
+    const flavor = mlmodel.lightgbm!;
+    // A Booster is its text (model.lgb), whatever serialization_format says; an estimator, a skops file.
+    if (flavor.data.endsWith(".skops")) {
+      const library = `lightgbm ${flavor.lgbVersion ?? "?"}`;
+      const stored = { data: flavor.data, library };
+      return loadSklearnModel(uri, mlmodel, { ...options, engineThreads: threadsOf(options) }, table, stored);
+    }
+    return NativeModel.create(
+      uri,
+      mlmodel,
+      await lightgbmPlan(uri, mlmodel),
+      options,
+      table,
+      threadsOf(options),
+    );
+  },
   sklearn: (uri, mlmodel, options, table) =>
     loadSklearnModel(uri, mlmodel, { ...options, engineThreads: threadsOf(options) }, table),
 };
 
 /**
- * Which flavor of a model folder mlbatch runs natively: `xgboost`, `lightgbm` (a Booster's `model.lgb`;
- * a scikit-learn API estimator stored whole is refused by its loader, with what to do), or `sklearn`;
+ * Which flavor of a model folder mlbatch runs natively: `xgboost`, `lightgbm` (a Booster's `model.lgb`,
+ * or a scikit-learn API estimator stored whole as skops; one pickled is refused by its loader, with what
+ * to do), or `sklearn`;
  * undefined when none (an ONNX-only model, or a flavor mlbatch does not run).
  *
  * @param mlmodel - the model folder's MLmodel

@@ -27,6 +27,11 @@ export interface NativePlan {
   readonly labelType: "int64" | "int32";
   /** Classes of a classifier (2 for binary), 0 for a regressor. */
   readonly classes: number;
+  /**
+   * The categories of features trained from pandas category columns, by feature: a string input there is
+   * fed as its position in the list (NaN when it is not in it, as pandas' `set_categories` makes it).
+   */
+  readonly categories?: readonly (readonly (string | number)[] | undefined)[] | undefined;
 }
 
 /**
@@ -42,7 +47,14 @@ export class NativeModel implements Model {
     private readonly plan: NativePlan,
     private readonly scorer: TreeScorer,
     private readonly probabilities: boolean,
-  ) {}
+  ) {
+    this.codes = (plan.categories ?? []).map((list) =>
+      list === undefined ? undefined : new Map(list.map((c, i) => [String(c), i])),
+    );
+  }
+
+  /** The code of each category of a categorical feature, by its text. */
+  private readonly codes: readonly (ReadonlyMap<string, number> | undefined)[];
 
   /**
    * Starts the engine on a plan.
@@ -91,10 +103,14 @@ export class NativeModel implements Model {
   /** @inheritdoc */
   async predict(batch: Batch): Promise<Batch> {
     const n = batch.length;
-    const features = this.inputs.map((spec) => {
+    const features = this.inputs.map((spec, f) => {
       const column = batch.columns.find((c) => c.name === spec.name);
       if (column === undefined) {
         throw new MlbatchError("E_PREDICT", `model ${this.uri}: the batch has no column "${spec.name}"`);
+      }
+      const codes = this.codes[f];
+      if (Array.isArray(column.data) && codes !== undefined) {
+        return { name: column.name, type: "float64" as const, data: categoryCodes(column.data, codes) };
       }
       if (Array.isArray(column.data)) {
         throw new MlbatchError(
@@ -131,6 +147,16 @@ export class NativeModel implements Model {
   close(): Promise<void> {
     return this.scorer.close();
   }
+}
+
+/** A string column as category codes: its position in the model's list, NaN for null or unknown. */
+function categoryCodes(values: readonly (string | null)[], codes: ReadonlyMap<string, number>): Float64Array {
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    out[i] = v === null || v === undefined ? Number.NaN : (codes.get(v) ?? Number.NaN);
+  }
+  return out;
 }
 
 function planOutputs(plan: NativePlan, probabilities: boolean): OutputSpec[] {

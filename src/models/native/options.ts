@@ -44,6 +44,7 @@ export function resolveFeatures(
     readonly nFeatures: number;
     readonly featureNames: readonly string[] | undefined;
     readonly file: string;
+    readonly categories?: readonly (readonly (string | number)[] | undefined)[] | undefined;
   },
   options: NativeOptions,
   tableColumns: readonly string[] | undefined,
@@ -68,8 +69,12 @@ export function resolveFeatures(
           `${featureNames ? ` (${featureNames.join(", ")})` : ""}. Log the model with a signature of its training columns.`,
       );
     }
-    return ordered.map((c) => {
+    return ordered.map((c, f) => {
       const type = FEED_TYPE[c.type];
+      // A string column feeds a feature trained from a pandas category column: by its category codes.
+      if (type === "string" && model.categories?.[f] !== undefined) {
+        return { name: c.name, signatureType: c.type, type };
+      }
       if (type === "string") {
         throw new MlbatchError(
           "E_MODEL_LOAD",

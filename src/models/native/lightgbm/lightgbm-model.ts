@@ -15,6 +15,12 @@ export interface LightgbmModel {
   readonly divisor: number;
   readonly nFeatures: number;
   readonly featureNames: readonly string[] | undefined;
+  /**
+   * The categories of the features trained from pandas category columns, by feature (undefined for the
+   * others): a category's position is the code the trees split on (`pandas_categorical`). Undefined when
+   * the model was not trained on category columns, or when they cannot be matched to its features.
+   */
+  readonly categories: readonly (readonly (string | number)[] | undefined)[] | undefined;
 }
 
 const IDENTITY = new Set([
@@ -39,7 +45,8 @@ const MISSING_ZERO = 1;
 const MISSING_NAN = 2;
 
 /**
- * Reads LightGBM's text model (`model.lgb`, as `Booster.save_model` writes it, LightGBM 2.x to 4.x).
+ * Reads LightGBM's text model (`model.lgb`, as `Booster.save_model` writes it, LightGBM 2.x to 4.x; or the
+ * same text inside a scikit-learn API estimator's skops file).
  *
  * LightGBM compares doubles (`x <= t`), the engine float32: each threshold becomes the largest float32
  * not above it, which is exact for inputs that are float32 values (and LightGBM's own thresholds sit
@@ -51,11 +58,13 @@ const MISSING_NAN = 2;
  * truncated to integers first, as LightGBM casts them. Leaf values and sums are float32 in the engine
  * where LightGBM adds doubles: predictions agree within float32 rounding of the sum.
  *
+ * @param where - what the text is, for messages (`model models:/m/1: LightGBM model file model.lgb`)
+ * @param iterations - the iterations to keep (a scikit-learn API estimator's `best_iteration`), 0 for all
  * @throws MlbatchError `E_MODEL_LOAD` naming the model, the file and what is not supported
  */
-export function readLightgbm(uri: string, file: string, content: string): LightgbmModel {
+export function readLightgbm(where: string, content: string, iterations = 0): LightgbmModel {
   const refuse = (why: string, what = "Train it without that option, or export it to ONNX."): never => {
-    throw new MlbatchError("E_MODEL_LOAD", `model ${uri}: LightGBM model file ${file}: ${why}. ${what}`);
+    throw new MlbatchError("E_MODEL_LOAD", `${where}: ${why}. ${what}`);
   };
   const blocks = content.split(/\n(?=Tree=)/);
   const header = keyValues(blocks[0] ?? "");
@@ -82,7 +91,8 @@ export function readLightgbm(uri: string, file: string, content: string): Lightg
 
   const builder = new EnsembleBuilder(groups);
   let t = 0;
-  for (const block of blocks.slice(1)) {
+  const kept = iterations > 0 ? blocks.slice(1, 1 + iterations * groups) : blocks.slice(1);
+  for (const block of kept) {
     const tree = keyValues(block.split("end of trees")[0]!);
     readTree(builder, tree, t, t % groups, refuse);
     t++;
@@ -100,6 +110,7 @@ export function readLightgbm(uri: string, file: string, content: string): Lightg
     scale,
     divisor: header.has("average_output") ? Math.max(1, Math.floor(t / groups)) : 1,
     nFeatures,
+    categories: categoriesOf(header.get("feature_infos"), content, nFeatures),
     // LightGBM names unnamed columns Column_0, Column_1, ...: those name nothing.
     featureNames:
       names !== undefined && names.length > 0 && !names.every((s, i) => s === `Column_${i}`)
@@ -184,6 +195,46 @@ function readTree(
       b.split(root + i, LEQ, b.column(f, "flush"), float32Down(th), yes, no, 0 <= th);
     } else refuse(`node ${i} of tree ${t} has an unknown missing type ${missing}`);
   }
+}
+
+/**
+ * The categories of each categorical feature: `pandas_categorical` (the JSON list the Python package
+ * appends to the text, one list per category column in column order) matched, in order, to the features
+ * whose `feature_infos` is a category list (`-1:3:0:2:1`, where numerical features have `[min:max]`).
+ * Undefined when there is no such list, or when the counts differ (categorical_feature named columns that
+ * were not pandas categories: their codes are the values themselves).
+ */
+function categoriesOf(
+  infos: string | undefined,
+  content: string,
+  nFeatures: number,
+): (readonly (string | number)[] | undefined)[] | undefined {
+  const line = /\npandas_categorical:(.*)\n?\s*$/.exec(content)?.[1];
+  if (line === undefined || infos === undefined) return undefined;
+  let lists: unknown;
+  try {
+    lists = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(lists) || lists.length === 0) return undefined;
+  const categorical = infos
+    .split(" ")
+    .map((info, f) => ({ info, f }))
+    .filter(({ info }) => info !== "none" && !info.startsWith("["))
+    .map(({ f }) => f);
+  if (categorical.length !== lists.length) return undefined;
+  const out: (readonly (string | number)[] | undefined)[] = Array.from(
+    { length: nFeatures },
+    () => undefined,
+  );
+  for (const [i, f] of categorical.entries()) {
+    const list = lists[i] as unknown;
+    if (!Array.isArray(list) || !list.every((v) => typeof v === "string" || typeof v === "number"))
+      return undefined;
+    out[f] = list as (string | number)[];
+  }
+  return out;
 }
 
 /** The `key=value` lines of a block (a line without `=` is a key with an empty value). */

@@ -8,8 +8,8 @@ import { readLightgbm } from "./lightgbm-model.js";
 /**
  * Reads the `lightgbm` flavor of a model folder into a plan. MLflow saves a Booster as `model.lgb`, and
  * pyfunc returns `Booster.predict`: float64 values, a binary model's probability, a multi-class model's
- * `[n, classes]` probabilities. A scikit-learn API estimator (`LGBMClassifier`) is stored whole, as skops
- * or pickle, and refused here.
+ * `[n, classes]` probabilities. A scikit-learn API estimator (`LGBMClassifier`) is stored whole: as skops
+ * it is read by the scikit-learn loader (`sklearn/gbm.ts`), as a pickle it is refused here.
  *
  * @throws MlbatchError `E_MODEL_LOAD` when the file is missing, is not a Booster's, or cannot be run
  */
@@ -19,8 +19,8 @@ export async function lightgbmPlan(uri: string, mlmodel: MLmodel): Promise<Nativ
     throw new MlbatchError(
       "E_MODEL_LOAD",
       `model ${uri}: its lightgbm flavor holds a ${flavor.modelClass} stored whole as ${flavor.data} ` +
-        `(${flavor.serializationFormat ?? "pickle"}), which mlbatch does not read. Log its booster instead: ` +
-        "mlflow.lightgbm.log_model(model.booster_, ...), or export it to ONNX.",
+        `(${flavor.serializationFormat ?? "pickle"}): mlbatch never unpickles a model, because loading a pickle runs whatever code it holds. ` +
+        "Log it with MLflow 3, which stores it as skops, or log its booster: mlflow.lightgbm.log_model(model.booster_, ...); or export it to ONNX.",
     );
   }
   let content: string;
@@ -33,7 +33,7 @@ export async function lightgbmPlan(uri: string, mlmodel: MLmodel): Promise<Nativ
       { cause: error },
     );
   }
-  const model = readLightgbm(uri, flavor.data, content);
+  const model = readLightgbm(`model ${uri}: LightGBM model file ${flavor.data}`, content);
   const { link, groups } = model;
   const classes = link === "sigmoid" && model.objective !== "cross_entropy" ? 2 : groups > 1 ? groups : 0;
   return {
@@ -53,5 +53,6 @@ export async function lightgbmPlan(uri: string, mlmodel: MLmodel): Promise<Nativ
     returns: groups > 1 ? "probabilities" : "values",
     labelType: "int64",
     classes,
+    categories: model.categories,
   };
 }

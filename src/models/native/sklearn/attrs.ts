@@ -117,9 +117,9 @@ export interface Classes {
   readonly type: "string" | "int64" | "float64" | "bool";
 }
 
-/** The `classes_` of a classifier. */
-export function classesOf(estimator: Attrs): Classes {
-  const array = estimator.array("classes_");
+/** The `classes_` of a classifier (LightGBM's keeps them as `_classes`). */
+export function classesOf(estimator: Attrs, name = "classes_"): Classes {
+  const array = estimator.array(name);
   const values = labelsOf(array);
   const kind = /^[<>|=]?([biufUSO])/.exec(array.dtype)?.[1];
   let type: Classes["type"];

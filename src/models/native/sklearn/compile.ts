@@ -2,6 +2,7 @@ import { describe, isArray, isDict, isObject, type SkValue } from "../skops/inde
 import { Attrs, NotNative, unsupported } from "./attrs.js";
 import { oneHotEncoder, ordinalEncoder } from "./encoders.js";
 import type { Estimator, Frame, Transform } from "./frame.js";
+import { LIGHTGBM_ESTIMATORS, lightgbmEstimator } from "./gbm.js";
 import { histEstimator } from "./hgb.js";
 import { linearRegressor, logisticRegression } from "./linear.js";
 import { minMaxScaler, simpleImputer, standardScaler } from "./scalers.js";
@@ -93,6 +94,7 @@ async function compileEstimator(value: SkValue | undefined, threads: number): Pr
       threads,
     );
   }
+  if (LIGHTGBM_ESTIMATORS.has(type)) return lightgbmEstimator(estimator, threads);
   if (LINEAR.has(type)) return linearRegressor(estimator);
   if (type === "sklearn.linear_model._logistic.LogisticRegression") return logisticRegression(estimator);
   if (type === PIPELINE) {

@@ -11,6 +11,19 @@ import { type Compiled, compileModel } from "./compile.js";
 import { skopsFlavor } from "./flavor.js";
 import { featureSpec, SklearnModel } from "./model.js";
 
+/** A skops file of another flavor (MLflow 3's `mlflow.lightgbm` stores a scikit-learn API estimator so). */
+export interface SkopsStored {
+  /** The file, relative to the model folder. */
+  readonly data: string;
+  /** The library and its version, for messages (`lightgbm 4.7.0`). */
+  readonly library: string;
+}
+
+function sklearnStored(uri: string, mlmodel: MLmodel): SkopsStored {
+  const flavor = skopsFlavor(uri, mlmodel);
+  return { data: flavor.data, library: `scikit-learn ${flavor.sklearnVersion ?? "?"}` };
+}
+
 /**
  * Loads an MLflow `sklearn` model saved in the skops format and runs it without Python: the skops file
  * is decoded (nothing in it is executed or constructed), and the estimators mlbatch knows are compiled
@@ -24,6 +37,7 @@ import { featureSpec, SklearnModel } from "./model.js";
  * @param options - `probabilities`: a classifier's `probability_<class>` columns; `featureColumns`: the
  * names of a model fitted without column names; `engineThreads`
  * @param tableColumns - the input table's columns, which name the features of a model that names none
+ * @param stored - the skops file of another flavor, when it is not the sklearn flavor's
  * @throws MlbatchError `E_MODEL_LOAD` for a pickle, a damaged skops file, or an estimator mlbatch does not
  * run natively (named with its full class name); `E_CONFIG` for `feature_columns` that do not fit;
  * `E_SCHEMA` when nothing names a model's features
@@ -39,22 +53,19 @@ export async function loadSklearnModel(
   mlmodel: MLmodel,
   options: NativeOptions,
   tableColumns?: readonly string[],
+  stored?: SkopsStored,
 ): Promise<Model> {
-  const flavor = skopsFlavor(uri, mlmodel);
-  const file = join(mlmodel.directory, flavor.data);
+  const { data, library } = stored ?? sklearnStored(uri, mlmodel);
+  const file = join(mlmodel.directory, data);
   let compiled: Compiled;
   try {
     const skops = decodeSkops(await readFile(file));
     compiled = await compileModel(skops.root, options.engineThreads ?? availableParallelism());
   } catch (error) {
     const why = error instanceof NotNative ? error.message : `cannot read ${file}: ${messageOf(error)}`;
-    throw new MlbatchError(
-      "E_MODEL_LOAD",
-      `model ${uri} (scikit-learn ${flavor.sklearnVersion ?? "?"}): ${why}`,
-      {
-        cause: error,
-      },
-    );
+    throw new MlbatchError("E_MODEL_LOAD", `model ${uri} (${library}): ${why}`, {
+      cause: error,
+    });
   }
   try {
     const names = featureNames(uri, compiled, mlmodel, options.featureColumns, tableColumns);
