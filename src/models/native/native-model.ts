@@ -29,7 +29,7 @@ export interface NativePlan {
   readonly classes: number;
   /**
    * The categories of features trained from pandas category columns, by feature: a string input there is
-   * fed as its position in the list (NaN when it is not in it, as pandas' `set_categories` makes it).
+   * fed as its position in the list (see `categoryCodes`).
    */
   readonly categories?: readonly (readonly (string | number)[] | undefined)[] | undefined;
 }
@@ -149,12 +149,16 @@ export class NativeModel implements Model {
   }
 }
 
-/** A string column as category codes: its position in the model's list, NaN for null or unknown. */
+/**
+ * A string column as category codes: its position in the model's list; NaN for null (a missing value);
+ * for a value the training never saw, a code no split lists (as XGBoost's re-coding gives it: it goes
+ * where unlisted categories go, which LightGBM sends where it sends NaN).
+ */
 function categoryCodes(values: readonly (string | null)[], codes: ReadonlyMap<string, number>): Float64Array {
   const out = new Float64Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    out[i] = v === null || v === undefined ? Number.NaN : (codes.get(v) ?? Number.NaN);
+    out[i] = v === null || v === undefined ? Number.NaN : (codes.get(v) ?? codes.size);
   }
   return out;
 }

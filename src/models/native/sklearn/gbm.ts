@@ -107,7 +107,7 @@ function feature(
   const data = new Float64Array(col.length);
   for (let i = 0; i < col.length; i++) {
     const v = col[i] as string | null | undefined;
-    data[i] = v === null || v === undefined ? Number.NaN : (codes.get(v) ?? Number.NaN);
+    data[i] = v === null || v === undefined ? Number.NaN : (codes.get(v) ?? codes.size);
   }
   return { name: "", type: "float64", data };
 }

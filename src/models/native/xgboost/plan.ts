@@ -45,5 +45,6 @@ export async function xgboostPlan(uri: string, mlmodel: MLmodel): Promise<Native
     returns,
     labelType: link === "argmax" ? "int32" : "int64",
     classes,
+    categories: model.categories,
   };
 }

@@ -16,6 +16,11 @@ export interface XgboostModel {
   readonly nFeatures: number;
   /** The booster's `feature_names`, when it was trained on named columns. */
   readonly featureNames: readonly string[] | undefined;
+  /**
+   * The training categories of features trained from pandas category columns of strings, by feature
+   * (XGBoost 3.1+ keeps them, `cats`): a category's position is the code the trees split on.
+   */
+  readonly categories: readonly (readonly string[] | undefined)[] | undefined;
   /** `[major, minor, patch]` of the XGBoost that wrote the file. */
   readonly version: readonly number[];
 }
@@ -136,6 +141,7 @@ export function readXgboost(uri: string, file: string, bytes: Uint8Array, sklear
     base,
     nFeatures,
     featureNames: names.length > 0 ? names : undefined,
+    categories: categoriesOf(obj(model.cats), nFeatures),
     version: Array.from(version),
   };
 }
@@ -256,6 +262,30 @@ function parseJson(text: string): UbjValue {
 }
 
 /** `base_score`: "5E-1" (XGBoost < 3.1) or "[5E-1]" / "[a,b,c]" (3.1 and later). */
+/**
+ * The string categories of each feature from XGBoost's `cats` (3.1+): `enc[f]` holds feature f's
+ * categories as UTF-8 bytes (`values`) cut at `offsets`; a numeric or non-categorical feature has no
+ * offsets. Undefined when no feature has string categories.
+ */
+function categoriesOf(cats: Obj, nFeatures: number): (readonly string[] | undefined)[] | undefined {
+  const enc = list(cats.enc);
+  if (enc.length === 0) return undefined;
+  const decoder = new TextDecoder();
+  let any = false;
+  const out = Array.from({ length: nFeatures }, (_, f): readonly string[] | undefined => {
+    const e = obj(enc[f]);
+    const offsets = nums(e.offsets);
+    if (offsets.length < 2) return undefined;
+    const bytes = Uint8Array.from(nums(e.values) as ArrayLike<number>);
+    const names: string[] = [];
+    for (let i = 0; i + 1 < offsets.length; i++)
+      names.push(decoder.decode(bytes.subarray(offsets[i]!, offsets[i + 1]!)));
+    any = true;
+    return names;
+  });
+  return any ? out : undefined;
+}
+
 function parseBase(value: UbjValue | undefined): number[] {
   if (value === undefined || value === null) return [];
   const text = String(value)
