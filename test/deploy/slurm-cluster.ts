@@ -3,7 +3,7 @@
  * with apt-get when missing, as root), a slurm.conf, a munge key and every state, spool and log file in
  * one temporary folder, free ports, and the daemons in the foreground as children of the test process.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -147,7 +147,10 @@ export class SlurmCluster {
     await waitFor(
       `node ${this.node} idle in sinfo`,
       60,
-      () => this.command("sinfo", ["-h", "-n", this.node, "-o", "%T"], false).trim() === "idle",
+      () => {
+        this.checkAlive();
+        return this.command("sinfo", ["-h", "-n", this.node, "-o", "%T"], false).trim() === "idle";
+      },
       () => this.logs(),
     );
   }
@@ -197,6 +200,16 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
     const child = spawn(program, args, { env: this.env, stdio: ["ignore", log, log] });
     child.on("error", () => undefined);
     this.daemons.set(name, child);
+  }
+
+  /** Throws, with the logs, when a daemon has exited. */
+  checkAlive(): void {
+    for (const [name, child] of this.daemons) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        const how = child.exitCode !== null ? `exit ${child.exitCode}` : child.signalCode;
+        throw new Error(`${name} stopped (${how}). Daemon logs:\n${this.logs()}`);
+      }
+    }
   }
 
   /** Runs a Slurm command against this cluster; its stdout, or throws with its stderr (when `check`). */
@@ -283,9 +296,4 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
     const daemons = [...this.daemons.values()].flatMap((c) => (c.pid === undefined ? [] : [c.pid]));
     return [...new Set([...daemons.filter(alive), ...this.processes()])];
   }
-}
-
-/** Runs a program to completion (throws on a non-zero exit), for the test's own steps. */
-export function run(program: string, args: string[], env?: NodeJS.ProcessEnv): string {
-  return execFileSync(program, args, { encoding: "utf8", env: env ?? process.env });
 }
