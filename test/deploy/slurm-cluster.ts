@@ -186,7 +186,7 @@ SelectTypeParameters=CR_CPU
 ReturnToService=2
 JobRequeue=1
 MailProg=/bin/true
-KillWait=5
+KillWait=30
 MinJobAge=600
 NodeName=${this.node} NodeAddr=127.0.0.1 NodeHostname=${hostname()} CPUs=${this.cpus} State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP

@@ -1,7 +1,8 @@
 /**
  * deploy/slurm/mlbatch.sbatch on a real one-node Slurm cluster (slurm-cluster.ts): a 4-task array job
- * over 3,476,000 rows, then the same with one task's mlbatch killed (SIGKILL) mid-way and requeued,
- * each checked against a single (unsharded) run row for row. Slurm and munge are installed with apt-get
+ * over 3,476,000 rows, then the same with one task's mlbatch killed (SIGKILL) mid-way and requeued, and
+ * with the node failing under the running tasks (requeued by Slurm itself), each checked against a single
+ * (unsharded) run row for row. Slurm and munge are installed with apt-get
  * when missing (CI: root on a fresh Debian 12 machine).
  */
 import { spawnSync } from "node:child_process";
@@ -154,13 +155,19 @@ function expectPlannedOnce(output: string, manifest: Manifest, logs: string[], r
   }
 }
 
-/** Exactly one task committed and notified the outputs' shape. */
-function expectOneCommit(logs: string[]): void {
+/**
+ * Exactly one task committed and notified the outputs' shape; `interrupted` attempts were stopped by
+ * Slurm's SIGTERM and notified that (a SIGKILLed one cannot notify anything).
+ */
+function expectOneCommit(logs: string[], interrupted = 0): void {
   expect(count(logs, /\[Inference\] Committed /)).toBe(1);
   expect(count(logs, /\[Slurm\] Inference Job \(shard \d\/4\) Finished: Outputs Shape: \(3476000, 2\)/)).toBe(
     1,
   );
-  expect(count(logs, /Failed:/)).toBe(0);
+  expect(
+    count(logs, /\[Slurm\] Inference Job \(shard \d\/4\) Failed: \[E_INTERRUPTED\] interrupted by SIGTERM/),
+  ).toBe(interrupted);
+  expect(count(logs, /Failed:/)).toBe(interrupted);
 }
 
 beforeAll(async () => {
@@ -287,6 +294,62 @@ describe("deploy/slurm/mlbatch.sbatch on a one-node Slurm cluster", () => {
     expectPlannedOnce(output, manifest, logs, TASKS + 1);
     console.info(
       `[slurm] ${ROWS} rows: the ${TASKS}-task array with task ${victim} killed and requeued took ` +
+        `${seconds.toFixed(1)} s, the single run ${singleSeconds.toFixed(1)} s`,
+    );
+  }, 200_000);
+
+  it("given a 4-task array, when the node fails mid-way, then Slurm requeues the running tasks itself (--requeue) and the output equals the single run", async () => {
+    onTestFailed(() => {
+      process.stderr.write(`${slurm().logs()}\n`);
+    });
+    const output = join(dir, "node-failure", "predictions");
+    const staging = join(dir, "node-failure", ".predictions.shards");
+    const start = performance.now();
+    const job = submit(config("node-failure", output));
+    const { node } = slurm();
+
+    // Once a running task has written a part, the node is marked DOWN, as slurmctld does when a node
+    // stops answering: the jobs on it are killed and, with --requeue, put back in the queue.
+    let running: number[] = [];
+    await until("a task running with a part written", 120, () => {
+      const parts = existsSync(staging)
+        ? readdirSync(staging).filter((name) => name.startsWith("part-"))
+        : [];
+      running = [...tasks(job)].filter(([, t]) => t.state === "RUNNING").map(([id]) => id);
+      return parts.length > 0 && running.length > 0;
+    });
+    slurm().command("scontrol", ["update", `NodeName=${node}`, "State=DOWN", "Reason=mlbatch-test"]);
+    await until(`tasks ${running} requeued by Slurm`, 60, () =>
+      running.every((id) => (tasks(job).get(id)?.restarts ?? 0) >= 1),
+    );
+    // The node comes back when slurmd registers again (ReturnToService=2); the requeued tasks are let
+    // start at once rather than after Slurm's hold.
+    await until(`node ${node} back`, 60, () => {
+      const state = slurm().command("sinfo", ["-h", "-n", node, "-o", "%T"], false).trim();
+      if (state.startsWith("down"))
+        slurm().command("scontrol", ["update", `NodeName=${node}`, "State=RESUME"], false);
+      return !state.startsWith("down");
+    });
+    for (const id of running)
+      slurm().command("scontrol", ["update", `JobId=${job}_${id}`, "StartTime=now"], false);
+    const seconds = await finished(job, start);
+
+    for (const [task, state] of tasks(job)) {
+      const restarts = running.includes(task) ? 1 : 0;
+      expect(state, `task ${task}: ${taskLog(job, task)}`).toEqual({
+        state: "COMPLETED",
+        exitCode: "0:0",
+        restarts,
+      });
+    }
+    const logs = logsOf(job);
+    for (const id of running) expect(logs[id]).toContain(`task ${id} (shard ${id}/4), attempt 2`);
+    expect(count(logs, /Resume: \d+ units already have valid parts/)).toBeGreaterThanOrEqual(1);
+    expectOneCommit(logs, running.length);
+    const manifest = await expectCommittedEqualsSingle(output);
+    expectPlannedOnce(output, manifest, logs, TASKS + running.length);
+    console.info(
+      `[slurm] ${ROWS} rows: the ${TASKS}-task array with the node failed under tasks ${running} took ` +
         `${seconds.toFixed(1)} s, the single run ${singleSeconds.toFixed(1)} s`,
     );
   }, 200_000);
