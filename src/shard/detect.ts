@@ -128,9 +128,26 @@ function fromEnvironment(
       throw new MlbatchError("E_CONFIG", `environment variable ${name}="${text}" is not a whole number.`);
     }
     let value = Number(text);
-    // Slurm arrays may start at any number (--array=1-8): count from the first.
-    if (name === "SLURM_ARRAY_TASK_ID") value -= Number(env.SLURM_ARRAY_TASK_MIN ?? 0);
+    if (name === "SLURM_ARRAY_TASK_ID") value = slurmIndex(value, env);
     return { name, value };
   }
   return undefined;
+}
+
+/**
+ * A Slurm task's shard index: arrays may start at any number (--array=1-8), so count from the first; the
+ * ids must be contiguous, or a step (--array=0-14:2) or gaps (--array=0,2,5) would leave shards unrun.
+ */
+function slurmIndex(id: number, env: Readonly<Record<string, string | undefined>>): number {
+  const min = Number(env.SLURM_ARRAY_TASK_MIN ?? 0);
+  const { SLURM_ARRAY_TASK_MAX: max, SLURM_ARRAY_TASK_COUNT: count } = env;
+  if (max !== undefined && count !== undefined && Number(max) - min + 1 !== Number(count)) {
+    throw new MlbatchError(
+      "E_CONFIG",
+      `the Slurm array's task ids are not contiguous (${count} tasks from ${min} to ${max}): mlbatch runs ` +
+        `shard SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, so submit with --array=${min}-${min + Number(count) - 1} ` +
+        "(a throttle such as %4 is fine; no step, no gaps).",
+    );
+  }
+  return id - min;
 }
