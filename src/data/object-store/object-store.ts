@@ -38,6 +38,8 @@ export interface HeadedObject extends ObjectInfo {
 export interface PutOptions {
   /** Create only: refused (`"exists"`) when an object is there (`If-None-Match: *`). */
   readonly ifNoneMatch?: boolean | undefined;
+  /** Replace only this version (`If-Match: <etag>`): refused (`"exists"`) when another is there. */
+  readonly ifMatch?: string | undefined;
   /** User metadata (`x-amz-meta-<name>`: ASCII names and values). */
   readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
@@ -215,7 +217,8 @@ export class ObjectStore {
    * multipart upload completed only once every part is in (aborted on any failure): readers see the old
    * object or the whole new one, never part of it.
    *
-   * @returns `"created"`, or `"exists"` when `ifNoneMatch` was asked and an object was there (unchanged)
+   * @returns `"created"`, or `"exists"` when the condition failed (`ifNoneMatch`: an object was there;
+   *   `ifMatch`, one request only: another version, or none, was there); the store is then unchanged
    * @throws MlbatchError `E_AUTH`, `E_WRITE`; nothing is then left on the store
    */
   async putFile(uri: string, file: string, options: PutOptions = {}): Promise<"created" | "exists"> {
@@ -293,12 +296,14 @@ export class ObjectStore {
           ContentLength: body.length,
           ContentMD5: createHash("md5").update(body).digest("base64"),
           ...(options.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+          ...(options.ifMatch === undefined ? {} : { IfMatch: `"${options.ifMatch}"` }),
           ...(options.metadata === undefined ? {} : { Metadata: { ...options.metadata } }),
         }),
       );
       return "created";
     } catch (error) {
-      if (options.ifNoneMatch && isPreconditionFailed(error)) return "exists";
+      const conditional = options.ifNoneMatch || options.ifMatch !== undefined;
+      if (conditional && (isPreconditionFailed(error) || isNotFound(error))) return "exists";
       throw objectStoreError(uri, "write", error, this.settings);
     }
   }

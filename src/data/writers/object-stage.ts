@@ -21,7 +21,8 @@ const UPLOAD_PREFIX = "mlbatch-upload";
 
 /**
  * What is at an `s3://` output: an object (`file`), a prefix with mlbatch's `_SUCCESS` marker
- * (`mlbatch-folder`), a prefix with other objects (`foreign-folder`), or nothing.
+ * (`mlbatch-folder`), a prefix with other objects (`foreign-folder`), or nothing (also: only the
+ * plan and parts of a sharded run not committed yet).
  *
  * @throws MlbatchError `E_AUTH`, `E_WRITE`
  */
@@ -32,8 +33,14 @@ export async function existingObject(uri: string): Promise<Existing> {
   const prefix = objectUri({ bucket, key: folderPrefix(key) });
   const marker = await store.getText(childUri(prefix, MARKER), "write");
   if (marker !== undefined && markerFormat(marker.text)?.startsWith("mlbatch-")) return "mlbatch-folder";
-  return (await store.list(prefix)).length === 0 ? "none" : "foreign-folder";
+  const objects = await store.list(prefix);
+  // What an uncommitted sharded run leaves (its plan, parts under a plan's id) is no output yet.
+  const start = prefix.length;
+  return objects.every((o) => SHARD_STAGING.test(o.uri.slice(start))) ? "none" : "foreign-folder";
 }
+
+/** The objects of a sharded run before its commit (shard/layout.ts): `_plan.json`, `plan-<id>/part-<unit>.parquet`. */
+const SHARD_STAGING = /^(_plan\.json|plan-[0-9a-f]+\/part-\d+\.parquet)$/;
 
 /**
  * Refuses early what {@link stageObject} would refuse at its end (see `checkTarget` in atomic.ts).
