@@ -47,7 +47,10 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts moto on 127.0.0.1 and creates `buckets`. */
-export async function startMoto(buckets: readonly string[] = ["data"]): Promise<Moto> {
+export async function startMoto(
+  buckets: readonly string[] = ["data"],
+  variables: Record<string, string> = {},
+): Promise<Moto> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
@@ -55,6 +58,7 @@ export async function startMoto(buckets: readonly string[] = ["data"]): Promise<
     ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
     {
       stdio: "ignore",
+      env: { ...process.env, ...variables },
     },
   );
   const deadline = Date.now() + 30_000;

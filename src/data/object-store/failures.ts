@@ -65,7 +65,7 @@ export function objectStoreError(
     return new MlbatchError(
       "E_AUTH",
       `${verb} "${uri}": the object store refused the credentials (${why}). Check AWS_ACCESS_KEY_ID / ` +
-        "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, the role) and the bucket's policy; nothing was written.",
+        `AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, the role) and the bucket's policy${access === "write" ? "; nothing was written" : ""}.`,
       { cause: error },
     );
   }
@@ -78,9 +78,10 @@ export function objectStoreError(
     settings.endpoint === undefined
       ? "For an S3-compatible store, set AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL) to its URL."
       : `The endpoint is ${settings.endpoint} (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL): check that it answers.`;
+  const tries = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
   return new MlbatchError(
     code,
-    `${verb} "${uri}" (${why}) after ${settings.maxAttempts} tries. ${where} ` +
+    `${verb} "${uri}" (${why}) after ${tries} ${tries === 1 ? "try" : "tries"}. ${where} ` +
       (access === "write" ? "Nothing was written; run again." : "Run again when the store answers."),
     { cause: error },
   );
