@@ -148,6 +148,40 @@ describe("the bikes job on S3", () => {
     expect(readFileSync(out, "utf8").split("\n")[0]).toBe("instant,season,prediction");
   });
 
+  it("given max_rows_per_file and an s3:// prefix, when written twice (overwrite), then the marker lists whole parts and the old ones are gone", async () => {
+    const uri = "s3://data/parts";
+    const write = () =>
+      run(
+        `inputs: {path: 's3://data/in/inputs_test.parquet'}, outputs: {path: '${uri}', max_rows_per_file: 1000, mode: overwrite}`,
+      );
+    const once = write();
+    expect(once.code, once.stderr).toBe(0);
+    const first = JSON.parse((await moto.store.getText(`${uri}/_SUCCESS`))!.text) as {
+      files: string[];
+      rows: number;
+    };
+    expect(first.rows).toBe(3476);
+    expect(first.files).toHaveLength(4);
+    expect(write().code).toBe(0);
+    const second = JSON.parse((await moto.store.getText(`${uri}/_SUCCESS`))!.text) as { files: string[] };
+    const keys = (await moto.store.list(`${uri}/`)).map((o) => o.uri.slice(uri.length + 1));
+    expect(keys.sort()).toEqual(["_SUCCESS", ...second.files].sort());
+    expect(second.files.some((f) => first.files.includes(f))).toBe(false);
+    const files: string[] = [];
+    for (const [i, file] of second.files.entries())
+      files.push(`'${await fetched(`${uri}/${file}`, `part-${i}.parquet`)}'`);
+    const [row] = await query(
+      `SELECT count(*)::INT AS n, count(*) FILTER (a.prediction IS DISTINCT FROM b.prediction OR a.instant IS DISTINCT FROM b.instant)::INT AS other
+       FROM read_parquet([${files.join(", ")}]) a POSITIONAL JOIN '${local}' b`,
+    );
+    expect(row).toEqual({ n: 3476, other: 0 });
+    // A folder output is refused where one object is, and the other way round.
+    const refused = run(
+      `inputs: {path: 's3://data/in/inputs_test.parquet'}, outputs: {path: '${uri}', mode: overwrite}`,
+    );
+    expect(reportedError(refused.stderr)).toMatch(/E_WRITE.*it is a folder/);
+  });
+
   it("given an s3:// output inside the s3:// input folder, when run, then it is refused before any work", () => {
     const done = run(
       "inputs: {path: 's3://data/hive/'}, outputs: {path: 's3://data/hive/season=9/p.parquet'}",

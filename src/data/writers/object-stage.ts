@@ -7,6 +7,7 @@
  * (`<path>/<run>/part-00000.parquet`) and is published by its `_SUCCESS` marker, written last; in mode
  * `overwrite` the parts of the output it replaces are then deleted.
  */
+import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -117,8 +118,9 @@ async function uploadFile(temp: string, uri: string, mode: WriteMode, what: stri
 async function uploadFolder(temp: string, uri: string, mode: WriteMode, rows: number, what: string) {
   const store = ObjectStore.fromEnvironment();
   const marker = childUri(uri, MARKER);
+  refuseUnless(uri, await existingObject(uri), "folder", mode, what);
   const previous = await store.getText(marker, "write");
-  const run = `run-${new Date().toISOString().replace(/[-:.]/g, "")}-${basename(temp).length}${process.pid}`;
+  const run = `run-${new Date().toISOString().replace(/[-:.]/g, "")}-${randomBytes(4).toString("hex")}`;
   const names = (await readdir(temp)).sort();
   const files = names.map((name) => `${run}/${name}`);
   const uploaded: string[] = [];
@@ -129,13 +131,9 @@ async function uploadFolder(temp: string, uri: string, mode: WriteMode, rows: nu
       uploaded.push(target);
     }
     const text = `${JSON.stringify({ format: "mlbatch-parts/1", rows, files }, null, 2)}\n`;
-    if (mode === "error") {
-      if ((await store.putText(marker, text, { ifNoneMatch: true })) === "exists")
-        throw existsError(uri, what);
-    } else {
-      refuseUnless(uri, await existingObject(uri), "folder", mode, what);
-      await store.putText(marker, text);
-    }
+    // The marker replaces only the one read before: another run's, written meanwhile, is refused.
+    const condition = previous === undefined ? { ifNoneMatch: true } : { ifMatch: previous.etag };
+    if ((await store.putText(marker, text, condition)) === "exists") throw existsError(uri, what);
   } catch (error) {
     await store.delete(uploaded).catch(() => undefined);
     throw error;
