@@ -5,7 +5,7 @@
  * so objects are streamed by the SDK into the database's scratch folder (docs/object-stores.md: why, and
  * the disk and memory this takes), keeping their keys, so that Hive folders (`day=1/`) read as columns.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { MlbatchError } from "../../errors.js";
 import type { Database } from "../database.js";
@@ -123,6 +123,20 @@ export function localFile(db: Database, file: string): Promise<string> {
     copies.set(key, copy);
   }
   return copy;
+}
+
+/**
+ * Removes the local copy of `file` (an `s3://` object) this database made, if any: a caller that has
+ * read what it needs of a file (its row groups, its row count) keeps the spool to one file at a time.
+ */
+export async function releaseLocalFile(db: Database, file: string): Promise<void> {
+  if (!isObjectUri(file)) return;
+  const key = `${db.scratch()}\n${file}`;
+  const copy = copies.get(key);
+  if (copy === undefined) return;
+  copies.delete(key);
+  const path = await copy.catch(() => undefined);
+  if (path !== undefined) await rm(path, { force: true });
 }
 
 function fail(path: string, reason: string): never {
