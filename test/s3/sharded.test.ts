@@ -219,4 +219,19 @@ describe("sharded runs on S3", () => {
     const fresh = await expectCommittedEqualsSingle(prefix);
     expect(fresh.plan_id).not.toBe(old.plan_id);
   }, 240_000);
+
+  it("given every part uploaded and no manifest, when three commits race, then exactly one writes _SUCCESS and all see it", async () => {
+    const prefix = "s3://data/twins";
+    const conf = config("twins", "s3://data/inputs/*/*.parquet", prefix);
+    for (const i of [0, 1]) expect(cli(["run", conf, "--shard", `${i}/2`], { env: moto.env }).code).toBe(0);
+    const committed = await expectCommittedEqualsSingle(prefix);
+    await moto.store.delete([`${prefix}/_SUCCESS`]);
+    const commits = [0, 1, 2].map(() => start(["commit", conf]));
+    const exits = await Promise.all(commits.map((c) => c.exit));
+    for (const exit of exits) expect(exit.code, exit.stderr).toBe(0);
+    const winners = exits.filter((exit) => exit.stderr.includes(`Committed ${prefix}: 11 parts, 17379 rows`));
+    expect(winners).toHaveLength(1);
+    const manifest = await expectCommittedEqualsSingle(prefix);
+    expect(manifest.plan_id).toBe(committed.plan_id);
+  }, 240_000);
 });

@@ -1,0 +1,104 @@
+/**
+ * The object store's pure parts: URIs, the environment's settings (endpoint, path-style addressing,
+ * attempts, timeout) and DuckDB's glob syntax over keys; and the two-committer race of a conditional put.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { globBase, globPattern } from "../../src/data/object-store/glob.js";
+import { objectStoreSettings } from "../../src/data/object-store/settings.js";
+import { childUri, isObjectUri, parseObjectUri } from "../../src/data/object-store/uri.js";
+import { failure } from "../helpers.js";
+import { type Moto, startMoto, useEnv } from "./moto.js";
+
+describe("s3:// URIs", () => {
+  it("given URIs, then bucket and key are split, and anything else is refused as E_CONFIG", async () => {
+    expect(parseObjectUri("s3://data/in/day=1/a.parquet")).toEqual({
+      bucket: "data",
+      key: "in/day=1/a.parquet",
+    });
+    expect(parseObjectUri("s3://data")).toEqual({ bucket: "data", key: "" });
+    expect(childUri("s3://data/out/", "_SUCCESS")).toBe("s3://data/out/_SUCCESS");
+    expect(isObjectUri("data/s3://x")).toBe(false);
+    expect((await failure(Promise.resolve().then(() => parseObjectUri("s3:///key")))).code).toBe("E_CONFIG");
+  });
+});
+
+describe("object store settings", () => {
+  it("given a custom endpoint, then path-style addressing is on unless AWS_S3_FORCE_PATH_STYLE says otherwise", () => {
+    expect(objectStoreSettings({ AWS_ENDPOINT_URL: "http://minio:9000" })).toEqual({
+      endpoint: "http://minio:9000",
+      region: "us-east-1",
+      forcePathStyle: true,
+      timeout: 60,
+      maxAttempts: 5,
+    });
+    expect(
+      objectStoreSettings({ AWS_ENDPOINT_URL: "http://a", AWS_ENDPOINT_URL_S3: "http://b" }).endpoint,
+    ).toBe("http://b");
+    expect(
+      objectStoreSettings({ AWS_ENDPOINT_URL: "http://a", AWS_S3_FORCE_PATH_STYLE: "false" }).forcePathStyle,
+    ).toBe(false);
+    expect(objectStoreSettings({}).forcePathStyle).toBe(false);
+    expect(objectStoreSettings({ AWS_S3_FORCE_PATH_STYLE: "true" }).forcePathStyle).toBe(true);
+    expect(
+      objectStoreSettings({
+        AWS_DEFAULT_REGION: "eu-west-3",
+        AWS_MAX_ATTEMPTS: "2",
+        MLBATCH_S3_TIMEOUT: "5",
+      }),
+    ).toMatchObject({
+      region: "eu-west-3",
+      maxAttempts: 2,
+      timeout: 5,
+    });
+    expect(objectStoreSettings({ AWS_MAX_ATTEMPTS: "zero", MLBATCH_S3_TIMEOUT: "-1" })).toMatchObject({
+      maxAttempts: 5,
+      timeout: 60,
+    });
+  });
+});
+
+describe("globs over keys", () => {
+  it("given DuckDB's glob syntax, then keys match within a name, across folders with **, and in classes", () => {
+    expect(globBase("in/day=*/part-*.parquet")).toBe("in");
+    expect(globBase("*.parquet")).toBe("");
+    const pattern = globPattern("in/day=*/part-?.parquet");
+    expect(pattern.test("in/day=1/part-0.parquet")).toBe(true);
+    expect(pattern.test("in/day=1/x/part-0.parquet")).toBe(false);
+    expect(globPattern("in/**/*.csv").test("in/a/b/c.csv")).toBe(true);
+    expect(globPattern("in/[!a]*.csv").test("in/b.csv")).toBe(true);
+    expect(globPattern("in/[!a]*.csv").test("in/a.csv")).toBe(false);
+    expect(globPattern("in/a+b.csv").test("in/aab.csv")).toBe(false);
+  });
+});
+
+describe("conditional puts on moto", () => {
+  let moto: Moto;
+  let restore: () => void;
+  beforeAll(async () => {
+    moto = await startMoto(["data"]);
+    restore = useEnv(moto.env);
+  }, 60_000);
+  afterAll(async () => {
+    restore?.();
+    await moto?.stop();
+  });
+
+  it("given 8 writers creating one key at once with If-None-Match, then exactly one wins and its text stays", async () => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        moto.store.putText("s3://data/race/_SUCCESS", `writer ${i}\n`, { ifNoneMatch: true }),
+      ),
+    );
+    expect(outcomes.filter((o) => o === "created")).toHaveLength(1);
+    const winner = outcomes.indexOf("created");
+    expect((await moto.store.getText("s3://data/race/_SUCCESS"))?.text).toBe(`writer ${winner}\n`);
+  });
+
+  it("given an If-Match on a tag that is no longer the object's, then the put is refused and the object unchanged", async () => {
+    await moto.store.putText("s3://data/match/m", "one");
+    const first = await moto.store.getText("s3://data/match/m");
+    await moto.store.putText("s3://data/match/m", "two");
+    expect(await moto.store.putText("s3://data/match/m", "three", { ifMatch: first!.etag })).toBe("exists");
+    expect((await moto.store.getText("s3://data/match/m"))?.text).toBe("two");
+  });
+});
