@@ -2,11 +2,15 @@
  * The object store's pure parts: URIs, the environment's settings (endpoint, path-style addressing,
  * attempts, timeout) and DuckDB's glob syntax over keys; and the two-committer race of a conditional put.
  */
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Database } from "../../src/data/database.js";
 import { globBase, globPattern } from "../../src/data/object-store/glob.js";
 import { objectStoreSettings } from "../../src/data/object-store/settings.js";
 import { childUri, isObjectUri, parseObjectUri } from "../../src/data/object-store/uri.js";
-import { failure } from "../helpers.js";
+import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
+import { failure, query, removeDir, tempDir } from "../helpers.js";
 import { type Moto, startMoto, useEnv } from "./moto.js";
 
 describe("s3:// URIs", () => {
@@ -71,16 +75,19 @@ describe("globs over keys", () => {
   });
 });
 
-describe("conditional puts on moto", () => {
+describe("conditional puts and ranged reads on moto", () => {
   let moto: Moto;
   let restore: () => void;
+  let dir: string;
   beforeAll(async () => {
     moto = await startMoto(["data"]);
     restore = useEnv(moto.env);
+    dir = tempDir("mlbatch-s3-store-");
   }, 60_000);
   afterAll(async () => {
     restore?.();
     await moto?.stop();
+    removeDir(dir);
   });
 
   it("given 8 writers creating one key at once with If-None-Match, then exactly one wins and its text stays", async () => {
@@ -92,6 +99,41 @@ describe("conditional puts on moto", () => {
     expect(outcomes.filter((o) => o === "created")).toHaveLength(1);
     const winner = outcomes.indexOf("created");
     expect((await moto.store.getText("s3://data/race/_SUCCESS"))?.text).toBe(`writer ${winner}\n`);
+  });
+
+  it("given a Parquet object of many row groups, when one row group is opened, then only it and the footer are fetched, and its rows are the file's", async () => {
+    const file = join(dir, "groups.parquet");
+    await query(
+      `COPY (SELECT i, random() AS x, md5(i::VARCHAR) AS s FROM range(1000000) t(i)) TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 100000)`,
+    );
+    await moto.store.putFile("s3://data/groups/g.parquet", file);
+    const size = statSync(file).size;
+    const db = await Database.create();
+    try {
+      const reader = new ParquetReader({ path: "s3://data/groups/g.parquet" });
+      const cut = await reader.cut(db);
+      const units = cut.files[0]!.units;
+      expect(units.length).toBeGreaterThanOrEqual(10);
+      const unit = units[3]!;
+      const source = await reader.openUnit(db, unit, false);
+      const [got] = await db.rows(
+        `SELECT count(*)::INT AS n, sum(i)::BIGINT AS ids, string_agg(s, '' ORDER BY i) AS s FROM ${source.query()}`,
+      );
+      const [want] = await query(
+        `SELECT count(*)::INT AS n, sum(i)::BIGINT AS ids, string_agg(s, '' ORDER BY i) AS s FROM (SELECT * FROM '${file}' LIMIT ${unit.rows} OFFSET ${unit.firstRow})`,
+      );
+      expect(got).toEqual(want);
+      // The sparse stand-in holds the footer and one row group of ten: its blocks, not the file's size.
+      const copies = readdirSync(join(db.scratch(), "row-groups", "3"), { recursive: true })
+        .map((name) => join(db.scratch(), "row-groups", "3", String(name)))
+        .filter((path) => statSync(path).isFile());
+      expect(copies).toHaveLength(1);
+      const copy = statSync(copies[0]!);
+      expect(copy.size).toBe(size);
+      expect(copy.blocks * 512).toBeLessThan(size / 4);
+    } finally {
+      db.close();
+    }
   });
 
   it("given an If-Match on a tag that is no longer the object's, then the put is refused and the object unchanged", async () => {

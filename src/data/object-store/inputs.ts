@@ -5,10 +5,11 @@
  * so objects are streamed by the SDK into the database's scratch folder (docs/object-stores.md: why, and
  * the disk and memory this takes), keeping their keys, so that Hive folders (`day=1/`) read as columns.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, open, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { MlbatchError } from "../../errors.js";
 import type { Database } from "../database.js";
+import { quotedString } from "../sql.js";
 import { globBase, globPattern, isGlob } from "./glob.js";
 import { ObjectStore } from "./object-store.js";
 import { childUri, folderPrefix, isObjectUri, objectUri, parseObjectUri } from "./uri.js";
@@ -123,6 +124,72 @@ export function localFile(db: Database, file: string): Promise<string> {
     copies.set(key, copy);
   }
   return copy;
+}
+
+/**
+ * A local stand-in for one row group of a Parquet object, or (`rowGroup` null) for its footer alone: a
+ * sparse file of the object's size holding only the magic, the footer and that row group's column
+ * chunks, read with ranged requests of the object's current version. DuckDB reads the row group (its
+ * rows selected by `file_row_number`, which it pushes down to row groups) and the file's metadata from
+ * it; the disk holds what was fetched, not the file. A local path is itself.
+ *
+ * @throws MlbatchError `E_READ`, `E_AUTH`
+ */
+export function localParquetPart(db: Database, file: string, rowGroup: number | null): Promise<string> {
+  if (!isObjectUri(file)) return Promise.resolve(file);
+  const folder = db.scratch();
+  const key = `${folder}\n${file}\n${rowGroup}`;
+  let copy = copies.get(key);
+  if (copy === undefined) {
+    const { bucket, key: objectKey } = parseObjectUri(file);
+    const target = join(folder, "row-groups", String(rowGroup ?? "footer"), bucket, objectKey);
+    copy = sparseCopy(db, file, target, rowGroup).then(() => target);
+    copy.catch(() => copies.delete(key));
+    copies.set(key, copy);
+  }
+  return copy;
+}
+
+/** The magic, the footer and the row group's column chunks of a Parquet object, at their offsets. */
+async function sparseCopy(db: Database, uri: string, target: string, rowGroup: number | null): Promise<void> {
+  const store = ObjectStore.fromEnvironment();
+  const object = await store.head(uri);
+  if (object === undefined) fail(uri, "there is no such object");
+  const { size, etag } = object;
+  if (size < 12) fail(uri, `it is ${size} bytes long, too short for Parquet`);
+  await mkdir(dirname(target), { recursive: true });
+  const handle = await open(target, "w");
+  try {
+    await handle.truncate(size);
+    const put = async (start: number, end: number) =>
+      handle.write(await store.readRange(uri, start, end, etag), 0, end - start, start);
+    await put(0, 4);
+    const tail = await store.readRange(uri, size - 8, size, etag);
+    const footer = tail.readUInt32LE(0);
+    if (tail.subarray(4).toString("latin1") !== "PAR1" || footer + 12 > size) {
+      fail(uri, "not a Parquet file (no PAR1 footer)");
+    }
+    await put(size - 8 - footer, size);
+    if (rowGroup === null) return;
+    await handle.sync();
+    // A column chunk starts at its dictionary page, if any (0 or none: at its first data page).
+    const first = "least(coalesce(nullif(dictionary_page_offset, 0), data_page_offset), data_page_offset)";
+    const chunks = await db.rows(
+      `SELECT min(${first})::BIGINT AS start, max(${first} + total_compressed_size)::BIGINT AS end ` +
+        `FROM parquet_metadata(${quotedString(target)}) WHERE row_group_id = ${rowGroup}`,
+    );
+    const start = Number(chunks[0]?.start);
+    const end = Number(chunks[0]?.end);
+    if (!Number.isFinite(start) || !Number.isFinite(end) || end > size) {
+      fail(uri, `its footer has no row group ${rowGroup}`);
+    }
+    if (end > start) await put(start, end);
+  } catch (error) {
+    await handle.close();
+    await rm(target, { force: true });
+    throw error;
+  }
+  await handle.close();
 }
 
 /**

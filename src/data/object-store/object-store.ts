@@ -190,6 +190,35 @@ export class ObjectStore {
   }
 
   /**
+   * Bytes `[start, end)` of the object, of the version `etag` only (`If-Match`): the footer or a row
+   * group of a Parquet file, without the rest.
+   *
+   * @throws MlbatchError `E_AUTH`, `E_READ` (also when the object changed, or came short)
+   */
+  async readRange(uri: string, start: number, end: number, etag: string): Promise<Buffer> {
+    const location = parseObjectUri(uri);
+    const { GetObjectCommand } = await loadSdk();
+    const answer = await this.call(uri, "read", (s3) =>
+      s3.send(
+        new GetObjectCommand({
+          Bucket: location.bucket,
+          Key: location.key,
+          Range: `bytes=${start}-${end - 1}`,
+          IfMatch: `"${etag}"`,
+        }),
+      ),
+    );
+    const bytes = Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
+    if (bytes.length !== end - start) {
+      throw new MlbatchError(
+        "E_READ",
+        `cannot read "${uri}": bytes ${start}-${end - 1} came ${bytes.length} bytes long. Run again.`,
+      );
+    }
+    return bytes;
+  }
+
+  /**
    * The object's text and tag, or undefined when there is none.
    *
    * @throws MlbatchError `E_AUTH`, `E_READ`

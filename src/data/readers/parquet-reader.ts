@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { Database } from "../database.js";
-import { localFile, localFiles } from "../object-store/inputs.js";
+import { localFiles, localParquetPart } from "../object-store/inputs.js";
 import { configOf, type OptionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
@@ -73,7 +73,7 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
     const hive = this.hive(folder);
     const options = `file_row_number = true${hive === undefined ? "" : `, hive_partitioning = ${hive}`}`;
     const from =
-      `(SELECT * EXCLUDE (file_row_number) FROM read_parquet(${fileList([await localFile(db, unit.file)])}, ${options}) ` +
+      `(SELECT * EXCLUDE (file_row_number) FROM read_parquet(${fileList([await localParquetPart(db, unit.file, unit.rowGroup)])}, ${options}) ` +
       `WHERE file_row_number >= ${unit.firstRow} AND file_row_number < ${unit.firstRow + unit.rows})`;
     return openTable(db, from, {
       path: `${unit.file} rows ${unit.firstRow}..`,
@@ -87,7 +87,7 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
     try {
       rows = await db.rows(
         "SELECT row_group_id, any_value(row_group_num_rows)::BIGINT AS rows " +
-          `FROM parquet_metadata(${quotedString(await localFile(db, file))}) GROUP BY row_group_id ORDER BY row_group_id`,
+          `FROM parquet_metadata(${quotedString(await localParquetPart(db, file, null))}) GROUP BY row_group_id ORDER BY row_group_id`,
       );
     } catch (error) {
       throw new MlbatchError(
