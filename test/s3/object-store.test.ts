@@ -9,6 +9,7 @@ import { Database } from "../../src/data/database.js";
 import { globBase, globPattern } from "../../src/data/object-store/glob.js";
 import { objectStoreSettings } from "../../src/data/object-store/settings.js";
 import { childUri, isObjectUri, parseObjectUri } from "../../src/data/object-store/uri.js";
+import { checkOutputsApart } from "../../src/data/overlap.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import { failure, query, removeDir, tempDir } from "../helpers.js";
 import { type Moto, startMoto, useEnv } from "./moto.js";
@@ -72,6 +73,23 @@ describe("globs over keys", () => {
     expect(globPattern("in/[!a]*.csv").test("in/b.csv")).toBe(true);
     expect(globPattern("in/[!a]*.csv").test("in/a.csv")).toBe(false);
     expect(globPattern("in/a+b.csv").test("in/aab.csv")).toBe(false);
+  });
+});
+
+describe("outputs apart from s3:// inputs", () => {
+  const refused = async (input: string, output: string) =>
+    (await failure(checkOutputsApart(input, [{ key: "outputs.path", path: output }]))).message;
+
+  it("given an output in, at or around an s3:// input, then it is refused; elsewhere, or local, it is not", async () => {
+    expect(await refused("s3://d/in/*.parquet", "s3://d/in/p.parquet")).toMatch(/is inside the input/);
+    expect(await refused("s3://d/in/", "s3://d/in/day=1/p.parquet")).toMatch(/is inside the input/);
+    expect(await refused("s3://d/in/a.parquet", "s3://d/in/a.parquet")).toMatch(/is the input/);
+    expect(await refused("s3://d/in/a.parquet", "s3://d/")).toMatch(/holds the input/);
+    await checkOutputsApart("s3://d/in/*.parquet", [
+      { key: "outputs.path", path: "s3://d/out/p.parquet" },
+      { key: "validation.report", path: "s3:/d/in/p.parquet" },
+      { key: "report", path: "s3://other/in/p.parquet" },
+    ]);
   });
 });
 
