@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { duckdb } from "../packages.js";
@@ -17,6 +17,8 @@ interface Shared {
   readonly forget: () => void;
   readonly connections: Set<DuckDBConnection>;
   interrupted: boolean;
+  /** The folder of local copies of remote inputs, once made (see {@link Database.scratch}). */
+  scratch?: { readonly path: string; readonly forget: () => void };
 }
 
 /**
@@ -77,6 +79,21 @@ export class Database {
     return new Database(this.shared, await this.connect(), false);
   }
 
+  /**
+   * A folder of this database's own (shared with its forks) for local copies of remote inputs, made on
+   * first use and removed, with all it holds, when the database closes: a copy lives as long as the
+   * queries that read it.
+   */
+  scratch(): string {
+    if (this.shared.scratch === undefined) {
+      sweepDeadOwned(tmpdir(), SCRATCH_PREFIX);
+      const path = ownedFolder(tmpdir(), SCRATCH_PREFIX);
+      mkdirSync(path, { recursive: true });
+      this.shared.scratch = { path, forget: track(path) };
+    }
+    return this.shared.scratch.path;
+  }
+
   /** Runs a statement and discards its result. */
   async run(sql: string): Promise<void> {
     this.checkInterrupted();
@@ -102,6 +119,11 @@ export class Database {
     instance.closeSync();
     rmSync(spill, { recursive: true, force: true });
     forget();
+    const { scratch } = this.shared;
+    if (scratch !== undefined) {
+      rmSync(scratch.path, { recursive: true, force: true });
+      scratch.forget();
+    }
   }
 
   /**
@@ -119,3 +141,4 @@ export class Database {
 }
 
 const SPILL_PREFIX = "mlbatch-duckdb";
+const SCRATCH_PREFIX = "mlbatch-spool";

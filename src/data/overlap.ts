@@ -6,6 +6,8 @@
 import { realpath } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { MlbatchError } from "../errors.js";
+import { globPattern } from "./object-store/glob.js";
+import { isObjectUri, parseObjectUri } from "./object-store/uri.js";
 
 /** Something the job writes, as its config names it. */
 export interface OutputPath {
@@ -18,9 +20,11 @@ export interface OutputPath {
 }
 
 const GLOB = /[*?[]/;
+/** Where `s3://` URIs are placed to compare them (no local path starts with a NUL). */
+const OBJECT_ROOT = "/\0s3";
 
 /**
- * Refuses outputs that are the input, lie inside it (an input folder, or a name the input glob matches),
+ * Refuses outputs that are the input (local paths and `s3://` URIs alike), lie inside it (an input folder, or a name the input glob matches),
  * or hold it (a folder the input is in), and two outputs at one place.
  *
  * @param input - `inputs.path`: a file, a folder or a glob
@@ -72,8 +76,15 @@ export async function checkOutputsApart(input: string, outputs: readonly OutputP
   }
 }
 
-/** The real path of `path`, or of its nearest existing folder joined with the rest. */
+/**
+ * The real path of `path`, or of its nearest existing folder joined with the rest. An `s3://` URI is
+ * compared as its bucket and key, under a root no local path has: a local path never overlaps an object.
+ */
 async function real(path: string): Promise<string> {
+  if (isObjectUri(path)) {
+    const { bucket, key } = parseObjectUri(path);
+    return join(OBJECT_ROOT, bucket, key);
+  }
   const absolute = resolve(path);
   try {
     return await realpath(absolute);
@@ -94,23 +105,4 @@ function globBase(glob: string): string {
   const parts = glob.split("/");
   const first = parts.findIndex((part) => GLOB.test(part));
   return parts.slice(0, first).join("/") || ".";
-}
-
-/** DuckDB's glob syntax as a regular expression: `*` and `?` within a name, `**` across folders. */
-function globPattern(glob: string): RegExp {
-  let source = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === "*" && glob[i + 1] === "*") {
-      source += ".*";
-      i++;
-    } else if (c === "*") source += "[^/]*";
-    else if (c === "?") source += "[^/]";
-    else if (c === "[") {
-      const end = glob.indexOf("]", i);
-      source += end < 0 ? "\\[" : glob.slice(i, end + 1).replace("[!", "[^");
-      if (end >= 0) i = end;
-    } else source += c.replace(/[.+^${}()|\\]/g, "\\$&");
-  }
-  return new RegExp(`^${source}$`);
 }

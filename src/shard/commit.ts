@@ -12,43 +12,20 @@ import { isMlbatchError, MlbatchError, messageOf } from "../errors.js";
 import { parseScratch, scratchPath } from "../scratch.js";
 import { createExclusive } from "./exclusive.js";
 import { PLAN, type ShardLayout, TEMP_PREFIX } from "./layout.js";
+import type { CommitOutcome, Manifest } from "./manifest.js";
+import { clearObjectStaging, commitObjects, readObjectManifest } from "./object-shards.js";
 import { checkPart, fileSha256 } from "./parts.js";
 import type { Plan } from "./plan.js";
 
-/** The manifest of a committed output (`_SUCCESS`): what was predicted, by which model, from what. */
-export interface Manifest {
-  readonly format: "mlbatch-manifest/1";
-  readonly plan_id: string;
-  readonly committed_at: string;
-  readonly config_hash: string;
-  readonly model: Plan["model"];
-  readonly inputs: Plan["inputs"];
-  readonly id_columns: readonly string[];
-  /** The outputs' columns, as in every part. */
-  readonly columns: readonly string[];
-  /** The parts in unit order: reading them in this order gives the outputs in input order. */
-  readonly parts: readonly {
-    readonly unit: string;
-    readonly file: string;
-    readonly rows: number;
-    readonly dropped: number;
-    readonly bytes: number;
-    readonly sha256: string;
-  }[];
-  /** read = written + dropped, over all units. */
-  readonly rows: { readonly read: number; readonly written: number; readonly dropped: number };
-}
-
-/** What a commit found: committed (by this call or before), or the units still without a valid part. */
-export type CommitOutcome =
-  | { readonly status: "committed"; readonly manifest: Manifest; readonly byThisCall: boolean }
-  | { readonly status: "incomplete"; readonly missing: readonly Plan["units"][number][] };
+export type { CommitOutcome, Manifest };
 
 /**
  * The committed output's manifest when it belongs to the plan `planId`, else undefined.
  */
 export async function committedManifest(layout: ShardLayout, planId?: string): Promise<Manifest | undefined> {
-  const manifest = await readManifest(layout.manifest);
+  const manifest = layout.remote
+    ? await readObjectManifest(layout.manifest)
+    : await readManifest(layout.manifest);
   return manifest !== undefined && (planId === undefined || manifest.plan_id === planId)
     ? manifest
     : undefined;
@@ -71,6 +48,7 @@ export async function commitRun(
   plan: Plan,
   mode: "error" | "overwrite",
 ): Promise<CommitOutcome> {
+  if (layout.remote) return commitObjects(db, layout, plan, mode);
   // A twin committer may publish (move the staging folder, then link it) while this one checks the parts.
   const theirs = async (): Promise<CommitOutcome | undefined> => {
     const manifest = await twinPublished(layout, plan.plan_id);
@@ -129,7 +107,7 @@ async function checkedParts(
   const parts: Manifest["parts"][number][] = [];
   const missing: Plan["units"][number][] = [];
   for (const unit of plan.units) {
-    const path = layout.part(unit.id);
+    const path = layout.part(unit.id, plan.plan_id);
     const status = await checkPart(db, path, { planId: plan.plan_id, unit: unit.id, rows: unit.rows });
     if (!status.valid) {
       missing.push(unit);
@@ -165,7 +143,9 @@ async function freshManifest(
   const first =
     parts[0] === undefined
       ? []
-      : await db.rows(`DESCRIBE SELECT * FROM read_parquet(${quotedString(layout.part(parts[0].unit))})`);
+      : await db.rows(
+          `DESCRIBE SELECT * FROM read_parquet(${quotedString(layout.part(parts[0].unit, plan.plan_id))})`,
+        );
   return {
     format: "mlbatch-manifest/1",
     plan_id: plan.plan_id,
@@ -221,7 +201,8 @@ async function publish(layout: ShardLayout, planId: string, mode: "error" | "ove
  * folder, then the link): its finished parts are not lost, and the next commit publishes them.
  */
 export async function recoverStaging(layout: ShardLayout): Promise<void> {
-  if (await exists(layout.staging)) return;
+  // On an object store nothing is ever renamed: there is nothing to put back.
+  if (layout.remote || (await exists(layout.staging))) return;
   const folder = dirname(layout.output);
   const published = await readlink(layout.output).catch(() => undefined);
   for (const name of await readdir(folder).catch(() => [] as string[])) {
@@ -231,6 +212,15 @@ export async function recoverStaging(layout: ShardLayout): Promise<void> {
     await rename(join(folder, name), layout.staging).catch(() => undefined);
     return;
   }
+}
+
+/**
+ * Removes the staging of a plan about to be replaced: the staging folder; on an object store, the plan
+ * and the parts no committed manifest lists (the committed output stays until a new manifest replaces it).
+ */
+export async function clearStaging(layout: ShardLayout): Promise<void> {
+  if (layout.remote) await clearObjectStaging(layout);
+  else await rm(layout.staging, { recursive: true, force: true });
 }
 
 /** The manifest of this plan at the output, waiting up to 10 s for a twin committer to link it. */

@@ -3,6 +3,8 @@
  * see its file) with `link()`, which fails when the name exists and never shows a partial file.
  */
 import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { ObjectStore } from "../data/object-store/object-store.js";
+import { isObjectUri } from "../data/object-store/uri.js";
 import { MlbatchError, messageOf } from "../errors.js";
 
 /** Filesystems without hard links (some FUSE mounts) answer these: fall back to other calls. */
@@ -49,12 +51,16 @@ async function copyExclusive(temp: string, path: string): Promise<boolean> {
 }
 
 /**
- * Writes `text` to `path` only if nothing is there yet (through a temporary file beside it).
+ * Writes `text` to `path` only if nothing is there yet (through a temporary file beside it; an `s3://`
+ * object with a conditional put).
  *
  * @returns true when this call created the file, false when it existed
  * @throws MlbatchError `E_WRITE`
  */
 export async function createExclusive(path: string, temp: string, text: string): Promise<boolean> {
+  // An object store creates exclusively in one request (If-None-Match: *), no temporary file.
+  if (isObjectUri(path))
+    return (await ObjectStore.fromEnvironment().putText(path, text, { ifNoneMatch: true })) === "created";
   try {
     await writeFile(temp, text);
     const placed = await placeExclusive(temp, path);

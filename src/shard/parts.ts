@@ -7,29 +7,15 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import type { Database } from "../data/database.js";
+import { isObjectUri } from "../data/object-store/uri.js";
 import { quotedString } from "../data/sql.js";
 import type { RowProducer, Writer } from "../data/writers/writer.js";
 import { messageOf } from "../errors.js";
 import { placeExclusive, replaceWith } from "./exclusive.js";
+import type { PartExpectation, PartStatus } from "./manifest.js";
+import { checkObjectPart, writeObjectPart } from "./object-shards.js";
 
-/** What a part's footer says, when it is valid for its unit. */
-export interface PartStatus {
-  readonly valid: boolean;
-  /** Rows in the part. */
-  readonly rows: number;
-  /** Rows of the unit dropped as invalid (`on_invalid: drop`). */
-  readonly dropped: number;
-  /** Why it is not valid. */
-  readonly reason?: string;
-}
-
-/** The unit a part is expected to hold. */
-export interface PartExpectation {
-  readonly planId: string;
-  readonly unit: string;
-  /** The unit's input rows: rows in the part + rows dropped. */
-  readonly rows: number;
-}
+export type { PartExpectation, PartStatus };
 
 /**
  * Writes the rows `produce` appends as the part at `path` with the writer (Parquet), through `temp`
@@ -47,6 +33,7 @@ export async function writePart(
   target: { readonly path: string; readonly temp: string },
   stamp: PartExpectation & { readonly dropped: number },
 ): Promise<{ rows: number; placed: boolean }> {
+  if (isObjectUri(target.path)) return writeObjectPart(db, writer, produce, target, stamp);
   const { path, temp } = target;
   const metadata = {
     mlbatch_plan: stamp.planId,
@@ -70,6 +57,7 @@ export async function writePart(
  * the plan's and the unit's ids, and its rows plus the rows dropped are the unit's rows.
  */
 export async function checkPart(db: Database, path: string, expected: PartExpectation): Promise<PartStatus> {
+  if (isObjectUri(path)) return checkObjectPart(path, expected);
   let rows: number;
   let stamp: Map<string, string>;
   try {

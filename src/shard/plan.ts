@@ -5,6 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import * as z from "zod";
+import { ObjectStore } from "../data/object-store/object-store.js";
+import { isObjectUri } from "../data/object-store/uri.js";
 import { MlbatchError, messageOf } from "../errors.js";
 import { configHash } from "../report/config-hash.js";
 import { fileDigest } from "./units.js";
@@ -79,8 +81,13 @@ export function sealPlan(plan: Omit<Plan, "plan_id" | "created_at" | "format">):
 export async function readPlan(path: string): Promise<Plan | undefined> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    if (isObjectUri(path)) {
+      const found = await ObjectStore.fromEnvironment().getText(path);
+      if (found === undefined) return undefined;
+      text = found.text;
+    } else text = await readFile(path, "utf8");
   } catch (error) {
+    if (error instanceof MlbatchError) throw error;
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new MlbatchError("E_READ", `cannot read the plan "${path}": ${messageOf(error)}`, { cause: error });
   }

@@ -5,6 +5,8 @@
 import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import type { Database } from "../data/database.js";
+import { ObjectStore } from "../data/object-store/object-store.js";
+import { isObjectUri } from "../data/object-store/uri.js";
 import type { InputUnit, Reader } from "../data/readers/reader.js";
 import { MlbatchError, messageOf } from "../errors.js";
 
@@ -35,11 +37,13 @@ const EDGE_BYTES = 2 ** 20;
 /**
  * A cheap content digest of an input file: `sha256:` of the whole file up to 8 MiB; above, of its size,
  * first MiB and last MiB (`sha256-edges:`), which covers a Parquet file's footer (schema, row groups,
- * statistics). Modification times are left out, so copies of the same file have the same digest.
+ * statistics). Modification times are left out, so copies of the same file have the same digest. An
+ * `s3://` object's digest is its entity tag (`s3-etag:`), which changes with every upload of it.
  *
  * @throws MlbatchError `E_READ` when the file cannot be read
  */
 export async function fileDigest(path: string): Promise<{ bytes: number; digest: string }> {
+  if (isObjectUri(path)) return objectDigest(path);
   try {
     const { size } = await stat(path);
     const hash = createHash("sha256");
@@ -66,6 +70,15 @@ export async function fileDigest(path: string): Promise<{ bytes: number; digest:
       cause: error,
     });
   }
+}
+
+/** An object's size and entity tag, from its metadata alone. */
+async function objectDigest(uri: string): Promise<{ bytes: number; digest: string }> {
+  const object = await ObjectStore.fromEnvironment().head(uri);
+  if (object === undefined) {
+    throw new MlbatchError("E_READ", `cannot read input file "${uri}": there is no such object.`);
+  }
+  return { bytes: object.size, digest: `s3-etag:${object.etag}` };
 }
 
 /**

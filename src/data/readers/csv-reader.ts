@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
+import { localFiles } from "../object-store/inputs.js";
 import { configOf, type OptionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
@@ -78,7 +79,7 @@ export class CsvReader extends FileReader<CsvReaderConfig> {
       );
       settings.push(`types = {${types.join(", ")}}`);
     }
-    const { files } = found;
+    const files = await localFiles(db, found.files);
     const read = (paths: readonly string[], options: string) =>
       `read_csv(${fileList(paths)}, ${settings.join(", ")}${options})`;
     return openTable(db, read(files, hiveOption(found, o.hive_partitioning)), {

@@ -3,6 +3,7 @@
  * whole, unless the format has row groups) and open one of them.
  */
 import type { Database } from "../database.js";
+import { releaseLocalFile } from "../object-store/inputs.js";
 import { optionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { inputFiles } from "./files.js";
@@ -46,7 +47,11 @@ export abstract class FileReader<C extends FileReaderConfig = FileReaderConfig> 
   async cut(db: Database): Promise<InputCut> {
     const found = await inputFiles(db, this.path, this.extensions);
     const files = [];
-    for (const path of found.files) files.push({ path, units: await this.units(db, path, found.folder) });
+    for (const path of found.files) {
+      files.push({ path, units: await this.units(db, path, found.folder) });
+      // An object's local copy goes once it is cut: planning spools one input file at a time.
+      await releaseLocalFile(db, path);
+    }
     return { folder: found.folder, files };
   }
 

@@ -7,6 +7,8 @@ import { join } from "node:path";
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { Database } from "../database.js";
+import { objectInputFiles } from "../object-store/inputs.js";
+import { isObjectUri } from "../object-store/uri.js";
 import { Source, type SourceOptions } from "../source.js";
 import { identifierList, quotedString } from "../sql.js";
 
@@ -76,7 +78,7 @@ export interface InputFiles {
 const GLOB = /[*?[]/;
 
 /**
- * Resolves a reader's path: a glob to the files it matches, a folder to the files under it (at any depth)
+ * Resolves a reader's path (`s3://` ones in object-store/inputs.ts): a glob to the files it matches, a folder to the files under it (at any depth)
  * whose names end with one of `extensions` and do not start with `.` or `_`, a file to itself. Files are sorted by path (code-unit order),
  * so rows come in the same order on every run.
  *
@@ -87,6 +89,7 @@ export async function inputFiles(
   path: string,
   extensions: readonly string[],
 ): Promise<InputFiles> {
+  if (isObjectUri(path)) return objectInputFiles(path, extensions);
   if (GLOB.test(path)) {
     const rows = await db
       .rows(`SELECT file FROM glob(${quotedString(path)})`)

@@ -2,6 +2,7 @@ import * as z from "zod";
 import { MlbatchError } from "../../errors.js";
 import { CompressedFiles } from "../compressed-files.js";
 import type { Database } from "../database.js";
+import { localFiles } from "../object-store/inputs.js";
 import { configOf, type OptionsOf } from "../options.js";
 import { Source } from "../source.js";
 import { quotedString } from "../sql.js";
@@ -55,7 +56,7 @@ export class JsonLinesReader extends FileReader<JsonLinesReaderConfig> {
   async open(db: Database): Promise<Source> {
     const o = this.config;
     const found = await inputFiles(db, this.path, JSON_LINES_EXTENSIONS);
-    const { files } = found;
+    const files = await localFiles(db, found.files);
     // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.
     const compressed = CompressedFiles.check(files);
     const read = (settings: string) =>

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { Database } from "../database.js";
+import { localFiles, localParquetPart } from "../object-store/inputs.js";
 import { configOf, type OptionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
@@ -46,10 +47,11 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
     const found = await inputFiles(db, this.path, PARQUET_EXTENSIONS);
-    const from = `read_parquet(${fileList(found.files)}${hiveOption(found, this.config.hive_partitioning)})`;
+    const files = await localFiles(db, found.files);
+    const from = `read_parquet(${fileList(files)}${hiveOption(found, this.config.hive_partitioning)})`;
     let idColumns: string[];
     try {
-      idColumns = await pandasIndexColumns(db, found.files[0]!);
+      idColumns = await pandasIndexColumns(db, files[0]!);
     } catch (error) {
       throw new MlbatchError(
         "E_READ",
@@ -59,19 +61,19 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
       );
     }
     const { path, columns, limit } = this.config;
-    return openTable(db, from, { path, columns, limit, idColumns, files: found.files });
+    return openTable(db, from, { path, columns, limit, idColumns, files });
   }
 
   /**
    * Opens a row group's rows of its file, selected by `file_row_number` (which DuckDB pushes down to
    * the row groups), with the columns of the whole input.
    */
-  override openUnit(db: Database, unit: InputUnit, folder: boolean): Promise<Source> {
+  override async openUnit(db: Database, unit: InputUnit, folder: boolean): Promise<Source> {
     if (unit.rowGroup === null) return super.openUnit(db, unit, folder);
     const hive = this.hive(folder);
     const options = `file_row_number = true${hive === undefined ? "" : `, hive_partitioning = ${hive}`}`;
     const from =
-      `(SELECT * EXCLUDE (file_row_number) FROM read_parquet(${fileList([unit.file])}, ${options}) ` +
+      `(SELECT * EXCLUDE (file_row_number) FROM read_parquet(${fileList([await localParquetPart(db, unit.file, unit.rowGroup)])}, ${options}) ` +
       `WHERE file_row_number >= ${unit.firstRow} AND file_row_number < ${unit.firstRow + unit.rows})`;
     return openTable(db, from, {
       path: `${unit.file} rows ${unit.firstRow}..`,
@@ -85,7 +87,7 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
     try {
       rows = await db.rows(
         "SELECT row_group_id, any_value(row_group_num_rows)::BIGINT AS rows " +
-          `FROM parquet_metadata(${quotedString(file)}) GROUP BY row_group_id ORDER BY row_group_id`,
+          `FROM parquet_metadata(${quotedString(await localParquetPart(db, file, null))}) GROUP BY row_group_id ORDER BY row_group_id`,
       );
     } catch (error) {
       throw new MlbatchError(

@@ -1,33 +1,15 @@
 import { link, mkdir, readdir, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import * as z from "zod";
 import { MlbatchError, messageOf } from "../../errors.js";
 import { scratchPath, track } from "../../scratch.js";
+import { isObjectUri } from "../object-store/uri.js";
 import { sweepLeftovers } from "./leftovers.js";
+import { checkObjectTarget, stageObject } from "./object-stage.js";
+import { type OutputShape, type StagedOutput, WriteMode } from "./staged.js";
+
+export { type OutputShape, type StagedOutput, WriteMode };
+
 import { existing, existsError, MARKER, outputTarget, publishFolder, refuseUnless } from "./publish.js";
-
-/** What a writer does when its output already exists: refuse (`error`) or replace it (`overwrite`). */
-export const WriteMode = z.union([z.literal("error"), z.literal("overwrite")]);
-export type WriteMode = z.infer<typeof WriteMode>;
-
-/** What an output is: one file, or a folder of part files. */
-export type OutputShape = "file" | "folder";
-
-/** An output written under a temporary name beside its path: not visible until committed. */
-export interface StagedOutput {
-  /** Where the output goes. */
-  readonly path: string;
-  /** How many rows it holds. */
-  readonly rows: number;
-  /**
-   * Moves the output into place in one rename (readers never see part of it).
-   *
-   * @throws MlbatchError `E_WRITE` when the path exists and the mode is `error`; nothing is then changed
-   */
-  commit(): Promise<void>;
-  /** Removes the temporary output. */
-  discard(): Promise<void>;
-}
 
 /**
  * Refuses early, before any work, what the write would refuse at its end: an existing output in mode
@@ -37,6 +19,7 @@ export interface StagedOutput {
  * @throws MlbatchError `E_WRITE` naming the path and what to do
  */
 export async function checkTarget(path: string, mode: WriteMode, shape: OutputShape = "file"): Promise<void> {
+  if (isObjectUri(path)) return checkObjectTarget(path, mode, shape);
   const target = await outputTarget(path);
   refuseUnless(path, await existing(target), shape, mode);
 }
@@ -45,7 +28,8 @@ export async function checkTarget(path: string, mode: WriteMode, shape: OutputSh
  * Runs `produce(tempPath)`, which writes a file (or, for shape `folder`, fills the folder) at `tempPath`
  * beside `path` and returns its row count. A folder gets mlbatch's marker (`_SUCCESS`) when complete. On
  * failure (or discard) the temporary output is removed, and so are the folders made for it: nothing else
- * is changed. Leftovers of dead runs beside the output are swept first.
+ * is changed. Leftovers of dead runs beside the output are swept first. An `s3://` path is staged
+ * locally and uploaded on commit (object-stage.ts).
  *
  * @throws MlbatchError `E_WRITE`
  */
@@ -56,6 +40,7 @@ export async function stage(
   shape: OutputShape = "file",
   what = "outputs",
 ): Promise<StagedOutput> {
+  if (isObjectUri(path)) return stageObject(path, mode, produce, shape, what);
   const target = await outputTarget(path);
   refuseUnless(path, await existing(target), shape, mode, what);
   const temp = scratchPath(target, shape === "folder" ? "parts" : "tmp");

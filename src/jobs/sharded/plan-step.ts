@@ -3,13 +3,12 @@
  * alias resolves to pinned, the inputs listed, digested and cut into units) and written with an exclusive
  * create, so that shards planning at once all use the first plan written.
  */
-import { mkdir, rm } from "node:fs/promises";
 import type { Database } from "../../data/database.js";
 import { checkOutputsApart } from "../../data/overlap.js";
 import { checkTarget } from "../../data/writers/atomic.js";
 import { MlbatchError } from "../../errors.js";
 import { resolutionText } from "../../registry/request.js";
-import { type CommitOutcome, committedManifest, recoverStaging } from "../../shard/commit.js";
+import { type CommitOutcome, clearStaging, committedManifest, recoverStaging } from "../../shard/commit.js";
 import { createExclusive } from "../../shard/exclusive.js";
 import { type Plan, readPlan, sealPlan } from "../../shard/plan.js";
 import { listUnits } from "../../shard/units.js";
@@ -50,7 +49,7 @@ export async function obtainPlan(run: ShardRun, db: Database, replan: boolean): 
       );
     }
     ctx.logger.warn(`[Inference] Replacing the plan ${path}: the config, inputs or model version changed`);
-    await rm(layout.staging, { recursive: true, force: true });
+    await clearStaging(layout);
   }
   const manifest = await committedManifest(layout);
   if (manifest?.plan_id === made.plan_id) {
@@ -58,7 +57,7 @@ export async function obtainPlan(run: ShardRun, db: Database, replan: boolean): 
   }
   // Like every writer: an output it would refuse to replace (not of this plan) is refused before any work.
   await checkTarget(layout.output, settings.outputs.mode, "folder");
-  await mkdir(layout.staging, { recursive: true });
+  await layout.prepare();
   const created = await createExclusive(path, layout.temp("plan"), `${JSON.stringify(made, null, 2)}\n`);
   if (created) return { plan: made, created };
   const winner = await readPlan(path);

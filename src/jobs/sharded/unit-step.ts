@@ -52,7 +52,7 @@ export async function predictUnits(run: ShardRun, plan: Plan, units: readonly Un
     const left: Unit[] = [];
     for (const unit of units) {
       const expected = { planId: plan.plan_id, unit: unit.id, rows: unit.rows };
-      if (!(await checkPart(db, run.layout.part(unit.id), expected)).valid) left.push(unit);
+      if (!(await checkPart(db, run.layout.part(unit.id, plan.plan_id), expected)).valid) left.push(unit);
     }
     return left;
   });
@@ -169,7 +169,7 @@ async function writeUnit(
     constant: column === undefined ? undefined : { name: column, value: loaded.uri },
     predicted: (predicted) => reconcile(unit.rows, predicted, rejected, "dropped"),
   };
-  const part = layout.part(unit.id);
+  const part = layout.part(unit.id, plan.plan_id);
   const writes = await db.fork();
   try {
     const stamp = { planId: plan.plan_id, unit: unit.id, rows: unit.rows, dropped: rejected };

@@ -1,0 +1,121 @@
+// The bikes job on N rows from and to an S3 API server (moto on 127.0.0.1, started here) against from and
+// to local disk: wall time and peak RSS of the CLI (GNU time), and the most local disk the run's scratch
+// folders held (the spool of downloaded inputs and the staged output, sampled every 50 ms).
+// usage: node bench/s3.mjs [ROWS=1000000]   (needs a built dist/, /usr/bin/time, and .venv-mlflow with moto)
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { ObjectStore } from "../dist/data/object-store/object-store.js";
+import { objectStoreSettings } from "../dist/data/object-store/settings.js";
+
+const rows = Number(process.argv[2] ?? 1_000_000);
+const root = resolve(import.meta.dirname, "..");
+const dir = mkdtempSync(join(tmpdir(), "mlbatch-bench-s3-"));
+const python = process.env.MLBATCH_TEST_MLFLOW_PYTHON ?? join(root, ".venv-mlflow", "bin", "python");
+
+// N rows: the bikes test set repeated, ids renumbered.
+const input = join(dir, "inputs.parquet");
+const db = await (await DuckDBInstance.create(":memory:")).connect();
+const test = join(root, "examples", "bikes", "data", "inputs_test.parquet");
+await db.run(
+  `COPY (SELECT * EXCLUDE (instant), (row_number() OVER ())::BIGINT AS instant
+         FROM (SELECT t.* FROM range(${Math.ceil(rows / 3476)}) r, '${test}' t) LIMIT ${rows})
+   TO '${input}' (FORMAT parquet)`,
+);
+
+const port = await new Promise((done) => {
+  const server = createServer().listen(0, "127.0.0.1", () => {
+    const { port } = server.address();
+    server.close(() => done(port));
+  });
+});
+const endpoint = `http://127.0.0.1:${port}`;
+const moto = spawn(python, ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+const env = {
+  ...process.env,
+  AWS_ENDPOINT_URL: endpoint,
+  AWS_ACCESS_KEY_ID: "bench",
+  AWS_SECRET_ACCESS_KEY: "bench",
+  AWS_REGION: "us-east-1",
+};
+try {
+  for (let i = 0; ; i++) {
+    if (
+      await fetch(`${endpoint}/moto-api/`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    if (i > 300) throw new Error("moto did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  Object.assign(process.env, env);
+  const store = new ObjectStore(objectStoreSettings(env));
+  const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
+  const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true });
+  await client.send(new CreateBucketCommand({ Bucket: "bench" }));
+  client.destroy();
+  await store.putFile("s3://bench/in/inputs.parquet", input);
+
+  const run = async (name, inputs, outputs) => {
+    const args = ["-f", "%e %M", process.execPath, join(root, "bin", "mlbatch.js"), "run"];
+    args.push(join(root, "examples", "bikes", "confs", "inference.yaml"), "-e");
+    args.push(
+      `job: {inputs: {path: '${inputs}'}, outputs: {path: '${outputs}', mode: overwrite}, id_columns: [instant]}`,
+    );
+    let disk = 0;
+    const sampler = setInterval(() => {
+      disk = Math.max(disk, scratchBytes());
+    }, 50);
+    const child = spawn("/usr/bin/time", args, { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise((done) => child.on("close", done));
+    clearInterval(sampler);
+    if (code !== 0) throw new Error(`${name} failed:\n${stderr.slice(-2000)}`);
+    const [wall, rssKb] = stderr.trim().split("\n").at(-1).split(" ").map(Number);
+    return {
+      name,
+      rows,
+      wall_s: wall,
+      peak_rss_mb: Math.round(rssKb / 1024),
+      scratch_disk_mb: +(disk / 2 ** 20).toFixed(1),
+    };
+  };
+  const results = [];
+  results.push(await run("local disk", input, join(dir, "out.parquet")));
+  results.push(await run("S3 (moto)", "s3://bench/in/inputs.parquet", "s3://bench/out/predictions.parquet"));
+  const size = statSync(input).size;
+  for (const r of results) console.log(JSON.stringify({ ...r, input_mb: +(size / 2 ** 20).toFixed(1) }));
+  await store.close();
+} finally {
+  moto.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Bytes under the scratch folders mlbatch makes in TMPDIR for S3 (the spool and the uploads). */
+function scratchBytes() {
+  let total = 0;
+  const walk = (path) => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const full = join(path, entry.name);
+      try {
+        if (entry.isDirectory()) walk(full);
+        else total += statSync(full).size;
+      } catch {}
+    }
+  };
+  for (const name of readdirSync(tmpdir())) {
+    if (!/^mlbatch-(spool|upload)-/.test(name)) continue;
+    try {
+      walk(join(tmpdir(), name));
+    } catch {}
+  }
+  return total;
+}

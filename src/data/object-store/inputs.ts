@@ -1,0 +1,214 @@
+/**
+ * Inputs on an object store: an `s3://` path resolved to its objects (one object, a glob, a folder-like
+ * prefix, or the output of an mlbatch run, read as its `_SUCCESS` lists it), and local copies of them for
+ * DuckDB to read. DuckDB's own S3 support (httpfs) downloads itself at run time, which fails offline;
+ * so objects are streamed by the SDK into the database's scratch folder (docs/object-stores.md: why, and
+ * the disk and memory this takes), keeping their keys, so that Hive folders (`day=1/`) read as columns.
+ */
+import { mkdir, open, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { MlbatchError } from "../../errors.js";
+import type { Database } from "../database.js";
+import { quotedString } from "../sql.js";
+import { globBase, globPattern, isGlob } from "./glob.js";
+import { ObjectStore } from "./object-store.js";
+import { childUri, folderPrefix, isObjectUri, objectUri, parseObjectUri } from "./uri.js";
+
+/** The marker an mlbatch folder output holds, and the files it lists. */
+const MARKER = "_SUCCESS";
+/** Downloads at once. */
+const PARALLEL = 4;
+
+/** The objects an input path names, in read order, and whether the path is a folder. */
+export interface ObjectInputs {
+  readonly files: readonly string[];
+  readonly folder: boolean;
+}
+
+/**
+ * Resolves an `s3://` input path: a glob to the objects it matches, an object to itself, a prefix to
+ * the objects under it whose names end with one of `extensions` (none under a `.` or `_` name: side
+ * files, a writer's staging), or to the files its mlbatch `_SUCCESS` lists, in its order. Objects are
+ * sorted by key otherwise.
+ *
+ * @throws MlbatchError `E_READ` when nothing is there; `E_AUTH` for refused credentials
+ * @example
+ * ```ts
+ * await objectInputFiles("s3://data/events/day=*\/*.parquet", [".parquet"]);
+ * ```
+ */
+export async function objectInputFiles(path: string, extensions: readonly string[]): Promise<ObjectInputs> {
+  const store = ObjectStore.fromEnvironment();
+  const { bucket, key } = parseObjectUri(path);
+  if (isGlob(key)) {
+    const base = globBase(key);
+    const pattern = globPattern(key);
+    const objects = await store.list(objectUri({ bucket, key: base === "" ? "" : `${base}/` }));
+    const files = objects.filter((o) => pattern.test(o.key)).map((o) => o.uri);
+    if (files.length === 0) fail(path, "no object matches this glob");
+    return { files, folder: false };
+  }
+  if (key !== "" && !key.endsWith("/") && (await store.head(path)) !== undefined) {
+    return { files: [path], folder: false };
+  }
+  const prefix = folderPrefix(key);
+  const listed = await markedFiles(store, objectUri({ bucket, key: prefix }));
+  if (listed !== undefined) return { files: listed, folder: true };
+  const files = (await store.list(objectUri({ bucket, key: prefix })))
+    .filter(
+      (o) =>
+        !o.key
+          .slice(prefix.length)
+          .split("/")
+          .some((name) => /^[._]/.test(name)),
+    )
+    .filter((o) => extensions.some((ext) => o.key.toLowerCase().endsWith(ext)))
+    .map((o) => o.uri);
+  if (files.length === 0) {
+    fail(path, `there is no such object, and no ${extensions.join(" or ")} object under that prefix`);
+  }
+  return { files, folder: true };
+}
+
+/** The files an mlbatch `_SUCCESS` under the prefix lists (a writer's parts, a sharded run's), if any. */
+async function markedFiles(store: ObjectStore, prefix: string): Promise<string[] | undefined> {
+  const marker = await store.getText(childUri(prefix, MARKER));
+  if (marker === undefined) return undefined;
+  let parsed: { format?: unknown; files?: unknown; parts?: { file?: unknown }[] };
+  try {
+    parsed = JSON.parse(marker.text) as typeof parsed;
+  } catch {
+    return undefined;
+  }
+  if (parsed.format === "mlbatch-manifest/1" && Array.isArray(parsed.parts)) {
+    return parsed.parts.map((part) => childUri(prefix, String(part.file)));
+  }
+  if (parsed.format === "mlbatch-parts/1" && Array.isArray(parsed.files)) {
+    return parsed.files.map((file) => childUri(prefix, String(file)));
+  }
+  return undefined;
+}
+
+/**
+ * Local copies of the files, for DuckDB to read: an `s3://` object is downloaded (once per database) into
+ * the database's scratch folder under `<bucket>/<key>`; a local path is itself.
+ *
+ * @throws MlbatchError `E_READ`, `E_AUTH`
+ */
+export async function localFiles(db: Database, files: readonly string[]): Promise<string[]> {
+  const local = new Array<string>(files.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < files.length; i = next++) local[i] = await localFile(db, files[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, files.length) }, worker));
+  return local;
+}
+
+/** Copies made or being made, by scratch folder and URI (a database and its forks share a folder). */
+const copies = new Map<string, Promise<string>>();
+
+/** The local copy of one file (see {@link localFiles}). */
+export function localFile(db: Database, file: string): Promise<string> {
+  if (!isObjectUri(file)) return Promise.resolve(file);
+  const folder = db.scratch();
+  const key = `${folder}\n${file}`;
+  let copy = copies.get(key);
+  if (copy === undefined) {
+    const { bucket, key: objectKey } = parseObjectUri(file);
+    const target = join(folder, bucket, objectKey);
+    copy = mkdir(dirname(target), { recursive: true })
+      .then(() => ObjectStore.fromEnvironment().download(file, target))
+      .then(() => target);
+    copy.catch(() => copies.delete(key));
+    copies.set(key, copy);
+  }
+  return copy;
+}
+
+/**
+ * A local stand-in for one row group of a Parquet object, or (`rowGroup` null) for its footer alone: a
+ * sparse file of the object's size holding only the magic, the footer and that row group's column
+ * chunks, read with ranged requests of the object's current version. DuckDB reads the row group (its
+ * rows selected by `file_row_number`, which it pushes down to row groups) and the file's metadata from
+ * it; the disk holds what was fetched, not the file. A local path is itself.
+ *
+ * @throws MlbatchError `E_READ`, `E_AUTH`
+ */
+export function localParquetPart(db: Database, file: string, rowGroup: number | null): Promise<string> {
+  if (!isObjectUri(file)) return Promise.resolve(file);
+  const folder = db.scratch();
+  const key = `${folder}\n${file}\n${rowGroup}`;
+  let copy = copies.get(key);
+  if (copy === undefined) {
+    const { bucket, key: objectKey } = parseObjectUri(file);
+    const target = join(folder, "row-groups", String(rowGroup ?? "footer"), bucket, objectKey);
+    copy = sparseCopy(db, file, target, rowGroup).then(() => target);
+    copy.catch(() => copies.delete(key));
+    copies.set(key, copy);
+  }
+  return copy;
+}
+
+/** The magic, the footer and the row group's column chunks of a Parquet object, at their offsets. */
+async function sparseCopy(db: Database, uri: string, target: string, rowGroup: number | null): Promise<void> {
+  const store = ObjectStore.fromEnvironment();
+  const object = await store.head(uri);
+  if (object === undefined) fail(uri, "there is no such object");
+  const { size, etag } = object;
+  if (size < 12) fail(uri, `it is ${size} bytes long, too short for Parquet`);
+  await mkdir(dirname(target), { recursive: true });
+  const handle = await open(target, "w");
+  try {
+    await handle.truncate(size);
+    const put = async (start: number, end: number) =>
+      handle.write(await store.readRange(uri, start, end, etag), 0, end - start, start);
+    await put(0, 4);
+    const tail = await store.readRange(uri, size - 8, size, etag);
+    const footer = tail.readUInt32LE(0);
+    if (tail.subarray(4).toString("latin1") !== "PAR1" || footer + 12 > size) {
+      fail(uri, "not a Parquet file (no PAR1 footer)");
+    }
+    await put(size - 8 - footer, size);
+    if (rowGroup === null) return;
+    await handle.sync();
+    // A column chunk starts at its dictionary page, if any (0 or none: at its first data page).
+    const first = "least(coalesce(nullif(dictionary_page_offset, 0), data_page_offset), data_page_offset)";
+    const chunks = await db.rows(
+      `SELECT min(${first})::BIGINT AS start, max(${first} + total_compressed_size)::BIGINT AS end ` +
+        `FROM parquet_metadata(${quotedString(target)}) WHERE row_group_id = ${rowGroup}`,
+    );
+    const start = Number(chunks[0]?.start);
+    const end = Number(chunks[0]?.end);
+    if (!Number.isFinite(start) || !Number.isFinite(end) || end > size) {
+      fail(uri, `its footer has no row group ${rowGroup}`);
+    }
+    if (end > start) await put(start, end);
+  } catch (error) {
+    await handle.close();
+    await rm(target, { force: true });
+    throw error;
+  }
+  await handle.close();
+}
+
+/**
+ * Removes the local copy of `file` (an `s3://` object) this database made, if any: a caller that has
+ * read what it needs of a file (its row groups, its row count) keeps the spool to one file at a time.
+ */
+export async function releaseLocalFile(db: Database, file: string): Promise<void> {
+  if (!isObjectUri(file)) return;
+  const key = `${db.scratch()}\n${file}`;
+  const copy = copies.get(key);
+  if (copy === undefined) return;
+  copies.delete(key);
+  const path = await copy.catch(() => undefined);
+  if (path !== undefined) await rm(path, { force: true });
+}
+
+function fail(path: string, reason: string): never {
+  throw new MlbatchError(
+    "E_READ",
+    `cannot read inputs "${path}": ${reason}. Check inputs.path, and that the credentials may list the bucket.`,
+  );
+}
