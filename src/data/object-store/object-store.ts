@@ -14,6 +14,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { MlbatchError, messageOf } from "../../errors.js";
 import { retrying } from "../../http/retry.js";
 import { isNotFound, isPreconditionFailed, type ObjectAccess, objectStoreError } from "./failures.js";
+import { s3Sdk } from "./sdk.js";
 import { type ObjectStoreSettings, objectStoreSettings } from "./settings.js";
 import { type ObjectLocation, objectUri, parseObjectUri } from "./uri.js";
 
@@ -43,12 +44,6 @@ export interface PutOptions {
   /** User metadata (`x-amz-meta-<name>`: ASCII names and values). */
   readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
-
-let sdk: Promise<typeof import("@aws-sdk/client-s3")> | undefined;
-const loadSdk = () => {
-  sdk ??= import("@aws-sdk/client-s3");
-  return sdk;
-};
 
 /**
  * A client of one S3 API endpoint, configured from the environment (see {@link objectStoreSettings});
@@ -86,7 +81,7 @@ export class ObjectStore {
    */
   async list(uri: string): Promise<ObjectInfo[]> {
     const { bucket, key: prefix } = parseObjectUri(uri);
-    const { ListObjectsV2Command } = await loadSdk();
+    const { ListObjectsV2Command } = await s3Sdk();
     const objects: ObjectInfo[] = [];
     let token: string | undefined;
     do {
@@ -115,7 +110,7 @@ export class ObjectStore {
    */
   async head(uri: string, access: ObjectAccess = "read"): Promise<HeadedObject | undefined> {
     const location = parseObjectUri(uri);
-    const { HeadObjectCommand } = await loadSdk();
+    const { HeadObjectCommand } = await s3Sdk();
     try {
       const answer = await (await this.s3()).send(
         new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }),
@@ -136,7 +131,7 @@ export class ObjectStore {
    */
   async download(uri: string, target: string, etag?: string): Promise<number> {
     const location = parseObjectUri(uri);
-    const { GetObjectCommand } = await loadSdk();
+    const { GetObjectCommand } = await s3Sdk();
     const retries = { maxRetries: this.settings.maxAttempts - 1, backoff: BODY_BACKOFF };
     try {
       return await retrying(
@@ -197,7 +192,7 @@ export class ObjectStore {
    */
   async readRange(uri: string, start: number, end: number, etag: string): Promise<Buffer> {
     const location = parseObjectUri(uri);
-    const { GetObjectCommand } = await loadSdk();
+    const { GetObjectCommand } = await s3Sdk();
     const answer = await this.call(uri, "read", (s3) =>
       s3.send(
         new GetObjectCommand({
@@ -228,7 +223,7 @@ export class ObjectStore {
     access: ObjectAccess = "read",
   ): Promise<{ text: string; etag: string } | undefined> {
     const location = parseObjectUri(uri);
-    const { GetObjectCommand } = await loadSdk();
+    const { GetObjectCommand } = await s3Sdk();
     try {
       const answer = await (await this.s3()).send(
         new GetObjectCommand({ Bucket: location.bucket, Key: location.key }),
@@ -278,7 +273,7 @@ export class ObjectStore {
    * @throws MlbatchError `E_AUTH`, `E_WRITE`
    */
   async delete(uris: readonly string[]): Promise<void> {
-    const { DeleteObjectsCommand } = await loadSdk();
+    const { DeleteObjectsCommand } = await s3Sdk();
     const byBucket = new Map<string, string[]>();
     for (const uri of uris) {
       const { bucket, key } = parseObjectUri(uri);
@@ -315,7 +310,7 @@ export class ObjectStore {
 
   private async putBody(uri: string, body: Buffer, options: PutOptions): Promise<"created" | "exists"> {
     const { bucket, key } = parseObjectUri(uri);
-    const { PutObjectCommand } = await loadSdk();
+    const { PutObjectCommand } = await s3Sdk();
     try {
       await (await this.s3()).send(
         new PutObjectCommand({
@@ -344,8 +339,7 @@ export class ObjectStore {
     options: PutOptions,
   ): Promise<"created" | "exists"> {
     const { bucket, key } = parseObjectUri(uri);
-    const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand } =
-      await loadSdk();
+    const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand } = await s3Sdk();
     // Refused early, without uploading, when the object is already there; the completion checks again.
     if (options.ifNoneMatch && (await this.head(uri, "write")) !== undefined) return "exists";
     const created = await this.call(uri, "write", (s3) =>
@@ -408,7 +402,7 @@ export class ObjectStore {
 
   /** Aborts a multipart upload: its parts are deleted, nothing appears at the key. */
   private async abort(bucket: string, key: string, uploadId: string): Promise<void> {
-    const { AbortMultipartUploadCommand } = await loadSdk();
+    const { AbortMultipartUploadCommand } = await s3Sdk();
     await (await this.s3())
       .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }))
       .catch(() => undefined);
@@ -429,7 +423,7 @@ export class ObjectStore {
 
   private s3(): Promise<S3Client> {
     // Loaded on first use: the SDK takes a good part of a cold start, and most runs never use it.
-    this.client ??= loadSdk().then(({ S3Client }) => {
+    this.client ??= s3Sdk().then(({ S3Client }) => {
       const { endpoint, region, forcePathStyle, timeout, maxAttempts } = this.settings;
       return new S3Client({
         ...(endpoint === undefined ? {} : { endpoint }),

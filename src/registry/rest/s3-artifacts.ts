@@ -2,6 +2,7 @@ import { createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { s3Sdk } from "../../data/object-store/sdk.js";
 import { MlbatchError, messageOf } from "../../errors.js";
 import { retrying } from "../../http/retry.js";
 import type { Logger } from "../../log.js";
@@ -15,12 +16,6 @@ import { type ArtifactSource, type DownloadedFile, eachLimited, prepareTarget } 
 
 const PARALLEL_DOWNLOADS = 4;
 const TRUE = new Set(["true", "1", "yes", "on"]);
-
-let sdk: Promise<typeof import("@aws-sdk/client-s3")> | undefined;
-const loadSdk = () => {
-  sdk ??= import("@aws-sdk/client-s3");
-  return sdk;
-};
 
 /**
  * Model files on S3 or an S3-compatible store (`s3://bucket/prefix`), read with the AWS SDK v3 as MLflow
@@ -81,7 +76,7 @@ export class S3Artifacts implements ArtifactSource {
 
   private async s3(): Promise<S3Client> {
     // Loaded on first use: the SDK takes a good part of a cold start, and most models are not on S3.
-    const { S3Client } = await loadSdk();
+    const { S3Client } = await s3Sdk();
     const { env } = this;
     const endpoint = env.MLFLOW_S3_ENDPOINT_URL || undefined;
     const custom = endpoint ?? (env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined);
@@ -108,7 +103,7 @@ export class S3Artifacts implements ArtifactSource {
     let token: string | undefined;
     do {
       const page = await this.call(uri, () =>
-        loadSdk().then(async ({ ListObjectsV2Command }) =>
+        s3Sdk().then(async ({ ListObjectsV2Command }) =>
           (await this.s3()).send(
             new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
           ),
@@ -131,7 +126,7 @@ export class S3Artifacts implements ArtifactSource {
       mlflowRetries(this.policy),
       async () => {
         const answer = await this.call(uri, () =>
-          loadSdk().then(async ({ GetObjectCommand }) =>
+          s3Sdk().then(async ({ GetObjectCommand }) =>
             (await this.s3()).send(new GetObjectCommand({ Bucket: bucket, Key: key })),
           ),
         );
