@@ -113,7 +113,7 @@ export function compareProfiles(
     .sort(([, x], [, y]) => y.psi - x.psi)
     .map(([name]) => name);
   return {
-    reference: `${referenceName} (${reference.source})`,
+    reference: referenceName === reference.source ? referenceName : `${referenceName} (${reference.source})`,
     thresholds: { ...thresholds },
     columns,
     drifted,
