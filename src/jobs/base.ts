@@ -120,7 +120,8 @@ export abstract class Job<Locals> {
       }
       throw failure;
     } finally {
-      if (options.notify && (this.jobOptions.report !== undefined || this.jobOptions.mlflowRun)) {
+      const { report, reportHtml, mlflowRun } = this.jobOptions;
+      if (options.notify && (report !== undefined || reportHtml !== undefined || mlflowRun)) {
         await reportRun({
           title: this.title,
           facts: this.facts,

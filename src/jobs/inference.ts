@@ -1,15 +1,23 @@
+import type { Batch } from "../data/batch.js";
 import type { Database } from "../data/database.js";
 import type { ValidationReport } from "../data/validation-report.js";
 import type { StagedOutput } from "../data/writers/atomic.js";
+import { MlbatchError } from "../errors.js";
 import type { Model } from "../models/model.js";
 import type { ModelVersion } from "../registry/registry.js";
 import { configHash } from "../report/config-hash.js";
+import type { ValidationSummary } from "../report/sections.js";
 import { Job, type JobOptions, type JobServices, type RunOptions } from "./base.js";
+import { Comparison } from "./challenger/comparison.js";
+import { Distributions } from "./challenger/distributions.js";
+import { PairedModel } from "./challenger/paired-model.js";
 import { atStep } from "./context.js";
+import { type DriftOutcome, driftOf, driftText } from "./drift/step.js";
 import type { InferenceJobConfig } from "./inference-config.js";
 import { type PredictRun, predictInto } from "./predict.js";
 import { servicesFromConfig } from "./services.js";
 import { type InferenceSettings, inferenceSettings } from "./settings.js";
+import { challengerReport, type LoadedChallenger, loadChallenger } from "./steps/challenger.js";
 import { checkAndLoad } from "./steps/check.js";
 import { modelTable, openInputs } from "./steps/inputs.js";
 import { readModel, requestOf, resolveLogged } from "./steps/model.js";
@@ -62,6 +70,10 @@ interface Checked {
   readonly version: ModelVersion;
   readonly checked: CheckedInputs;
   readonly columns: string[];
+  /** The Challenger, when asked (then `model` is the pair of both). */
+  readonly challenger: LoadedChallenger | undefined;
+  /** The Champion's outputs. */
+  readonly championOutputs: readonly string[];
 }
 
 /**
@@ -103,6 +115,7 @@ export class InferenceJob extends Job<InferenceLocals> {
   static fromConfig(config: InferenceJobConfig, services: Partial<JobServices> = {}): InferenceJob {
     return new InferenceJob(servicesFromConfig(config, services), inferenceSettings(config), {
       report: config.report,
+      reportHtml: config.report_html,
       configHash: configHash(config),
       mlflowRun: config.mlflow_run,
     });
@@ -153,7 +166,9 @@ export class InferenceJob extends Job<InferenceLocals> {
   private async checked(db: Database): Promise<Checked> {
     const ctx = this.context;
     const { inputs, loader, validation } = this.settings;
-    await ctx.step("write", () => checkOutputs(this.settings, this.jobOptions.report));
+    await ctx.step("write", () =>
+      checkOutputs(this.settings, this.jobOptions.report, this.jobOptions.reportHtml),
+    );
     ctx.logger.info(`[Inference] Read inputs: ${inputs.path}`);
     ctx.facts.inputs = inputs.path;
     const opened = await openInputs(ctx, () => inputs.open(db), this.settings);
@@ -165,14 +180,20 @@ export class InferenceJob extends Job<InferenceLocals> {
     );
     const { source, table } = await modelTable(ctx, opened, resolved.mlmodel);
     const fed = { source, idColumns: opened.idColumns };
-    const { model, checked } = await checkAndLoad(ctx, db, {
+    const loaded = await checkAndLoad(ctx, db, {
       inputs: fed,
       resolved,
       table,
       loader,
       policy: validation,
     });
+    const { checked } = loaded;
+    ctx.facts.validation = validationFacts(checked.report);
+    let model = loaded.model;
+    const championOutputs = model.outputs.map((o) => o.name);
     try {
+      const challenger = await this.challenger(table, model);
+      if (challenger !== undefined) model = PairedModel.create(model, challenger.model);
       const columns = await ctx.step(
         "validate",
         async () => outputColumns(opened.idColumns, this.settings, model),
@@ -185,11 +206,33 @@ export class InferenceJob extends Job<InferenceLocals> {
         version: resolved.version,
         checked,
         columns,
+        challenger,
+        championOutputs,
       };
     } catch (error) {
       await model.close();
       throw error;
     }
+  }
+
+  /** Loads the Challenger when asked (closed, with the Champion, when it cannot be paired). */
+  private async challenger(table: readonly string[], champion: Model): Promise<LoadedChallenger | undefined> {
+    const asked = this.settings.challenger;
+    if (asked === undefined) return undefined;
+    const loaded = await loadChallenger(
+      this.context,
+      this.services.mlflow,
+      this.settings.loader,
+      asked,
+      table,
+    );
+    try {
+      PairedModel.create(champion, loaded.model);
+    } catch (error) {
+      await loaded.model.close();
+      throw atStep("load", error);
+    }
+    return loaded;
   }
 
   /** Predicts and writes the outputs (and the quarantine), commits them together, and notifies. */
@@ -199,9 +242,36 @@ export class InferenceJob extends Job<InferenceLocals> {
     const { model, checked } = run;
     ctx.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
     let predicted = 0;
-    const staged = await this.written(db, run, (rows) => {
-      predicted = rows;
-    });
+    const comparison = run.challenger && new Comparison(run.championOutputs);
+    const { drift, challenger } = this.settings;
+    const counted =
+      this.jobOptions.reportHtml !== undefined || drift !== undefined || challenger !== undefined
+        ? new Distributions(run.championOutputs)
+        : undefined;
+    const profiling = this.drifted(db, run);
+    const observe = observer(comparison, counted);
+    const staged = await this.written(db, run, (rows) => (predicted = rows), observe).catch(
+      async (error: unknown) => {
+        await profiling.catch(() => undefined);
+        throw error;
+      },
+    );
+    if (counted !== undefined) ctx.facts.predictions = counted.result();
+    try {
+      this.driftVerdict(await profiling);
+      if (comparison !== undefined && run.challenger !== undefined) {
+        const { source } = checked;
+        const { version } = run.challenger;
+        ctx.facts.challenger = await ctx.step(
+          "predict",
+          () => challengerReport(db, source, run.idColumns, version, comparison.result()),
+          "challenger",
+        );
+      }
+    } catch (error) {
+      await staged.discard().catch(() => undefined);
+      throw error;
+    }
     const { quarantine } = checked;
     const writer = validation.quarantine;
     const later =
@@ -214,7 +284,7 @@ export class InferenceJob extends Job<InferenceLocals> {
     ctx.facts.outputs = outputs.path;
     const shape = [rows, run.columns.length] as const;
     ctx.logger.info("[Inference] Notify with alerts");
-    await this.services.alerts.notify({ ...this.event("finished"), shape });
+    await this.services.alerts.notify({ ...this.event("finished"), shape, warning: ctx.facts.warning });
     return {
       inputs: { path: this.settings.inputs.path, columns: checked.source.columns.map((c) => c.name) },
       modelUri: run.asked,
@@ -233,10 +303,72 @@ export class InferenceJob extends Job<InferenceLocals> {
   }
 
   /**
+   * The inputs profiled and compared with the drift reference, when asked (step validate, timed as
+   * `drift`), on a connection of its own: it runs while the rows are predicted.
+   */
+  private async drifted(db: Database, run: Checked): Promise<DriftOutcome | undefined> {
+    const settings = this.settings.drift;
+    if (settings === undefined) return undefined;
+    const ctx = this.context;
+    const work = async () => {
+      const fork = await db.fork();
+      try {
+        return await driftOf(fork, {
+          settings,
+          source: run.checked.source,
+          features: run.model.inputs.map((f) => f.name),
+          report: this.jobOptions.report,
+        });
+      } finally {
+        fork.close();
+      }
+    };
+    const outcome = ctx.step("validate", work, "drift");
+    outcome.catch(() => undefined);
+    return outcome;
+  }
+
+  /**
+   * Records the drift found; warns of it, or fails the run with `on_drift: fail`.
+   *
+   * @throws MlbatchError `E_DRIFT` naming the drifted columns
+   */
+  private driftVerdict(outcome: DriftOutcome | undefined): void {
+    if (outcome === undefined) return;
+    const ctx = this.context;
+    const { profile, drift, skipped } = outcome;
+    ctx.facts.profile = profile;
+    if (skipped !== undefined) ctx.logger.warn(`[Inference] ${skipped}`);
+    if (drift === undefined) return;
+    ctx.facts.drift = drift;
+    const compared = Object.keys(drift.columns).length;
+    ctx.logger.info(
+      `[Inference] Drift against ${drift.reference}: ${drift.drifted.length} of ${compared} columns drifted`,
+    );
+    if (drift.drifted.length === 0) return;
+    const text = driftText(drift);
+    if (this.settings.drift?.onDrift === "fail") {
+      const error = new MlbatchError(
+        "E_DRIFT",
+        `${text}; nothing was written (drift.on_drift: fail). Check the inputs, or set drift.on_drift: warn.`,
+      );
+      error.step = "validate";
+      throw error;
+    }
+    ctx.logger.warn(`[Inference] ${text}`);
+    ctx.facts.warning = text;
+  }
+
+  /**
    * The outputs staged, their rows predicted into the writer as they come (on a connection of its own);
    * the counts reconciled and the write logged once every row is predicted.
    */
-  private async written(db: Database, run: Checked, counted: (rows: number) => void): Promise<StagedOutput> {
+  private async written(
+    db: Database,
+    run: Checked,
+    counted: (rows: number) => void,
+    observe: ((predictions: Batch) => void) | undefined,
+  ): Promise<StagedOutput> {
     const ctx = this.context;
     const { outputs, validation, passthrough, modelVersionColumn, batchSize } = this.settings;
     const { model, checked, idColumns } = run;
@@ -250,6 +382,7 @@ export class InferenceJob extends Job<InferenceLocals> {
       total: read - rejected,
       carried: [...idColumns, ...passthrough],
       constant: column === undefined ? undefined : { name: column, value: run.version.uri },
+      observe,
       predicted: (rows) => {
         counted(rows);
         const action = validation.onInvalid === "quarantine" ? "quarantined" : "dropped";
@@ -273,4 +406,31 @@ export class InferenceJob extends Job<InferenceLocals> {
       writes.close();
     }
   }
+}
+
+/** What sees each batch of predictions: the comparison and the distributions, when asked. */
+function observer(
+  comparison: Comparison | undefined,
+  distributions: Distributions | undefined,
+): ((predictions: Batch) => void) | undefined {
+  if (comparison === undefined && distributions === undefined) return undefined;
+  return (predictions) => {
+    comparison?.add(predictions);
+    distributions?.add(predictions);
+  };
+}
+
+/** The run report's `validation` section: the counts and each problem's figures, not its rows. */
+function validationFacts(report: ValidationReport): ValidationSummary {
+  return {
+    valid: report.valid,
+    rows: { ...report.rows },
+    problems: report.problems.map((p) => ({
+      column: p.column,
+      check: p.check,
+      origin: p.origin,
+      message: p.message,
+      count: p.count ?? null,
+    })),
+  };
 }

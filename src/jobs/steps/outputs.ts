@@ -15,6 +15,7 @@ export function outputPaths(
   settings: InferenceSettings,
   report: string | undefined,
   folder: boolean,
+  reportHtml?: string,
 ): OutputPath[] {
   const { outputs, validation } = settings;
   return [
@@ -26,6 +27,7 @@ export function outputPaths(
     },
     { key: "validation.report", path: validation.report },
     { key: "report", path: report },
+    { key: "report_html", path: reportHtml },
   ];
 }
 
@@ -35,9 +37,13 @@ export function outputPaths(
  *
  * @throws MlbatchError `E_CONFIG` for an output that is an input; `E_WRITE` for one the writer refuses
  */
-export async function checkOutputs(settings: InferenceSettings, report: string | undefined): Promise<void> {
+export async function checkOutputs(
+  settings: InferenceSettings,
+  report: string | undefined,
+  reportHtml?: string,
+): Promise<void> {
   const { inputs, outputs, validation } = settings;
-  await checkOutputsApart(inputs.path, outputPaths(settings, report, outputs.shape === "folder"));
+  await checkOutputsApart(inputs.path, outputPaths(settings, report, outputs.shape === "folder", reportHtml));
   await outputs.check();
   await validation.quarantine?.check();
 }
