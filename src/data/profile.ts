@@ -125,12 +125,15 @@ async function profilePass(
       const value = asDouble(c.name);
       select.push(`count(${value}) AS n${i}`);
       const edges = binned?.kind === "numeric" ? binned.histogram.edges : [];
+      // Exact quantiles hold every value of the column; a profile against a reference (every run's)
+      // takes t-digest's approximate ones, in bounded memory.
+      const quantile = request.reference === undefined ? "quantile_cont" : "approx_quantile";
       select.push(
         `min(${value}) AS lo${i}`,
         `max(${value}) AS hi${i}`,
         `avg(${value}) AS mean${i}`,
-        `quantile_cont(${value}, [${QUANTILES.join(", ")}]) AS q${i}`,
-        ...binCounts(value, edges).map((condition, b) => `count_if(${condition}) AS b${i}_${b}`),
+        `${quantile}(${value}, [${QUANTILES.join(", ")}]) AS q${i}`,
+        edges.length === 0 ? `NULL AS h${i}` : `histogram(${value}, ${doubleList(edges)}) AS h${i}`,
       );
       return { column: c, kind, edges, values: [] as string[] };
     }
@@ -148,6 +151,7 @@ async function profilePass(
     const counted = (bins: number) => Array.from({ length: bins }, (_, b) => Number(row[`b${i}_${b}`] ?? 0));
     if (plan.kind === "numeric") {
       const q = (row[`q${i}`] as (number | null)[] | null) ?? [];
+      const bins = plan.edges.length === 0 ? [count] : binsOf(row[`h${i}`], plan.edges);
       const numeric: NumericProfile = {
         kind: "numeric",
         count,
@@ -156,7 +160,7 @@ async function profilePass(
         max: numberOrNull(row[`hi${i}`]),
         mean: numberOrNull(row[`mean${i}`]),
         quantiles: Object.fromEntries(QUANTILES.map((p, k) => [String(p), numberOrNull(q[k])])),
-        histogram: { edges: plan.edges, counts: counted(plan.edges.length + 1) },
+        histogram: { edges: plan.edges, counts: bins },
       };
       profiled[plan.column.name] = numeric;
     } else {
@@ -175,15 +179,22 @@ async function profilePass(
   return { mlbatch_profile: 1, source: request.label, rows, columns: profiled };
 }
 
-/** The conditions of the bins `(-inf, e0]`, `(e0, e1]`, ..., `(e_last, +inf)` (NaN in none). */
-function binCounts(value: string, edges: readonly number[]): string[] {
-  if (edges.length === 0) return [`${value} IS NOT NULL`];
-  const literal = (e: number) => `CAST(${String(e)} AS DOUBLE)`;
-  return [
-    `${value} <= ${literal(edges[0]!)}`,
-    ...edges.slice(1).map((e, k) => `${value} > ${literal(edges[k]!)} AND ${value} <= ${literal(e)}`),
-    `${value} > ${literal(edges[edges.length - 1]!)}`,
-  ];
+/** The edges as a DuckDB list of doubles (each written so that it reads back as the same double). */
+function doubleList(edges: readonly number[]): string {
+  return `[${edges.map((e) => `CAST(${String(e)} AS DOUBLE)`).join(", ")}]::DOUBLE[]`;
+}
+
+/**
+ * DuckDB's `histogram(x, boundaries)` as bin counts, in order: its map gives each boundary the values
+ * `<=` it and above the one before, and `inf` those above the last (that key only when some are).
+ */
+function binsOf(map: unknown, edges: readonly number[]): number[] {
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const { key, value } of (map as { key: unknown; value: unknown }[] | null) ?? []) {
+    const at = edges.indexOf(Number(key));
+    counts[at < 0 ? edges.length : at] = Number(value);
+  }
+  return counts;
 }
 
 /** A numeric column as DOUBLE, NaN as null (a NaN has no place in a bin or a mean). */
