@@ -13,6 +13,7 @@ import { Distributions } from "./challenger/distributions.js";
 import { PairedModel } from "./challenger/paired-model.js";
 import { atStep } from "./context.js";
 import { type DriftOutcome, driftOf, driftText } from "./drift/step.js";
+import { type ProfileOptions, type TrainingProfile, trainingProfile } from "./drift/training-profile.js";
 import type { InferenceJobConfig } from "./inference-config.js";
 import { type PredictRun, predictInto } from "./predict.js";
 import { servicesFromConfig } from "./services.js";
@@ -155,6 +156,25 @@ export class InferenceJob extends Job<InferenceLocals> {
         const summary = validationSummary(checked, this.settings.validation, asked);
         return { modelUri: asked, modelVersion: version, report, rejected, summary };
       });
+    return this.lifecycle(work, { signal: options.signal, notify: false });
+  }
+
+  /**
+   * Profiles training data over the input columns of the job's model version and writes the profile, a
+   * reference for `drift` (`mlbatch profile`). Starts and stops the logger and MLflow services; sends no
+   * notification.
+   *
+   * @throws MlbatchError see {@link trainingProfile}
+   * @example
+   * ```ts
+   * await InferenceJob.fromConfig(config).profile({ data: "train.parquet", output: "train.profile.json" });
+   * ```
+   */
+  profile(options: ProfileOptions & RunOptions): Promise<TrainingProfile> {
+    const work = () =>
+      this.withDatabase((db) =>
+        trainingProfile(this.context, db, this.services.mlflow, this.settings, options),
+      );
     return this.lifecycle(work, { signal: options.signal, notify: false });
   }
 
@@ -306,9 +326,9 @@ export class InferenceJob extends Job<InferenceLocals> {
    * The inputs profiled and compared with the drift reference, when asked (step validate, timed as
    * `drift`), on a connection of its own: it runs while the rows are predicted.
    */
-  private async drifted(db: Database, run: Checked): Promise<DriftOutcome | undefined> {
+  private drifted(db: Database, run: Checked): Promise<DriftOutcome | undefined> {
     const settings = this.settings.drift;
-    if (settings === undefined) return undefined;
+    if (settings === undefined) return Promise.resolve(undefined);
     const ctx = this.context;
     const work = async () => {
       const fork = await db.fork();
@@ -324,6 +344,7 @@ export class InferenceJob extends Job<InferenceLocals> {
       }
     };
     const outcome = ctx.step("validate", work, "drift");
+    // Awaited once the rows are predicted: until then its failure must not go unhandled.
     outcome.catch(() => undefined);
     return outcome;
   }
