@@ -93,26 +93,50 @@ async function referenceProfile(
   }
   if (reference.endsWith(".profile.json"))
     return profileOf(readJson(reference, "the drift reference"), reference);
-  if (!existsSync(reference) && !/[*?[]/.test(reference)) {
+  const names = columns.map((c) => c.name);
+  return profileDataset(db, reference, names, { partial: true, key: "job.drift.reference" });
+}
+
+/**
+ * A dataset's own profile (Parquet, CSV or JSON Lines, as DuckDB reads the path), over the named columns.
+ *
+ * @param options - `partial`: profile those of the columns the dataset has (else a missing one is an
+ * error); `key`: the setting that names the dataset, for messages
+ * @throws MlbatchError `E_READ` when the dataset cannot be read; `E_SCHEMA` for a missing column
+ */
+export async function profileDataset(
+  db: Database,
+  path: string,
+  names: readonly string[],
+  options: { readonly partial: boolean; readonly key: string },
+): Promise<DataProfile> {
+  if (!existsSync(path) && !/[*?[]/.test(path)) {
     throw new MlbatchError(
       "E_READ",
-      `cannot read the drift reference "${reference}": no such file. Fix job.drift.reference (a dataset path, ` +
-        "a *.profile.json file or previous).",
+      `cannot read the dataset "${path}": no such file. Fix ${options.key} (a Parquet, CSV or JSON Lines path).`,
     );
   }
-  const table = `(SELECT * FROM ${quotedString(reference)})`;
+  const table = `(SELECT * FROM ${quotedString(path)})`;
   const described = await db.rows(`DESCRIBE SELECT * FROM ${table}`).catch((error: unknown) => {
     throw new MlbatchError(
       "E_READ",
-      `cannot read the drift reference "${reference}": ${messageOf(error)}. Fix job.drift.reference.`,
-      { cause: error },
+      `cannot read the dataset "${path}": ${messageOf(error)}. Fix ${options.key}.`,
+      {
+        cause: error,
+      },
     );
   });
   const types = new Map(described.map((row) => [String(row.column_name), String(row.column_type)]));
-  const shared = columns
-    .filter((c) => types.has(c.name))
-    .map((c) => ({ name: c.name, type: types.get(c.name)! }));
-  return profileTable(db, { table, label: reference, columns: shared });
+  const missing = names.filter((name) => !types.has(name));
+  if (!options.partial && missing.length > 0) {
+    throw new MlbatchError(
+      "E_SCHEMA",
+      `the dataset "${path}" has no column ${missing.map((m) => `"${m}"`).join(", ")} of the model's inputs ` +
+        `(its columns: ${[...types.keys()].join(", ")}). Profile the data the model was trained on.`,
+    );
+  }
+  const columns = names.filter((name) => types.has(name)).map((name) => ({ name, type: types.get(name)! }));
+  return profileTable(db, { table, label: path, columns });
 }
 
 function readJson(path: string, what: string): unknown {
