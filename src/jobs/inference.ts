@@ -2,18 +2,17 @@ import type { Batch } from "../data/batch.js";
 import type { Database } from "../data/database.js";
 import type { ValidationReport } from "../data/validation-report.js";
 import type { StagedOutput } from "../data/writers/atomic.js";
-import { MlbatchError } from "../errors.js";
 import type { Model } from "../models/model.js";
 import type { ModelVersion } from "../registry/registry.js";
 import { configHash } from "../report/config-hash.js";
-import type { ValidationSummary } from "../report/sections.js";
 import { Job, type JobOptions, type JobServices, type RunOptions } from "./base.js";
 import { Comparison } from "./challenger/comparison.js";
 import { Distributions } from "./challenger/distributions.js";
+import { observer } from "./challenger/observer.js";
 import { PairedModel } from "./challenger/paired-model.js";
 import { atStep } from "./context.js";
-import { type DriftOutcome, driftOf, driftText } from "./drift/step.js";
 import { type ProfileOptions, type TrainingProfile, trainingProfile } from "./drift/training-profile.js";
+import { driftVerdict, startDrift } from "./drift/verdict.js";
 import type { InferenceJobConfig } from "./inference-config.js";
 import { type PredictRun, predictInto } from "./predict.js";
 import { servicesFromConfig } from "./services.js";
@@ -25,7 +24,7 @@ import { readModel, requestOf, resolveLogged } from "./steps/model.js";
 import { checkOutputs, outputColumns } from "./steps/outputs.js";
 import { commitTogether, reconcile } from "./steps/write.js";
 import type { CheckedInputs } from "./validation/policy.js";
-import { validationSummary } from "./validation/summary.js";
+import { validationFacts, validationSummary } from "./validation/summary.js";
 
 export { InferenceJobConfig } from "./inference-config.js";
 
@@ -263,12 +262,23 @@ export class InferenceJob extends Job<InferenceLocals> {
     ctx.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
     let predicted = 0;
     const comparison = run.challenger && new Comparison(run.championOutputs);
-    const { drift, challenger } = this.settings;
     const counted =
-      this.jobOptions.reportHtml !== undefined || drift !== undefined || challenger !== undefined
+      this.jobOptions.reportHtml !== undefined ||
+      this.settings.drift !== undefined ||
+      run.challenger !== undefined
         ? new Distributions(run.championOutputs)
         : undefined;
-    const profiling = this.drifted(db, run);
+    const drift = this.settings.drift;
+    const profiling = startDrift(
+      ctx,
+      db,
+      drift && {
+        settings: drift,
+        source: checked.source,
+        features: run.model.inputs.map((f) => f.name),
+        report: this.jobOptions.report,
+      },
+    );
     const observe = observer(comparison, counted);
     const staged = await this.written(db, run, (rows) => (predicted = rows), observe).catch(
       async (error: unknown) => {
@@ -278,7 +288,7 @@ export class InferenceJob extends Job<InferenceLocals> {
     );
     if (counted !== undefined) ctx.facts.predictions = counted.result();
     try {
-      this.driftVerdict(await profiling);
+      driftVerdict(ctx, await profiling, this.settings.drift?.onDrift ?? "warn");
       if (comparison !== undefined && run.challenger !== undefined) {
         const { source } = checked;
         const { version } = run.challenger;
@@ -320,64 +330,6 @@ export class InferenceJob extends Job<InferenceLocals> {
       },
       validation: checked.report,
     };
-  }
-
-  /**
-   * The inputs profiled and compared with the drift reference, when asked (step validate, timed as
-   * `drift`), on a connection of its own: it runs while the rows are predicted.
-   */
-  private drifted(db: Database, run: Checked): Promise<DriftOutcome | undefined> {
-    const settings = this.settings.drift;
-    if (settings === undefined) return Promise.resolve(undefined);
-    const ctx = this.context;
-    const work = async () => {
-      const fork = await db.fork();
-      try {
-        return await driftOf(fork, {
-          settings,
-          source: run.checked.source,
-          features: run.model.inputs.map((f) => f.name),
-          report: this.jobOptions.report,
-        });
-      } finally {
-        fork.close();
-      }
-    };
-    const outcome = ctx.step("validate", work, "drift");
-    // Awaited once the rows are predicted: until then its failure must not go unhandled.
-    outcome.catch(() => undefined);
-    return outcome;
-  }
-
-  /**
-   * Records the drift found; warns of it, or fails the run with `on_drift: fail`.
-   *
-   * @throws MlbatchError `E_DRIFT` naming the drifted columns
-   */
-  private driftVerdict(outcome: DriftOutcome | undefined): void {
-    if (outcome === undefined) return;
-    const ctx = this.context;
-    const { profile, drift, skipped } = outcome;
-    ctx.facts.profile = profile;
-    if (skipped !== undefined) ctx.logger.warn(`[Inference] ${skipped}`);
-    if (drift === undefined) return;
-    ctx.facts.drift = drift;
-    const compared = Object.keys(drift.columns).length;
-    ctx.logger.info(
-      `[Inference] Drift against ${drift.reference}: ${drift.drifted.length} of ${compared} columns drifted`,
-    );
-    if (drift.drifted.length === 0) return;
-    const text = driftText(drift);
-    if (this.settings.drift?.onDrift === "fail") {
-      const error = new MlbatchError(
-        "E_DRIFT",
-        `${text}; nothing was written (drift.on_drift: fail). Check the inputs, or set drift.on_drift: warn.`,
-      );
-      error.step = "validate";
-      throw error;
-    }
-    ctx.logger.warn(`[Inference] ${text}`);
-    ctx.facts.warning = text;
   }
 
   /**
@@ -427,31 +379,4 @@ export class InferenceJob extends Job<InferenceLocals> {
       writes.close();
     }
   }
-}
-
-/** What sees each batch of predictions: the comparison and the distributions, when asked. */
-function observer(
-  comparison: Comparison | undefined,
-  distributions: Distributions | undefined,
-): ((predictions: Batch) => void) | undefined {
-  if (comparison === undefined && distributions === undefined) return undefined;
-  return (predictions) => {
-    comparison?.add(predictions);
-    distributions?.add(predictions);
-  };
-}
-
-/** The run report's `validation` section: the counts and each problem's figures, not its rows. */
-function validationFacts(report: ValidationReport): ValidationSummary {
-  return {
-    valid: report.valid,
-    rows: { ...report.rows },
-    problems: report.problems.map((p) => ({
-      column: p.column,
-      check: p.check,
-      origin: p.origin,
-      message: p.message,
-      count: p.count ?? null,
-    })),
-  };
 }
