@@ -120,7 +120,11 @@ export abstract class Job<Locals> {
       }
       throw failure;
     } finally {
-      const { report, reportHtml, mlflowRun } = this.jobOptions;
+      // A report refused for its path (an input) is not written there at the end either.
+      const reports = this.facts.reportsRefused
+        ? { ...this.jobOptions, report: undefined, reportHtml: undefined }
+        : this.jobOptions;
+      const { report, reportHtml, mlflowRun } = reports;
       if (options.notify && (report !== undefined || reportHtml !== undefined || mlflowRun)) {
         await reportRun({
           title: this.title,
@@ -128,7 +132,7 @@ export abstract class Job<Locals> {
           event: this.event(failure === undefined ? "finished" : "failed"),
           startedAt,
           failure,
-          options: this.jobOptions,
+          options: reports,
           logger: this.logger,
           warnings: logger.warnings,
           mlflow: started.includes(mlflow) ? mlflow : undefined,

@@ -23,6 +23,8 @@ export interface JobFacts {
   profile?: DataProfile;
   drift?: DriftReport;
   challenger?: ChallengerReport;
+  /** True once a run report's path was refused (it is an input): the reports are then not written. */
+  reportsRefused?: boolean;
   /** What a finished run's notification warns of (drift). */
   warning?: string;
   durations: Record<string, number>;

@@ -186,7 +186,9 @@ export class InferenceJob extends Job<InferenceLocals> {
     const ctx = this.context;
     const { inputs, loader, validation } = this.settings;
     await ctx.step("write", () =>
-      checkOutputs(this.settings, this.jobOptions.report, this.jobOptions.reportHtml),
+      checkOutputs(this.settings, this.jobOptions, () => {
+        ctx.facts.reportsRefused = true;
+      }),
     );
     ctx.logger.info(`[Inference] Read inputs: ${inputs.path}`);
     ctx.facts.inputs = inputs.path;

@@ -4,7 +4,7 @@
  * console error and no request, its text holds the JSON report's figures, and its charts are drawn (the
  * screenshot has coloured pixels in each chart's box).
  */
-import { readFileSync, statSync } from "node:fs";
+import { copyFileSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -178,5 +178,25 @@ describe("HTML run report in headless Chromium", () => {
     expect(text).toContain("Inference Job: failure");
     expect(text).toContain(`[E_DRIFT] step validate: ${report.error!.message}`);
     expect(text).toMatch(/temp\s+\S+\s+\S+\s+drifted/);
+  });
+
+  it("given report_html or report at the inputs' path, then the run is refused and neither report replaces the inputs", async () => {
+    const inputs = join(dir, "inputs.parquet");
+    copyFileSync(INPUTS_TEST, inputs);
+    const size = statSync(inputs).size;
+    for (const key of ["report_html", "report"]) {
+      const { job } = inferenceJob({
+        inputs: { KIND: "ParquetReader", path: inputs },
+        outputs: { KIND: "ParquetWriter", path: join(dir, "apart.parquet") },
+        mlflow_service: { registry_uri: EXAMPLE_REGISTRY, registry_name: "bikes" },
+        [key]: inputs,
+      });
+      const error = await job.execute().catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: "E_CONFIG",
+        message: expect.stringContaining(`job.${key} "${inputs}" is the input`),
+      });
+      expect(statSync(inputs).size, key).toBe(size);
+    }
   });
 });
