@@ -24,7 +24,7 @@ import { readModel, requestOf, resolveLogged } from "./steps/model.js";
 import { checkOutputs, outputColumns } from "./steps/outputs.js";
 import { commitTogether, reconcile } from "./steps/write.js";
 import type { CheckedInputs } from "./validation/policy.js";
-import { validationFacts, validationSummary } from "./validation/summary.js";
+import { validationSummary } from "./validation/summary.js";
 
 export { InferenceJobConfig } from "./inference-config.js";
 
@@ -209,7 +209,6 @@ export class InferenceJob extends Job<InferenceLocals> {
       policy: validation,
     });
     const { checked } = loaded;
-    ctx.facts.validation = validationFacts(checked.report);
     let model = loaded.model;
     const championOutputs = model.outputs.map((o) => o.name);
     try {

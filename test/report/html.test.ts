@@ -8,6 +8,7 @@ import { copyFileSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { quotedString } from "../../src/data/sql.js";
 import type { RunReport } from "../../src/report/run-report.js";
 import {
   BIKES,
@@ -15,6 +16,7 @@ import {
   INPUTS_TEST,
   inferenceJob,
   python,
+  query,
   removeDir,
   tempDir,
 } from "../helpers.js";
@@ -198,5 +200,23 @@ describe("HTML run report in headless Chromium", () => {
       });
       expect(statSync(inputs).size, key).toBe(size);
     }
+  });
+
+  it("given inputs that fail validation, then the page lists each problem with its count, as the JSON report has it", async () => {
+    const { report, html } = await run("invalid", {
+      validation: { constraints: { temp: { le: 1 } }, on_invalid: "fail" },
+    });
+    expect(report.error!.code).toBe("E_SCHEMA");
+    const [{ n }] = (await query(
+      `SELECT count(*) AS n FROM ${quotedString(INPUTS_TEST)} WHERE temp + 0.3 > 1`,
+    )) as [{ n: bigint }];
+    expect(report.validation).toMatchObject({ valid: false, rows: { total: 3476, invalid: Number(n) } });
+    expect(report.validation!.problems).toEqual([
+      expect.objectContaining({ column: "temp", check: "le", count: Number(n) }),
+    ]);
+    const { log, text } = await load(html);
+    expectClean(log, html);
+    expect(text).toContain(`invalid rows: ${n} of 3476 rows invalid`);
+    expect(text).toMatch(new RegExp(`temp\\s+le\\s+constraints\\s+${n}\\s`));
   });
 });

@@ -3,12 +3,13 @@
  * policy applied; when the signature names the columns, while the model loads.
  */
 import type { Database } from "../../data/database.js";
-import { problemLines } from "../../data/validation-report.js";
+import { problemLines, type ValidationReport } from "../../data/validation-report.js";
 import type { Loader } from "../../models/loaders/index.js";
 import type { FeatureSpec, Model } from "../../models/model.js";
 import type { StepContext } from "../context.js";
 import type { ValidationPolicy } from "../validation/config.js";
 import { type CheckedInputs, checkWithPolicy } from "../validation/policy.js";
+import { validationFacts } from "../validation/summary.js";
 import type { OpenedInputs } from "./inputs.js";
 import { loadModel, type ResolvedModel } from "./model.js";
 
@@ -28,9 +29,15 @@ export interface Validation {
  */
 export async function validateStep(ctx: StepContext, db: Database, v: Validation): Promise<CheckedInputs> {
   const { inputs, policy } = v;
-  const checked = await ctx.step("validate", () =>
-    checkWithPolicy(db, inputs.source, v.features, v.uri, policy, inputs.idColumns),
-  );
+  const checked = await ctx
+    .step("validate", () => checkWithPolicy(db, inputs.source, v.features, v.uri, policy, inputs.idColumns))
+    .catch((error: unknown) => {
+      // The failure's report (an E_SCHEMA carries it) goes into the run report too.
+      const report = (error as { report?: ValidationReport } | null)?.report;
+      if (report !== undefined) ctx.facts.validation = validationFacts(report);
+      throw error;
+    });
+  ctx.facts.validation = validationFacts(checked.report);
   if (checked.rejected > 0) {
     const { total } = checked.report.rows;
     ctx.logger.warn(
