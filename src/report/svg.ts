@@ -27,7 +27,7 @@ export interface Series {
   readonly color: string;
 }
 
-const WIDTH = 560;
+const WIDTH = 470;
 const HEIGHT = 180;
 const LEFT = 44;
 const BOTTOM = 34;
@@ -55,7 +55,8 @@ export function barChart(title: string, labels: readonly string[], series: reado
       );
     }),
   );
-  const step = Math.ceil(labels.length / 10);
+  // Every label of a few bins; of more, every other one or fewer, so that they do not overlap.
+  const step = Math.ceil(labels.length / 6);
   const ticks = labels
     .map((label, i) =>
       i % step === 0
