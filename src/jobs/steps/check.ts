@@ -29,15 +29,9 @@ export interface Validation {
  */
 export async function validateStep(ctx: StepContext, db: Database, v: Validation): Promise<CheckedInputs> {
   const { inputs, policy } = v;
-  const checked = await ctx
-    .step("validate", () => checkWithPolicy(db, inputs.source, v.features, v.uri, policy, inputs.idColumns))
-    .catch((error: unknown) => {
-      // The failure's report (an E_SCHEMA carries it) goes into the run report too.
-      const report = (error as { report?: ValidationReport } | null)?.report;
-      if (report !== undefined) ctx.facts.validation = validationFacts(report);
-      throw error;
-    });
-  ctx.facts.validation = validationFacts(checked.report);
+  const checked = await ctx.step("validate", () =>
+    checkWithPolicy(db, inputs.source, v.features, v.uri, policy, inputs.idColumns),
+  );
   if (checked.rejected > 0) {
     const { total } = checked.report.rows;
     ctx.logger.warn(
@@ -49,14 +43,24 @@ export async function validateStep(ctx: StepContext, db: Database, v: Validation
   return checked;
 }
 
-/** {@link validateStep} with the job's log line: how many columns, against what. */
-function validateLogged(ctx: StepContext, db: Database, v: Validation): Promise<CheckedInputs> {
+/**
+ * {@link validateStep} with the job's log line (how many columns, against what), its figures recorded
+ * for the run report (a single run's: a shard's units are validated one by one).
+ */
+async function validateLogged(ctx: StepContext, db: Database, v: Validation): Promise<CheckedInputs> {
   const constrained = Object.keys(v.policy.constraints).length;
   ctx.logger.info(
     `[Inference] Validate inputs: ${v.features.length} columns against the signature of ${v.uri}` +
       (constrained === 0 ? "" : ` and constraints on ${constrained} columns`),
   );
-  return validateStep(ctx, db, v);
+  const checked = await validateStep(ctx, db, v).catch((error: unknown) => {
+    // The failure's report (an E_SCHEMA carries it) goes into the run report too.
+    const report = (error as { report?: ValidationReport } | null)?.report;
+    if (report !== undefined) ctx.facts.validation = validationFacts(report);
+    throw error;
+  });
+  ctx.facts.validation = validationFacts(checked.report);
+  return checked;
 }
 
 /** What {@link checkAndLoad} needs. */
