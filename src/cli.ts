@@ -46,6 +46,9 @@ interface CommandContext {
   readonly extras: readonly string[];
   readonly noCache: boolean;
   readonly shard: string | undefined;
+  /** `profile`'s --data and --output. */
+  readonly data: string | undefined;
+  readonly output: string | undefined;
   readonly signal: AbortSignal;
 }
 
@@ -120,6 +123,22 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       process.stdout.write(`${(await job.validate({ signal: context.signal })).summary}\n`);
     },
   },
+  profile: {
+    help: [
+      [`${CONFIGS} --data <train> --output <f.profile.json>`, "profile training data for drift.reference"],
+    ],
+    configs: true,
+    async run(context) {
+      if (context.data === undefined || context.output === undefined)
+        throw usage('"profile" needs --data <training data> and --output <file.profile.json>');
+      const job = InferenceJob.fromConfig((await settingsOf(context)).job);
+      const made = await job.profile({ data: context.data, output: context.output, signal: context.signal });
+      const columns = Object.keys(made.profile.columns).length;
+      process.stdout.write(
+        `profile ${made.output}: ${made.profile.rows} rows, ${columns} columns of ${context.data}, model ${made.modelUri}\n`,
+      );
+    },
+  },
   plan: shardStep("plan", "pin the model version and work units of a sharded run"),
   commit: shardStep("commit", "commit a sharded run whose parts are all written"),
   schema: {
@@ -167,6 +186,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         extras: { type: "string", short: "e", multiple: true },
         "no-cache": { type: "boolean" },
         shard: { type: "string" },
+        data: { type: "string" },
+        output: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -180,11 +201,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${help()}\n`);
       return name === undefined && !values.help ? 2 : 0;
     }
+    if ((values.data !== undefined || values.output !== undefined) && name !== "profile")
+      throw usage('--data and --output apply to "profile" only');
     await commandOf(name, files, values.shard).run({
       files,
       extras: values.extras ?? [],
       noCache: values["no-cache"] === true,
       shard: values.shard,
+      data: values.data,
+      output: values.output,
       signal: interrupt.signal,
     });
     return 0;

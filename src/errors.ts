@@ -12,6 +12,7 @@ export type ErrorCode =
   | "E_MODEL_NOT_FOUND"
   | "E_MODEL_LOAD"
   | "E_PREDICT"
+  | "E_DRIFT"
   | "E_WRITE"
   | "E_TRACKING"
   | "E_INTERRUPTED"

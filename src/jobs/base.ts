@@ -120,14 +120,19 @@ export abstract class Job<Locals> {
       }
       throw failure;
     } finally {
-      if (options.notify && (this.jobOptions.report !== undefined || this.jobOptions.mlflowRun)) {
+      // A report refused for its path (an input) is not written there at the end either.
+      const reports = this.facts.reportsRefused
+        ? { ...this.jobOptions, report: undefined, reportHtml: undefined }
+        : this.jobOptions;
+      const { report, reportHtml, mlflowRun } = reports;
+      if (options.notify && (report !== undefined || reportHtml !== undefined || mlflowRun)) {
         await reportRun({
           title: this.title,
           facts: this.facts,
           event: this.event(failure === undefined ? "finished" : "failed"),
           startedAt,
           failure,
-          options: this.jobOptions,
+          options: reports,
           logger: this.logger,
           warnings: logger.warnings,
           mlflow: started.includes(mlflow) ? mlflow : undefined,

@@ -1,4 +1,11 @@
 import { type JobStep, MlbatchError } from "../errors.js";
+import type {
+  ChallengerReport,
+  DataProfile,
+  Distribution,
+  DriftReport,
+  ValidationSummary,
+} from "../report/sections.js";
 import type { JobEvent } from "../services/job-event.js";
 import type { Logger } from "../services/logger.js";
 
@@ -10,6 +17,16 @@ export interface JobFacts {
   inputs?: string;
   rows?: JobEvent["rows"];
   outputs?: string;
+  validation?: ValidationSummary;
+  predictions?: Record<string, Distribution>;
+  /** The inputs' profile, their drift, and Champion against Challenger, when asked. */
+  profile?: DataProfile;
+  drift?: DriftReport;
+  challenger?: ChallengerReport;
+  /** True once a run report's path was refused (it is an input): the reports are then not written. */
+  reportsRefused?: boolean;
+  /** What a finished run's notification warns of (drift). */
+  warning?: string;
   durations: Record<string, number>;
 }
 
@@ -33,6 +50,8 @@ export interface StepContext {
 export interface JobOptions {
   /** Where to write the JSON run report (on success and on failure). */
   readonly report?: string | undefined;
+  /** Where to write the run report as an HTML page (on success and on failure). */
+  readonly reportHtml?: string | undefined;
   /** The hash of the job's config, recorded in the report. */
   readonly configHash?: string | undefined;
   /** Also log the run (the report's facts, and the report as an artifact) to MLflow tracking. */

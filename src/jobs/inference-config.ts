@@ -8,6 +8,8 @@ import { AlertsServiceConfig } from "../services/alerts.js";
 import { LoggerServiceConfig } from "../services/logger.js";
 import { MlflowServiceConfig } from "../services/mlflow.js";
 import { ShardConfig } from "../shard/detect.js";
+import { ChallengerConfig } from "./challenger/config.js";
+import { DriftConfig } from "./drift/config.js";
 import { ValidationConfig } from "./validation/config.js";
 
 /** The alias the reference loads by default. */
@@ -72,6 +74,16 @@ export const InferenceJobConfig = z
       .describe(
         "Write a JSON run report here (on success and on failure): model, rows, durations, memory, error.",
       ),
+    report_html: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Write the run report as one self-contained HTML page here (on success and on failure): facts, rows, " +
+          "timings, validation, drift, predictions, champion against challenger, as charts (docs/report.md).",
+      ),
+    challenger: ChallengerConfig.optional(),
+    drift: DriftConfig.optional(),
     mlflow_run: z
       .boolean()
       .default(false)

@@ -1,3 +1,4 @@
+import type { Batch } from "../data/batch.js";
 import type { Database } from "../data/database.js";
 import type { ValidationReport } from "../data/validation-report.js";
 import type { StagedOutput } from "../data/writers/atomic.js";
@@ -5,11 +6,18 @@ import type { Model } from "../models/model.js";
 import type { ModelVersion } from "../registry/registry.js";
 import { configHash } from "../report/config-hash.js";
 import { Job, type JobOptions, type JobServices, type RunOptions } from "./base.js";
+import { Comparison } from "./challenger/comparison.js";
+import { Distributions } from "./challenger/distributions.js";
+import { observer } from "./challenger/observer.js";
+import { PairedModel } from "./challenger/paired-model.js";
 import { atStep } from "./context.js";
+import { type ProfileOptions, type TrainingProfile, trainingProfile } from "./drift/training-profile.js";
+import { driftVerdict, startDrift } from "./drift/verdict.js";
 import type { InferenceJobConfig } from "./inference-config.js";
 import { type PredictRun, predictInto } from "./predict.js";
 import { servicesFromConfig } from "./services.js";
 import { type InferenceSettings, inferenceSettings } from "./settings.js";
+import { challengerReport, type LoadedChallenger, loadChallenger } from "./steps/challenger.js";
 import { checkAndLoad } from "./steps/check.js";
 import { modelTable, openInputs } from "./steps/inputs.js";
 import { readModel, requestOf, resolveLogged } from "./steps/model.js";
@@ -62,6 +70,10 @@ interface Checked {
   readonly version: ModelVersion;
   readonly checked: CheckedInputs;
   readonly columns: string[];
+  /** The Challenger, when asked (then `model` is the pair of both). */
+  readonly challenger: LoadedChallenger | undefined;
+  /** The Champion's outputs. */
+  readonly championOutputs: readonly string[];
 }
 
 /**
@@ -103,6 +115,7 @@ export class InferenceJob extends Job<InferenceLocals> {
   static fromConfig(config: InferenceJobConfig, services: Partial<JobServices> = {}): InferenceJob {
     return new InferenceJob(servicesFromConfig(config, services), inferenceSettings(config), {
       report: config.report,
+      reportHtml: config.report_html,
       configHash: configHash(config),
       mlflowRun: config.mlflow_run,
     });
@@ -146,6 +159,25 @@ export class InferenceJob extends Job<InferenceLocals> {
   }
 
   /**
+   * Profiles training data over the input columns of the job's model version and writes the profile, a
+   * reference for `drift` (`mlbatch profile`). Starts and stops the logger and MLflow services; sends no
+   * notification.
+   *
+   * @throws MlbatchError see {@link trainingProfile}
+   * @example
+   * ```ts
+   * await InferenceJob.fromConfig(config).profile({ data: "train.parquet", output: "train.profile.json" });
+   * ```
+   */
+  profile(options: ProfileOptions & RunOptions): Promise<TrainingProfile> {
+    const work = () =>
+      this.withDatabase((db) =>
+        trainingProfile(this.context, db, this.services.mlflow, this.settings, options),
+      );
+    return this.lifecycle(work, { signal: options.signal, notify: false });
+  }
+
+  /**
    * What a run and `validate` share: the outputs may be written, the inputs open, the model version
    * resolved and loaded, the inputs validated (against the signature while the model loads, when it names
    * columns, else against what the model reads) and the output columns known. The caller closes the model.
@@ -153,7 +185,11 @@ export class InferenceJob extends Job<InferenceLocals> {
   private async checked(db: Database): Promise<Checked> {
     const ctx = this.context;
     const { inputs, loader, validation } = this.settings;
-    await ctx.step("write", () => checkOutputs(this.settings, this.jobOptions.report));
+    await ctx.step("write", () =>
+      checkOutputs(this.settings, this.jobOptions, () => {
+        ctx.facts.reportsRefused = true;
+      }),
+    );
     ctx.logger.info(`[Inference] Read inputs: ${inputs.path}`);
     ctx.facts.inputs = inputs.path;
     const opened = await openInputs(ctx, () => inputs.open(db), this.settings);
@@ -165,14 +201,19 @@ export class InferenceJob extends Job<InferenceLocals> {
     );
     const { source, table } = await modelTable(ctx, opened, resolved.mlmodel);
     const fed = { source, idColumns: opened.idColumns };
-    const { model, checked } = await checkAndLoad(ctx, db, {
+    const loaded = await checkAndLoad(ctx, db, {
       inputs: fed,
       resolved,
       table,
       loader,
       policy: validation,
     });
+    const { checked } = loaded;
+    let model = loaded.model;
+    const championOutputs = model.outputs.map((o) => o.name);
     try {
+      const challenger = await this.challenger(table, model);
+      if (challenger !== undefined) model = PairedModel.create(model, challenger.model);
       const columns = await ctx.step(
         "validate",
         async () => outputColumns(opened.idColumns, this.settings, model),
@@ -185,11 +226,33 @@ export class InferenceJob extends Job<InferenceLocals> {
         version: resolved.version,
         checked,
         columns,
+        challenger,
+        championOutputs,
       };
     } catch (error) {
       await model.close();
       throw error;
     }
+  }
+
+  /** Loads the Challenger when asked (closed, with the Champion, when it cannot be paired). */
+  private async challenger(table: readonly string[], champion: Model): Promise<LoadedChallenger | undefined> {
+    const asked = this.settings.challenger;
+    if (asked === undefined) return undefined;
+    const loaded = await loadChallenger(
+      this.context,
+      this.services.mlflow,
+      this.settings.loader,
+      asked,
+      table,
+    );
+    try {
+      PairedModel.create(champion, loaded.model);
+    } catch (error) {
+      await loaded.model.close();
+      throw atStep("load", error);
+    }
+    return loaded;
   }
 
   /** Predicts and writes the outputs (and the quarantine), commits them together, and notifies. */
@@ -199,9 +262,47 @@ export class InferenceJob extends Job<InferenceLocals> {
     const { model, checked } = run;
     ctx.logger.info(`[Inference] Predict outputs: ${model.outputs.map((o) => o.name).join(", ")}`);
     let predicted = 0;
-    const staged = await this.written(db, run, (rows) => {
-      predicted = rows;
-    });
+    const comparison = run.challenger && new Comparison(run.championOutputs);
+    const counted =
+      this.jobOptions.reportHtml !== undefined ||
+      this.settings.drift !== undefined ||
+      run.challenger !== undefined
+        ? new Distributions(run.championOutputs)
+        : undefined;
+    const drift = this.settings.drift;
+    const profiling = startDrift(
+      ctx,
+      db,
+      drift && {
+        settings: drift,
+        source: checked.source,
+        features: run.model.inputs.map((f) => f.name),
+        report: this.jobOptions.report,
+      },
+    );
+    const observe = observer(comparison, counted);
+    const staged = await this.written(db, run, (rows) => (predicted = rows), observe).catch(
+      async (error: unknown) => {
+        await profiling.catch(() => undefined);
+        throw error;
+      },
+    );
+    if (counted !== undefined) ctx.facts.predictions = counted.result();
+    try {
+      driftVerdict(ctx, await profiling, this.settings.drift?.onDrift ?? "warn");
+      if (comparison !== undefined && run.challenger !== undefined) {
+        const { source } = checked;
+        const { version } = run.challenger;
+        ctx.facts.challenger = await ctx.step(
+          "predict",
+          () => challengerReport(db, source, run.idColumns, version, comparison.result()),
+          "challenger",
+        );
+      }
+    } catch (error) {
+      await staged.discard().catch(() => undefined);
+      throw error;
+    }
     const { quarantine } = checked;
     const writer = validation.quarantine;
     const later =
@@ -214,7 +315,7 @@ export class InferenceJob extends Job<InferenceLocals> {
     ctx.facts.outputs = outputs.path;
     const shape = [rows, run.columns.length] as const;
     ctx.logger.info("[Inference] Notify with alerts");
-    await this.services.alerts.notify({ ...this.event("finished"), shape });
+    await this.services.alerts.notify({ ...this.event("finished"), shape, warning: ctx.facts.warning });
     return {
       inputs: { path: this.settings.inputs.path, columns: checked.source.columns.map((c) => c.name) },
       modelUri: run.asked,
@@ -236,7 +337,12 @@ export class InferenceJob extends Job<InferenceLocals> {
    * The outputs staged, their rows predicted into the writer as they come (on a connection of its own);
    * the counts reconciled and the write logged once every row is predicted.
    */
-  private async written(db: Database, run: Checked, counted: (rows: number) => void): Promise<StagedOutput> {
+  private async written(
+    db: Database,
+    run: Checked,
+    counted: (rows: number) => void,
+    observe: ((predictions: Batch) => void) | undefined,
+  ): Promise<StagedOutput> {
     const ctx = this.context;
     const { outputs, validation, passthrough, modelVersionColumn, batchSize } = this.settings;
     const { model, checked, idColumns } = run;
@@ -250,6 +356,7 @@ export class InferenceJob extends Job<InferenceLocals> {
       total: read - rejected,
       carried: [...idColumns, ...passthrough],
       constant: column === undefined ? undefined : { name: column, value: run.version.uri },
+      observe,
       predicted: (rows) => {
         counted(rows);
         const action = validation.onInvalid === "quarantine" ? "quarantined" : "dropped";

@@ -24,6 +24,8 @@ export interface PredictRun {
   readonly carried: readonly string[];
   /** The model version column, when asked. */
   readonly constant?: { readonly name: string; readonly value: string } | undefined;
+  /** Sees every batch of predictions, in input order, before it is written (the Challenger's comparison). */
+  readonly observe?: ((predictions: Batch) => void) | undefined;
   /**
    * Called with the rows predicted once every batch is, before the last rows are written: to reconcile
    * the counts (it throws when they do not) and log the write.
@@ -64,7 +66,17 @@ export async function predictInto(
           progress.advance(count);
           if (ctx.signal?.aborted) throw ctx.signal.reason;
         };
-        await predictAll(source, model, rows, { batchSize: run.batchSize, carried: run.carried, onRows });
+        const { observe } = run;
+        const output: PredictionSink =
+          observe === undefined
+            ? rows
+            : {
+                append: (predictions, carried) => {
+                  observe(predictions);
+                  return rows.append(predictions, carried);
+                },
+              };
+        await predictAll(source, model, output, { batchSize: run.batchSize, carried: run.carried, onRows });
       } finally {
         progress.done();
       }

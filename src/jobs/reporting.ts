@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { writeTextAtomically } from "../data/writers/atomic.js";
 import { type MlbatchError, messageOf } from "../errors.js";
+import { htmlReport } from "../report/html.js";
 import { runReport } from "../report/run-report.js";
 import type { JobEvent } from "../services/job-event.js";
 import type { Logger } from "../services/logger.js";
@@ -53,12 +54,25 @@ export async function reportRun(run: FinishedRun): Promise<void> {
     rows: facts.rows,
     peakMemoryMb: Math.round(process.resourceUsage().maxRSS / 1024),
     warnings: run.warnings,
+    validation: facts.validation,
+    predictions: facts.predictions,
+    profile: facts.profile,
+    drift: facts.drift,
+    challenger: facts.challenger,
     error: failure && { step: failure.step, code: failure.code, message: failure.message },
   });
   if (options.report !== undefined) {
     try {
       await writeTextAtomically(options.report, `${JSON.stringify(report, null, 2)}\n`, "the run report");
       logger.info(`[${title}] Report written: ${options.report}`);
+    } catch (error) {
+      logger.warn(messageOf(error));
+    }
+  }
+  if (options.reportHtml !== undefined) {
+    try {
+      await writeTextAtomically(options.reportHtml, htmlReport(report), "the HTML run report");
+      logger.info(`[${title}] HTML report written: ${options.reportHtml}`);
     } catch (error) {
       logger.warn(messageOf(error));
     }

@@ -18,6 +18,24 @@ export interface InferenceSettings {
   readonly modelVersionColumn: InferenceJobConfig["model_version_column"];
   readonly validation: ValidationPolicy;
   readonly batchSize: InferenceJobConfig["batch_size"];
+  /** A second version predicting the same batches, if asked. */
+  readonly challenger: ChallengerSettings | undefined;
+  /** The inputs' profile compared with a reference, if asked. */
+  readonly drift: DriftSettings | undefined;
+}
+
+/** Which version is the Challenger: `modelUri`, else the registry name and `aliasOrVersion`. */
+export interface ChallengerSettings {
+  readonly aliasOrVersion: string | number;
+  readonly modelUri: string | undefined;
+}
+
+/** What the inputs are compared with, by which thresholds, and what a drift does. */
+export interface DriftSettings {
+  readonly reference: string;
+  readonly columns: readonly string[] | undefined;
+  readonly thresholds: { readonly moderate: number; readonly significant: number };
+  readonly onDrift: "warn" | "fail";
 }
 
 /**
@@ -41,5 +59,16 @@ export function inferenceSettings(config: InferenceJobConfig): InferenceSettings
     modelVersionColumn: config.model_version_column,
     validation: validationPolicy(config.validation),
     batchSize: config.batch_size,
+    challenger: config.challenger && {
+      // The schema takes exactly one of the two.
+      aliasOrVersion: config.challenger.alias_or_version ?? "",
+      modelUri: config.challenger.model_uri,
+    },
+    drift: config.drift && {
+      reference: config.drift.reference,
+      columns: config.drift.columns,
+      thresholds: { moderate: config.drift.moderate, significant: config.drift.significant },
+      onDrift: config.drift.on_drift,
+    },
   };
 }

@@ -3,6 +3,13 @@
  * plain facts, so that the jobs that write it and the tracking that logs it share one vocabulary.
  */
 import type { ErrorCode, JobStep } from "../errors.js";
+import type {
+  ChallengerReport,
+  DataProfile,
+  Distribution,
+  DriftReport,
+  ValidationSummary,
+} from "./sections.js";
 
 /** The JSON run summary a job writes to `job.report`: what ran, on what, with which model, how it went. */
 export interface RunReport {
@@ -33,6 +40,17 @@ export interface RunReport {
   readonly durations: Readonly<Record<string, number>>;
   readonly peak_memory_mb: number;
   readonly warnings: readonly string[];
+  // The sections below are always written by runReport; optional for reports of older versions.
+  /** What validation found. */
+  readonly validation?: ValidationSummary | null;
+  /** The distribution of each output column (with `report_html`, `drift` or `challenger`). */
+  readonly predictions?: Readonly<Record<string, Distribution>> | null;
+  /** The inputs' profile (with `job.drift`). */
+  readonly profile?: DataProfile | null;
+  /** The inputs' drift from the reference (with `job.drift`): `drift.columns.<name>.drifted`. */
+  readonly drift?: DriftReport | null;
+  /** Champion against Challenger (with `job.challenger`). */
+  readonly challenger?: ChallengerReport | null;
   readonly error: {
     readonly step: JobStep | null;
     readonly code: ErrorCode;
@@ -66,6 +84,11 @@ export interface RunFacts {
     | undefined;
   readonly peakMemoryMb: number;
   readonly warnings: readonly string[];
+  readonly validation?: ValidationSummary | undefined;
+  readonly predictions?: Readonly<Record<string, Distribution>> | undefined;
+  readonly profile?: DataProfile | undefined;
+  readonly drift?: DriftReport | undefined;
+  readonly challenger?: ChallengerReport | undefined;
   /** The failure; none for a success. */
   readonly error?:
     | { readonly step?: JobStep | undefined; readonly code: ErrorCode; readonly message: string }
@@ -110,6 +133,11 @@ export function runReport(facts: RunFacts): RunReport {
     durations: facts.durations,
     peak_memory_mb: facts.peakMemoryMb,
     warnings: [...facts.warnings],
+    validation: facts.validation ?? null,
+    predictions: facts.predictions ?? null,
+    profile: facts.profile ?? null,
+    drift: facts.drift ?? null,
+    challenger: facts.challenger ?? null,
     error:
       error === undefined ? null : { step: error.step ?? null, code: error.code, message: error.message },
   };

@@ -29,6 +29,8 @@ export interface JobEvent {
   /** Wall time of the whole job and of each step, in seconds. */
   readonly durations?: Readonly<Record<string, number>> | undefined;
   readonly outputs?: string | undefined;
+  /** What people should know of a finished run (e.g. the inputs drifted), appended to its headline. */
+  readonly warning?: string | undefined;
   readonly error?:
     | { readonly step?: JobStep | undefined; readonly code: ErrorCode; readonly message: string }
     | undefined;
@@ -43,7 +45,8 @@ export function headline(event: JobEvent): { title: string; message: string } {
     };
   }
   const shape = event.shape === undefined ? "" : `Outputs Shape: (${event.shape[0]}, ${event.shape[1]})`;
-  return { title: `${event.job} Finished`, message: shape };
+  const warning = event.warning === undefined ? "" : `${shape === "" ? "" : "; "}Warning: ${event.warning}`;
+  return { title: `${event.job} Finished`, message: `${shape}${warning}` };
 }
 
 /** One labelled fact of an event, as channels show them (Slack fields, email lines). */
@@ -81,6 +84,7 @@ export function eventFacts(event: JobEvent): EventFact[] {
     if (parts.length > 0) facts.push({ label: "Rows", value: parts.join(", ") });
   }
   if (event.outputs !== undefined) facts.push({ label: "Outputs", value: event.outputs });
+  if (event.warning !== undefined) facts.push({ label: "Warning", value: event.warning });
   const total = event.durations?.total;
   if (total !== undefined) facts.push({ label: "Duration", value: `${total.toFixed(1)} s` });
   return facts;

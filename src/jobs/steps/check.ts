@@ -3,12 +3,13 @@
  * policy applied; when the signature names the columns, while the model loads.
  */
 import type { Database } from "../../data/database.js";
-import { problemLines } from "../../data/validation-report.js";
+import { problemLines, type ValidationReport } from "../../data/validation-report.js";
 import type { Loader } from "../../models/loaders/index.js";
 import type { FeatureSpec, Model } from "../../models/model.js";
 import type { StepContext } from "../context.js";
 import type { ValidationPolicy } from "../validation/config.js";
 import { type CheckedInputs, checkWithPolicy } from "../validation/policy.js";
+import { validationFacts } from "../validation/summary.js";
 import type { OpenedInputs } from "./inputs.js";
 import { loadModel, type ResolvedModel } from "./model.js";
 
@@ -42,14 +43,24 @@ export async function validateStep(ctx: StepContext, db: Database, v: Validation
   return checked;
 }
 
-/** {@link validateStep} with the job's log line: how many columns, against what. */
-function validateLogged(ctx: StepContext, db: Database, v: Validation): Promise<CheckedInputs> {
+/**
+ * {@link validateStep} with the job's log line (how many columns, against what), its figures recorded
+ * for the run report (a single run's: a shard's units are validated one by one).
+ */
+async function validateLogged(ctx: StepContext, db: Database, v: Validation): Promise<CheckedInputs> {
   const constrained = Object.keys(v.policy.constraints).length;
   ctx.logger.info(
     `[Inference] Validate inputs: ${v.features.length} columns against the signature of ${v.uri}` +
       (constrained === 0 ? "" : ` and constraints on ${constrained} columns`),
   );
-  return validateStep(ctx, db, v);
+  const checked = await validateStep(ctx, db, v).catch((error: unknown) => {
+    // The failure's report (an E_SCHEMA carries it) goes into the run report too.
+    const report = (error as { report?: ValidationReport } | null)?.report;
+    if (report !== undefined) ctx.facts.validation = validationFacts(report);
+    throw error;
+  });
+  ctx.facts.validation = validationFacts(checked.report);
+  return checked;
 }
 
 /** What {@link checkAndLoad} needs. */

@@ -15,6 +15,7 @@ export function outputPaths(
   settings: InferenceSettings,
   report: string | undefined,
   folder: boolean,
+  reportHtml?: string,
 ): OutputPath[] {
   const { outputs, validation } = settings;
   return [
@@ -26,18 +27,33 @@ export function outputPaths(
     },
     { key: "validation.report", path: validation.report },
     { key: "report", path: report },
+    { key: "report_html", path: reportHtml },
   ];
 }
 
 /**
  * Refuses early to run when an output is an input, or exists and its writer would refuse it (mode
- * `error`, or nothing mlbatch may replace).
+ * `error`, or nothing mlbatch may replace). The run reports are checked first, on their own: when one is
+ * refused, `reportsRefused` is called, and the job must not write them at its end (they would replace
+ * the inputs they were refused for).
  *
  * @throws MlbatchError `E_CONFIG` for an output that is an input; `E_WRITE` for one the writer refuses
  */
-export async function checkOutputs(settings: InferenceSettings, report: string | undefined): Promise<void> {
+export async function checkOutputs(
+  settings: InferenceSettings,
+  reports: { readonly report?: string | undefined; readonly reportHtml?: string | undefined },
+  reportsRefused: () => void,
+): Promise<void> {
   const { inputs, outputs, validation } = settings;
-  await checkOutputsApart(inputs.path, outputPaths(settings, report, outputs.shape === "folder"));
+  const paths = outputPaths(settings, reports.report, outputs.shape === "folder", reports.reportHtml);
+  await checkOutputsApart(
+    inputs.path,
+    paths.filter((p) => p.key === "report" || p.key === "report_html"),
+  ).catch((error: unknown) => {
+    reportsRefused();
+    throw error;
+  });
+  await checkOutputsApart(inputs.path, paths);
   await outputs.check();
   await validation.quarantine?.check();
 }

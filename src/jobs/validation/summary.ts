@@ -1,3 +1,5 @@
+import type { ValidationReport } from "../../data/validation-report.js";
+import type { ValidationSummary } from "../../report/sections.js";
 import type { ValidationPolicy } from "./config.js";
 import type { CheckedInputs } from "./policy.js";
 
@@ -23,4 +25,19 @@ export function validationSummary(checked: CheckedInputs, policy: ValidationPoli
     `with on_invalid "${policy.onInvalid}" a run would predict ${report.rows.total - checked.rejected} rows and ` +
     `${action} ${checked.rejected}:\n${report.problems.map((p) => `  - ${p.message}`).join("\n")}`
   );
+}
+
+/** The run report's `validation` section: the counts and each problem's figures, not its rows. */
+export function validationFacts(report: ValidationReport): ValidationSummary {
+  return {
+    valid: report.valid,
+    rows: { ...report.rows },
+    problems: report.problems.map((p) => ({
+      column: p.column,
+      check: p.check,
+      origin: p.origin,
+      message: p.message,
+      count: p.count ?? null,
+    })),
+  };
 }
