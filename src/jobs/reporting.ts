@@ -3,9 +3,10 @@
  * tracking. Either failing is a warning, never the job's failure.
  */
 import { readFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { writeTextAtomically } from "../data/writers/atomic.js";
 import { type MlbatchError, messageOf } from "../errors.js";
-import { htmlReport } from "../report/html.js";
+import { HTML_REPORT_MARK, htmlReport } from "../report/html.js";
 import { runReport } from "../report/run-report.js";
 import type { JobEvent } from "../services/job-event.js";
 import type { Logger } from "../services/logger.js";
@@ -22,6 +23,36 @@ const VERSION = (() => {
     return "unknown";
   }
 })();
+
+/** What every JSON run report holds at its start (its first key). */
+const JSON_REPORT_MARK = '"mlbatch_version"';
+
+/**
+ * Whether a report may be written at `path`: nothing is there, or a report mlbatch wrote (its mark in
+ * the first 1 KB). Anything else (an input, a folder, another file) is left untouched, with a warning: a
+ * report never replaces data, whatever path it is given.
+ */
+async function free(path: string, mark: string, key: string, logger: Logger): Promise<boolean> {
+  let head: string;
+  try {
+    const file = await open(path, "r");
+    try {
+      const buffer = Buffer.alloc(1024);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+      head = buffer.subarray(0, bytesRead).toString("utf8");
+    } finally {
+      await file.close();
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
+    head = "";
+  }
+  if (head.includes(mark)) return true;
+  logger.warn(
+    `${key} "${path}" exists and is not a run report mlbatch wrote: it was left untouched and no report was written there. Name a new file, or one an earlier run's report is in.`,
+  );
+  return false;
+}
 
 /** A finished run: what the job learned, how it ended, and where its report and run go. */
 export interface FinishedRun {
@@ -61,7 +92,7 @@ export async function reportRun(run: FinishedRun): Promise<void> {
     challenger: facts.challenger,
     error: failure && { step: failure.step, code: failure.code, message: failure.message },
   });
-  if (options.report !== undefined) {
+  if (options.report !== undefined && (await free(options.report, JSON_REPORT_MARK, "job.report", logger))) {
     try {
       await writeTextAtomically(options.report, `${JSON.stringify(report, null, 2)}\n`, "the run report");
       logger.info(`[${title}] Report written: ${options.report}`);
@@ -69,7 +100,10 @@ export async function reportRun(run: FinishedRun): Promise<void> {
       logger.warn(messageOf(error));
     }
   }
-  if (options.reportHtml !== undefined) {
+  if (
+    options.reportHtml !== undefined &&
+    (await free(options.reportHtml, HTML_REPORT_MARK, "job.report_html", logger))
+  ) {
     try {
       await writeTextAtomically(options.reportHtml, htmlReport(report), "the HTML run report");
       logger.info(`[${title}] HTML report written: ${options.reportHtml}`);

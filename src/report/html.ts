@@ -25,6 +25,9 @@ th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}.bad{color:#
 .ok{color:#1b7f3b;font-weight:600}.charts{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}
 figcaption{font-size:12px;color:#555}`;
 
+/** What every HTML run report holds in its first bytes: a later run may replace a file that has it. */
+export const HTML_REPORT_MARK = '<meta name="generator" content="mlbatch run report">';
+
 /**
  * The HTML page of a run report.
  *
@@ -46,7 +49,7 @@ export function htmlReport(report: RunReport): string {
     report.challenger ? challenger(report.challenger) : "",
   ];
   return (
-    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">` +
+    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">${HTML_REPORT_MARK}` +
     `<meta name="viewport" content="width=device-width,initial-scale=1">` +
     `<title>${e(title)}</title><style>${STYLE}</style></head><body>` +
     `<h1>${e(title)}</h1>${sections.join("\n")}</body></html>\n`

@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Sqlite from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { configHash } from "../../src/report/config-hash.js";
 import type { RunReport } from "../../src/report/run-report.js";
-import { copyStore, INPUTS_TEST, inferenceJob, removeDir, STORES, tempDir } from "../helpers.js";
+import { BIKES, cli, copyStore, INPUTS_TEST, inferenceJob, removeDir, STORES, tempDir } from "../helpers.js";
 
 let dir: string;
 beforeEach(() => {
@@ -65,6 +65,36 @@ describe("run report", () => {
       error: { step: "load", code: "E_MODEL_NOT_FOUND", message: (error as Error).message },
     });
     expect(existsSync(join(dir, "predictions.parquet"))).toBe(false);
+  });
+
+  it("given a report path holding a file mlbatch did not write, when the job runs, then the file is left untouched, with a warning, and the run succeeds", async () => {
+    mkdirSync(join(dir, "reports"));
+    writeFileSync(join(dir, "reports", "run.json"), "precious,data\n1,2\n");
+    const { job } = inferenceJob(config());
+    await job.execute();
+    expect(readFileSync(join(dir, "reports", "run.json"), "utf8")).toBe("precious,data\n1,2\n");
+    expect(existsSync(join(dir, "predictions.parquet"))).toBe(true);
+  });
+
+  it("given a report of an earlier run at the report path, when the job runs again, then it is replaced", async () => {
+    await inferenceJob(config()).job.execute();
+    const first = report().finished_at;
+    await inferenceJob(
+      config({ outputs: { KIND: "ParquetWriter", path: join(dir, "again.parquet") } }),
+    ).job.execute();
+    expect(report().finished_at).not.toBe(first);
+  });
+
+  it("given a sharded run whose report names its input, when it runs, then it fails with E_CONFIG and the input keeps every byte", () => {
+    const input = join(dir, "inputs.parquet");
+    copyFileSync(INPUTS_TEST, input);
+    const before = statSync(input).size;
+    const extra = `job: {inputs: {path: '${input}'}, outputs: {path: '${join(dir, "out")}/'}, report: '${input}'}`;
+    const run = cli(["run", join(BIKES, "confs", "inference.yaml"), "--shard", "0/2", "-e", extra]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain("[E_CONFIG]");
+    expect(statSync(input).size).toBe(before);
+    expect(readFileSync(input).subarray(0, 4).toString()).toBe("PAR1");
   });
 
   it("given the same config with keys in another order, then the config hash is the same", () => {
