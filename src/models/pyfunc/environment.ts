@@ -43,7 +43,12 @@ export async function localPython(uri: string, python: string | undefined): Prom
   const from =
     python !== undefined ? "loader.python" : process.env.MLBATCH_PYTHON ? "$MLBATCH_PYTHON" : "PATH";
   try {
-    await run(chosen, ["-c", "import mlflow.pyfunc, pyarrow"], { timeout: 120_000 });
+    // Found, not imported: importing mlflow takes seconds, and each worker imports it anyway.
+    const check =
+      "import importlib.util as u, sys\n" +
+      "missing = [m for m in ('mlflow', 'pyarrow', 'pandas') if u.find_spec(m) is None]\n" +
+      "sys.exit(f\"No module named {', '.join(missing)}\") if missing else None";
+    await run(chosen, ["-c", check], { timeout: 120_000 });
   } catch (error) {
     const why = (error as { stderr?: string }).stderr?.trim().split("\n").at(-1) ?? messageOf(error);
     throw new MlbatchError(

@@ -36,7 +36,7 @@ export const PyfuncOptionsConfig = {
     .positive()
     .default(600)
     .describe(
-      "Seconds a pyfunc worker may take over one batch (and to load the model) before it is killed and the job fails.",
+      "Seconds a pyfunc worker may take over one batch before it is killed and the job fails (to load the model: this, or 300 s if longer).",
     ),
   env_dir: z
     .string()

@@ -13,6 +13,9 @@ export const WORKER_SCRIPT = fileURLToPath(
   new URL("../../../python/mlbatch_pyfunc_worker.py", import.meta.url),
 );
 
+/** The least time a worker has to load its model (importing mlflow alone takes seconds), whatever the timeout. */
+const LOAD_TIMEOUT_S = 300;
+
 /** A batch is cut into slices of at least this many rows, one per worker, so that every worker has work. */
 const MIN_SLICE = 1024;
 
@@ -61,7 +64,9 @@ export class PyfuncModel implements Model {
       outputs: start.outputs,
     };
     const started = await Promise.allSettled(
-      Array.from({ length: count }, () => PyfuncWorker.start(command, start.timeout * 1000)),
+      Array.from({ length: count }, () =>
+        PyfuncWorker.start(command, start.timeout * 1000, Math.max(start.timeout, LOAD_TIMEOUT_S) * 1000),
+      ),
     );
     const workers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");

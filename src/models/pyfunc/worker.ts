@@ -77,13 +77,17 @@ export class PyfuncWorker {
    *
    * @throws WorkerFault `load` with the traceback when the model cannot be loaded; `died` or `hung`
    */
-  static async start(command: WorkerCommand, timeoutMs: number): Promise<PyfuncWorker> {
+  static async start(
+    command: WorkerCommand,
+    timeoutMs: number,
+    loadTimeoutMs: number,
+  ): Promise<PyfuncWorker> {
     const child = spawn(command.python, [command.script, command.modelDir, JSON.stringify(command.outputs)], {
       stdio: ["pipe", "pipe", "pipe"],
       env: command.env ?? process.env,
     });
     const worker = new PyfuncWorker(child, timeoutMs);
-    const frame = await worker.next("loading the model");
+    const frame = await worker.next("loading the model", loadTimeoutMs);
     if (frame.kind === "F") {
       worker.kill();
       throw new WorkerFault(
@@ -134,12 +138,12 @@ export class PyfuncWorker {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
   }
 
-  private next(what: string): Promise<Frame> {
+  private next(what: string, timeoutMs = this.timeoutMs): Promise<Frame> {
     if (this.exited !== undefined) return Promise.reject(this.exited);
     return new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.kill();
-        const seconds = this.timeoutMs / 1000;
+        const seconds = timeoutMs / 1000;
         this.fail(
           new WorkerFault(
             "hung",
@@ -148,7 +152,7 @@ export class PyfuncWorker {
             this.pid,
           ),
         );
-      }, this.timeoutMs);
+      }, timeoutMs);
       this.waiting = {
         resolve: (frame) => {
           clearTimeout(timer);
