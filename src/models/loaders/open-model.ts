@@ -4,7 +4,7 @@ import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 import { loadNativeModel, nativeFlavor } from "../native/index.js";
 import type { OutputNaming } from "../outputs.js";
-import { loadPyfuncModel, pyfuncKind } from "../pyfunc/index.js";
+import { loadPyfuncModel, PYFUNC_DEFAULTS, pyfuncKind } from "../pyfunc/index.js";
 import type { LoaderOptions } from "./loader-options.js";
 import { modelOptions } from "./model-options.js";
 
@@ -26,7 +26,7 @@ export async function openModel(
   tableColumns: readonly string[] | undefined,
   log: DebugLog | undefined,
 ): Promise<Model> {
-  const mode = options.pyfunc ?? "never";
+  const mode = options.pyfunc ?? PYFUNC_DEFAULTS.pyfunc;
   const pyfunc = (why: string) =>
     loadPyfuncModel(uri, mlmodel, naming, options, tableColumns, why, options.featureColumns);
   if (mode === "always") return pyfunc("loader.pyfunc is always");

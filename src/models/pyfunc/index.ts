@@ -21,7 +21,7 @@ import { PYFUNC_DEFAULTS, type PyfuncOptions } from "./options.js";
 import { pyfuncOutputs } from "./outputs.js";
 import { PyfuncModel } from "./pyfunc-model.js";
 
-export { type PyfuncOptions, PyfuncOptionsConfig } from "./options.js";
+export { PYFUNC_DEFAULTS, type PyfuncOptions, PyfuncOptionsConfig } from "./options.js";
 export { PyfuncModel, WORKER_SCRIPT } from "./pyfunc-model.js";
 
 /**
