@@ -23,7 +23,6 @@ import {
   Uint8,
   Utf8,
   type Vector,
-  vectorFromArray,
 } from "apache-arrow";
 import { allocate, type Batch, type Column, type ColumnType } from "../../data/batch.js";
 import type { OutputSpec } from "../model.js";
@@ -42,13 +41,32 @@ const ARROW: { readonly [T in ColumnType]: () => DataType } = {
 
 function vectorOf(column: Column): Vector {
   const { data, type } = column;
-  if (Array.isArray(data)) return vectorFromArray(data, new Utf8());
+  if (Array.isArray(data)) return textVector(data);
   if (type === "bool") {
     const bits = new Uint8Array((data.length + 7) >> 3);
     for (let i = 0; i < data.length; i++) if (data[i] !== 0) bits[i >> 3]! |= 1 << (i & 7);
     return makeVector(makeData({ type: new Bool(), length: data.length, nullCount: 0, data: bits }));
   }
   return makeVector(data as Float64Array);
+}
+
+/**
+ * A text column as Arrow's Utf8: offsets and UTF-8 bytes written at once (apache-arrow's builder, through
+ * vectorFromArray, took 0.7-1.3 s for 100,000 dates; this takes milliseconds).
+ */
+function textVector(values: readonly string[]): Vector {
+  const offsets = new Int32Array(values.length + 1);
+  let bytes = 0;
+  for (let i = 0; i < values.length; i++) {
+    bytes += Buffer.byteLength(values[i]!, "utf8");
+    offsets[i + 1] = bytes;
+  }
+  const data = Buffer.allocUnsafe(bytes);
+  for (let i = 0; i < values.length; i++) data.write(values[i]!, offsets[i]!, "utf8");
+  const view = new Uint8Array(data.buffer, data.byteOffset, data.length);
+  return makeVector(
+    makeData({ type: new Utf8(), length: values.length, nullCount: 0, valueOffsets: offsets, data: view }),
+  );
 }
 
 /** The columns as one Arrow IPC stream (schema, one record batch, end). */
@@ -86,8 +104,16 @@ export function decodeOutputs(bytes: Uint8Array, outputs: readonly OutputSpec[])
 
 function columnData(vector: Vector, type: ColumnType, length: number): Column["data"] {
   if (type === "string") {
+    // Straight from the offsets and bytes of each chunk (a null is empty text).
     const out = new Array<string>(length);
-    for (let i = 0; i < length; i++) out[i] = (vector.get(i) as string | null) ?? "";
+    let at = 0;
+    for (const chunk of vector.data) {
+      const offsets = chunk.valueOffsets as Int32Array;
+      const bytes = Buffer.from(chunk.values.buffer, chunk.values.byteOffset, chunk.values.byteLength);
+      for (let i = 0; i < chunk.length; i++) {
+        out[at++] = chunk.getValid(i) ? bytes.toString("utf8", offsets[i]!, offsets[i + 1]!) : "";
+      }
+    }
     return out;
   }
   if (type === "bool") {
