@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
@@ -146,7 +146,6 @@ async function build(
   wanted: Recipe,
   requirements: readonly string[],
 ): Promise<void> {
-  const { rm, writeFile, mkdir } = await import("node:fs/promises");
   await rm(dir, { recursive: true, force: true });
   await mkdir(dirname(dir), { recursive: true });
   const list = `${dir}.requirements.txt`;

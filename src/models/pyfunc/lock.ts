@@ -1,4 +1,5 @@
-import { open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** Whether a process of that id runs (signal 0 checks without sending). */
@@ -16,8 +17,6 @@ function alive(pid: number): boolean {
  * machine wait for each other; a lock whose holder died (kill -9 mid-build) is taken over.
  */
 export async function withLock<T>(path: string, work: () => Promise<T>, pollMs = 250): Promise<T> {
-  const { mkdir } = await import("node:fs/promises");
-  const { dirname } = await import("node:path");
   await mkdir(dirname(path), { recursive: true });
   for (;;) {
     try {
