@@ -47,6 +47,22 @@ export interface SklearnFlavor {
   readonly sklearnVersion: string | undefined;
 }
 
+/** The `python_function` flavor: what `mlflow.pyfunc.load_model` loads, and the environment it needs. */
+export interface PyfuncFlavor {
+  /** The module whose `_load_pyfunc` loads the model: `mlflow.pyfunc.model` (a PythonModel), `mlflow.sklearn`, ... */
+  readonly loaderModule: string | undefined;
+  /** A custom model's pickled PythonModel (`python_model.pkl`), relative to the model folder. */
+  readonly pythonModel: string | undefined;
+  /** The folder of the modules shipped with `code_paths` (`code`), relative to the model folder. */
+  readonly code: string | undefined;
+  /** The virtualenv environment file (`python_env.yaml`), relative to the model folder. */
+  readonly pythonEnv: string | undefined;
+  /** The conda environment file (`conda.yaml`), relative to the model folder. */
+  readonly conda: string | undefined;
+  /** The Python that saved it (`3.11.7`). */
+  readonly pythonVersion: string | undefined;
+}
+
 /** What mlbatch needs from a model folder's `MLmodel` file. */
 export interface MLmodel {
   readonly directory: string;
@@ -55,7 +71,13 @@ export interface MLmodel {
   readonly xgboost?: XgboostFlavor | undefined;
   readonly lightgbm?: LightgbmFlavor | undefined;
   readonly sklearn?: SklearnFlavor | undefined;
+  readonly pyfunc?: PyfuncFlavor | undefined;
   readonly signature: Signature;
+  /**
+   * The signature's outputs as MLflow wrote them (`[{"type": "double", "required": true}]`: a Series, whose
+   * column has no name; `[{"type": "tensor", ...}]`: an array), for the pyfunc tier to name and type them.
+   */
+  readonly rawOutputs?: readonly Record<string, unknown>[] | undefined;
   readonly runId: string | undefined;
   readonly mlflowVersion: string | undefined;
   /**
@@ -98,7 +120,9 @@ export async function readMLmodel(directory: string, model: string): Promise<MLm
     xgboost: xgboostFlavor(flavors.xgboost),
     lightgbm: lightgbmFlavor(flavors.lightgbm),
     sklearn: sklearnFlavor(flavors.sklearn),
+    pyfunc: pyfuncFlavor(flavors.python_function),
     signature: parseSignature(doc.signature, model),
+    rawOutputs: rawOutputs(doc.signature),
     runId: typeof doc.run_id === "string" ? doc.run_id : undefined,
     mlflowVersion: typeof doc.mlflow_version === "string" ? doc.mlflow_version : undefined,
     inputExample: await readInputExample(directory, doc.saved_input_example_info),
@@ -139,6 +163,33 @@ function sklearnFlavor(f: Flavor): SklearnFlavor | undefined {
     skopsTrustedTypes: trusted,
     sklearnVersion: text(f.sklearn_version),
   };
+}
+
+function pyfuncFlavor(f: Flavor): PyfuncFlavor | undefined {
+  if (f === undefined) return undefined;
+  const env = f.env;
+  const envs = (typeof env === "object" && env !== null ? env : {}) as Record<string, unknown>;
+  return {
+    loaderModule: text(f.loader_module),
+    pythonModel: text(f.python_model),
+    code: text(f.code),
+    // MLflow before 2.0 wrote `env: conda.yaml`, a string.
+    pythonEnv: text(envs.virtualenv),
+    conda: text(envs.conda) ?? text(env),
+    pythonVersion: text(f.python_version),
+  };
+}
+
+function rawOutputs(signature: unknown): Record<string, unknown>[] | undefined {
+  const outputs = (signature as { outputs?: unknown } | null | undefined)?.outputs;
+  if (typeof outputs !== "string") return undefined;
+  try {
+    const items: unknown = JSON.parse(outputs);
+    return Array.isArray(items) ? (items as Record<string, unknown>[]) : undefined;
+  } catch {
+    // parseSignature reports it.
+    return undefined;
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { type Camelized, camelized } from "../camel-case.js";
 import { NativeOptionsConfig } from "../native/options.js";
+import { PyfuncOptionsConfig } from "../pyfunc/options.js";
 import { SessionOptionsConfig } from "../session-options.js";
 import { FeatureColumnsConfig } from "./feature-columns.js";
 
@@ -34,6 +35,7 @@ export const LoaderOptionsConfig = {
   ...FeatureColumnsConfig,
   ...ForestCacheConfig,
   ...NativeOptionsConfig,
+  ...PyfuncOptionsConfig,
 };
 
 const LoaderOptionsSchema = z.object(LoaderOptionsConfig);

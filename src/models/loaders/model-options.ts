@@ -11,7 +11,19 @@ export function modelOptions(
   tableColumns: readonly string[] | undefined,
   log: DebugLog | undefined,
 ): { session: SessionOptions; feeds: FeedOptions; context: LoadContext } {
-  const { featureColumns, forestCache, probabilities: _, ...session } = options;
+  const {
+    featureColumns,
+    forestCache,
+    probabilities: _,
+    pyfunc: _pyfunc,
+    envManager: _envManager,
+    python: _python,
+    workers: _workers,
+    timeout: _timeout,
+    envDir: _envDir,
+    resultType: _resultType,
+    ...session
+  } = options;
   const cache =
     forestCache?.enable === true
       ? new ForestCache(forestCache.dir ?? defaultForestCacheDir(), log)

@@ -1,15 +1,19 @@
+import { isMlbatchError, MlbatchError } from "../../errors.js";
 import type { DebugLog } from "../debug-log.js";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
 import { loadNativeModel, nativeFlavor } from "../native/index.js";
 import type { OutputNaming } from "../outputs.js";
+import { loadPyfuncModel, PYFUNC_DEFAULTS, pyfuncKind } from "../pyfunc/index.js";
 import type { LoaderOptions } from "./loader-options.js";
 import { modelOptions } from "./model-options.js";
 
 /**
- * Opens a model folder with what runs it: its `onnx` flavor in ONNX Runtime or the tree engine; else a
- * flavor mlbatch runs natively (scikit-learn from skops, XGBoost, LightGBM) in the tree engine. A folder
- * with neither is refused by the ONNX loader, which names its flavors and what to do.
+ * Opens a model folder with what runs it, as the loader's `pyfunc` says. `never` (the default): its `onnx`
+ * flavor in ONNX Runtime or the tree engine; else a flavor mlbatch runs natively (scikit-learn from skops,
+ * XGBoost, LightGBM) in the tree engine; a folder with neither is refused by the ONNX loader, which names
+ * its flavors and what to do. `always`: MLflow's pyfunc in Python workers. `auto`: natively when mlbatch
+ * can, else pyfunc, the engine's description saying why.
  *
  * @param naming - how ONNX outputs are named (`signature` or `prediction`)
  * @throws MlbatchError `E_MODEL_LOAD`, `E_CONFIG` or `E_SCHEMA` as the loaders document
@@ -22,11 +26,44 @@ export async function openModel(
   tableColumns: readonly string[] | undefined,
   log: DebugLog | undefined,
 ): Promise<Model> {
-  if (mlmodel.onnx === undefined && nativeFlavor(mlmodel) !== undefined) {
-    return loadNativeModel(uri, mlmodel, options, tableColumns);
+  const mode = options.pyfunc ?? PYFUNC_DEFAULTS.pyfunc;
+  const pyfunc = (why: string) =>
+    loadPyfuncModel(uri, mlmodel, naming, options, tableColumns, why, options.featureColumns);
+  if (mode === "always") return pyfunc("loader.pyfunc is always");
+  const flavor = mlmodel.onnx === undefined ? nativeFlavor(mlmodel) : undefined;
+  if (flavor !== undefined) {
+    if (mode === "never" || mlmodel.pyfunc === undefined) {
+      return loadNativeModel(uri, mlmodel, options, tableColumns);
+    }
+    try {
+      return await loadNativeModel(uri, mlmodel, options, tableColumns);
+    } catch (error) {
+      // Only what mlbatch cannot run goes to Python; a config or schema mistake stays the user's to fix.
+      if (!isMlbatchError(error, "E_MODEL_LOAD")) throw error;
+      return pyfunc(`auto: not native, ${firstSentence(error)}`);
+    }
+  }
+  if (mlmodel.onnx === undefined && mode === "auto") {
+    const kind = pyfuncKind(mlmodel);
+    if (kind === undefined) {
+      throw new MlbatchError(
+        "E_MODEL_LOAD",
+        `model ${uri} has no flavor mlbatch runs natively and no python_function flavor (flavors: ${mlmodel.flavors.join(", ") || "none"}): neither mlbatch nor MLflow's pyfunc can load it. ` +
+          "Log it with mlflow.pyfunc.log_model or an MLflow flavor.",
+      );
+    }
+    return pyfunc(
+      `auto: ${kind} has no flavor mlbatch runs natively (flavors: ${mlmodel.flavors.join(", ")})`,
+    );
   }
   const { session, feeds, context } = modelOptions(options, tableColumns, log);
   // ONNX Runtime's native module loads only when a model needs it.
   const { OnnxModel } = await import("../onnx-model.js");
   return OnnxModel.create(uri, mlmodel, naming, session, feeds, context);
+}
+
+/** An error's first sentence, for the engine's description. */
+function firstSentence(error: MlbatchError): string {
+  const text = error.message.replace(/^model \S+ (is )?/, "");
+  return (text.split(/(?<=[.:]) /)[0] ?? text).replace(/[.:]$/, "");
 }

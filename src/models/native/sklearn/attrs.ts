@@ -18,7 +18,7 @@ export class NotNative extends Error {
 
 /** The tier to use for what mlbatch does not run natively. */
 export const OTHER_TIER =
-  "run it in a Python worker (the pyfunc worker tier, planned), or export it to ONNX (skl2onnx) and log it with mlflow.onnx";
+  "run it in a pyfunc worker (MLflow's pyfunc in Python: set the loader's pyfunc: auto, see docs/pyfunc.md), or export it to ONNX (skl2onnx) and log it with mlflow.onnx";
 
 /** Refuses an estimator class mlbatch does not run, naming it. */
 export function unsupported(type: string, what = "an estimator"): NotNative {
