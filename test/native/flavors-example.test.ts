@@ -12,10 +12,10 @@ const work = tempDir("mlbatch-flavors-");
 afterAll(() => removeDir(work));
 
 /** Runs the example job on one registered model; the outputs' predictions by `instant`. */
-function run(store: "mlflow2" | "mlflow3", name: string) {
+function run(store: "mlflow2" | "mlflow3", name: string, loader = "", env: NodeJS.ProcessEnv = {}) {
   const out = join(work, `${store}-${name}.parquet`);
-  const extras = `job: {outputs: {path: '${out}'}, mlflow_service: {registry_name: ${name}}}`;
-  const result = cli(["run", CONF, ...(store === "mlflow2" ? [MLFLOW2] : []), "-e", extras]);
+  const extras = `job: {outputs: {path: '${out}'}, mlflow_service: {registry_name: ${name}}${loader}}`;
+  const result = cli(["run", CONF, ...(store === "mlflow2" ? [MLFLOW2] : []), "-e", extras], { env });
   return { ...result, out };
 }
 
@@ -51,9 +51,20 @@ describe("the scikit-learn example models", () => {
     expect(await largestError("mlflow3", "bikes_sklearn", out)).toBeLessThan(1e-5);
   });
 
-  it("given the bikes pipeline pickled by MLflow 2, when the example job runs it, then it is refused, never unpickled, with what to do", () => {
-    const { code, stderr } = run("mlflow2", "bikes_sklearn");
+  it("given the bikes pipeline pickled by MLflow 2 and loader.pyfunc never, when the example job runs it, then it is refused, never unpickled, with what to do", () => {
+    const { code, stderr } = run("mlflow2", "bikes_sklearn", ", loader: {KIND: CustomLoader, pyfunc: never}");
     expect(code).toBe(1);
-    expect(reportedError(stderr)).toMatch(/E_MODEL_LOAD.*pickle.*skops/s);
+    expect(reportedError(stderr)).toMatch(/E_MODEL_LOAD.*pickle.*skops.*pyfunc: auto/s);
+  });
+
+  it("given the pickled pipeline, the default loader.pyfunc auto and a Python without mlflow, when the job runs, then E_MODEL_LOAD says why neither natively nor in Python, and what to do for each", () => {
+    // The tests' own Python (pandas, pyarrow, scikit-learn: test/requirements.txt) has no mlflow.
+    const python = process.env.MLBATCH_TEST_PYTHON ?? join(ROOT, ".venv", "bin", "python");
+    const { code, stderr } = run("mlflow2", "bikes_sklearn", "", { MLBATCH_PYTHON: python });
+    expect(code).toBe(1);
+    const error = reportedError(stderr);
+    expect(error).toMatch(/E_MODEL_LOAD.*runs neither natively nor in Python/s);
+    expect(error).toMatch(/Natively: .*pickle.*skops/s);
+    expect(error).toMatch(/In Python: .*cannot import mlflow/s);
   });
 });

@@ -72,7 +72,7 @@ describe.each(["mlflow2", "mlflow3"] as const)("pyfunc models logged by %s", (na
 });
 
 describe("the pyfunc tier turned off", () => {
-  it("given a pickled scikit-learn model and loader.pyfunc never (the default), when the job runs, then it is refused and the message says how to run it with pyfunc", async () => {
+  it("given a pickled scikit-learn model and loader.pyfunc never, when the job runs, then it is refused and the message says how to run it with pyfunc", async () => {
     const out = join(work, "refused.parquet");
     const result = await runJob(MLFLOW2, "bikes_sklearn_pickle", out, { loader: { pyfunc: "never" } }).done;
     expect(result.code).toBe(1);

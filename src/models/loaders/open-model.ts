@@ -9,11 +9,12 @@ import type { LoaderOptions } from "./loader-options.js";
 import { modelOptions } from "./model-options.js";
 
 /**
- * Opens a model folder with what runs it, as the loader's `pyfunc` says. `never` (the default): its `onnx`
- * flavor in ONNX Runtime or the tree engine; else a flavor mlbatch runs natively (scikit-learn from skops,
- * XGBoost, LightGBM) in the tree engine; a folder with neither is refused by the ONNX loader, which names
- * its flavors and what to do. `always`: MLflow's pyfunc in Python workers. `auto`: natively when mlbatch
- * can, else pyfunc, the engine's description saying why.
+ * Opens a model folder with what runs it, as the loader's `pyfunc` says. `never`: its `onnx` flavor in
+ * ONNX Runtime or the tree engine; else a flavor mlbatch runs natively (scikit-learn from skops, XGBoost,
+ * LightGBM) in the tree engine; a folder with neither is refused by the ONNX loader, which names its
+ * flavors and what to do. `always`: MLflow's pyfunc in Python workers. `auto` (the default): natively when
+ * mlbatch can, else pyfunc, the engine's description saying why; when pyfunc cannot run it either (no
+ * Python with mlflow, say), the error says both why not natively and why not in Python.
  *
  * @param naming - how ONNX outputs are named (`signature` or `prediction`)
  * @throws MlbatchError `E_MODEL_LOAD`, `E_CONFIG` or `E_SCHEMA` as the loaders document
@@ -40,7 +41,9 @@ export async function openModel(
     } catch (error) {
       // Only what mlbatch cannot run goes to Python; a config or schema mistake stays the user's to fix.
       if (!isMlbatchError(error, "E_MODEL_LOAD")) throw error;
-      return pyfunc(`auto: not native, ${firstSentence(error)}`);
+      return pyfunc(`auto: not native, ${firstSentence(error)}`).catch((python: unknown) => {
+        throw notEither(uri, error, python);
+      });
     }
   }
   if (mlmodel.onnx === undefined && mode === "auto") {
@@ -52,14 +55,34 @@ export async function openModel(
           "Log it with mlflow.pyfunc.log_model or an MLflow flavor.",
       );
     }
-    return pyfunc(
-      `auto: ${kind} has no flavor mlbatch runs natively (flavors: ${mlmodel.flavors.join(", ")})`,
-    );
+    const native = `${kind} has no flavor mlbatch runs natively (flavors: ${mlmodel.flavors.join(", ")})`;
+    return pyfunc(`auto: ${native}`).catch((python: unknown) => {
+      throw notEither(uri, new MlbatchError("E_MODEL_LOAD", `model ${uri}: ${native}.`), python);
+    });
   }
   const { session, feeds, context } = modelOptions(options, tableColumns, log);
   // ONNX Runtime's native module loads only when a model needs it.
   const { OnnxModel } = await import("../onnx-model.js");
   return OnnxModel.create(uri, mlmodel, naming, session, feeds, context);
+}
+
+/**
+ * The error of a model that auto could run neither natively nor in Python: both reasons, the native one
+ * first (it says how to log the model so that no Python is needed). Other failures pass unchanged.
+ */
+function notEither(uri: string, native: MlbatchError, python: unknown): unknown {
+  if (!isMlbatchError(python, "E_MODEL_LOAD")) return python;
+  const tail = (error: MlbatchError) => error.message.replace(new RegExp(`^model ${escape(uri)}:? `), "");
+  return new MlbatchError(
+    "E_MODEL_LOAD",
+    `model ${uri} runs neither natively nor in Python (loader.pyfunc auto). Natively: ${tail(native)} ` +
+      `In Python: ${tail(python)}`,
+    { cause: python },
+  );
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** An error's first sentence, for the engine's description. */

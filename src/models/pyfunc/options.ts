@@ -13,9 +13,10 @@ const ResultType = z.enum(["double", "float", "long", "integer", "boolean", "str
  */
 export const PyfuncOptionsConfig = {
   pyfunc: Mode.optional().describe(
-    "Whether MLflow's pyfunc runs the model in Python worker processes: `never` (the default: mlbatch runs it " +
-      "natively, without Python: ONNX, or scikit-learn from skops, XGBoost, LightGBM; any other model is " +
-      "refused), `auto` (natively when mlbatch can, else pyfunc, the log saying which and why), or `always`.",
+    "Whether MLflow's pyfunc runs the model in Python worker processes: `auto` (the default: natively when " +
+      "mlbatch can, without Python (ONNX, or scikit-learn from skops, XGBoost, LightGBM), else pyfunc, the log " +
+      "saying which and why), `never` (natively only: any other model is refused, and no pickle is ever " +
+      "loaded), or `always`.",
   ),
   env_manager: EnvManager.optional().describe(
     "Where the pyfunc workers' Python comes from, as MLflow's env_manager: `local` (the default: loader.python, " +
@@ -51,7 +52,7 @@ export const PyfuncOptionsConfig = {
 
 /** The defaults of the pyfunc options a config leaves out. */
 const PyfuncDefaults = z.object({
-  pyfunc: Mode.default("never"),
+  pyfunc: Mode.default("auto"),
   env_manager: EnvManager.default("local"),
   timeout: Timeout.default(600),
 });
