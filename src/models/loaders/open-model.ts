@@ -72,7 +72,8 @@ export async function openModel(
  */
 function notEither(uri: string, native: MlbatchError, python: unknown): unknown {
   if (!isMlbatchError(python, "E_MODEL_LOAD")) return python;
-  const tail = (error: MlbatchError) => error.message.replace(new RegExp(`^model ${regexpQuoted(uri)}:? `), "");
+  const tail = (error: MlbatchError) =>
+    error.message.replace(new RegExp(`^model ${regexpQuoted(uri)}:? `), "");
   return new MlbatchError(
     "E_MODEL_LOAD",
     `model ${uri} runs neither natively nor in Python (loader.pyfunc auto). Natively: ${tail(native)} ` +
