@@ -28,9 +28,9 @@ const VERSION = (() => {
 const JSON_REPORT_MARK = '"mlbatch_version"';
 
 /**
- * Whether a report may be written at `path`: nothing is there, or a report mlbatch wrote (its mark in
- * the first 1 KB). Anything else (an input, a folder, another file) is left untouched, with a warning: a
- * report never replaces data, whatever path it is given.
+ * Whether a report may be written at `path`: nothing readable is there (a folder is the writer's to
+ * refuse), or a report mlbatch wrote (its mark in the first 1 KB). Any other file (an input, say) is left
+ * untouched, with a warning: a report never replaces data, whatever path it is given.
  */
 async function free(path: string, mark: string, key: string, logger: Logger): Promise<boolean> {
   let head: string;
@@ -43,9 +43,9 @@ async function free(path: string, mark: string, key: string, logger: Logger): Pr
     } finally {
       await file.close();
     }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
-    head = "";
+  } catch {
+    // Nothing there, a folder, or no access: the writer says what it refuses.
+    return true;
   }
   if (head.includes(mark)) return true;
   logger.warn(

@@ -527,6 +527,8 @@ export const CASES: readonly FaultCase[] = [
       const mlmodel = join(ws.bikes, CHAMPION, "MLmodel");
       writeFileSync(mlmodel, readFileSync(mlmodel, "utf8").replace(/^ {2}onnx:/m, "  not_onnx:"));
     },
+    // Natively only: with loader.pyfunc auto it would go to whatever Python the machine has.
+    extras: "job: {loader: {KIND: CustomLoader, pyfunc: never}}",
     expect: { exit: 1, code: "E_MODEL_LOAD", says: /has no "onnx" flavor/ },
   },
 
