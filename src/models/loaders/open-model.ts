@@ -2,9 +2,9 @@ import { isMlbatchError, MlbatchError } from "../../errors.js";
 import type { DebugLog } from "../debug-log.js";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
-import { loadNativeModel, nativeFlavor } from "../native/index.js";
+import { nativeFlavor } from "../native/flavor.js";
 import type { OutputNaming } from "../outputs.js";
-import { loadPyfuncModel, PYFUNC_DEFAULTS, pyfuncKind } from "../pyfunc/index.js";
+import { PYFUNC_DEFAULTS } from "../pyfunc/options.js";
 import type { LoaderOptions } from "./loader-options.js";
 import { modelOptions } from "./model-options.js";
 
@@ -28,11 +28,22 @@ export async function openModel(
   log: DebugLog | undefined,
 ): Promise<Model> {
   const mode = options.pyfunc ?? PYFUNC_DEFAULTS.pyfunc;
-  const pyfunc = (why: string) =>
-    loadPyfuncModel(uri, mlmodel, naming, options, tableColumns, why, options.featureColumns);
+  // The pyfunc tier (and Apache Arrow's 146 modules) loads only when a model goes to it.
+  const pyfunc = async (why: string) =>
+    (await import("../pyfunc/index.js")).loadPyfuncModel(
+      uri,
+      mlmodel,
+      naming,
+      options,
+      tableColumns,
+      why,
+      options.featureColumns,
+    );
   if (mode === "always") return pyfunc("loader.pyfunc is always");
   const flavor = mlmodel.onnx === undefined ? nativeFlavor(mlmodel) : undefined;
   if (flavor !== undefined) {
+    // The native readers load only for a model of their flavor.
+    const { loadNativeModel } = await import("../native/index.js");
     if (mode === "never" || mlmodel.pyfunc === undefined) {
       return loadNativeModel(uri, mlmodel, options, tableColumns);
     }
@@ -47,7 +58,7 @@ export async function openModel(
     }
   }
   if (mlmodel.onnx === undefined && mode === "auto") {
-    const kind = pyfuncKind(mlmodel);
+    const kind = (await import("../pyfunc/index.js")).pyfuncKind(mlmodel);
     if (kind === undefined) {
       throw new MlbatchError(
         "E_MODEL_LOAD",

@@ -28,18 +28,17 @@ import { availableParallelism } from "node:os";
 import { MlbatchError } from "../../errors.js";
 import type { MLmodel } from "../mlmodel.js";
 import type { Model } from "../model.js";
+import { type NativeFlavor, nativeFlavor } from "./flavor.js";
 import { lightgbmPlan } from "./lightgbm/plan.js";
 import { NativeModel } from "./native-model.js";
 import type { NativeOptions } from "./options.js";
 import { loadSklearnModel } from "./sklearn/index.js";
 import { xgboostPlan } from "./xgboost/plan.js";
 
+export { type NativeFlavor, nativeFlavor } from "./flavor.js";
 export type { Head, Link } from "./head.js";
 export { NativeModel, type NativePlan } from "./native-model.js";
 export { type NativeOptions, NativeOptionsConfig } from "./options.js";
-
-/** A flavor mlbatch runs natively. */
-export type NativeFlavor = "xgboost" | "lightgbm" | "sklearn";
 
 type Load = (
   uri: string,
@@ -75,22 +74,6 @@ const FLAVORS: { readonly [F in NativeFlavor]: Load } = {
   sklearn: (uri, mlmodel, options, table) =>
     loadSklearnModel(uri, mlmodel, { ...options, engineThreads: threadsOf(options) }, table),
 };
-
-/**
- * Which flavor of a model folder mlbatch runs natively: `xgboost`, `lightgbm` (a Booster's `model.lgb`,
- * or a scikit-learn API estimator stored whole as skops; one pickled is refused by its loader, with what
- * to do), or `sklearn`;
- * undefined when none (an ONNX-only model, or a flavor mlbatch does not run).
- *
- * @param mlmodel - the model folder's MLmodel
- * @returns the flavor to hand to {@link loadNativeModel}, or undefined
- */
-export function nativeFlavor(mlmodel: MLmodel): NativeFlavor | undefined {
-  if (mlmodel.xgboost !== undefined) return "xgboost";
-  if (mlmodel.lightgbm !== undefined) return "lightgbm";
-  if (mlmodel.sklearn !== undefined) return "sklearn";
-  return undefined;
-}
 
 /**
  * Loads a model of a natively run flavor ({@link nativeFlavor}) into the tree engine.
