@@ -6,13 +6,12 @@
 import { readdir, readFile, readlink, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Database } from "../data/database.js";
-import { quotedString } from "../data/sql.js";
 import { publishFolder } from "../data/writers/publish.js";
 import { isMlbatchError, MlbatchError, messageOf } from "../errors.js";
 import { parseScratch, scratchPath } from "../scratch.js";
 import { createExclusive } from "./exclusive.js";
 import { PLAN, type ShardLayout, TEMP_PREFIX } from "./layout.js";
-import type { CommitOutcome, Manifest } from "./manifest.js";
+import { type CommitOutcome, freshManifest, type Manifest } from "./manifest.js";
 import { clearObjectStaging, commitObjects, readObjectManifest } from "./object-shards.js";
 import { checkPart, fileSha256 } from "./parts.js";
 import type { Plan } from "./plan.js";
@@ -79,7 +78,13 @@ async function tryCommit(
   if (manifest === undefined) {
     const parts = await checkedParts(db, layout, plan);
     if ("missing" in parts) return { status: "incomplete", missing: parts.missing };
-    const fresh = await freshManifest(db, layout, plan, parts.parts);
+    const first = parts.parts[0];
+    const fresh = await freshManifest(
+      db,
+      plan,
+      parts.parts,
+      first === undefined ? undefined : layout.part(first.unit, plan.plan_id),
+    );
     byThisCall = await createExclusive(
       layout.stagedManifest,
       layout.temp("manifest"),
@@ -119,45 +124,6 @@ async function checkedParts(
     parts.push({ unit: unit.id, file, rows: status.rows, dropped: status.dropped, bytes, sha256 });
   }
   return missing.length > 0 ? { missing } : { parts };
-}
-
-/**
- * The manifest of the complete parts: rows read = written + dropped, or it is a bug.
- *
- * @throws MlbatchError `E_INTERNAL` when the counts do not reconcile
- */
-async function freshManifest(
-  db: Database,
-  layout: ShardLayout,
-  plan: Plan,
-  parts: Manifest["parts"][number][],
-): Promise<Manifest> {
-  const written = parts.reduce((sum, p) => sum + p.rows, 0);
-  const dropped = parts.reduce((sum, p) => sum + p.dropped, 0);
-  if (written + dropped !== plan.rows) {
-    throw new MlbatchError(
-      "E_INTERNAL",
-      `row counts do not reconcile: the plan has ${plan.rows} rows, the parts ${written} written + ${dropped} dropped`,
-    );
-  }
-  const first =
-    parts[0] === undefined
-      ? []
-      : await db.rows(
-          `DESCRIBE SELECT * FROM read_parquet(${quotedString(layout.part(parts[0].unit, plan.plan_id))})`,
-        );
-  return {
-    format: "mlbatch-manifest/1",
-    plan_id: plan.plan_id,
-    committed_at: new Date().toISOString(),
-    config_hash: plan.config_hash,
-    model: plan.model,
-    inputs: plan.inputs,
-    id_columns: plan.id_columns,
-    columns: first.map((row) => String(row.column_name)),
-    parts,
-    rows: { read: plan.rows, written, dropped },
-  };
 }
 
 /**

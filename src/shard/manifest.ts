@@ -1,4 +1,7 @@
 /** The vocabulary of a sharded commit: the manifest, the outcome of a commit, the status of a part. */
+import type { Database } from "../data/database.js";
+import { quotedString } from "../data/sql.js";
+import { MlbatchError } from "../errors.js";
 import type { Plan } from "./plan.js";
 
 /** The manifest of a committed output (`_SUCCESS`): what was predicted, by which model, from what. */
@@ -47,4 +50,42 @@ export interface PartExpectation {
   readonly unit: string;
   /** The unit's input rows: rows in the part + rows dropped. */
   readonly rows: number;
+}
+
+/**
+ * The manifest of a plan's complete parts, its columns those of the first part (a local file): rows read
+ * = written + dropped, or it is a bug.
+ *
+ * @throws MlbatchError `E_INTERNAL` when the counts do not reconcile
+ */
+export async function freshManifest(
+  db: Database,
+  plan: Plan,
+  parts: Manifest["parts"][number][],
+  firstPart: string | undefined,
+): Promise<Manifest> {
+  const written = parts.reduce((sum, p) => sum + p.rows, 0);
+  const dropped = parts.reduce((sum, p) => sum + p.dropped, 0);
+  if (written + dropped !== plan.rows) {
+    throw new MlbatchError(
+      "E_INTERNAL",
+      `row counts do not reconcile: the plan has ${plan.rows} rows, the parts ${written} written + ${dropped} dropped`,
+    );
+  }
+  const columns =
+    firstPart === undefined
+      ? []
+      : await db.rows(`DESCRIBE SELECT * FROM read_parquet(${quotedString(firstPart)})`);
+  return {
+    format: "mlbatch-manifest/1",
+    plan_id: plan.plan_id,
+    committed_at: new Date().toISOString(),
+    config_hash: plan.config_hash,
+    model: plan.model,
+    inputs: plan.inputs,
+    id_columns: plan.id_columns,
+    columns: columns.map((row) => String(row.column_name)),
+    parts,
+    rows: { read: plan.rows, written, dropped },
+  };
 }

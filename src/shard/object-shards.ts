@@ -13,11 +13,16 @@ import { dirname } from "node:path";
 import type { Database } from "../data/database.js";
 import { localFile } from "../data/object-store/inputs.js";
 import { ObjectStore } from "../data/object-store/object-store.js";
-import { quotedString } from "../data/sql.js";
 import type { RowProducer, Writer } from "../data/writers/writer.js";
 import { MlbatchError } from "../errors.js";
 import { PLAN, planFolder, type ShardLayout, SUCCESS } from "./layout.js";
-import type { CommitOutcome, Manifest, PartExpectation, PartStatus } from "./manifest.js";
+import {
+  type CommitOutcome,
+  freshManifest,
+  type Manifest,
+  type PartExpectation,
+  type PartStatus,
+} from "./manifest.js";
 import type { Plan } from "./plan.js";
 
 /** The object metadata a part carries (`x-amz-meta-mlbatch-*`). */
@@ -137,7 +142,13 @@ export async function commitObjects(
     });
   }
   if (missing.length > 0) return { status: "incomplete", missing };
-  const manifest = await freshManifest(db, layout, plan, parts);
+  const first = parts[0];
+  const manifest = await freshManifest(
+    db,
+    plan,
+    parts,
+    first === undefined ? undefined : await localFile(db, layout.part(first.unit, plan.plan_id)),
+  );
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   if (current !== undefined && mode === "error") throw existing(layout);
   const put = await store.putText(
@@ -184,38 +195,6 @@ async function shardObjects(layout: ShardLayout) {
 }
 
 const PART = /^plan-[0-9a-f]+\/part-\d+\.parquet$/;
-
-async function freshManifest(
-  db: Database,
-  layout: ShardLayout,
-  plan: Plan,
-  parts: Manifest["parts"][number][],
-): Promise<Manifest> {
-  const written = parts.reduce((sum, p) => sum + p.rows, 0);
-  const dropped = parts.reduce((sum, p) => sum + p.dropped, 0);
-  if (written + dropped !== plan.rows) {
-    throw new MlbatchError(
-      "E_INTERNAL",
-      `row counts do not reconcile: the plan has ${plan.rows} rows, the parts ${written} written + ${dropped} dropped`,
-    );
-  }
-  const first =
-    parts[0] === undefined ? undefined : await localFile(db, layout.part(parts[0].unit, plan.plan_id));
-  const columns =
-    first === undefined ? [] : await db.rows(`DESCRIBE SELECT * FROM read_parquet(${quotedString(first)})`);
-  return {
-    format: "mlbatch-manifest/1",
-    plan_id: plan.plan_id,
-    committed_at: new Date().toISOString(),
-    config_hash: plan.config_hash,
-    model: plan.model,
-    inputs: plan.inputs,
-    id_columns: plan.id_columns,
-    columns: columns.map((row) => String(row.column_name)),
-    parts,
-    rows: { read: plan.rows, written, dropped },
-  };
-}
 
 function existing(layout: ShardLayout): MlbatchError {
   return new MlbatchError(
