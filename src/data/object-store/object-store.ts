@@ -52,7 +52,7 @@ export interface PutOptions {
  * @example
  * ```ts
  * const store = ObjectStore.fromEnvironment();
- * for (const object of await store.list("s3://data/in/")) console.log(object.uri, object.size);
+ * const bytes = (await store.list("s3://data/in/")).reduce((sum, object) => sum + object.size, 0);
  * ```
  */
 export class ObjectStore {
