@@ -83,7 +83,8 @@ export class Chromium {
         "--proxy-bypass-list=<-loopback>",
         "about:blank",
       ],
-      { stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"] },
+      // Its own process group: Chromium's helpers (zygote, crashpad) go with it when it is stopped.
+      { stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"], detached: true },
     );
     return new Chromium(child, profile);
   }
@@ -176,12 +177,26 @@ export class Chromium {
     return decodePng(Buffer.from(data, "base64"));
   }
 
-  /** Stops Chromium (the one process this launched) and removes its profile once it has exited. */
+  /**
+   * Stops Chromium and every process of its group (the helpers it started write into the profile until
+   * they exit: removing the profile before that failed in CI with ENOTEMPTY), then removes its profile.
+   */
   async close(): Promise<void> {
     const exited = new Promise((resolve) => this.process.once("exit", resolve));
+    const group = this.process.pid;
+    const signal = (name: NodeJS.Signals | 0) => {
+      try {
+        if (group !== undefined) process.kill(-group, name);
+        return true;
+      } catch {
+        return false; // ESRCH: no process of the group is left
+      }
+    };
     if (this.process.exitCode === null) this.process.kill("SIGKILL");
     await exited;
-    rmSync(this.profile, { recursive: true, force: true, maxRetries: 5 });
+    signal("SIGKILL");
+    for (let i = 0; i < 100 && signal(0); i++) await new Promise((r) => setTimeout(r, 50));
+    rmSync(this.profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
 
