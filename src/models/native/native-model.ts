@@ -2,6 +2,7 @@ import type { Batch, Column, ColumnType } from "../../data/batch.js";
 import { MlbatchError, messageOf } from "../../errors.js";
 import type { MLmodel } from "../mlmodel.js";
 import type { FeatureSpec, Model, OutputSpec } from "../model.js";
+import { categoryCodes, categoryLookups, type FeatureCategories } from "./categories.js";
 import type { Ensemble } from "./ensemble.js";
 import { argmax, finish, type Head, width } from "./head.js";
 import { type NativeOptions, resolveFeatures } from "./options.js";
@@ -31,7 +32,7 @@ export interface NativePlan {
    * The categories of features trained from pandas category columns, by feature: a string input there is
    * fed as its position in the list (see `categoryCodes`).
    */
-  readonly categories?: readonly (readonly (string | number)[] | undefined)[] | undefined;
+  readonly categories?: FeatureCategories | undefined;
 }
 
 /**
@@ -48,9 +49,7 @@ export class NativeModel implements Model {
     private readonly scorer: TreeScorer,
     private readonly probabilities: boolean,
   ) {
-    this.codes = (plan.categories ?? []).map((list) =>
-      list === undefined ? undefined : new Map(list.map((c, i) => [String(c), i])),
-    );
+    this.codes = categoryLookups(plan.categories);
   }
 
   /** The code of each category of a categorical feature, by its text. */
@@ -147,20 +146,6 @@ export class NativeModel implements Model {
   close(): Promise<void> {
     return this.scorer.close();
   }
-}
-
-/**
- * A string column as category codes: its position in the model's list; NaN for null (a missing value);
- * for a value the training never saw, a code no split lists (as XGBoost's re-coding gives it: it goes
- * where unlisted categories go, which LightGBM sends where it sends NaN).
- */
-function categoryCodes(values: readonly (string | null)[], codes: ReadonlyMap<string, number>): Float64Array {
-  const out = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    out[i] = v === null || v === undefined ? Number.NaN : (codes.get(v) ?? codes.size);
-  }
-  return out;
 }
 
 function planOutputs(plan: NativePlan, probabilities: boolean): OutputSpec[] {

@@ -6,6 +6,7 @@
  */
 import type { Column } from "../../../data/batch.js";
 import { MlbatchError } from "../../../errors.js";
+import { categoryCodes, categoryLookups } from "../categories.js";
 import { finish, type Head } from "../head.js";
 import { readLightgbm } from "../lightgbm/lightgbm-model.js";
 import { TreeScorer } from "../tree-scorer.js";
@@ -57,9 +58,7 @@ export async function lightgbmEstimator(estimator: Attrs, threads: number): Prom
     divisor: model.divisor,
   };
   const scorer = await TreeScorer.create(model.ensemble, threads);
-  const codes = (model.categories ?? []).map((list) =>
-    list === undefined ? undefined : new Map(list.map((c, i) => [String(c), i])),
-  );
+  const codes = categoryLookups(model.categories);
   const k = classes?.values.length ?? 0;
   return {
     classes,
@@ -104,10 +103,5 @@ function feature(
       `${estimator.type} reads feature ${f} as numbers, but it is given strings (the model has no categories for it)`,
     );
   }
-  const data = new Float64Array(col.length);
-  for (let i = 0; i < col.length; i++) {
-    const v = col[i] as string | null | undefined;
-    data[i] = v === null || v === undefined ? Number.NaN : (codes.get(v) ?? codes.size);
-  }
-  return { name: "", type: "float64", data };
+  return { name: "", type: "float64", data: categoryCodes(col, codes) };
 }
