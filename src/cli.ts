@@ -46,9 +46,10 @@ interface CommandContext {
   readonly extras: readonly string[];
   readonly noCache: boolean;
   readonly shard: string | undefined;
-  /** `profile`'s --data and --output. */
+  /** `profile`'s --data, --output and --log. */
   readonly data: string | undefined;
   readonly output: string | undefined;
+  readonly log: boolean;
   readonly signal: AbortSignal;
 }
 
@@ -126,16 +127,19 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   profile: {
     help: [
       [`${CONFIGS} --data <train> --output <f.profile.json>`, "profile training data for drift.reference"],
+      [`${CONFIGS} --data <train> --log`, "... logged to the model version's run (drift.reference: model)"],
     ],
     configs: true,
     async run(context) {
-      if (context.data === undefined || context.output === undefined)
-        throw usage('"profile" needs --data <training data> and --output <file.profile.json>');
+      const { data, output, log } = context;
+      if (data === undefined || (output === undefined && !log))
+        throw usage('"profile" needs --data <training data>, and --output <file.profile.json> or --log');
       const job = InferenceJob.fromConfig((await settingsOf(context)).job);
-      const made = await job.profile({ data: context.data, output: context.output, signal: context.signal });
+      const made = await job.profile({ data, output, log, signal: context.signal });
       const columns = Object.keys(made.profile.columns).length;
+      const where = [made.output, made.logged].filter((w) => w !== undefined).join(" and ");
       process.stdout.write(
-        `profile ${made.output}: ${made.profile.rows} rows, ${columns} columns of ${context.data}, model ${made.modelUri}\n`,
+        `profile ${where}: ${made.profile.rows} rows, ${columns} columns of ${data}, model ${made.modelUri}\n`,
       );
     },
   },
@@ -188,6 +192,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         shard: { type: "string" },
         data: { type: "string" },
         output: { type: "string" },
+        log: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "v" },
       },
@@ -201,8 +206,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${help()}\n`);
       return name === undefined && !values.help ? 2 : 0;
     }
-    if ((values.data !== undefined || values.output !== undefined) && name !== "profile")
-      throw usage('--data and --output apply to "profile" only');
+    if ((values.data !== undefined || values.output !== undefined || values.log) && name !== "profile")
+      throw usage('--data, --output and --log apply to "profile" only');
     await commandOf(name, files, values.shard).run({
       files,
       extras: values.extras ?? [],
@@ -210,6 +215,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       shard: values.shard,
       data: values.data,
       output: values.output,
+      log: values.log === true,
       signal: interrupt.signal,
     });
     return 0;

@@ -11,7 +11,12 @@ import { Distributions } from "./challenger/distributions.js";
 import { observer } from "./challenger/observer.js";
 import { PairedModel } from "./challenger/paired-model.js";
 import { atStep } from "./context.js";
-import { type ProfileOptions, type TrainingProfile, trainingProfile } from "./drift/training-profile.js";
+import {
+  loggedProfile,
+  type ProfileOptions,
+  type TrainingProfile,
+  trainingProfile,
+} from "./drift/training-profile.js";
 import { driftVerdict, startDrift } from "./drift/verdict.js";
 import type { InferenceJobConfig } from "./inference-config.js";
 import { type PredictRun, predictInto } from "./predict.js";
@@ -270,6 +275,11 @@ export class InferenceJob extends Job<InferenceLocals> {
         ? new Distributions(run.championOutputs)
         : undefined;
     const drift = this.settings.drift;
+    // The model's profile is read first: a run without one fails before predicting anything.
+    const logged =
+      drift?.reference === "model"
+        ? await ctx.step("validate", () => loggedProfile(this.services.mlflow.registry, run.version), "drift")
+        : undefined;
     const profiling = startDrift(
       ctx,
       db,
@@ -278,6 +288,7 @@ export class InferenceJob extends Job<InferenceLocals> {
         source: checked.source,
         features: run.model.inputs.map((f) => f.name),
         report: this.jobOptions.report,
+        logged: logged && (async () => logged),
       },
     );
     const observe = observer(comparison, counted);

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MlbatchError } from "../errors.js";
@@ -14,6 +14,31 @@ import { MlbatchError } from "../errors.js";
  * @throws MlbatchError `E_REGISTRY` for remote URIs, or when no local folder matches
  */
 export function localArtifactPath(uri: string, storeRoot: string): string {
+  const found = existingLocalPath(uri, storeRoot);
+  if (found !== undefined) return found;
+  throw new MlbatchError(
+    "E_REGISTRY",
+    `model files not found at ${uri}, nor under the registry folder ${storeRoot}. ` +
+      "The registry points to artifacts that were moved or deleted: copy the store with its artifacts (mlruns/).",
+  );
+}
+
+/**
+ * A file of a run's artifacts in a local store, or undefined when the run has no such file (or no
+ * artifacts at all), found as {@link localArtifactPath} finds folders.
+ *
+ * @param artifactUri - the run's artifact URI
+ * @param path - the file, relative to it (`mlbatch/training.profile.json`)
+ * @param storeRoot - the folder of the store
+ * @throws MlbatchError `E_REGISTRY` for remote artifact URIs
+ */
+export function localRunFile(artifactUri: string, path: string, storeRoot: string): Buffer | undefined {
+  const file = existingLocalPath(`${artifactUri.replace(/\/+$/, "")}/${path}`, storeRoot);
+  return file === undefined ? undefined : readFileSync(file);
+}
+
+/** The local path of an artifact URI, or of its moved copy under the store; undefined when neither exists. */
+function existingLocalPath(uri: string, storeRoot: string): string | undefined {
   const path = toPath(uri, storeRoot);
   if (existsSync(path)) return path;
   const parts = path.split(sep).filter((part) => part.length > 0);
@@ -21,11 +46,7 @@ export function localArtifactPath(uri: string, storeRoot: string): string {
     const candidate = join(storeRoot, ...parts.slice(i));
     if (existsSync(candidate)) return candidate;
   }
-  throw new MlbatchError(
-    "E_REGISTRY",
-    `model files not found at ${uri}, nor under the registry folder ${storeRoot}. ` +
-      "The registry points to artifacts that were moved or deleted: copy the store with its artifacts (mlruns/).",
-  );
+  return undefined;
 }
 
 function toPath(uri: string, storeRoot: string): string {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 
 import { MlbatchError } from "../errors.js";
 import { yaml } from "../packages.js";
-import { localArtifactPath } from "./artifacts.js";
+import { localArtifactPath, localRunFile } from "./artifacts.js";
 import { joinUri, loggedModelVersion, resolveNumber, runModelVersion } from "./lookup.js";
 import { type ModelReference, versionUri } from "./model-uri.js";
 import { notFound } from "./not-found.js";
@@ -123,6 +123,20 @@ export class FileStore implements Registry {
   /** @inheritdoc */
   async modelDirectory(version: ModelVersion): Promise<string> {
     return localArtifactPath(version.artifactUri, this.root);
+  }
+
+  /** @inheritdoc */
+  async runArtifact(runId: string, path: string): Promise<Buffer | undefined> {
+    for (const experiment of subfolders(this.root)) {
+      const run = readMeta(join(this.root, experiment, runId, "meta.yaml"));
+      if (run === undefined || run.lifecycle_stage === "deleted") continue;
+      return localRunFile(
+        stringOr(run.artifact_uri) ?? join(this.root, experiment, runId, "artifacts"),
+        path,
+        this.root,
+      );
+    }
+    throw notFound.run(runId, path, this.uri);
   }
 
   /** @inheritdoc */

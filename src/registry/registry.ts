@@ -66,6 +66,14 @@ export interface Registry {
    * @throws MlbatchError `E_REGISTRY` when the files cannot be found
    */
   modelDirectory(version: ModelVersion): Promise<string>;
+  /**
+   * A file of a run's artifacts (`mlbatch/training.profile.json`), read from wherever the run's artifact
+   * URI points; undefined when the run has no such file.
+   *
+   * @throws MlbatchError `E_MODEL_NOT_FOUND` when the store has no such run; `E_REGISTRY` when its
+   * artifacts cannot be read
+   */
+  runArtifact(runId: string, path: string): Promise<Buffer | undefined>;
   /** Releases the store (database handles). */
   close(): void;
 }

@@ -3,7 +3,7 @@ import { basename, dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import Sqlite from "better-sqlite3";
 import { MlbatchError, messageOf } from "../errors.js";
-import { localArtifactPath } from "./artifacts.js";
+import { localArtifactPath, localRunFile } from "./artifacts.js";
 import {
   joinUri,
   type LoggedModelRow,
@@ -127,6 +127,21 @@ export class SqliteStore implements Registry {
   /** @inheritdoc */
   async modelDirectory(version: ModelVersion): Promise<string> {
     return localArtifactPath(version.artifactUri, dirname(this.path));
+  }
+
+  /** @inheritdoc */
+  async runArtifact(runId: string, path: string): Promise<Buffer | undefined> {
+    const root = await this.reading(
+      () =>
+        this.db
+          .prepare(
+            "SELECT artifact_uri FROM runs WHERE run_uuid = ? AND coalesce(lifecycle_stage, 'active') <> 'deleted'",
+          )
+          .get(runId) as { artifact_uri: string | null } | undefined,
+    );
+    if (root === undefined) throw notFound.run(runId, path, this.uri);
+    if (root.artifact_uri === null) return undefined;
+    return localRunFile(root.artifact_uri, path, dirname(this.path));
   }
 
   /** @inheritdoc */

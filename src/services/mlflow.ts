@@ -5,7 +5,13 @@ import { HttpConfig, resolveHttpSettings, resolveMlflowUris } from "../mlflow/se
 import { defaultCacheDir } from "../registry/cache.js";
 import { openRegistry, type Registry } from "../registry/index.js";
 import type { RunReport } from "../report/run-report.js";
-import { type LoggedRun, logRun, runRecordFromReport } from "../tracking/index.js";
+import {
+  type LoggedRun,
+  logRun,
+  logRunArtifact,
+  type RunArtifact,
+  runRecordFromReport,
+} from "../tracking/index.js";
 import { type Service, serviceConfig } from "./service.js";
 
 /** Config of {@link MlflowService} (the reference's field names). */
@@ -134,6 +140,20 @@ export class MlflowService implements Service {
   async logRun(report: RunReport): Promise<LoggedRun> {
     const record = runRecordFromReport(report, { experimentName: this.config.experiment_name });
     return logRun(resolveMlflowUris(this.config).trackingUri, record, {
+      logger: this.logger(),
+      http: resolveHttpSettings(this.config.http),
+    });
+  }
+
+  /**
+   * Adds a file to the artifacts of an existing run of MLflow tracking (a model version's run, for
+   * instance), replacing one of that path.
+   *
+   * @returns the file's artifact URI
+   * @throws MlbatchError `E_TRACKING`, `E_AUTH` or `E_CONFIG` (see {@link logRunArtifact})
+   */
+  async logArtifact(runId: string, artifact: RunArtifact): Promise<string> {
+    return logRunArtifact(resolveMlflowUris(this.config).trackingUri, runId, artifact, {
       logger: this.logger(),
       http: resolveHttpSettings(this.config.http),
     });

@@ -11,6 +11,7 @@ import { logRunToSqlite } from "./sqlite-tracking.js";
 
 export { type FromReportOptions, REPORT_ARTIFACT, runRecordFromReport } from "./from-report.js";
 export { REQUEST_TAG } from "./rest-tracking.js";
+export { logRunArtifact, type RunArtifact, type RunArtifactOptions } from "./run-artifact.js";
 export type { LoggedRun, RunRecord } from "./run-record.js";
 
 /** What {@link logRun} may use besides the URI and the record. */

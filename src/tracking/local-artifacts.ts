@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Logger } from "../log.js";
@@ -63,13 +63,23 @@ export function localRunArtifacts(
   return { folder, uri: `${location.replace(/\/+$/, "")}/${runId}/artifacts` };
 }
 
-/** Writes a record's artifacts under a folder (created), synchronously. */
+/**
+ * Writes a record's artifacts under a folder (created), synchronously; each file is written aside and
+ * renamed into place, so that a reader never sees half of one (a file already there is replaced).
+ */
 export function writeArtifacts(folder: string, artifacts: RunRecord["artifacts"]): void {
   mkdirSync(folder, { recursive: true });
   for (const artifact of artifacts) {
     const target = join(folder, ...artifactPathParts(artifact.path));
     mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, artifact.content);
+    const aside = `${target}.mlbatch-${process.pid}.tmp`;
+    try {
+      writeFileSync(aside, artifact.content);
+      renameSync(aside, target);
+    } catch (error) {
+      removeQuietly(aside);
+      throw error;
+    }
   }
 }
 

@@ -254,35 +254,67 @@ async function storeArtifacts(
   options: ServerOptions,
 ): Promise<void> {
   if (record.artifacts.length === 0) return;
-  const uri = run.artifactUri;
+  if (await putArtifacts(client, run.artifactUri, record.artifacts, options)) return;
+  options.logger?.warn(
+    `[Tracking] Artifacts of run ${run.runId} not uploaded: its artifact URI ${withoutCredentials(run.artifactUri)} is ` +
+      "neither the tracking server's proxied artifacts (mlflow-artifacts:) nor a local folder",
+  );
+}
+
+/**
+ * Stores artifacts under a run's artifact URI: uploaded to the tracking server's proxied artifacts
+ * (`mlflow-artifacts:`), or written to a folder this machine sees (`file:`, a path), as MLflow's client
+ * does for a server that keeps them on a shared disk.
+ *
+ * @returns false when the URI is neither (an `s3://` store the server does not proxy, ...): nothing stored
+ */
+export async function putArtifacts(
+  client: HttpClient,
+  uri: string,
+  artifacts: RunRecord["artifacts"],
+  options: ServerOptions,
+): Promise<boolean> {
   const proxied = proxiedLocation(uri);
   if (proxied !== undefined) {
-    const artifacts = client.forAuthority(proxied.authority, options.env);
+    const target = client.forAuthority(proxied.authority, options.env);
     try {
-      for (const artifact of record.artifacts) {
-        await artifacts.put(
+      for (const artifact of artifacts) {
+        await target.put(
           proxiedPath(proxied.root, artifactPathParts(artifact.path)),
           Buffer.from(artifact.content),
           MEDIA_TYPES[extname(artifact.path).toLowerCase()] ?? "application/octet-stream",
         );
       }
     } finally {
-      if (artifacts !== client) artifacts.close();
+      if (target !== client) target.close();
     }
-    return;
+    return true;
   }
   if (uri.startsWith("file:") || uri.startsWith("/")) {
-    // The server keeps artifacts on a disk it shares with its clients: MLflow's client writes them there too.
     writeArtifacts(
       uri.startsWith("file://") ? fileURLToPath(uri) : resolve(uri.replace(/^file:/, "")),
-      record.artifacts,
+      artifacts,
     );
-    return;
+    return true;
   }
-  options.logger?.warn(
-    `[Tracking] Artifacts of run ${run.runId} not uploaded: its artifact URI ${withoutCredentials(uri)} is ` +
-      "neither the tracking server's proxied artifacts (mlflow-artifacts:) nor a local folder",
-  );
+  return false;
+}
+
+/**
+ * The artifact URI of a run on a tracking server (`runs/get`).
+ *
+ * @throws MlbatchError `E_TRACKING` when the server has no such run
+ */
+export async function serverRunArtifactUri(client: HttpClient, runId: string): Promise<string> {
+  const answer = await client.getJson(`${API}/runs/get`, { run_id: runId }, [400, 404]);
+  if (answer.status !== 200) {
+    throw new MlbatchError(
+      "E_TRACKING",
+      `run ${runId} not found on the tracking server: check mlflow_service.tracking_uri (the store the run was logged to).`,
+    );
+  }
+  const { info } = parseAnswer(RunAnswer, answer.json, `run ${runId}`, client.connection.baseUri).run;
+  return info.artifact_uri ?? "";
 }
 
 /** Marks a run left unfinished by a failure as FAILED: one try, its own failure ignored. */

@@ -8,8 +8,9 @@ export const DriftConfig = z
       .min(1)
       .describe(
         "What the inputs are compared with: a dataset path (Parquet, CSV or JSON Lines, e.g. the training " +
-          "inputs), a profile file written by `mlbatch profile --output` (*.profile.json), or `previous` " +
-          "(the profile in the previous run's job.report).",
+          "inputs), a profile file written by `mlbatch profile --output` (*.profile.json), `model` (the " +
+          "profile `mlbatch profile --log` logged to the model version's run), or `previous` (the profile in " +
+          "the previous run's job.report).",
       ),
     columns: z
       .array(z.string().min(1))

@@ -30,6 +30,8 @@ export interface DriftRun {
   readonly features: readonly string[];
   /** The job's JSON report (`previous` reads the profile there). */
   readonly report: string | undefined;
+  /** The profile logged to the model version's run, and what to call it (`model` reads it). */
+  readonly logged?: (() => Promise<{ readonly profile: DataProfile; readonly name: string }>) | undefined;
 }
 
 /**
@@ -41,8 +43,9 @@ export interface DriftRun {
 export async function driftOf(db: Database, run: DriftRun): Promise<DriftOutcome> {
   const { settings, source } = run;
   const columns = profiledColumns(run);
-  const { reference } = settings;
-  const found = await referenceProfile(db, run, columns);
+  const logged = settings.reference === "model" ? await loggedReference(run) : undefined;
+  const reference = logged?.name ?? settings.reference;
+  const found = logged?.profile ?? (await referenceProfile(db, run, columns));
   const profile = await profileTable(db, {
     table: source.query(),
     label: source.label,
@@ -70,6 +73,14 @@ function profiledColumns(run: DriftRun): SourceColumn[] {
     );
   }
   return names.map((name) => ({ name, type: run.source.typeOf(name)! }));
+}
+
+/** The profile `mlbatch profile --log` logged with the model version (`reference: model`). */
+function loggedReference(run: DriftRun): Promise<{ readonly profile: DataProfile; readonly name: string }> {
+  if (run.logged === undefined) {
+    throw new MlbatchError("E_INTERNAL", "drift.reference is model, but the run gave no model version");
+  }
+  return run.logged();
 }
 
 /** The reference's profile (with its bins); undefined for `previous` when no previous run left one. */

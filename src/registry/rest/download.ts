@@ -4,7 +4,7 @@ import { API, parseAnswer } from "../../mlflow/api.js";
 import type { HttpClient } from "../../mlflow/client.js";
 import type { RetryPolicy } from "../../mlflow/retry-policy.js";
 import { LoggedModelAnswer, RunAnswer } from "./api.js";
-import type { DownloadedFile } from "./files.js";
+import type { DownloadedFile, Missing } from "./files.js";
 import { LocalArtifacts } from "./local-artifacts.js";
 import { ProxiedArtifacts } from "./proxied-artifacts.js";
 import { S3Artifacts } from "./s3-artifacts.js";
@@ -47,19 +47,25 @@ export class ArtifactDownloader {
   /**
    * Copies the folder an artifact URI points to into `destination` (an existing, empty folder).
    *
+   * @param missing - `empty`: nothing there gives no files; `error` (the default): it is an error
    * @returns the files, with their sizes
    * @throws MlbatchError `E_REGISTRY` (or `E_AUTH`) when the files cannot be had
    */
-  async download(uri: string, destination: string, hops = 0): Promise<DownloadedFile[]> {
+  async download(
+    uri: string,
+    destination: string,
+    missing: Missing = "error",
+    hops = 0,
+  ): Promise<DownloadedFile[]> {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
-    if (scheme === "mlflow-artifacts") return this.proxied.download(uri, destination);
+    if (scheme === "mlflow-artifacts") return this.proxied.download(uri, destination, missing);
     if (scheme === "s3" || scheme === "s3a")
-      return this.s3.download(uri.replace(/^s3a:/i, "s3:"), destination);
+      return this.s3.download(uri.replace(/^s3a:/i, "s3:"), destination, missing);
     if (scheme === "file" || (scheme === undefined && uri.startsWith("/"))) {
-      return this.local.download(uri, destination);
+      return this.local.download(uri, destination, missing);
     }
     if ((scheme === "runs" || scheme === "models") && hops < 3) {
-      return this.download(await this.resolve(uri), destination, hops + 1);
+      return this.download(await this.resolve(uri), destination, missing, hops + 1);
     }
     throw new MlbatchError(
       "E_REGISTRY",

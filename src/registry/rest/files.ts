@@ -9,14 +9,19 @@ export interface DownloadedFile {
   readonly size: number;
 }
 
+/** What {@link ArtifactSource.download} does when nothing is at the URI. */
+export type Missing = "error" | "empty";
+
 /** Where an artifact store puts a model folder's files. */
 export interface ArtifactSource {
   /**
    * Copies every file under `uri` into `destination` (an existing, empty folder).
    *
+   * @param missing - `empty`: nothing at `uri` gives no files (a run's optional artifacts); `error` (the
+   * default): it is an error (a model folder that must be there)
    * @throws MlbatchError `E_REGISTRY` when the files cannot be had
    */
-  download(uri: string, destination: string): Promise<DownloadedFile[]>;
+  download(uri: string, destination: string, missing?: Missing): Promise<DownloadedFile[]>;
 }
 
 /**

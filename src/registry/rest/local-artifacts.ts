@@ -3,7 +3,7 @@ import { cp } from "node:fs/promises";
 import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MlbatchError, messageOf } from "../../errors.js";
-import { type ArtifactSource, type DownloadedFile, listFiles } from "./files.js";
+import { type ArtifactSource, type DownloadedFile, listFiles, type Missing } from "./files.js";
 
 /**
  * Model files in a folder this machine can read (`file:///...` or an absolute path): what a tracking server
@@ -17,12 +17,13 @@ import { type ArtifactSource, type DownloadedFile, listFiles } from "./files.js"
  */
 export class LocalArtifacts implements ArtifactSource {
   /** @inheritdoc */
-  async download(uri: string, destination: string): Promise<DownloadedFile[]> {
+  async download(uri: string, destination: string, missing: Missing = "error"): Promise<DownloadedFile[]> {
     const folder = uri.startsWith("file://")
       ? fileURLToPath(uri)
       : uri.startsWith("file:")
         ? uri.slice("file:".length)
         : uri;
+    if (missing === "empty" && isAbsolute(folder) && !existsSync(folder)) return [];
     if (!isAbsolute(folder) || !existsSync(folder) || !statSync(folder).isDirectory()) {
       throw new MlbatchError(
         "E_REGISTRY",
@@ -39,6 +40,7 @@ export class LocalArtifacts implements ArtifactSource {
       });
     }
     const files = await listFiles(destination);
+    if (files.length === 0 && missing === "empty") return [];
     if (files.length === 0) {
       throw new MlbatchError("E_REGISTRY", `no model files at ${uri}: the folder is empty.`);
     }

@@ -3,7 +3,13 @@ import { MlbatchError } from "../../errors.js";
 import { ARTIFACTS_API } from "../../mlflow/api.js";
 import { proxiedLocation, proxiedPath } from "../../mlflow/artifact-uri.js";
 import type { HttpClient } from "../../mlflow/client.js";
-import { type ArtifactSource, type DownloadedFile, eachLimited, prepareTarget } from "./files.js";
+import {
+  type ArtifactSource,
+  type DownloadedFile,
+  eachLimited,
+  type Missing,
+  prepareTarget,
+} from "./files.js";
 
 /** Folders deeper than this are not followed (a model folder is a few levels deep at most). */
 const MAX_DEPTH = 16;
@@ -40,10 +46,11 @@ export class ProxiedArtifacts implements ArtifactSource {
   constructor(private readonly clientFor: (authority: string | undefined) => HttpClient) {}
 
   /** @inheritdoc */
-  async download(uri: string, destination: string): Promise<DownloadedFile[]> {
+  async download(uri: string, destination: string, missing: Missing = "error"): Promise<DownloadedFile[]> {
     const { authority, root } = proxiedLocation(uri) ?? { authority: undefined, root: "" };
     const client = this.clientFor(authority);
     const listed = await this.list(client, root, "", 0, uri);
+    if (listed.length === 0 && missing === "empty") return [];
     if (listed.length === 0) {
       throw new MlbatchError(
         "E_REGISTRY",

@@ -1,6 +1,7 @@
-import { rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { join, posix } from "node:path";
 import { MlbatchError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { API, ErrorAnswer, parseAnswer } from "../../mlflow/api.js";
@@ -199,6 +200,32 @@ export class RestStore implements Registry {
     if (concurrent)
       logger?.info(`[Registry] ${label} was cached meanwhile by another process: using its copy`);
     return folder;
+  }
+
+  /** @inheritdoc */
+  async runArtifact(runId: string, path: string): Promise<Buffer | undefined> {
+    const answer = await this.tracking.getJson(`${API}/runs/get`, { run_id: runId }, [400, 404]);
+    if (answer.status !== 200) throw notFound.run(runId, path, this.uri);
+    const { info } = parseAnswer(RunAnswer, answer.json, `run ${runId}`, this.uri).run;
+    // The file's folder is listed (and downloaded: it holds little) rather than the file asked for blindly:
+    // a tracking server answers a missing file with an error that is not told from a failure.
+    sweepDeadOwned(tmpdir(), "mlbatch-artifact");
+    const folder = ownedFolder(tmpdir(), "mlbatch-artifact");
+    await mkdir(folder);
+    const forget = track(folder);
+    try {
+      const files = await this.downloader.download(
+        joinUri(info.artifact_uri, posix.dirname(path) === "." ? "" : posix.dirname(path)),
+        folder,
+        "empty",
+      );
+      const name = posix.basename(path);
+      const file = join(folder, name);
+      return files.some((f) => f.path === name) && existsSync(file) ? readFileSync(file) : undefined;
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+      forget();
+    }
   }
 
   /** @inheritdoc */

@@ -12,7 +12,13 @@ import {
   mlflowRetries,
   type RetryPolicy,
 } from "../../mlflow/retry-policy.js";
-import { type ArtifactSource, type DownloadedFile, eachLimited, prepareTarget } from "./files.js";
+import {
+  type ArtifactSource,
+  type DownloadedFile,
+  eachLimited,
+  type Missing,
+  prepareTarget,
+} from "./files.js";
 
 const PARALLEL_DOWNLOADS = 4;
 const TRUE = new Set(["true", "1", "yes", "on"]);
@@ -45,7 +51,7 @@ export class S3Artifacts implements ArtifactSource {
   ) {}
 
   /** @inheritdoc */
-  async download(uri: string, destination: string): Promise<DownloadedFile[]> {
+  async download(uri: string, destination: string, missing: Missing = "error"): Promise<DownloadedFile[]> {
     const match = /^s3:\/\/([^/]+)\/?(.*?)\/*$/.exec(uri);
     if (match?.[1] === undefined) {
       throw new MlbatchError("E_REGISTRY", `invalid S3 URI "${uri}": expected s3://<bucket>/<prefix>.`);
@@ -53,6 +59,7 @@ export class S3Artifacts implements ArtifactSource {
     const bucket = match[1];
     const prefix = match[2] === "" ? "" : `${match[2]}/`;
     const objects = await this.list(bucket, prefix, uri);
+    if (objects.length === 0 && missing === "empty") return [];
     if (objects.length === 0) {
       throw new MlbatchError(
         "E_REGISTRY",
