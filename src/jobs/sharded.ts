@@ -107,7 +107,6 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
     if (validation.on_invalid === "quarantine") refuse('on_invalid "quarantine" (use "drop" or "fail")');
     if (validation.report !== undefined) refuse("validation.report (each unit is validated on its own)");
     if (config.challenger !== undefined) refuse("job.challenger yet (run the challenger in a single run)");
-    if (config.drift !== undefined) refuse("job.drift yet (each unit would be profiled on its own)");
     const planHash = planConfigHash(config);
     return new ShardedInferenceJob(
       servicesFromConfig(config, services),
@@ -183,6 +182,6 @@ export class ShardedInferenceJob extends Job<ShardLocals> {
   }
 
   private async notifyFinished(shape: readonly [number, number]): Promise<void> {
-    await this.services.alerts.notify({ ...this.event("finished"), shape });
+    await this.services.alerts.notify({ ...this.event("finished"), shape, warning: this.facts.warning });
   }
 }

@@ -9,11 +9,19 @@ import { ObjectStore } from "../data/object-store/object-store.js";
 import { isObjectUri } from "../data/object-store/uri.js";
 import { MlbatchError, messageOf } from "../errors.js";
 import { configHash } from "../report/config-hash.js";
+import type { DataProfile, DriftReport } from "../report/sections.js";
 import { fileDigest } from "./units.js";
 
 /** The plan file (`_plan.json`), as written and read back. */
 export const Plan = z.strictObject({
   format: z.literal("mlbatch-plan/1"),
+  /**
+   * `job.drift`: the whole input's profile and drift, found once when the plan is made (outside the plan's
+   * id: a result, not a choice); the committing shard reports them.
+   */
+  drift: z
+    .custom<PlanDrift>((value) => typeof value === "object" && value !== null && "profile" in value)
+    .optional(),
   /** SHA-256 of everything below but `created_at`: equal plans, equal ids. */
   plan_id: z.string(),
   created_at: z.string(),
@@ -47,6 +55,15 @@ export const Plan = z.strictObject({
 });
 export type Plan = z.infer<typeof Plan>;
 
+/** What a plan records of `job.drift`. */
+export interface PlanDrift {
+  readonly profile: DataProfile;
+  /** Null when there was nothing to compare with (`previous` without a previous report). */
+  readonly report: DriftReport | null;
+  /** The warning the drift (or its absence) gave. */
+  readonly warning: string | null;
+}
+
 /**
  * The hash of what decides a sharded run's outputs: the job's config without `shard` (it differs between
  * shards), `report`, `logger_service` and `alerts_service` (they may differ too, e.g. a report path per
@@ -68,7 +85,7 @@ export function planConfigHash(config: Readonly<Record<string, unknown>>): strin
 }
 
 /** Completes a plan with its id (over everything but the creation time) and the time. */
-export function sealPlan(plan: Omit<Plan, "plan_id" | "created_at" | "format">): Plan {
+export function sealPlan(plan: Omit<Plan, "plan_id" | "created_at" | "format" | "drift">): Plan {
   const body = { format: "mlbatch-plan/1" as const, ...plan };
   return { ...body, plan_id: configHash(body), created_at: new Date().toISOString() };
 }

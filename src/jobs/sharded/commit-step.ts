@@ -41,6 +41,17 @@ export async function commitStep(
     ctx.logger.info(
       `[Inference] Committed ${layout.output}: ${manifest.parts.length} parts, ${manifest.rows.written} rows`,
     );
+    if (plan.drift !== undefined) {
+      // Found when the plan was made, over the whole input: this run's report and notification carry it.
+      ctx.facts.profile = plan.drift.profile;
+      if (plan.drift.report !== null) ctx.facts.drift = plan.drift.report;
+      const { warning } = plan.drift;
+      // The shard that made the plan warned then already.
+      if (warning !== null && ctx.facts.warning !== warning) {
+        ctx.logger.warn(`[Inference] ${warning}`);
+        ctx.facts.warning = warning;
+      }
+    }
     await notify([manifest.rows.written, manifest.columns.length]);
   }
   return outcome;

@@ -5,15 +5,20 @@
  */
 import type { Database } from "../../data/database.js";
 import { checkOutputsApart } from "../../data/overlap.js";
+import type { Source } from "../../data/source.js";
 import { checkTarget } from "../../data/writers/atomic.js";
 import { MlbatchError } from "../../errors.js";
+import type { ModelVersion } from "../../registry/index.js";
 import { resolutionText } from "../../registry/request.js";
 import { type CommitOutcome, clearStaging, committedManifest, recoverStaging } from "../../shard/commit.js";
 import { createExclusive } from "../../shard/exclusive.js";
-import { type Plan, readPlan, sealPlan } from "../../shard/plan.js";
+import { type Plan, type PlanDrift, readPlan, sealPlan } from "../../shard/plan.js";
 import { listUnits } from "../../shard/units.js";
+import { driftOf } from "../drift/step.js";
+import { loggedProfile } from "../drift/training-profile.js";
+import { driftVerdict } from "../drift/verdict.js";
 import { idColumnsOf } from "../steps/inputs.js";
-import { requestOf, resolveVersion } from "../steps/model.js";
+import { readModel, requestOf, resolveVersion } from "../steps/model.js";
 import { outputPaths } from "../steps/outputs.js";
 import type { ShardRun } from "./shard-run.js";
 
@@ -85,7 +90,8 @@ async function makePlan(run: ShardRun, db: Database): Promise<Plan> {
   }
   ctx.logger.info(`[Inference] Plan: ${resolutionText(request, version)} (run ${version.runId})`);
   const { files, units, folder } = await listUnits(db, inputs);
-  return sealPlan({
+  const drift = settings.drift === undefined ? undefined : await planDrift(run, db, source, version);
+  const plan = sealPlan({
     config_hash: planHash,
     model: {
       asked: request.uri,
@@ -99,4 +105,46 @@ async function makePlan(run: ShardRun, db: Database): Promise<Plan> {
     units,
     rows: units.reduce((sum, unit) => sum + unit.rows, 0),
   });
+  return drift === undefined ? plan : { ...plan, drift };
+}
+
+/**
+ * `job.drift` of a sharded run, once over the whole input while planning: before any unit is predicted,
+ * so that `on_drift: fail` stops the run before it writes anything (the plan is not written either).
+ *
+ * @throws MlbatchError `E_DRIFT` for a drift with `on_drift: fail`; `E_CONFIG` when the columns to
+ * profile are unknown (no signature and no `drift.columns`); the reference's errors
+ */
+async function planDrift(
+  run: ShardRun,
+  db: Database,
+  source: Source,
+  version: ModelVersion,
+): Promise<PlanDrift> {
+  const { ctx, mlflow } = run;
+  const settings = run.settings.drift!;
+  let features: readonly string[] = [];
+  if (settings.columns === undefined) {
+    const resolved = await readModel(ctx, mlflow, version);
+    if (resolved.signed === undefined) {
+      throw new MlbatchError(
+        "E_CONFIG",
+        `model ${version.uri} has no column signature: a sharded run cannot tell which columns job.drift ` +
+          "profiles before loading it. Set job.drift.columns.",
+      );
+    }
+    features = resolved.signed.map((f) => f.name);
+  }
+  const logged =
+    settings.reference === "model"
+      ? await ctx.step("validate", () => loggedProfile(mlflow.registry, version), "drift")
+      : undefined;
+  const outcome = await ctx.step(
+    "validate",
+    () =>
+      driftOf(db, { settings, source, features, report: run.report, logged: logged && (async () => logged) }),
+    "drift",
+  );
+  driftVerdict(ctx, outcome, settings.onDrift);
+  return { profile: outcome.profile, report: outcome.drift ?? null, warning: ctx.facts.warning ?? null };
 }
