@@ -291,6 +291,9 @@ export class InferenceJob extends Job<InferenceLocals> {
         logged: logged && (async () => logged),
       },
     );
+    // With on_drift: fail, the verdict comes first: a drifted input is not predicted at all.
+    const failing = drift?.onDrift === "fail";
+    if (failing) driftVerdict(ctx, await profiling, "fail");
     const observe = observer(comparison, counted);
     const staged = await this.written(db, run, (rows) => (predicted = rows), observe).catch(
       async (error: unknown) => {
@@ -300,7 +303,7 @@ export class InferenceJob extends Job<InferenceLocals> {
     );
     if (counted !== undefined) ctx.facts.predictions = counted.result();
     try {
-      driftVerdict(ctx, await profiling, this.settings.drift?.onDrift ?? "warn");
+      if (!failing) driftVerdict(ctx, await profiling, "warn");
       if (comparison !== undefined && run.challenger !== undefined) {
         const { source } = checked;
         const { version } = run.challenger;
