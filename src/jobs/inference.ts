@@ -17,7 +17,7 @@ import {
   type TrainingProfile,
   trainingProfile,
 } from "./drift/training-profile.js";
-import { driftVerdict, startDrift } from "./drift/verdict.js";
+import { driftVerdict, failFast, startDrift } from "./drift/verdict.js";
 import type { InferenceJobConfig } from "./inference-config.js";
 import { type PredictRun, predictInto } from "./predict.js";
 import { servicesFromConfig } from "./services.js";
@@ -291,10 +291,9 @@ export class InferenceJob extends Job<InferenceLocals> {
         logged: logged && (async () => logged),
       },
     );
-    // With on_drift: fail, the verdict comes first: a drifted input is not predicted at all.
-    const failing = drift?.onDrift === "fail";
-    if (failing) driftVerdict(ctx, await profiling, "fail");
-    const observe = observer(comparison, counted);
+    // With on_drift: fail, a drift found while the rows are predicted stops them at the next batch.
+    const verdict = drift?.onDrift === "fail" ? failFast(ctx, profiling) : undefined;
+    const observe = observer(comparison, counted, verdict);
     const staged = await this.written(db, run, (rows) => (predicted = rows), observe).catch(
       async (error: unknown) => {
         await profiling.catch(() => undefined);
@@ -303,7 +302,8 @@ export class InferenceJob extends Job<InferenceLocals> {
     );
     if (counted !== undefined) ctx.facts.predictions = counted.result();
     try {
-      if (!failing) driftVerdict(ctx, await profiling, "warn");
+      if (verdict === undefined) driftVerdict(ctx, await profiling, "warn");
+      else await verdict.settled;
       if (comparison !== undefined && run.challenger !== undefined) {
         const { source } = checked;
         const { version } = run.challenger;

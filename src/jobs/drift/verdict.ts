@@ -63,3 +63,29 @@ export function driftVerdict(
   ctx.logger.warn(`[Inference] ${text}`);
   ctx.facts.warning = text;
 }
+
+/** The drift verdict of `on_drift: fail`, given as soon as the profile is done while the rows are predicted. */
+export interface EarlyVerdict {
+  /** Throws the drift's `E_DRIFT` (or the profile's failure) once known: called before each batch is kept. */
+  check(): void;
+  /** Settles when the profile is done: rejects with `E_DRIFT` (or the profile's failure). */
+  readonly settled: Promise<void>;
+}
+
+/**
+ * Gives the verdict of `on_drift: fail` as soon as the profile (run beside the predictions) is done, so
+ * that a drifted input stops being predicted at the next batch instead of after the last one.
+ */
+export function failFast(ctx: StepContext, profiling: Promise<DriftOutcome | undefined>): EarlyVerdict {
+  let failure: { readonly error: unknown } | undefined;
+  const settled = profiling.then((outcome) => driftVerdict(ctx, outcome, "fail"));
+  settled.catch((error: unknown) => {
+    failure = { error };
+  });
+  return {
+    check: () => {
+      if (failure !== undefined) throw failure.error;
+    },
+    settled,
+  };
+}
