@@ -1,30 +1,18 @@
 import { isMlbatchError, MlbatchError, messageOf } from "../errors.js";
-import type { Logger } from "../log.js";
 import { withoutCredentials } from "../mlflow/connection.js";
-import type { RetryPolicy } from "../mlflow/retry-policy.js";
 import { resolveHttpSettings } from "../mlflow/settings.js";
 import { storeLocation } from "../mlflow/store-uri.js";
 import { logRunToFileStore } from "./file-tracking.js";
+import type { TrackingOptions } from "./options.js";
 import { logRunToServer } from "./rest-tracking.js";
 import { checkRunRecord, type LoggedRun, type RunRecord } from "./run-record.js";
 import { logRunToSqlite } from "./sqlite-tracking.js";
 
 export { type FromReportOptions, REPORT_ARTIFACT, runRecordFromReport } from "./from-report.js";
+export type { TrackingOptions as LogRunOptions } from "./options.js";
 export { REQUEST_TAG } from "./rest-tracking.js";
-export { logRunArtifact, type RunArtifact, type RunArtifactOptions } from "./run-artifact.js";
+export { logRunArtifact, type RunArtifact } from "./run-artifact.js";
 export type { LoggedRun, RunRecord } from "./run-record.js";
-
-/** What {@link logRun} may use besides the URI and the record. */
-export interface LogRunOptions {
-  /** Where the run's logging (and a tracking server's retries) is logged; silent by default. */
-  readonly logger?: Logger | undefined;
-  /** Credentials and TLS of a tracking server (`MLFLOW_TRACKING_*`; default: this process's environment). */
-  readonly env?: NodeJS.ProcessEnv | undefined;
-  /** Timeout and retries of a tracking server's requests (default: the `MLFLOW_HTTP_REQUEST_*` variables', else MLflow's). */
-  readonly http?: RetryPolicy | undefined;
-  /** What relative store paths, and MLflow's default artifact root `./mlruns`, are relative to (default: the working directory). */
-  readonly cwd?: string | undefined;
-}
 
 /**
  * Logs a finished job run to MLflow tracking, where the tracking URI says, as MLflow itself would record
@@ -50,7 +38,7 @@ export interface LogRunOptions {
 export async function logRun(
   trackingUri: string,
   record: RunRecord,
-  options: LogRunOptions = {},
+  options: TrackingOptions = {},
 ): Promise<LoggedRun> {
   checkRunRecord(record);
   const shown = withoutCredentials(trackingUri);

@@ -3,13 +3,13 @@ import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import Sqlite from "better-sqlite3";
 import { isMlbatchError, MlbatchError, messageOf } from "../errors.js";
-import type { Logger } from "../log.js";
 import { HttpClient } from "../mlflow/client.js";
 import { connectionFromEnv, withoutCredentials } from "../mlflow/connection.js";
-import { MLFLOW_RETRY_POLICY, type RetryPolicy } from "../mlflow/retry-policy.js";
+import { MLFLOW_RETRY_POLICY } from "../mlflow/retry-policy.js";
 import { storeLocation } from "../mlflow/store-uri.js";
 import { yaml } from "../packages.js";
 import { writeArtifacts } from "./local-artifacts.js";
+import type { TrackingOptions } from "./options.js";
 import { putArtifacts, serverRunArtifactUri } from "./rest-tracking.js";
 
 /** A file for a run's artifacts. */
@@ -17,17 +17,6 @@ export interface RunArtifact {
   /** Relative to the run's artifact root, with `/` separators (`mlbatch/training.profile.json`). */
   readonly path: string;
   readonly content: string;
-}
-
-/** What {@link logRunArtifact} may use besides the URI, the run and the file. */
-export interface RunArtifactOptions {
-  readonly logger?: Logger | undefined;
-  /** Credentials and TLS of a tracking server (default: this process's environment). */
-  readonly env?: NodeJS.ProcessEnv | undefined;
-  /** Timeout and retries of a tracking server's requests (default: MLflow's). */
-  readonly http?: RetryPolicy | undefined;
-  /** What relative store paths are relative to (default: the working directory). */
-  readonly cwd?: string | undefined;
 }
 
 /**
@@ -53,7 +42,7 @@ export async function logRunArtifact(
   trackingUri: string,
   runId: string,
   artifact: RunArtifact,
-  options: RunArtifactOptions = {},
+  options: TrackingOptions = {},
 ): Promise<string> {
   const cwd = options.cwd ?? process.cwd();
   const shown = withoutCredentials(trackingUri);
