@@ -32,6 +32,34 @@ export function isNotFound(error: unknown): boolean {
   return statusOf(error) === 404 || name === "NoSuchKey" || name === "NotFound";
 }
 
+/** What an SDK failure says: its kind, and `why` (name, HTTP status, message) for the error's text. */
+export interface S3Failure {
+  readonly kind: "no-credentials" | "refused" | "no-bucket" | "other";
+  readonly why: string;
+}
+
+/**
+ * Sorts an SDK failure: no credentials found, credentials refused (403, `AccessDenied`,
+ * `InvalidAccessKeyId`, `SignatureDoesNotMatch`), no such bucket, or anything else.
+ */
+export function s3Failure(error: unknown): S3Failure {
+  const name = nameOf(error);
+  const status = statusOf(error);
+  const why = `${name || "error"}${status === undefined ? "" : ` (HTTP ${status})`}: ${messageOf(error)}`;
+  if (name === "CredentialsProviderError" || /could not load credentials/i.test(messageOf(error))) {
+    return { kind: "no-credentials", why };
+  }
+  if (
+    status === 403 ||
+    name === "AccessDenied" ||
+    name === "InvalidAccessKeyId" ||
+    name === "SignatureDoesNotMatch"
+  ) {
+    return { kind: "refused", why };
+  }
+  return { kind: name === "NoSuchBucket" ? "no-bucket" : "other", why };
+}
+
 /**
  * The error for a failed request on `uri`: `E_AUTH` for missing or refused credentials, else `E_READ`
  * or `E_WRITE` (by `access`), each saying what to check.
@@ -43,12 +71,10 @@ export function objectStoreError(
   settings: ObjectStoreSettings,
 ): MlbatchError {
   if (error instanceof MlbatchError) return error;
-  const name = nameOf(error);
-  const status = statusOf(error);
-  const why = `${name || "error"}${status === undefined ? "" : ` (HTTP ${status})`}: ${messageOf(error)}`;
+  const { kind, why } = s3Failure(error);
   const verb = access === "read" ? "cannot read" : "cannot write";
   const code = access === "read" ? "E_READ" : "E_WRITE";
-  if (name === "CredentialsProviderError" || /could not load credentials/i.test(messageOf(error))) {
+  if (kind === "no-credentials") {
     return new MlbatchError(
       "E_AUTH",
       `${verb} "${uri}": no AWS credentials were found (${why}). Set AWS_ACCESS_KEY_ID and ` +
@@ -56,12 +82,7 @@ export function objectStoreError(
       { cause: error },
     );
   }
-  if (
-    status === 403 ||
-    name === "AccessDenied" ||
-    name === "InvalidAccessKeyId" ||
-    name === "SignatureDoesNotMatch"
-  ) {
+  if (kind === "refused") {
     return new MlbatchError(
       "E_AUTH",
       `${verb} "${uri}": the object store refused the credentials (${why}). Check AWS_ACCESS_KEY_ID / ` +
@@ -69,7 +90,7 @@ export function objectStoreError(
       { cause: error },
     );
   }
-  if (name === "NoSuchBucket") {
+  if (kind === "no-bucket") {
     return new MlbatchError(code, `${verb} "${uri}": the bucket does not exist (${why}). Check the URI.`, {
       cause: error,
     });

@@ -2,6 +2,7 @@ import { createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { s3Failure } from "../../data/object-store/failures.js";
 import { s3Sdk } from "../../data/object-store/sdk.js";
 import { MlbatchError, messageOf } from "../../errors.js";
 import { retrying } from "../../http/retry.js";
@@ -186,11 +187,9 @@ export class S3Artifacts implements ArtifactSource {
 }
 
 function s3Error(uri: string, error: unknown, env: NodeJS.ProcessEnv): MlbatchError {
-  const name = (error as { name?: string }).name ?? "";
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  const why = `${name}${status === undefined ? "" : ` (HTTP ${status})`}: ${messageOf(error)}`;
+  const { kind, why } = s3Failure(error);
   const endpoint = env.MLFLOW_S3_ENDPOINT_URL || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
-  if (name === "CredentialsProviderError" || /credential/i.test(messageOf(error))) {
+  if (kind === "no-credentials") {
     return new MlbatchError(
       "E_AUTH",
       `cannot read model files at ${uri}: no AWS credentials (${why}). Set AWS_ACCESS_KEY_ID and ` +
@@ -198,12 +197,7 @@ function s3Error(uri: string, error: unknown, env: NodeJS.ProcessEnv): MlbatchEr
       { cause: error },
     );
   }
-  if (
-    status === 403 ||
-    name === "AccessDenied" ||
-    name === "InvalidAccessKeyId" ||
-    name === "SignatureDoesNotMatch"
-  ) {
+  if (kind === "refused") {
     return new MlbatchError(
       "E_AUTH",
       `cannot read model files at ${uri}: access denied (${why}). Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY ` +
@@ -211,7 +205,7 @@ function s3Error(uri: string, error: unknown, env: NodeJS.ProcessEnv): MlbatchEr
       { cause: error },
     );
   }
-  if (name === "NoSuchBucket") {
+  if (kind === "no-bucket") {
     return new MlbatchError("E_REGISTRY", `cannot read model files at ${uri}: ${why}.`, { cause: error });
   }
   return new MlbatchError(
