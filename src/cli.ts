@@ -161,7 +161,7 @@ function help(): string {
   );
   const width = Math.max(...lines.map(([usage]) => usage.length)) + 3;
   return [
-    "mlbatch: batch inference for MLflow-registered ONNX models",
+    "mlbatch: batch inference for MLflow-registered models (ONNX, scikit-learn, XGBoost, LightGBM natively; any other in pyfunc workers)",
     "",
     "Usage:",
     ...lines.map(([usage, does]) => `  ${usage.padEnd(width)}${does}`),
