@@ -20,6 +20,12 @@ import { quotedIdentifier, quotedString } from "./sql.js";
 export const QUANTILES = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99] as const;
 /** The quantiles whose values are a reference's bin edges (deciles: ten bins of about a tenth each). */
 const EDGE_QUANTILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9] as const;
+/**
+ * Up to this many rows a reference's quantiles (and so its bins) are exact, as numpy's; beyond, t-digest's:
+ * DuckDB's exact quantiles hold and sort every value, 0.6 s per column and million rows on this machine,
+ * where t-digest takes a tenth of that in bounded memory.
+ */
+export const EXACT_QUANTILE_ROWS = 500_000;
 /** The most frequent values a categorical column's profile keeps. */
 const TOP_VALUES = 20;
 
@@ -60,8 +66,13 @@ export interface ProfileRequest {
 export async function profileTable(db: Database, request: ProfileRequest): Promise<DataProfile> {
   const columns = request.columns.filter((c) => profileKind(c.type) !== undefined);
   try {
-    const reference = request.reference ?? (await ownBins(db, request.table, columns));
-    return await profilePass(db, request, columns, reference);
+    // A reference is one pass with t-digest's quantiles; a table's own profile is exact when not too large.
+    const exact =
+      request.reference === undefined &&
+      Number((await db.rows(`SELECT count(*) AS n FROM ${request.table}`))[0]?.n ?? 0) <= EXACT_QUANTILE_ROWS;
+    const quantile = exact ? "quantile_cont" : "approx_quantile";
+    const reference = request.reference ?? (await ownBins(db, request.table, columns, quantile));
+    return await profilePass(db, request, columns, reference, quantile);
   } catch (error) {
     if (error instanceof MlbatchError) throw error;
     throw new MlbatchError(
@@ -73,13 +84,18 @@ export async function profileTable(db: Database, request: ProfileRequest): Promi
 }
 
 /** Bins of the table's own: its numeric columns' deciles, its categorical columns' most frequent values. */
-async function ownBins(db: Database, table: string, columns: readonly SourceColumn[]): Promise<DataProfile> {
+async function ownBins(
+  db: Database,
+  table: string,
+  columns: readonly SourceColumn[],
+  quantile: Quantile,
+): Promise<DataProfile> {
   const numeric = columns.filter((c) => profileKind(c.type) === "numeric");
   const categorical = columns.filter((c) => profileKind(c.type) === "categorical");
   const profiled: Record<string, ColumnProfile> = {};
   if (numeric.length > 0) {
     const select = numeric.map(
-      (c, i) => `quantile_cont(${asDouble(c.name)}, [${EDGE_QUANTILES.join(", ")}]) AS q${i}`,
+      (c, i) => `${quantile}(${asDouble(c.name)}, [${EDGE_QUANTILES.join(", ")}]) AS q${i}`,
     );
     const [row] = await db.rows(`SELECT ${select.join(", ")} FROM ${table}`);
     numeric.forEach((c, i) => {
@@ -115,6 +131,7 @@ async function profilePass(
   request: ProfileRequest,
   columns: readonly SourceColumn[],
   bins: DataProfile,
+  quantile: Quantile,
 ): Promise<DataProfile> {
   const select = ["count(*) AS __rows"];
   const plans = columns.map((c, i) => {
@@ -125,9 +142,6 @@ async function profilePass(
       const value = asDouble(c.name);
       select.push(`count(${value}) AS n${i}`);
       const edges = binned?.kind === "numeric" ? binned.histogram.edges : [];
-      // Exact quantiles hold every value of the column; a profile against a reference (every run's)
-      // takes t-digest's approximate ones, in bounded memory.
-      const quantile = request.reference === undefined ? "quantile_cont" : "approx_quantile";
       select.push(
         `min(${value}) AS lo${i}`,
         `max(${value}) AS hi${i}`,
@@ -178,6 +192,9 @@ async function profilePass(
   });
   return { mlbatch_profile: 1, source: request.label, rows, columns: profiled };
 }
+
+/** DuckDB's exact quantiles (they hold every value), or t-digest's approximate ones (bounded memory). */
+type Quantile = "quantile_cont" | "approx_quantile";
 
 /** The edges as a DuckDB list of doubles (each written so that it reads back as the same double). */
 function doubleList(edges: readonly number[]): string {

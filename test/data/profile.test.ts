@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import type { Database } from "../../src/data/database.js";
 import { compareProfiles, jsDistance, PSI_EPSILON, psi, shares } from "../../src/data/drift.js";
-import { profileTable, QUANTILES } from "../../src/data/profile.js";
+import { EXACT_QUANTILE_ROWS, profileTable, QUANTILES } from "../../src/data/profile.js";
 import { quotedString } from "../../src/data/sql.js";
 import type { CategoricalProfile, NumericProfile } from "../../src/report/sections.js";
 import { eachTest, python } from "../helpers.js";
@@ -30,7 +30,7 @@ def frame(n, shift, p):
     k[:3] = np.nan
     c = rng.choice(["a", "b", "c", "d"], n, p=p)
     return pd.DataFrame({"x": x, "k": pd.array(k, dtype="Int64"), "c": c})
-frame(5000, 0, [0.4, 0.3, 0.2, 0.1]).to_parquet(sys.argv[1], index=False)
+frame(int(sys.argv[3]) if len(sys.argv) > 3 else 5000, 0, [0.4, 0.3, 0.2, 0.1]).to_parquet(sys.argv[1], index=False)
 frame(3000, 1.5, [0.1, 0.2, 0.3, 0.4]).to_parquet(sys.argv[2], index=False)
 `;
 
@@ -73,10 +73,10 @@ const COLUMNS = [
   { name: "c", type: "VARCHAR" },
 ];
 
-function make(): { reference: string; current: string } {
+function make(rows?: number): { reference: string; current: string } {
   const reference = join(dir, "reference.parquet");
   const current = join(dir, "current.parquet");
-  python(inject("python"), MAKE, [reference, current]);
+  python(inject("python"), MAKE, [reference, current, ...(rows === undefined ? [] : [String(rows)])]);
   return { reference, current };
 }
 
@@ -163,6 +163,27 @@ describe("input profile", () => {
     expect(k.histogram.edges).toEqual(numpy.k!.deciles);
     expect(k.histogram.counts.reduce((a, b) => a + b, 0)).toBe(k.count);
     expect((profile.columns.c as CategoricalProfile).top.map((t) => t.value)).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("given a reference larger than EXACT_QUANTILE_ROWS, then its quantiles and bins are t-digest's, within 2 percentiles of numpy's", async () => {
+    const rows = EXACT_QUANTILE_ROWS + 100_000;
+    const { reference } = make(rows);
+    const profile = await profileTable(db, {
+      table: `read_parquet(${quotedString(reference)})`,
+      label: reference,
+      columns: COLUMNS,
+    });
+    expect(profile.rows).toBe(rows);
+    // Counts, nulls, min, max, mean and bin counts exact; quantiles within two percentiles.
+    expectFiguresOf(profile.columns, reference, true);
+    const x = profile.columns.x as NumericProfile;
+    const numpy = numpyFigures(reference, profile.columns);
+    const q = (p: number) => numpy.x!.quantiles![QUANTILES.indexOf(p as (typeof QUANTILES)[number])]!;
+    expect(x.histogram.edges).toHaveLength(9);
+    expect(x.histogram.edges[0]).toBeGreaterThan(q(0.05));
+    expect(x.histogram.edges[4]).toBeGreaterThan(q(0.4));
+    expect(x.histogram.edges[4]).toBeLessThan(q(0.6));
+    expect(x.histogram.edges[8]).toBeLessThan(q(0.95));
   });
 
   it("given a profile against a reference, then it takes the reference's bins and its own figures are numpy's (quantiles within 2 percentiles)", async () => {
