@@ -125,7 +125,7 @@ async function main() {
   ensurePython();
   log("preparing inputs and models (bench/prepare.py)");
   execFileSync(PYTHON, [join(ROOT, "bench", "prepare.py"), WORK], { stdio: "inherit" });
-  execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: "inherit" });
+  execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "inherit" });
   const rows = [];
   const mlbatch = (input, model, extra = [], times = repeat) =>
     measure(
