@@ -1,10 +1,15 @@
-// Bundles the command line (src/cli.ts) into dist/bin/: one ESM file, plus a chunk for each part loaded
-// lazily (the pyfunc tier, the native flavors, ONNX Runtime's model, ...). Loading ~300 ES modules and
-// ~250 CommonJS files one by one was most of the quick start's cold start (docs/benchmarks.md, "cold
-// start"); the library entry (dist/index.js, from tsc) is not bundled. Run by `npm run build`.
+// Bundles the command line (src/cli.ts) into one CommonJS file, dist/bin/mlbatch.cjs, which bin/mlbatch.js
+// compiles with a V8 code cache. Loading ~300 ES modules and ~250 CommonJS files one by one, then
+// compiling each function on its first call, was most of the quick start's cold start (docs/benchmarks.md,
+// "cold start"); Node 20 has no compile cache for ES modules, hence CommonJS. The parts only some runs
+// need (the pyfunc tier, the native flavors, ONNX Runtime's model, the S3 SDK, ...) stay lazy: their code
+// is in the file but runs, and is compiled, only when imported. The library entry (dist/index.js, from
+// tsc) is not bundled. Run by `npm run build`.
 // usage: node scripts/bundle.mjs
+
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
 import { build } from "esbuild";
 
 const root = join(import.meta.dirname, "..");
@@ -20,7 +25,7 @@ const EXTERNAL = [
   "@duckdb/node-bindings",
   "onnxruntime-node",
   "better-sqlite3",
-  "@aws-sdk/*",
+  "@aws-sdk/client-s3",
   "apache-arrow",
   "node-notifier",
   "nodemailer",
@@ -35,7 +40,6 @@ const packagesAsImports = {
   name: "packages-as-imports",
   setup(build) {
     build.onLoad({ filter: /[\\/]src[\\/]packages\.ts$/ }, async (args) => {
-      const { readFile } = await import("node:fs/promises");
       const source = await readFile(args.path, "utf8");
       const loads = [...source.matchAll(/^export const (\w+) = load\("([^"]+)"\)/gm)];
       if (loads.length === 0) throw new Error(`${args.path}: no \`export const x = load("...")\` found`);
@@ -47,42 +51,59 @@ const packagesAsImports = {
   },
 };
 
+/**
+ * `await import("nodemailer")` of an external would stay a dynamic import, which a script compiled by
+ * `vm.Script` can only run with an experimental loader (and its warning on stderr): it becomes a
+ * `require` of the package (every external has a CommonJS entry), still only when the import runs.
+ */
+const dynamicImportsAsRequires = {
+  name: "dynamic-imports-as-requires",
+  setup(build) {
+    const filter = new RegExp(`^(${EXTERNAL.map((name) => name.replace(/[/.]/g, "\\$&")).join("|")})$`);
+    build.onResolve({ filter }, (args) =>
+      args.kind === "dynamic-import"
+        ? { path: args.path, namespace: "required" }
+        : { path: args.path, external: true },
+    );
+    build.onLoad({ filter: /.*/, namespace: "required" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+      resolveDir: root,
+    }));
+  },
+};
+
 const staging = `${target}.${process.pid}.tmp`;
 rmSync(staging, { recursive: true, force: true });
 const result = await build({
   entryPoints: { mlbatch: join(root, "src", "cli.ts") },
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node20",
   outdir: staging,
-  chunkNames: "[name]-[hash]",
+  outExtension: { ".js": ".cjs" },
   sourcemap: "linked",
   // Stack traces name files and functions as in src/ (with --enable-source-maps, lines too).
   minify: false,
-  external: EXTERNAL,
-  // The CommonJS packages bundled call `require` for Node's built-in modules and the externals.
-  banner: {
-    js: 'import { createRequire as __mlbatchRequire } from "node:module";\nconst require = __mlbatchRequire(import.meta.url);',
-  },
-  plugins: [packagesAsImports],
+  // The bundle's own place, where the sources ask for theirs (package files, createRequire).
+  define: { "import.meta.url": "__mlbatchUrl" },
+  banner: { js: 'const __mlbatchUrl = require("node:url").pathToFileURL(__filename).href;' },
+  plugins: [packagesAsImports, dynamicImportsAsRequires],
   tsconfig: join(root, "tsconfig.json"),
   write: false,
   logLevel: "warning",
 });
 try {
-  for (const file of result.outputFiles) {
-    mkdirSync(dirname(file.path), { recursive: true });
-    writeFileSync(file.path, file.contents);
-  }
-  // The bundle replaces the previous one whole (no chunk of an older build stays beside it).
+  mkdirSync(staging, { recursive: true });
+  for (const file of result.outputFiles) writeFileSync(file.path, file.contents);
+  // The bundle replaces the previous one whole (nothing of an older build stays beside it).
   rmSync(target, { recursive: true, force: true });
   renameSync(staging, target);
 } finally {
   rmSync(staging, { recursive: true, force: true });
 }
-const main = result.outputFiles.find((file) => file.path.endsWith("mlbatch.js"));
+const main = result.outputFiles.find((file) => file.path.endsWith(".cjs"));
 process.stdout.write(
-  `bundled ${relative(root, join(target, "mlbatch.js"))} (${Math.round((main?.contents.length ?? 0) / 1024)} KB, ${result.outputFiles.filter((f) => f.path.endsWith(".js")).length - 1} lazy chunks)\n`,
+  `bundled ${relative(root, join(target, "mlbatch.cjs"))} (${Math.round((main?.contents.length ?? 0) / 1024)} KB)\n`,
 );

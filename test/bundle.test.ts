@@ -1,13 +1,12 @@
 /**
- * The command's bundle (scripts/bundle.mjs, dist/bin/): what the quick start loads. Lazy parts must stay
- * lazy once bundled: an external a lazily imported module takes (Arrow for the pyfunc tier) would be
- * hoisted to a static import of the entry if they were not split into chunks.
+ * The command as installed: bin/mlbatch.js runs the bundle (scripts/bundle.mjs, dist/bin/mlbatch.cjs)
+ * with a V8 code cache. Lazy parts must stay lazy once bundled, and the cache must never change a run.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BIKES, ROOT, removeDir, tempDir } from "./helpers.js";
+import { BIKES, cli, ROOT, removeDir, tempDir } from "./helpers.js";
 
 let dir: string;
 beforeEach(() => {
@@ -15,62 +14,131 @@ beforeEach(() => {
 });
 afterEach(() => removeDir(dir));
 
-/** Registers a loader hook that prints every ES module URL loaded, one `LOADED <url>` line on stderr. */
-const HOOK = `data:text/javascript,${encodeURIComponent(`
-import { register } from "node:module";
-register("data:text/javascript," + encodeURIComponent(
-  "export async function load(url, context, next) { console.error('LOADED ' + url); return next(url, context); }"
-));
-`)}`;
+const QUICK_START = ["run", join(BIKES, "confs", "inference.yaml")];
+const FINISHED = "[Bikes] Inference Job Finished: Outputs Shape: (3476, 2)";
 
-/** Runs the built command with the hook: its exit code, stdout, and the module URLs it loaded. */
-function loadedBy(args: string[]) {
-  const result = spawnSync(process.execPath, ["--import", HOOK, join(ROOT, "bin", "mlbatch.js"), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    timeout: 60_000,
+/** The quick start, its output in the temporary folder, its code cache in `cache`. */
+function quickStart(cache: string) {
+  return cli([...QUICK_START, "-e", `job: {outputs: {path: '${join(dir, "out.parquet")}'}}`], {
+    env: { XDG_CACHE_HOME: cache },
   });
-  const urls = result.stderr
-    .split("\n")
-    .filter((line) => line.startsWith("LOADED "))
-    .map((line) => line.slice("LOADED ".length));
-  return { code: result.status, stdout: result.stdout, urls };
+}
+
+/** The code cache's entries. */
+function entries(cache: string): string[] {
+  const folder = join(cache, "mlbatch", "code");
+  return existsSync(folder) ? readdirSync(folder).sort() : [];
 }
 
 describe("the command's bundle", () => {
-  it("given the quick start, then it loads the bundle's files and better-sqlite3, and none of the lazy packages", () => {
-    const output = join(dir, "predictions.parquet");
-    const { code, stdout, urls } = loadedBy([
-      "run",
-      join(BIKES, "confs", "inference.yaml"),
-      "-e",
-      `job: {outputs: {path: '${output}'}}`,
-    ]);
-    expect(code).toBe(0);
-    expect(stdout).toContain("[Bikes] Inference Job Finished: Outputs Shape: (3476, 2)");
-    const files = urls.filter((url) => url.startsWith("file:"));
-    // Not one module of tsc's dist/ (the library): the command is the bundle, whole.
-    const ours = files.filter((url) => !url.includes("/node_modules/"));
-    expect(ours.every((url) => url.includes("/dist/bin/") || url.endsWith("/bin/mlbatch.js"))).toBe(true);
-    expect(ours.some((url) => url.endsWith("/dist/bin/mlbatch.js"))).toBe(true);
-    const packages = files.filter((url) => url.includes("/node_modules/"));
-    expect(packages.map((url) => url.split("/node_modules/").pop()?.split("/")[0])).toEqual([
-      "better-sqlite3",
-    ]);
+  it("given the quick start, then it loads the bundle and the native addons' packages, none of the lazy ones, and nothing of tsc's dist/", () => {
+    // Every CommonJS file loaded (the bundle's externals are required), printed at exit.
+    const preload = join(dir, "list.cjs");
+    writeFileSync(
+      preload,
+      'process.on("exit", () => process.stderr.write(`LOADED ${JSON.stringify(Object.keys(require.cache))}\\n`));',
+    );
+    const result = spawnSync(
+      process.execPath,
+      [
+        "--require",
+        preload,
+        join(ROOT, "bin", "mlbatch.js"),
+        ...QUICK_START,
+        "-e",
+        `job: {outputs: {path: '${join(dir, "o.parquet")}'}}`,
+      ],
+      { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, XDG_CACHE_HOME: dir } },
+    );
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(FINISHED);
+    const line = result.stderr.split("\n").find((l) => l.startsWith("LOADED "));
+    const files = JSON.parse(line?.slice("LOADED ".length) ?? "[]") as string[];
+    const ours = files.filter((file) => file.startsWith(ROOT) && !file.includes("/node_modules/"));
+    // The bundle itself is compiled by vm.Script, not required: no file of ours is.
+    expect(ours.filter((file) => file !== preload)).toEqual([]);
+    const packages = new Set(
+      files.flatMap((file) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? []),
+    );
+    expect(packages).toContain("better-sqlite3");
+    expect(packages).toContain("@duckdb/node-bindings");
+    for (const lazy of [
+      "apache-arrow",
+      "@aws-sdk/client-s3",
+      "onnxruntime-node",
+      "nodemailer",
+      "node-notifier",
+    ])
+      expect(packages).not.toContain(lazy);
+    // Bundled, not loaded from node_modules.
+    for (const bundled of ["zod", "yaml", "pino", "@duckdb/node-api"])
+      expect(packages).not.toContain(bundled);
   });
 
-  it("given the bundle's folder, then every script in it is reached from the entry (no chunk of an older build), each with its source map", () => {
-    const folder = join(ROOT, "dist", "bin");
-    const names = readdirSync(folder);
-    const reached = new Set<string>();
-    const next = ["mlbatch.js"];
-    for (let name = next.pop(); name !== undefined; name = next.pop()) {
-      if (reached.has(name)) continue;
-      reached.add(name);
-      const source = readFileSync(join(folder, name), "utf8");
-      for (const [, chunk] of source.matchAll(/["']\.\/([\w.-]+\.js)["']/g)) next.push(chunk!);
-    }
-    expect([...reached].sort()).toEqual(names.filter((name) => name.endsWith(".js")).sort());
-    for (const script of reached) expect(names).toContain(`${script}.map`);
+  it("given the bundle's folder, then it holds the bundle and its source map only (nothing of an older build)", () => {
+    expect(readdirSync(join(ROOT, "dist", "bin")).sort()).toEqual(["mlbatch.cjs", "mlbatch.cjs.map"]);
+  });
+});
+
+describe("the code cache", () => {
+  it("given no cache, when the quick start runs twice, then the first writes one entry for run and the second uses it unchanged", () => {
+    const cache = join(dir, "cache");
+    const first = quickStart(cache);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(FINISHED);
+    const [entry, ...others] = entries(cache);
+    expect(others).toEqual([]);
+    expect(entry).toMatch(new RegExp(`^${process.version}-${process.arch}-\\d+-\\d+-run\\.v8$`));
+    const path = join(cache, "mlbatch", "code", entry!);
+    const written = { mtime: statSync(path).mtimeMs, bytes: readFileSync(path) };
+    const second = quickStart(cache);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    // V8 took it: a refused cache is written again.
+    expect(statSync(path).mtimeMs).toBe(written.mtime);
+    expect(readFileSync(path).equals(written.bytes)).toBe(true);
+  });
+
+  it("given a damaged entry, then the run is the same and the entry is written again", () => {
+    const cache = join(dir, "cache");
+    quickStart(cache);
+    const [entry] = entries(cache);
+    const path = join(cache, "mlbatch", "code", entry!);
+    writeFileSync(path, "not a code cache");
+    const run = quickStart(cache);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(FINISHED);
+    expect(readFileSync(path).length).toBeGreaterThan(100_000);
+  });
+
+  it("given entries of another build, then this Node's are removed when the new one is written, another Node's kept", () => {
+    const cache = join(dir, "cache");
+    const folder = join(cache, "mlbatch", "code");
+    mkdirSync(folder, { recursive: true });
+    const old = `${process.version}-${process.arch}-1-1-run.v8`;
+    const otherNode = `v0.0.0-${process.arch}-1-1-run.v8`;
+    writeFileSync(join(folder, old), "old build");
+    writeFileSync(join(folder, otherNode), "another Node");
+    expect(quickStart(cache).code).toBe(0);
+    const now = entries(cache);
+    expect(now).not.toContain(old);
+    expect(now).toContain(otherNode);
+    expect(now).toHaveLength(2);
+  });
+
+  it("given a failed run (invalid config), then no entry is written (a run that stopped early compiled little)", () => {
+    const cache = join(dir, "cache");
+    const run = cli([...QUICK_START, "-e", "job: {no_such_key: 1}"], { env: { XDG_CACHE_HOME: cache } });
+    expect(run.code).toBe(2);
+    expect(entries(cache)).toEqual([]);
+  });
+
+  it("given a cache folder that cannot be made, then the run is the same and nothing is said about it", () => {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "");
+    const run = quickStart(file);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(FINISHED);
+    expect(run.stderr).not.toMatch(/cache|EEXIST|ENOTDIR/i);
   });
 });
