@@ -2,7 +2,8 @@
  * The CommonJS packages every run loads, taken with `require` rather than `import`. Node's ESM loader
  * scans each CommonJS file an `import` reaches for its named exports (cjs-module-lexer); for DuckDB's
  * 88 files and yaml's 45 that scan cost about 0.3 s of the example's 1.4 s cold start (measured with
- * `--cpu-prof`), and `require` skips it. Types still come from the packages (`import type`).
+ * `--cpu-prof`), and `require` skips it. Types still come from the packages (`import type`). In the
+ * command's bundle (scripts/bundle.mjs) these lines become imports, and the packages are bundled.
  *
  * @example
  * ```ts
