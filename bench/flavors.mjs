@@ -303,7 +303,7 @@ async function main() {
   log("preparing inputs, models and registry (bench/flavors.py prepare; cached in .bench/flavors/)");
   execFileSync(PYTHON, [join(ROOT, "bench", "flavors.py"), "prepare", WORK], { stdio: "inherit" });
   if (!existsSync(join(ROOT, "dist", "models", "native", "index.js"))) {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: "inherit" });
+    execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "inherit" });
   }
   const rows = [];
   for (const model of models) {

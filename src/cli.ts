@@ -10,6 +10,7 @@ import { MlbatchError, messageOf } from "./errors.js";
 import { createJob } from "./jobs/index.js";
 import { InferenceJob } from "./jobs/inference.js";
 import { ShardedInferenceJob } from "./jobs/sharded.js";
+import { packageFile } from "./packages.js";
 import { versionUri } from "./registry/model-uri.js";
 import { removeTrackedSync } from "./scratch.js";
 import { settingsJsonSchema } from "./settings.js";
@@ -30,7 +31,7 @@ Exit codes: 0 success, 1 the job failed, 2 invalid configuration or command line
 Guide: docs/guide.md`;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  const pkg = JSON.parse(readFileSync(packageFile("package.json"), "utf8")) as {
     version: string;
   };
   return pkg.version;

@@ -6,6 +6,12 @@ import { type ConfigPath, type Interpolation, showPath } from "./interpolate.js"
 import { isMapping } from "./merge.js";
 
 /**
+ * A config is parsed once per run: zod's compiled fast path (generated with `new Function` on an object
+ * schema's first parse) costs more to build than that one parse saves (docs/benchmarks.md, "cold start").
+ */
+const ONCE = { jitless: true } as const;
+
+/**
  * Validates a merged, interpolated config against the settings schema. A value that is exactly one
  * `${oc.env:...}` is the variable's text; when that text is a number or `true`/`false` and the field
  * takes one (`batch_size: ${oc.env:BS}`), it is read as such, else it stays the text (a secret `12345`
@@ -27,7 +33,7 @@ export function validateSettings(config: unknown, interpolations: readonly Inter
     config,
     literals.map((l) => [l.path, l.decoded]),
   );
-  let result = Settings.safeParse(candidate);
+  let result = Settings.safeParse(candidate, ONCE);
   if (!result.success) {
     // A field that refuses the number or boolean gets the text back (a string field, a bad value).
     const issues = result.error.issues;
@@ -37,7 +43,7 @@ export function validateSettings(config: unknown, interpolations: readonly Inter
         candidate,
         refused.map((l) => [l.path, l.text]),
       );
-      result = Settings.safeParse(candidate);
+      result = Settings.safeParse(candidate, ONCE);
     }
   }
   if (result.success) return result.data;

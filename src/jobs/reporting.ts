@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { writeTextAtomically } from "../data/writers/atomic.js";
 import { type MlbatchError, messageOf } from "../errors.js";
+import { packageFile } from "../packages.js";
 import { HTML_REPORT_MARK, htmlReport } from "../report/html.js";
 import { runReport } from "../report/run-report.js";
 import type { JobEvent } from "../services/job-event.js";
@@ -16,9 +17,7 @@ import type { JobFacts, JobOptions } from "./context.js";
 /** mlbatch's version, as its package.json says. */
 const VERSION = (() => {
   try {
-    return (
-      JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-    ).version;
+    return (JSON.parse(readFileSync(packageFile("package.json"), "utf8")) as { version: string }).version;
   } catch {
     return "unknown";
   }

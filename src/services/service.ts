@@ -19,7 +19,8 @@ export interface Service {
  * @throws MlbatchError `E_CONFIG` listing what the schema refuses
  */
 export function serviceConfig<S extends z.ZodType>(schema: S, config: z.input<S>, name: string): z.output<S> {
-  const parsed = schema.safeParse(config);
+  // Parsed once per run: zod's compiled fast path would cost more to build than it saves (as in config/).
+  const parsed = schema.safeParse(config, { jitless: true });
   if (parsed.success) return parsed.data;
   throw new MlbatchError("E_CONFIG", `invalid ${name}:\n${z.prettifyError(parsed.error)}`);
 }

@@ -54,7 +54,7 @@ describe("deploy/Dockerfile", () => {
     expect(copyNpmrc).toBeLessThan(install);
     expect(readFileSync(join(ROOT, ".npmrc"), "utf8")).toMatch(/^onnxruntime-node-install=skip$/m);
     expect(args(build, "RUN").join("\n")).toMatch(/npm prune --omit=dev/);
-    expect(args(build, "RUN").join("\n")).toMatch(/tsc -p tsconfig\.json/);
+    expect(args(build, "RUN").join("\n")).toMatch(/npm run build/);
   });
 
   it("given the runtime stage, then it runs as a non-root user, with only node_modules, dist, bin and package.json", () => {

@@ -9,8 +9,8 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { parse } from "yaml";
 import { MlbatchError, messageOf } from "../../errors.js";
+import { yaml } from "../../packages.js";
 import { defaultCacheDir } from "../../registry/cache.js";
 import type { MLmodel } from "../mlmodel.js";
 import { withLock } from "./lock.js";
@@ -76,7 +76,7 @@ async function recipe(uri: string, mlmodel: MLmodel): Promise<Recipe> {
   let lines: string[] | undefined;
   let file = "requirements.txt";
   if (envFile !== undefined && existsSync(join(dir, envFile))) {
-    const doc = (parse(await readFile(join(dir, envFile), "utf8")) ?? {}) as Record<string, unknown>;
+    const doc = (yaml.parse(await readFile(join(dir, envFile), "utf8")) ?? {}) as Record<string, unknown>;
     pythonVersion = typeof doc.python === "string" ? doc.python : pythonVersion;
     const deps = Array.isArray(doc.dependencies) ? doc.dependencies.map(String) : [];
     lines = await expand(dir, deps);

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
 import type { Batch, Column } from "../../data/batch.js";
 import { MlbatchError, messageOf } from "../../errors.js";
+import { packageFile } from "../../packages.js";
 import type { FeatureSpec, Model, OutputSpec } from "../model.js";
 import { decodeOutputs, encodeBatch } from "./arrow.js";
 import type { PythonEnvironment } from "./environment.js";
@@ -9,9 +9,7 @@ import { WorkerPool } from "./pool.js";
 import { PyfuncWorker, WorkerFault } from "./worker.js";
 
 /** The worker script, where the package ships it (`python/`, beside `dist/`). */
-export const WORKER_SCRIPT = fileURLToPath(
-  new URL("../../../python/mlbatch_pyfunc_worker.py", import.meta.url),
-);
+export const WORKER_SCRIPT = packageFile("python/mlbatch_pyfunc_worker.py");
 
 /** The least time a worker has to load its model (importing mlflow alone takes seconds), whatever the timeout. */
 const LOAD_TIMEOUT_S = 300;

@@ -1,0 +1,109 @@
+// Bundles the command line (src/cli.ts) into one CommonJS file, dist/bin/mlbatch.cjs, which bin/mlbatch.js
+// compiles with a V8 code cache. Loading ~300 ES modules and ~250 CommonJS files one by one, then
+// compiling each function on its first call, was most of the quick start's cold start (docs/benchmarks.md,
+// "cold start"); Node 20 has no compile cache for ES modules, hence CommonJS. The parts only some runs
+// need (the pyfunc tier, the native flavors, ONNX Runtime's model, the S3 SDK, ...) stay lazy: their code
+// is in the file but runs, and is compiled, only when imported. The library entry (dist/index.js, from
+// tsc) is not bundled. Run by `npm run build`.
+// usage: node scripts/bundle.mjs
+
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { build } from "esbuild";
+
+const root = join(import.meta.dirname, "..");
+const target = join(root, "dist", "bin");
+
+/**
+ * Left to Node: native addons and the packages that find files beside their own (addons, vendor
+ * binaries, worker scripts), and the large ones only some runs load (the S3 SDK, Arrow for the pyfunc
+ * tier, the email and desktop channels). Everything else (zod, yaml, pino, DuckDB's JavaScript) is
+ * bundled.
+ */
+const EXTERNAL = [
+  "@duckdb/node-bindings",
+  "onnxruntime-node",
+  "better-sqlite3",
+  "@aws-sdk/client-s3",
+  "apache-arrow",
+  "node-notifier",
+  "nodemailer",
+];
+
+/**
+ * src/packages.ts takes DuckDB and yaml with `require` (Node's ESM loader would scan their CommonJS files
+ * for named exports); esbuild leaves such calls alone, so in the bundle the module is replaced by
+ * imports of the same packages, which esbuild bundles.
+ */
+const packagesAsImports = {
+  name: "packages-as-imports",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]packages\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const loads = [...source.matchAll(/^export const (\w+) = load\("([^"]+)"\)/gm)];
+      if (loads.length === 0) throw new Error(`${args.path}: no \`export const x = load("...")\` found`);
+      const rest = source.replace(/^export const (\w+) = load\("([^"]+)"\).*$/gm, "");
+      const imports = loads.map(([, name, pkg]) => `import * as ${name}_ from "${pkg}";`).join("\n");
+      const exports = loads.map(([, name]) => `export const ${name} = ${name}_;`).join("\n");
+      return { contents: `${imports}\n${rest}\n${exports}\n`, loader: "ts" };
+    });
+  },
+};
+
+/**
+ * `await import("nodemailer")` of an external would stay a dynamic import, which a script compiled by
+ * `vm.Script` can only run with an experimental loader (and its warning on stderr): it becomes a
+ * `require` of the package (every external has a CommonJS entry), still only when the import runs.
+ */
+const dynamicImportsAsRequires = {
+  name: "dynamic-imports-as-requires",
+  setup(build) {
+    const filter = new RegExp(`^(${EXTERNAL.map((name) => name.replace(/[/.]/g, "\\$&")).join("|")})$`);
+    build.onResolve({ filter }, (args) =>
+      args.kind === "dynamic-import"
+        ? { path: args.path, namespace: "required" }
+        : { path: args.path, external: true },
+    );
+    build.onLoad({ filter: /.*/, namespace: "required" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: "js",
+      resolveDir: root,
+    }));
+  },
+};
+
+const staging = `${target}.${process.pid}.tmp`;
+rmSync(staging, { recursive: true, force: true });
+const result = await build({
+  entryPoints: { mlbatch: join(root, "src", "cli.ts") },
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  outdir: staging,
+  outExtension: { ".js": ".cjs" },
+  sourcemap: "linked",
+  // Stack traces name files and functions as in src/ (with --enable-source-maps, lines too).
+  minify: false,
+  // The bundle's own place, where the sources ask for theirs (package files, createRequire).
+  define: { "import.meta.url": "__mlbatchUrl" },
+  banner: { js: 'const __mlbatchUrl = require("node:url").pathToFileURL(__filename).href;' },
+  plugins: [packagesAsImports, dynamicImportsAsRequires],
+  tsconfig: join(root, "tsconfig.json"),
+  write: false,
+  logLevel: "warning",
+});
+try {
+  mkdirSync(staging, { recursive: true });
+  for (const file of result.outputFiles) writeFileSync(file.path, file.contents);
+  // The bundle replaces the previous one whole (nothing of an older build stays beside it).
+  rmSync(target, { recursive: true, force: true });
+  renameSync(staging, target);
+} finally {
+  rmSync(staging, { recursive: true, force: true });
+}
+const main = result.outputFiles.find((file) => file.path.endsWith(".cjs"));
+process.stdout.write(
+  `bundled ${relative(root, join(target, "mlbatch.cjs"))} (${Math.round((main?.contents.length ?? 0) / 1024)} KB)\n`,
+);
