@@ -161,8 +161,10 @@ async function sparseCopy(db: Database, uri: string, target: string, rowGroup: n
   const handle = await open(target, "w");
   try {
     await handle.truncate(size);
-    const put = async (start: number, end: number) =>
-      handle.write(await store.readRange(uri, start, end, etag), 0, end - start, start);
+    const put = async (start: number, end: number) => {
+      if (end > start)
+        await handle.write(await store.readRange(uri, start, end, etag), 0, end - start, start);
+    };
     await put(0, 4);
     const tail = await store.readRange(uri, size - 8, size, etag);
     const footer = tail.readUInt32LE(0);
@@ -170,26 +172,38 @@ async function sparseCopy(db: Database, uri: string, target: string, rowGroup: n
       fail(uri, "not a Parquet file (no PAR1 footer)");
     }
     await put(size - 8 - footer, size);
-    if (rowGroup === null) return;
-    await handle.sync();
-    // A column chunk starts at its dictionary page, if any (0 or none: at its first data page).
-    const first = "least(coalesce(nullif(dictionary_page_offset, 0), data_page_offset), data_page_offset)";
-    const chunks = await db.rows(
-      `SELECT min(${first})::BIGINT AS start, max(${first} + total_compressed_size)::BIGINT AS end ` +
-        `FROM parquet_metadata(${quotedString(target)}) WHERE row_group_id = ${rowGroup}`,
-    );
-    const start = Number(chunks[0]?.start);
-    const end = Number(chunks[0]?.end);
-    if (!Number.isFinite(start) || !Number.isFinite(end) || end > size) {
-      fail(uri, `its footer has no row group ${rowGroup}`);
+    if (rowGroup !== null) {
+      await handle.sync();
+      await put(...(await rowGroupSpan(db, uri, target, rowGroup, size)));
     }
-    if (end > start) await put(start, end);
   } catch (error) {
     await handle.close();
     await rm(target, { force: true });
     throw error;
   }
   await handle.close();
+}
+
+/** Where a row group's column chunks lie in the object, read from the footer the stand-in holds. */
+async function rowGroupSpan(
+  db: Database,
+  uri: string,
+  standIn: string,
+  rowGroup: number,
+  size: number,
+): Promise<[number, number]> {
+  // A column chunk starts at its dictionary page, if any (0 or none: at its first data page).
+  const first = "least(coalesce(nullif(dictionary_page_offset, 0), data_page_offset), data_page_offset)";
+  const chunks = await db.rows(
+    `SELECT min(${first})::BIGINT AS start, max(${first} + total_compressed_size)::BIGINT AS end ` +
+      `FROM parquet_metadata(${quotedString(standIn)}) WHERE row_group_id = ${rowGroup}`,
+  );
+  const start = Number(chunks[0]?.start);
+  const end = Number(chunks[0]?.end);
+  if (!Number.isFinite(start) || !Number.isFinite(end) || end > size) {
+    fail(uri, `its footer has no row group ${rowGroup}`);
+  }
+  return [start, Math.max(start, end)];
 }
 
 /**

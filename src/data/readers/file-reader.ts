@@ -44,6 +44,11 @@ export abstract class FileReader<C extends FileReaderConfig = FileReaderConfig> 
   }
 
   /** @inheritdoc */
+  describe(db: Database): Promise<Source> {
+    return this.open(db);
+  }
+
+  /** @inheritdoc */
   async cut(db: Database): Promise<InputCut> {
     const found = await inputFiles(db, this.path, this.extensions);
     const files = [];

@@ -6,7 +6,7 @@ import { configOf, type OptionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { quotedString } from "../sql.js";
 import { FileReader } from "./file-reader.js";
-import { FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
+import { FILE_READER_FIELDS, fileList, hiveOption, type InputFiles, inputFiles, openTable } from "./files.js";
 import type { InputUnit } from "./reader.js";
 
 /** The file names a Parquet folder is read for. */
@@ -47,7 +47,20 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
   /** @inheritdoc */
   async open(db: Database): Promise<Source> {
     const found = await inputFiles(db, this.path, PARQUET_EXTENSIONS);
-    const files = await localFiles(db, found.files);
+    return this.table(db, await localFiles(db, found.files), found);
+  }
+
+  /**
+   * Describes the input from its first file's footer: of an `s3://` object, a stand-in holding only the
+   * footer, fetched by range (the columns and the pandas index are there; the other files are not read).
+   */
+  override async describe(db: Database): Promise<Source> {
+    const found = await inputFiles(db, this.path, PARQUET_EXTENSIONS);
+    return this.table(db, [await localParquetPart(db, found.files[0]!, null)], found);
+  }
+
+  /** The source over local files (copies or stand-ins of the input's files). */
+  private async table(db: Database, files: readonly string[], found: InputFiles): Promise<Source> {
     const from = `read_parquet(${fileList(files)}${hiveOption(found, this.config.hive_partitioning)})`;
     let idColumns: string[];
     try {

@@ -29,6 +29,14 @@ export interface Reader {
    */
   open(db: Database): Promise<Source>;
   /**
+   * Describes the input (its columns and id columns) reading as little of it as the format allows: a
+   * Parquet object's footer, fetched by range, not the object. The source it gives is for its schema
+   * only: its rows may not be there to read (a plan, which cuts the input by its metadata, needs none).
+   *
+   * @throws MlbatchError `E_READ` naming the path, the reason and what to do
+   */
+  describe(db: Database): Promise<Source>;
+  /**
    * Lists the input's files, in the order {@link Reader.open} reads them, and cuts each into units:
    * Parquet files by row group (a file without row groups is one empty unit), other formats whole.
    *
