@@ -5,7 +5,7 @@
  * so objects are streamed by the SDK into the database's scratch folder (docs/object-stores.md: why, and
  * the disk and memory this takes), keeping their keys, so that Hive folders (`day=1/`) read as columns.
  */
-import { mkdir, open, rm } from "node:fs/promises";
+import { mkdir, open, rm, truncate } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { MlbatchError } from "../../errors.js";
 import type { Database } from "../database.js";
@@ -95,14 +95,19 @@ async function markedFiles(store: ObjectStore, prefix: string): Promise<string[]
  *
  * @throws MlbatchError `E_READ`, `E_AUTH`
  */
-export async function localFiles(db: Database, files: readonly string[]): Promise<string[]> {
-  const local = new Array<string>(files.length);
+export function localFiles(db: Database, files: readonly string[]): Promise<string[]> {
+  return inParallel(files, (file) => localFile(db, file));
+}
+
+/** `work` on each item, {@link PARALLEL} at a time (requests to the store), the results in order. */
+export async function inParallel<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < files.length; i = next++) local[i] = await localFile(db, files[i]!);
+    for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i]!);
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, files.length) }, worker));
-  return local;
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, items.length) }, worker));
+  return results;
 }
 
 /** Copies made or being made, by scratch folder and URI (a database and its forks share a folder). */
@@ -135,36 +140,66 @@ export function localFile(db: Database, file: string): Promise<string> {
  *
  * @throws MlbatchError `E_READ`, `E_AUTH`
  */
-export function localParquetPart(db: Database, file: string, rowGroup: number | null): Promise<string> {
+export function localParquetPart(
+  db: Database,
+  file: string,
+  rowGroup: number | null,
+  pinned?: ObjectVersion,
+): Promise<string> {
   if (!isObjectUri(file)) return Promise.resolve(file);
-  const folder = db.scratch();
-  const key = `${folder}\n${file}\n${rowGroup}`;
+  const key = `${db.scratch()}\n${file}\n${rowGroup}`;
   let copy = copies.get(key);
   if (copy === undefined) {
-    const { bucket, key: objectKey } = parseObjectUri(file);
-    const target = join(folder, "row-groups", String(rowGroup ?? "footer"), bucket, objectKey);
-    copy = sparseCopy(db, file, target, rowGroup).then(() => target);
+    const target = parquetPartPath(db, file, rowGroup);
+    copy = sparseCopy(db, file, target, rowGroup, pinned).then(() => target);
     copy.catch(() => copies.delete(key));
     copies.set(key, copy);
   }
   return copy;
 }
 
+/**
+ * Where {@link localParquetPart} puts the stand-in of a row group (or of the footer alone) of an
+ * `s3://` object, under the object's key: Hive folders in the key read as columns.
+ */
+export function parquetPartPath(db: Database, file: string, rowGroup: number | null): string {
+  const { bucket, key } = parseObjectUri(file);
+  return join(db.scratch(), "row-groups", String(rowGroup ?? "footer"), bucket, key);
+}
+
+/**
+ * Removes the stand-in {@link localParquetPart} made of a row group (or the footer) of `file`, if any,
+ * once it is read (one still being made goes when made).
+ */
+export function releaseParquetPart(db: Database, file: string, rowGroup: number | null): Promise<void> {
+  if (!isObjectUri(file)) return Promise.resolve();
+  return releaseCopy(`${db.scratch()}\n${file}\n${rowGroup}`);
+}
+
+/** The version of an object every part of an input is read from: its size and entity tag. */
+export interface ObjectVersion {
+  readonly size: number;
+  readonly etag: string;
+}
+
 /** The magic, the footer and the row group's column chunks of a Parquet object, at their offsets. */
-async function sparseCopy(db: Database, uri: string, target: string, rowGroup: number | null): Promise<void> {
+async function sparseCopy(
+  db: Database,
+  uri: string,
+  target: string,
+  rowGroup: number | null,
+  pinned: ObjectVersion | undefined,
+): Promise<void> {
   const store = ObjectStore.fromEnvironment();
-  const object = await store.head(uri);
+  const object = pinned ?? (await store.head(uri));
   if (object === undefined) fail(uri, "there is no such object");
   const { size, etag } = object;
   if (size < 12) fail(uri, `it is ${size} bytes long, too short for Parquet`);
   await mkdir(dirname(target), { recursive: true });
-  const handle = await open(target, "w");
   try {
-    await handle.truncate(size);
-    const put = async (start: number, end: number) => {
-      if (end > start)
-        await handle.write(await store.readRange(uri, start, end, etag), 0, end - start, start);
-    };
+    // A sparse file of the object's size: only the ranges written take disk.
+    await (await open(target, "w")).close().then(() => truncate(target, size));
+    const put = (start: number, end: number) => store.readRangeInto(uri, start, end, etag, target);
     await put(0, 4);
     const tail = await store.readRange(uri, size - 8, size, etag);
     const footer = tail.readUInt32LE(0);
@@ -172,16 +207,11 @@ async function sparseCopy(db: Database, uri: string, target: string, rowGroup: n
       fail(uri, "not a Parquet file (no PAR1 footer)");
     }
     await put(size - 8 - footer, size);
-    if (rowGroup !== null) {
-      await handle.sync();
-      await put(...(await rowGroupSpan(db, uri, target, rowGroup, size)));
-    }
+    if (rowGroup !== null) await put(...(await rowGroupSpan(db, uri, target, rowGroup, size)));
   } catch (error) {
-    await handle.close();
     await rm(target, { force: true });
     throw error;
   }
-  await handle.close();
 }
 
 /** Where a row group's column chunks lie in the object, read from the footer the stand-in holds. */
@@ -210,9 +240,13 @@ async function rowGroupSpan(
  * Removes the local copy of `file` (an `s3://` object) this database made, if any: a caller that has
  * read what it needs of a file (its row groups, its row count) keeps the spool to one file at a time.
  */
-export async function releaseLocalFile(db: Database, file: string): Promise<void> {
-  if (!isObjectUri(file)) return;
-  const key = `${db.scratch()}\n${file}`;
+export function releaseLocalFile(db: Database, file: string): Promise<void> {
+  if (!isObjectUri(file)) return Promise.resolve();
+  return releaseCopy(`${db.scratch()}\n${file}`);
+}
+
+/** Removes a copy made (or being made) under this key, if any. */
+async function releaseCopy(key: string): Promise<void> {
   const copy = copies.get(key);
   if (copy === undefined) return;
   copies.delete(key);

@@ -1,0 +1,219 @@
+/**
+ * A single (unsharded) run over `s3://` Parquet reads row group by row group through ranged stand-ins:
+ * the local spool holds two row groups and a footer, never the object, while validation and prediction
+ * see every row, as a run over the local file does; a ranged read that stalls is read again, one that
+ * never comes whole fails the run with nothing written.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Database } from "../../src/data/database.js";
+import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
+import { validateInputs } from "../../src/data/schema.js";
+import { BIKES, INPUTS_TEST, query, ROOT, removeDir, reportedError, tempDir } from "../helpers.js";
+import { FaultProxy } from "../registry/rest-proxy.js";
+import { type Moto, startMoto, useEnv } from "./moto.js";
+
+let moto: Moto;
+let dir: string;
+let restore: (() => void) | undefined;
+/** The bikes test set ten times over (34,760 rows), ids renumbered, in row groups of 3,000 rows. */
+let input: string;
+let size: number;
+
+/** Bytes the files under a folder hold on disk (their blocks: a sparse stand-in counts what it holds). */
+function heldBytes(folder: string): number {
+  let names: (string | Buffer)[];
+  try {
+    names = readdirSync(folder, { recursive: true });
+  } catch {
+    return 0; // Removed while listed: the run ended, or a part was released.
+  }
+  let total = 0;
+  for (const name of names) {
+    try {
+      const info = statSync(join(folder, String(name)));
+      if (info.isFile()) total += info.blocks * 512;
+    } catch {
+      // Removed while listed: a part released.
+    }
+  }
+  return total;
+}
+
+/** Runs the CLI, sampling what its spool folders hold every 10 ms. */
+async function run(args: string[], env: Record<string, string>, tmp: string) {
+  mkdirSync(tmp, { recursive: true });
+  const child = spawn(process.execPath, [join(ROOT, "bin", "mlbatch.js"), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, TMPDIR: tmp },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  let peak = 0;
+  const sampler = setInterval(() => {
+    for (const name of readdirSync(tmp)) {
+      if (name.startsWith("mlbatch-spool-")) peak = Math.max(peak, heldBytes(join(tmp, name)));
+    }
+  }, 10);
+  const code = await new Promise<number | null>((done) => child.on("close", done));
+  clearInterval(sampler);
+  return { code, stderr, peak };
+}
+
+function job(inputs: string, outputs: string, extra = ""): string[] {
+  return [
+    "run",
+    join(BIKES, "confs", "inference.yaml"),
+    "-e",
+    `job: {inputs: {path: '${inputs}'}, outputs: {path: '${outputs}'}, id_columns: [instant]${extra}}`,
+  ];
+}
+
+beforeAll(async () => {
+  moto = await startMoto(["data"]);
+  restore = useEnv(moto.env);
+  dir = tempDir("mlbatch-s3-single-");
+  input = join(dir, "inputs.parquet");
+  await query(
+    `COPY (SELECT * EXCLUDE (instant), (row_number() OVER ())::BIGINT AS instant
+       FROM (SELECT t.* FROM range(10) r, '${INPUTS_TEST}' t ORDER BY r.range, t.instant))
+     TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE 3000)`,
+  );
+  size = statSync(input).size;
+  await moto.store.putFile("s3://data/single/inputs.parquet", input);
+}, 60_000);
+afterAll(async () => {
+  restore?.();
+  await moto?.stop();
+  removeDir(dir);
+});
+
+describe("a single run over s3:// Parquet", () => {
+  it("given an object of 12 row groups, when it is validated and streamed, then every row comes in order and the spool never holds more than two row groups", async () => {
+    const db = await Database.create();
+    try {
+      const source = await new ParquetReader({ path: "s3://data/single/inputs.parquet" }).open(db);
+      // A constraint broken in the second and the last row groups: the report's rows are the file's.
+      const constraints = { hr: { ne: 5 }, instant: { lt: 34_000 } } as never;
+      const remote = await validateInputs(db, source, [], "m", { constraints, idColumns: ["instant"] });
+      const local = await validateInputs(db, await new ParquetReader({ path: input }).open(db), [], "m", {
+        constraints,
+        idColumns: ["instant"],
+      });
+      expect(remote.report.rows).toEqual(local.report.rows);
+      expect(remote.report.rows.invalid).toBeGreaterThan(760);
+      expect(remote.report.problems).toEqual(local.report.problems);
+      let peak = 0;
+      const ids: number[] = [];
+      const temps: number[] = [];
+      const requests = [
+        { name: "instant", type: "int64" },
+        { name: "temp", type: "float64" },
+      ] as const;
+      for await (const batch of source.where("hr <> 5").batches(requests, 1000)) {
+        peak = Math.max(peak, heldBytes(db.scratch()));
+        ids.push(...Array.from(batch.columns[0]!.data as BigInt64Array, Number));
+        temps.push(...(batch.columns[1]!.data as Float64Array));
+      }
+      const want = await query(
+        `SELECT instant::INT AS instant, temp FROM '${input}' WHERE hr <> 5 ORDER BY instant`,
+      );
+      expect(ids).toEqual(want.map((r) => r.instant));
+      expect(temps).toEqual(want.map((r) => r.temp));
+      // Two row groups of twelve and the footer at most: well under the object.
+      expect(peak).toBeGreaterThan(0);
+      expect(peak).toBeLessThan(size / 3);
+      // Every part is removed once read: the first file's footer is all that is left.
+      expect(heldBytes(db.scratch())).toBeLessThan(size / 10);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("given the bikes job from and to s3://, then its predictions equal the local run's row for row, and its spool stays under a third of the input", async () => {
+    const local = join(dir, "local.parquet");
+    const ran = await run(job(input, local), moto.env, join(dir, "tmp-local"));
+    expect(ran.code, ran.stderr).toBe(0);
+    const remote = await run(
+      job("s3://data/single/inputs.parquet", "s3://data/single/predictions.parquet"),
+      moto.env,
+      join(dir, "tmp-s3"),
+    );
+    expect(remote.code, remote.stderr).toBe(0);
+    expect(remote.peak).toBeGreaterThan(0);
+    expect(remote.peak).toBeLessThan(size / 3);
+    const fetched = join(dir, "fetched.parquet");
+    await moto.store.download("s3://data/single/predictions.parquet", fetched);
+    const [diff] = await query(
+      `SELECT count(*)::INT AS n, (SELECT count(*)::INT FROM '${local}') AS rows FROM
+         (SELECT * FROM '${local}' EXCEPT ALL SELECT * FROM '${fetched}')`,
+    );
+    expect(diff).toEqual({ n: 0, rows: 34_760 });
+    const order = await query(
+      `SELECT count(*)::INT AS n FROM (SELECT instant, row_number() OVER () AS i FROM '${fetched}') WHERE instant <> i`,
+    );
+    expect(order[0]?.n).toBe(0);
+  }, 120_000);
+});
+
+describe("faults of a single run over s3:// Parquet", () => {
+  let proxy: FaultProxy;
+  /** The Range header of the 6th row group's column chunks. */
+  let range: RegExp;
+  beforeAll(async () => {
+    proxy = await FaultProxy.start(moto.endpoint);
+    const first = "least(coalesce(nullif(dictionary_page_offset, 0), data_page_offset), data_page_offset)";
+    const [span] = await query(
+      `SELECT min(${first})::BIGINT AS start FROM parquet_metadata('${input}') WHERE row_group_id = 5`,
+    );
+    range = new RegExp(`^bytes=${span?.start}-`);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  const env = () => ({
+    ...moto.env,
+    AWS_ENDPOINT_URL: proxy.uri,
+    MLBATCH_S3_TIMEOUT: "2",
+    AWS_MAX_ATTEMPTS: "3",
+  });
+
+  it("given a row group's ranged read that stalls mid-body once, then it is read again and the run's predictions are whole", async () => {
+    proxy.reset();
+    const stall = { match: /GetObject/, range, fault: { kind: "stall" } as const, times: 1 };
+    proxy.inject(stall);
+    const ran = await run(
+      job("s3://data/single/inputs.parquet", "s3://data/single/stalled.parquet"),
+      env(),
+      join(dir, "tmp-stall"),
+    );
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(stall.times).toBe(0); // the row group's read did stall
+    const fetched = join(dir, "stalled.parquet");
+    await moto.store.download("s3://data/single/stalled.parquet", fetched);
+    expect((await query(`SELECT count(*)::INT AS n FROM '${fetched}'`))[0]?.n).toBe(34_760);
+  }, 120_000);
+
+  it("given a row group's ranged read that is reset on every try, when the job runs, then it fails with E_READ naming the object, and nothing is written", async () => {
+    proxy.reset();
+    proxy.inject({ match: /GetObject/, range, fault: { kind: "truncate" } });
+    const ran = await run(
+      job("s3://data/single/inputs.parquet", "s3://data/single/reset.parquet"),
+      env(),
+      join(dir, "tmp-reset"),
+    );
+    expect(ran.code).toBe(1);
+    expect(reportedError(ran.stderr)).toMatch(
+      /E_READ.*cannot read bytes \d+-\d+ of "s3:\/\/data\/single\/inputs\.parquet": the download broke off.*\(3 tries\)/,
+    );
+    expect(await moto.store.head("s3://data/single/reset.parquet")).toBeUndefined();
+    // Nothing is left behind in the run's scratch either.
+    expect(readdirSync(join(dir, "tmp-reset")).filter((n) => n.startsWith("mlbatch-spool-"))).toEqual([]);
+  }, 120_000);
+});
