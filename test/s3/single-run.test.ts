@@ -18,7 +18,7 @@ import { type Moto, startMoto, useEnv } from "./moto.js";
 let moto: Moto;
 let dir: string;
 let restore: (() => void) | undefined;
-/** The bikes test set ten times over (34,760 rows), ids renumbered, in row groups of 3,000 rows. */
+/** The bikes test set ten times over (34,760 rows), ids renumbered, in 9 row groups of 4,096 rows or less. */
 let input: string;
 let size: number;
 
@@ -85,6 +85,10 @@ beforeAll(async () => {
      TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE 3000)`,
   );
   size = statSync(input).size;
+  const [groups] = await query(
+    `SELECT count(DISTINCT row_group_id)::INT AS n FROM parquet_metadata('${input}')`,
+  );
+  expect(groups?.n).toBe(9);
   await moto.store.putFile("s3://data/single/inputs.parquet", input);
 }, 60_000);
 afterAll(async () => {
@@ -94,7 +98,7 @@ afterAll(async () => {
 });
 
 describe("a single run over s3:// Parquet", () => {
-  it("given an object of 12 row groups, when it is validated and streamed, then every row comes in order and the spool never holds more than two row groups", async () => {
+  it("given an object of 9 row groups, when it is validated and streamed, then every row comes in order and the spool never holds more than two row groups", async () => {
     const db = await Database.create();
     try {
       const source = await new ParquetReader({ path: "s3://data/single/inputs.parquet" }).open(db);
@@ -125,11 +129,58 @@ describe("a single run over s3:// Parquet", () => {
       );
       expect(ids).toEqual(want.map((r) => r.instant));
       expect(temps).toEqual(want.map((r) => r.temp));
-      // Two row groups of twelve and the footer at most: well under the object.
+      // Two row groups of nine and the footer at most: well under the object.
       expect(peak).toBeGreaterThan(0);
       expect(peak).toBeLessThan(size / 3);
       // Every part is removed once read: the first file's footer is all that is left.
       expect(heldBytes(db.scratch())).toBeLessThan(size / 10);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("given row groups of 100,000 rows, when they are streamed in batches, then no part ends early while the next one is fetched", async () => {
+    const file = join(dir, "long.parquet");
+    await query(
+      `COPY (SELECT i, random() AS x FROM range(1000000) t(i)) TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 100000)`,
+    );
+    await moto.store.putFile("s3://data/single/long.parquet", file);
+    const db = await Database.create();
+    try {
+      const source = await new ParquetReader({ path: "s3://data/single/long.parquet" }).open(db);
+      let rows = 0;
+      let ids = 0;
+      for await (const batch of source.batches([{ name: "i", type: "float64" }], 65_536)) {
+        rows += batch.length;
+        for (const v of batch.columns[0]!.data as Float64Array) ids += v;
+      }
+      expect({ rows, ids }).toEqual({ rows: 1_000_000, ids: (999_999 * 1_000_000) / 2 });
+    } finally {
+      db.close();
+    }
+  }, 60_000);
+
+  it("given a limit inside the fourth row group, then the parts after it are not fetched, and the rows and their numbers are the file's first", async () => {
+    const db = await Database.create();
+    try {
+      const source = await new ParquetReader({ path: "s3://data/single/inputs.parquet", limit: 13_500 }).open(
+        db,
+      );
+      const rows = await source.passes(async (query) => {
+        const [found] = await db.rows(
+          `SELECT count(*)::INT AS n, max(__mlbatch_row)::INT AS last, sum(instant)::BIGINT AS ids FROM ${query("instant", true)}`,
+        );
+        return found;
+      });
+      // Row groups of 4,096 rows (DuckDB rounds 3,000 up to its vectors): the fourth holds the limit,
+      // the others are never fetched.
+      expect(rows.map((r) => r?.n)).toEqual([4096, 4096, 4096, 1212]);
+      expect(rows.at(-1)?.last).toBe(13_499);
+      const ids = rows.reduce((sum, r) => sum + Number(r?.ids), 0);
+      const [want] = await query(
+        `SELECT sum(instant)::BIGINT AS ids FROM (SELECT instant FROM '${input}' LIMIT 13500)`,
+      );
+      expect(ids).toBe(Number(want?.ids));
     } finally {
       db.close();
     }

@@ -224,10 +224,18 @@ async function rowGroupSpan(
 ): Promise<[number, number]> {
   // A column chunk starts at its dictionary page, if any (0 or none: at its first data page).
   const first = "least(coalesce(nullif(dictionary_page_offset, 0), data_page_offset), data_page_offset)";
-  const chunks = await db.rows(
-    `SELECT min(${first})::BIGINT AS start, max(${first} + total_compressed_size)::BIGINT AS end ` +
-      `FROM parquet_metadata(${quotedString(standIn)}) WHERE row_group_id = ${rowGroup}`,
-  );
+  // On a connection of its own: a part is fetched while the one before is streamed, and a statement on
+  // the streaming connection would end that stream (silently: rows would be missing).
+  const own = await db.fork();
+  let chunks: Record<string, unknown>[];
+  try {
+    chunks = await own.rows(
+      `SELECT min(${first})::BIGINT AS start, max(${first} + total_compressed_size)::BIGINT AS end ` +
+        `FROM parquet_metadata(${quotedString(standIn)}) WHERE row_group_id = ${rowGroup}`,
+    );
+  } finally {
+    own.close();
+  }
   const start = Number(chunks[0]?.start);
   const end = Number(chunks[0]?.end);
   if (!Number.isFinite(start) || !Number.isFinite(end) || end > size) {
