@@ -5,7 +5,7 @@
  * so objects are streamed by the SDK into the database's scratch folder (docs/object-stores.md: why, and
  * the disk and memory this takes), keeping their keys, so that Hive folders (`day=1/`) read as columns.
  */
-import { mkdir, open, rm, truncate } from "node:fs/promises";
+import { mkdir, open, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { MlbatchError } from "../../errors.js";
 import type { Database } from "../database.js";
@@ -176,10 +176,41 @@ export function releaseParquetPart(db: Database, file: string, rowGroup: number 
   return releaseCopy(`${db.scratch()}\n${file}\n${rowGroup}`);
 }
 
-/** The version of an object every part of an input is read from: its size and entity tag. */
+/**
+ * The version of an object every part of an input is read from: its size and entity tag; once its footer
+ * was read ({@link parquetLayout}), the footer's bytes, so that a row group's stand-in takes one request.
+ */
 export interface ObjectVersion {
   readonly size: number;
   readonly etag: string;
+  /** The object's last bytes: the footer, its length and the magic. */
+  readonly tail?: Buffer | undefined;
+}
+
+/**
+ * The version given with the footer's bytes, read from the footer's stand-in (made if need be) and held
+ * in memory: the row groups' stand-ins are then written with the row group's bytes alone fetched.
+ *
+ * @throws MlbatchError `E_READ`, `E_AUTH`
+ */
+export async function parquetLayout(
+  db: Database,
+  uri: string,
+  version: ObjectVersion,
+): Promise<ObjectVersion> {
+  if (!isObjectUri(uri)) return version;
+  const path = await localParquetPart(db, uri, null, version);
+  const handle = await open(path, "r");
+  try {
+    const end = Buffer.alloc(8);
+    await handle.read(end, 0, 8, version.size - 8);
+    const length = end.readUInt32LE(0) + 8;
+    const tail = Buffer.alloc(length);
+    await handle.read(tail, 0, length, version.size - length);
+    return { ...version, tail };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The magic, the footer and the row group's column chunks of a Parquet object, at their offsets. */
@@ -191,28 +222,40 @@ async function sparseCopy(
   pinned: ObjectVersion | undefined,
 ): Promise<void> {
   const store = ObjectStore.fromEnvironment();
-  const object = pinned ?? (await store.head(uri));
+  const object: ObjectVersion | undefined = pinned ?? (await store.head(uri));
   if (object === undefined) fail(uri, "there is no such object");
   const { size, etag } = object;
   if (size < 12) fail(uri, `it is ${size} bytes long, too short for Parquet`);
   await mkdir(dirname(target), { recursive: true });
   try {
     // A sparse file of the object's size: only the ranges written take disk.
-    await (await open(target, "w")).close().then(() => truncate(target, size));
-    const put = (start: number, end: number) => store.readRangeInto(uri, start, end, etag, target);
-    await put(0, 4);
-    const tail = await store.readRange(uri, size - 8, size, etag);
-    const footer = tail.readUInt32LE(0);
-    if (tail.subarray(4).toString("latin1") !== "PAR1" || footer + 12 > size) {
-      fail(uri, "not a Parquet file (no PAR1 footer)");
+    const handle = await open(target, "w");
+    try {
+      await handle.truncate(size);
+      await handle.write(MAGIC, 0, 4, 0);
+      if (object.tail !== undefined)
+        await handle.write(object.tail, 0, object.tail.length, size - object.tail.length);
+    } finally {
+      await handle.close();
     }
-    await put(size - 8 - footer, size);
+    const put = (start: number, end: number) => store.readRangeInto(uri, start, end, etag, target);
+    if (object.tail === undefined) {
+      const tail = await store.readRange(uri, size - 8, size, etag);
+      const footer = tail.readUInt32LE(0);
+      if (!tail.subarray(4).equals(MAGIC) || footer + 12 > size) {
+        fail(uri, "not a Parquet file (no PAR1 footer)");
+      }
+      await put(size - 8 - footer, size);
+    }
     if (rowGroup !== null) await put(...(await rowGroupSpan(db, uri, target, rowGroup, size)));
   } catch (error) {
     await rm(target, { force: true });
     throw error;
   }
 }
+
+/** What a Parquet file starts and ends with. */
+const MAGIC = Buffer.from("PAR1", "latin1");
 
 /** Where a row group's column chunks lie in the object, read from the footer the stand-in holds. */
 async function rowGroupSpan(

@@ -7,6 +7,7 @@ import {
   localFiles,
   localParquetPart,
   type ObjectVersion,
+  parquetLayout,
   parquetPartPath,
   releaseParquetPart,
 } from "../object-store/inputs.js";
@@ -79,14 +80,19 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
     const files = await inParallel(found.files, async (file) => {
       const version = await store.head(file);
       if (version === undefined)
-        throw new MlbatchError("E_READ", `cannot read inputs "${file}": there is no such object. Run again.`);
-      return { file, version, units: await this.units(db, file, found.folder, version) };
+        throw new MlbatchError(
+          "E_READ",
+          `cannot read inputs "${file}": the object went since it was listed. Run again.`,
+        );
+      const units = await this.units(db, file, found.folder, version);
+      return { file, version: await parquetLayout(db, file, version), units };
     });
-    const token = `__mlbatch_part_${randomBytes(6).toString("hex")}`;
+    const id = randomBytes(6).toString("hex");
     const parts = files.flatMap(({ file, version, units }) =>
       units
         .filter((unit) => unit.rows > 0 && unit.rowGroup !== null)
         .map((unit) => ({
+          path: parquetPartPath(db, file, unit.rowGroup),
           table: rowGroupTable(parquetPartPath(db, file, unit.rowGroup), unit, hive),
           rows: unit.rows,
           fetch: () => localParquetPart(db, file, unit.rowGroup, version),
@@ -96,16 +102,17 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
     // The first file's footer stays: the columns, the pandas index and dtypes are read from it.
     const footer = parquetPartPath(db, files[0]!.file, null);
     for (const { file } of files.slice(1)) await releaseParquetPart(db, file, null);
-    const empty = `__mlbatch_schema_${token.slice("__mlbatch_part_".length)}`;
+    const token = quotedIdentifier(`__mlbatch_part_${id}`);
+    const empty = quotedIdentifier(`__mlbatch_schema_${id}`);
     const columns = await db.rows(
       `DESCRIBE SELECT * FROM ${rowGroupTable(footer, { firstRow: 0, rows: 0 }, hive)}`,
     );
     await db.run(
-      `CREATE TABLE ${quotedIdentifier(empty)} (${columns.map((c) => `${quotedIdentifier(String(c.column_name))} ${String(c.column_type)}`).join(", ")})`,
+      `CREATE TABLE ${empty} (${columns.map((c) => `${quotedIdentifier(String(c.column_name))} ${String(c.column_type)}`).join(", ")})`,
     );
-    return this.table(db, [footer, ...parts.map((p) => p.table)], found, {
-      from: quotedIdentifier(token),
-      parts: { token: quotedIdentifier(token), empty: quotedIdentifier(empty), parts },
+    return this.table(db, [footer, ...parts.map((p) => p.path)], found, {
+      from: token,
+      parts: { token, empty, parts },
     });
   }
 
