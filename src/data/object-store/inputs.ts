@@ -1,7 +1,7 @@
 /**
  * Inputs on an object store: an `s3://` path resolved to its objects (one object, a glob, a folder-like
  * prefix, or the output of an mlbatch run, read as its `_SUCCESS` lists it), and local copies of them for
- * DuckDB to read. DuckDB's own S3 support (httpfs) downloads itself at run time, which fails offline;
+ * DuckDB to read: whole, or ranged stand-ins of a Parquet object's row groups. DuckDB's own S3 support (httpfs) downloads itself at run time, which fails offline;
  * so objects are streamed by the SDK into the database's scratch folder (docs/object-stores.md: why, and
  * the disk and memory this takes), keeping their keys, so that Hive folders (`day=1/`) read as columns.
  */
@@ -134,9 +134,10 @@ export function localFile(db: Database, file: string): Promise<string> {
 /**
  * A local stand-in for one row group of a Parquet object, or (`rowGroup` null) for its footer alone: a
  * sparse file of the object's size holding only the magic, the footer and that row group's column
- * chunks, read with ranged requests of the object's current version. DuckDB reads the row group (its
- * rows selected by `file_row_number`, which it pushes down to row groups) and the file's metadata from
- * it; the disk holds what was fetched, not the file. A local path is itself.
+ * chunks, read with ranged requests of the object's current version, or of `pinned` (with its footer's
+ * bytes, if known: then the row group's are all that is fetched). DuckDB reads the row group (its rows
+ * selected by `file_row_number`, which it pushes down to row groups) and the file's metadata from it;
+ * the disk holds what was fetched, not the file. A local path is itself.
  *
  * @throws MlbatchError `E_READ`, `E_AUTH`
  */
