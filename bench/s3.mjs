@@ -1,6 +1,7 @@
 // The bikes job on N rows from and to an S3 API server (moto on 127.0.0.1, started here) against from and
 // to local disk: wall time and peak RSS of the CLI (GNU time), and the most local disk the run's scratch
-// folders held (the spool of downloaded inputs and the staged output, sampled every 50 ms).
+// folders held (blocks, so that a sparse stand-in counts what it holds; sampled every 20 ms in a TMPDIR of
+// the run's own), for the spool of inputs and for the staged output apart.
 // usage: node bench/s3.mjs [ROWS=1000000]   (needs a built dist/, /usr/bin/time, and .venv-mlflow with moto)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -67,11 +68,21 @@ try {
     args.push(
       `job: {inputs: {path: '${inputs}'}, outputs: {path: '${outputs}', mode: overwrite}, id_columns: [instant]}`,
     );
+    const tmp = mkdtempSync(join(dir, "tmp-"));
+    let spool = 0;
+    let upload = 0;
     let disk = 0;
     const sampler = setInterval(() => {
-      disk = Math.max(disk, scratchBytes());
-    }, 50);
-    const child = spawn("/usr/bin/time", args, { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
+      const held = scratchBytes(tmp);
+      spool = Math.max(spool, held.spool);
+      upload = Math.max(upload, held.upload);
+      disk = Math.max(disk, held.spool + held.upload);
+    }, 20);
+    const child = spawn("/usr/bin/time", args, {
+      cwd: root,
+      env: { ...env, TMPDIR: tmp },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (chunk) => {
       stderr += chunk;
@@ -86,6 +97,8 @@ try {
       wall_s: wall,
       peak_rss_mb: Math.round(rssKb / 1024),
       scratch_disk_mb: +(disk / 2 ** 20).toFixed(1),
+      spool_mb: +(spool / 2 ** 20).toFixed(1),
+      upload_mb: +(upload / 2 ** 20).toFixed(1),
     };
   };
   const results = [];
@@ -99,23 +112,24 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Bytes under the scratch folders mlbatch makes in TMPDIR for S3 (the spool and the uploads). */
-function scratchBytes() {
-  let total = 0;
-  const walk = (path) => {
+/** Bytes (blocks) under the scratch folders mlbatch makes in `tmp` for S3: the spool, the uploads. */
+function scratchBytes(tmp) {
+  const held = { spool: 0, upload: 0 };
+  const walk = (path, kind) => {
     for (const entry of readdirSync(path, { withFileTypes: true })) {
       const full = join(path, entry.name);
       try {
-        if (entry.isDirectory()) walk(full);
-        else total += statSync(full).size;
+        if (entry.isDirectory()) walk(full, kind);
+        else held[kind] += statSync(full).blocks * 512;
       } catch {}
     }
   };
-  for (const name of readdirSync(tmpdir())) {
-    if (!/^mlbatch-(spool|upload)-/.test(name)) continue;
+  for (const name of readdirSync(tmp)) {
+    const kind = /^mlbatch-(spool|upload)-/.exec(name)?.[1];
+    if (kind === undefined) continue;
     try {
-      walk(join(tmpdir(), name));
+      walk(join(tmp, name), kind);
     } catch {}
   }
-  return total;
+  return held;
 }

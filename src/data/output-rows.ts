@@ -107,7 +107,7 @@ export class OutputRows {
       carried.length === 0
         ? []
         : (
-            await db.connection.run(`SELECT ${identifierList(carried)} FROM ${source.query()} LIMIT 0`)
+            await db.connection.run(`SELECT * FROM ${source.emptyQuery(identifierList(carried))}`)
           ).columnTypes();
     const columns = [
       ...carried.map((name, i) => ({ name, type: types[i]! })),

@@ -1,10 +1,11 @@
-import type { DuckDBDataChunk } from "@duckdb/node-api";
+import type { DuckDBDataChunk, DuckDBResultReader } from "@duckdb/node-api";
 import { MlbatchError } from "../errors.js";
 import { allocate, type Batch, type Column, type ColumnType, DUCKDB_TYPE, head } from "./batch.js";
 import { CarriedRows } from "./carried.js";
 import type { CompressedFiles } from "./compressed-files.js";
 import type { Database } from "./database.js";
 import { condensedReadError, failedFile, namesNoLine } from "./read-errors.js";
+import { fetchedParts, type SourceParts } from "./source-parts.js";
 import { identifierList, quotedIdentifier } from "./sql.js";
 import { copyFromVector } from "./vectors.js";
 
@@ -48,7 +49,15 @@ export interface SourceOptions {
    * line of the file, found by reading it again, or undefined.
    */
   readonly diagnose?: ((file: string) => Promise<string | undefined>) | undefined;
+  /**
+   * The input is read part by part (see {@link SourceParts}): `from` names the part being read by the
+   * parts' token. Full passes over it go through {@link Source.passes} or {@link Source.batches}.
+   */
+  readonly parts?: SourceParts | undefined;
 }
+
+/** A SQL query over the rows of one part of a source (or all of them), as {@link Source.query} builds it. */
+export type PartQuery = (select?: string, rowIndex?: boolean) => string;
 
 /**
  * An opened input table, read by DuckDB: its columns, and SQL over it. Data rows are only ever streamed
@@ -75,7 +84,7 @@ export class Source {
    */
   static async open(db: Database, options: SourceOptions): Promise<Source> {
     try {
-      const rows = await db.rows(`DESCRIBE SELECT * FROM ${options.from}`);
+      const rows = await db.rows(`DESCRIBE SELECT * FROM ${bound(options)}`);
       const columns = rows.map((row) => ({ name: String(row.column_name), type: String(row.column_type) }));
       return new Source(db, options, columns);
     } catch (error) {
@@ -149,13 +158,17 @@ export class Source {
     let width = Number(/\[(\d+)\]$/.exec(type)?.[1] ?? Number.NaN);
     if (Number.isNaN(width)) {
       const column = quotedIdentifier(name);
-      const [lengths] = await this.read(() =>
-        this.db.rows(
-          `SELECT min(len(${column}))::BIGINT AS lo, max(len(${column}))::BIGINT AS hi FROM ${this.query()}`,
-        ),
+      const lengths = await this.read(() =>
+        this.passes(async (query) => {
+          const [found] = await this.db.rows(
+            `SELECT min(len(${column}))::BIGINT AS lo, max(len(${column}))::BIGINT AS hi FROM ${query()}`,
+          );
+          return found;
+        }),
       );
-      const lo = Number(lengths?.lo ?? 0);
-      const hi = Number(lengths?.hi ?? 0);
+      const seen = lengths.filter((l) => l?.lo !== null && l?.lo !== undefined);
+      const lo = seen.length === 0 ? 0 : Math.min(...seen.map((l) => Number(l?.lo)));
+      const hi = Math.max(0, ...seen.map((l) => Number(l?.hi)));
       if (lo !== hi || hi === 0) {
         throw new MlbatchError(
           "E_SCHEMA",
@@ -187,15 +200,60 @@ export class Source {
    * A parenthesised SQL query over the input (its `limit`, then its condition applied), selecting the
    * given SQL expressions; `rowIndex` adds the 0-based input row number (counted before the condition)
    * as column `__mlbatch_row`.
+   *
+   * @throws MlbatchError `E_READ` for an input read part by part: it has no one query ({@link Source.passes})
    */
   query(select = "*", rowIndex = false): string {
-    const { from, limit, where } = this.options;
-    let table = limit === undefined ? from : `(SELECT * FROM ${from} LIMIT ${limit})`;
-    // DuckDB numbers rows with a streaming window: one pass, no materialization.
-    if (rowIndex) table = `(SELECT *, row_number() OVER () - 1 AS __mlbatch_row FROM ${table})`;
-    const columns = rowIndex && select !== "*" ? `${select}, __mlbatch_row` : select;
-    const filter = where === undefined ? "" : ` WHERE ${where}`;
-    return `(SELECT ${columns} FROM ${table}${filter})`;
+    if (this.options.parts !== undefined) {
+      throw new MlbatchError(
+        "E_READ",
+        `cannot read inputs "${this.label}" in one query: they are read row group by row group from the ` +
+          "object store, and this step needs them whole. Report this as a bug.",
+      );
+    }
+    return rowsQuery(
+      this.options.from,
+      this.options,
+      { firstRow: 0, limit: this.options.limit },
+      select,
+      rowIndex,
+    );
+  }
+
+  /**
+   * The source's query with no rows (its columns, for binding SQL to), read from nothing but metadata.
+   */
+  emptyQuery(select = "*"): string {
+    return `(SELECT ${select} FROM ${bound(this.options)} LIMIT 0)`;
+  }
+
+  /**
+   * Runs `pass` over every part of the input in turn, each part fetched (and the next one meanwhile),
+   * then released; an input read whole is one part. `query` is {@link Source.query} for that part: its
+   * row numbers are the input's, its `limit` the input's.
+   *
+   * @returns the results of the parts, in input order
+   */
+  async passes<T>(pass: (query: PartQuery) => Promise<T>): Promise<T[]> {
+    const results: T[] = [];
+    for await (const query of this.partQueries()) results.push(await pass(query));
+    return results;
+  }
+
+  /** The query of each part, each part readable until the next is asked for (see {@link fetchedParts}). */
+  private async *partQueries(): AsyncGenerator<PartQuery> {
+    const { parts, limit } = this.options;
+    if (parts === undefined) {
+      yield (select, rowIndex) => this.query(select, rowIndex);
+      return;
+    }
+    for await (const part of fetchedParts(parts.parts, limit)) {
+      const from = this.options.from.replaceAll(parts.token, part.table);
+      const partLimit =
+        limit === undefined || limit - part.firstRow >= part.rows ? undefined : limit - part.firstRow;
+      yield (select = "*", rowIndex = false) =>
+        rowsQuery(from, this.options, { firstRow: part.firstRow, limit: partLimit }, select, rowIndex);
+    }
   }
 
   /** A query over the named columns only. */
@@ -225,10 +283,9 @@ export class Source {
       ),
     ].join(", ");
     const buffers = requests.map((r) => allocate(r.type, batchSize));
-    const stream = await this.read(() => this.db.connection.stream(`SELECT ${select} FROM ${this.query()}`));
-    const types = stream.columnTypes().slice(requests.length);
     let filled = 0;
-    let rows = carried.length === 0 ? undefined : new CarriedRows(types, batchSize);
+    let rows: CarriedRows | undefined;
+    let types: ReturnType<DuckDBResultReader["columnTypes"]> | undefined;
     const batch = (length: number): CarriedBatch => ({
       length,
       columns: requests.map(
@@ -236,28 +293,34 @@ export class Source {
       ),
       carried: rows,
     });
-    for (;;) {
-      const chunk: DuckDBDataChunk | null = await this.read(() => stream.fetchChunk());
-      if (chunk === null || chunk.rowCount === 0) {
-        await this.verify();
-        break;
+    // Batches run across parts: a batch may hold the end of one part and the start of the next.
+    for await (const query of this.partQueries()) {
+      const stream = await this.read(() => this.db.connection.stream(`SELECT ${select} FROM ${query()}`));
+      if (types === undefined) {
+        types = stream.columnTypes().slice(requests.length);
+        rows = carried.length === 0 ? undefined : new CarriedRows(types, batchSize);
       }
-      let from = 0;
-      while (from < chunk.rowCount) {
-        const count = Math.min(chunk.rowCount - from, batchSize - filled);
-        requests.forEach((r, i) => {
-          copyFromVector(chunk.getColumnVector(i), r.type, from, count, buffers[i]!, filled);
-        });
-        rows?.copy(chunk, requests.length, from, count);
-        from += count;
-        filled += count;
-        if (filled === batchSize) {
-          yield batch(filled);
-          filled = 0;
-          rows = rows && new CarriedRows(types, batchSize);
+      for (;;) {
+        const chunk: DuckDBDataChunk | null = await this.read(() => stream.fetchChunk());
+        if (chunk === null || chunk.rowCount === 0) break;
+        let from = 0;
+        while (from < chunk.rowCount) {
+          const count = Math.min(chunk.rowCount - from, batchSize - filled);
+          requests.forEach((r, i) => {
+            copyFromVector(chunk.getColumnVector(i), r.type, from, count, buffers[i]!, filled);
+          });
+          rows?.copy(chunk, requests.length, from, count);
+          from += count;
+          filled += count;
+          if (filled === batchSize) {
+            yield batch(filled);
+            filled = 0;
+            rows = rows && new CarriedRows(types, batchSize);
+          }
         }
       }
     }
+    await this.verify();
     if (filled > 0) yield batch(filled);
   }
 
@@ -300,4 +363,31 @@ async function readFailure(options: SourceOptions, error: unknown): Promise<Mlba
   if (damaged !== undefined) return damaged;
   const line = file !== undefined && namesNoLine(error) ? await options.diagnose?.(file) : undefined;
   return condensedReadError(error, options.label, files, line);
+}
+
+/** The source's `from` as a table to bind and describe: for parts, over their empty table. */
+function bound(options: SourceOptions): string {
+  const { from, parts } = options;
+  return parts === undefined ? from : from.replaceAll(parts.token, parts.empty);
+}
+
+/**
+ * A parenthesised query over rows read from `from` (all of the input, or a part of it whose rows start
+ * at `firstRow`): at most `limit` of them, then the source's condition; see {@link Source.query}.
+ */
+function rowsQuery(
+  from: string,
+  options: SourceOptions,
+  rows: { firstRow: number; limit: number | undefined },
+  select: string,
+  rowIndex: boolean,
+): string {
+  const { where } = options;
+  let table = rows.limit === undefined ? from : `(SELECT * FROM ${from} LIMIT ${rows.limit})`;
+  // DuckDB numbers rows with a streaming window: one pass, no materialization.
+  if (rowIndex)
+    table = `(SELECT *, row_number() OVER () - 1 + ${rows.firstRow} AS __mlbatch_row FROM ${table})`;
+  const columns = rowIndex && select !== "*" ? `${select}, __mlbatch_row` : select;
+  const filter = where === undefined ? "" : ` WHERE ${where}`;
+  return `(SELECT ${columns} FROM ${table}${filter})`;
 }

@@ -197,7 +197,12 @@ export class InferenceJob extends Job<InferenceLocals> {
     );
     ctx.logger.info(`[Inference] Read inputs: ${inputs.path}`);
     ctx.facts.inputs = inputs.path;
-    const opened = await openInputs(ctx, () => inputs.open(db), this.settings);
+    // Drift, the Challenger's report and the quarantine query the rows themselves: remote files whole.
+    const wholeFiles =
+      this.settings.drift !== undefined ||
+      this.settings.challenger !== undefined ||
+      validation.onInvalid === "quarantine";
+    const opened = await openInputs(ctx, () => inputs.open(db, { wholeFiles }), this.settings);
     const request = requestOf(this.services.mlflow, this.settings);
     const resolved = await readModel(
       ctx,

@@ -24,6 +24,8 @@ export type Fault =
 export interface Rule {
   /** Matches a request path (with its query). */
   readonly match: RegExp;
+  /** Matches the request's `Range` header too (a request without one does not match). */
+  readonly range?: RegExp;
   readonly fault: Fault;
   /** How many matching requests it applies to (default: all). */
   times?: number;
@@ -125,7 +127,13 @@ export class FaultProxy {
       res.end("You are not authenticated. Please see https://www.mlflow.org/docs/latest/auth/index.html");
       return;
     }
-    const rule = this.rules.find((r) => r.match.test(path) && (r.times === undefined || r.times > 0));
+    const range = req.headers.range;
+    const rule = this.rules.find(
+      (r) =>
+        r.match.test(path) &&
+        (r.range === undefined || (range !== undefined && r.range.test(range))) &&
+        (r.times === undefined || r.times > 0),
+    );
     if (rule !== undefined && rule.times !== undefined) rule.times--;
     const fault = rule?.fault;
     if (fault?.kind === "status") {

@@ -154,6 +154,38 @@ describe("conditional puts and ranged reads on moto", () => {
     }
   });
 
+  it("given a Parquet object of many row groups, when it is described for a plan, then only its footer is fetched, and its columns and pandas index are those a run opens", async () => {
+    const file = join(dir, "described.parquet");
+    await query(
+      `COPY (SELECT i, random() AS x, md5(i::VARCHAR) AS s FROM range(1000000) t(i)) TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 100000)`,
+    );
+    await moto.store.putFile("s3://data/described/g.parquet", file);
+    await moto.store.putFile("s3://data/described/bikes.parquet", "examples/bikes/data/inputs_test.parquet");
+    const size = statSync(file).size;
+    const db = await Database.create();
+    try {
+      const described = await new ParquetReader({ path: "s3://data/described/g.parquet" }).describe(db);
+      expect(described.columns.map((c) => `${c.name} ${c.type}`)).toEqual([
+        "i BIGINT",
+        "x DOUBLE",
+        "s VARCHAR",
+      ]);
+      // What is on disk: the sparse stand-in's blocks (the footer), nothing near the object's size.
+      const held = readdirSync(db.scratch(), { recursive: true })
+        .map((name) => statSync(join(db.scratch(), String(name))))
+        .filter((info) => info.isFile())
+        .reduce((sum, info) => sum + info.blocks * 512, 0);
+      expect(held).toBeLessThan(size / 20);
+      const bikes = new ParquetReader({ path: "s3://data/described/bikes.parquet" });
+      const opened = await bikes.open(db);
+      const footer = await bikes.describe(db);
+      expect(footer.idColumns).toEqual(["instant"]);
+      expect(footer.columns).toEqual(opened.columns);
+    } finally {
+      db.close();
+    }
+  });
+
   it("given an If-Match on a tag that is no longer the object's, then the put is refused and the object unchanged", async () => {
     await moto.store.putText("s3://data/match/m", "one");
     const first = await moto.store.getText("s3://data/match/m");

@@ -185,7 +185,7 @@ describe("sharded runs on S3", () => {
     await moto.store.putFile(`${prefix}/plan-dead/part-00000.parquet`, single);
     const db = await Database.create();
     try {
-      const source = await new ParquetReader({ path: `${prefix}/` }).open(db);
+      const source = await new ParquetReader({ path: `${prefix}/` }).open(db, { wholeFiles: true });
       expect(source.files.length).toBe(11);
       const [rows] = await db.rows(
         `SELECT count(*)::INT AS n, min(instant)::INT AS first FROM ${source.query()}`,

@@ -130,9 +130,36 @@ export class ObjectStore {
    * @throws MlbatchError `E_AUTH`, `E_READ` (a changed object, once every try failed); `target` is removed
    */
   async download(uri: string, target: string, etag?: string): Promise<number> {
+    try {
+      return await this.streamed(uri, target, { etag });
+    } catch (error) {
+      await rm(target, { force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Writes bytes `[start, end)` of the object, of the version `etag` only (`If-Match`), into `target` at
+   * the same offset (streamed: memory stays flat), again when the body comes short or stalls: a row group
+   * of a Parquet file, without the rest.
+   *
+   * @throws MlbatchError `E_AUTH`, `E_READ` (also when the object changed, once every try failed)
+   */
+  async readRangeInto(uri: string, start: number, end: number, etag: string, target: string): Promise<void> {
+    if (end > start) await this.streamed(uri, target, { etag, start, end });
+  }
+
+  /** A GET (of a range, with `start`) streamed into `target` (at `start`), tried again when cut short. */
+  private async streamed(
+    uri: string,
+    target: string,
+    range: { etag?: string | undefined; start?: number; end?: number },
+  ): Promise<number> {
     const location = parseObjectUri(uri);
     const { GetObjectCommand } = await s3Sdk();
     const retries = { maxRetries: this.settings.maxAttempts - 1, backoff: BODY_BACKOFF };
+    const { etag, start, end } = range;
+    const what = start === undefined ? `"${uri}"` : `bytes ${start}-${end! - 1} of "${uri}"`;
     try {
       return await retrying(
         retries,
@@ -143,6 +170,7 @@ export class ObjectStore {
                 Bucket: location.bucket,
                 Key: location.key,
                 ...(etag === undefined ? {} : { IfMatch: `"${etag}"` }),
+                ...(start === undefined ? {} : { Range: `bytes=${start}-${end! - 1}` }),
               }),
             ),
           );
@@ -152,16 +180,24 @@ export class ObjectStore {
           body.on("data", (chunk: Buffer) => {
             received += chunk.length;
           });
+          const file =
+            start === undefined
+              ? createWriteStream(target)
+              : createWriteStream(target, { flags: "r+", start });
           try {
-            await pipeline(body, createWriteStream(target));
+            await pipeline(body, file);
           } catch (error) {
             if (typeof (error as { path?: unknown }).path === "string") throw error;
             return { transient: { reason: `the download broke off: ${messageOf(error)}`, cause: error } };
           }
-          if (size !== undefined && received !== size) {
+          const expected = start === undefined ? size : end! - start;
+          if (
+            (size !== undefined && received !== size) ||
+            (expected !== undefined && received !== expected)
+          ) {
             return {
               transient: {
-                reason: `the download came short: ${received} of ${size} bytes`,
+                reason: `the download came short: ${received} of ${expected ?? size} bytes`,
                 cause: undefined,
               },
             };
@@ -170,15 +206,14 @@ export class ObjectStore {
         },
         {
           exhausted: (last, tries) =>
-            new MlbatchError("E_READ", `cannot read "${uri}": ${last.reason} (${tries} tries). Run again.`, {
+            new MlbatchError("E_READ", `cannot read ${what}: ${last.reason} (${tries} tries). Run again.`, {
               cause: last.cause,
             }),
         },
       );
     } catch (error) {
-      await rm(target, { force: true });
       if (error instanceof MlbatchError) throw error;
-      throw new MlbatchError("E_READ", `cannot read "${uri}" into "${target}": ${messageOf(error)}`, {
+      throw new MlbatchError("E_READ", `cannot read ${what} into "${target}": ${messageOf(error)}`, {
         cause: error,
       });
     }

@@ -7,7 +7,7 @@ import { releaseLocalFile } from "../object-store/inputs.js";
 import { optionsOf } from "../options.js";
 import type { Source } from "../source.js";
 import { inputFiles } from "./files.js";
-import type { InputCut, InputUnit, Reader } from "./reader.js";
+import type { InputCut, InputUnit, OpenOptions, Reader } from "./reader.js";
 
 /** The config fields {@link FileReader} reads. */
 interface FileReaderConfig {
@@ -35,12 +35,17 @@ export abstract class FileReader<C extends FileReaderConfig = FileReaderConfig> 
   }
 
   /** @inheritdoc */
-  abstract open(db: Database): Promise<Source>;
+  abstract open(db: Database, options?: OpenOptions): Promise<Source>;
 
   /** A reader of one file of the input, with the same settings and Hive partitioning as given. */
   protected reading(file: string, hive: boolean | undefined): Reader {
     const Class = this.constructor as new (options: object) => Reader;
     return new Class({ ...optionsOf(this.config), path: file, hivePartitioning: hive });
+  }
+
+  /** @inheritdoc */
+  describe(db: Database): Promise<Source> {
+    return this.open(db);
   }
 
   /** @inheritdoc */

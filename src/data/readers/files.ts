@@ -164,10 +164,19 @@ export function hiveOption(found: InputFiles, hivePartitioning: boolean | undefi
 export async function openTable(
   db: Database,
   from: string,
-  options: TableOptions & Pick<SourceOptions, "idColumns" | "files" | "compressed" | "diagnose">,
+  options: TableOptions & Pick<SourceOptions, "idColumns" | "files" | "compressed" | "diagnose" | "parts">,
 ): Promise<Source> {
-  const { path, columns, limit, idColumns = [], files, compressed, diagnose } = options;
-  const all = await Source.open(db, { from, label: path, limit, idColumns, files, compressed, diagnose });
+  const { path, columns, limit, idColumns = [], files, compressed, diagnose, parts } = options;
+  const all = await Source.open(db, {
+    from,
+    label: path,
+    limit,
+    idColumns,
+    files,
+    compressed,
+    diagnose,
+    parts,
+  });
   if (columns === undefined) return all;
   const missing = columns.filter((c) => all.typeOf(c) === undefined);
   if (missing.length > 0) {
@@ -185,5 +194,6 @@ export async function openTable(
     files,
     compressed,
     diagnose,
+    parts,
   });
 }

@@ -18,6 +18,16 @@ export interface InputCut {
   readonly files: readonly { readonly path: string; readonly units: readonly InputUnit[] }[];
 }
 
+/** How a reader opens its input. */
+export interface OpenOptions {
+  /**
+   * The rows will be read by queries of the caller's own (a drift profile, a quarantine), not only by
+   * the source's batches and passes: files on an object store are then downloaded whole, not read row
+   * group by row group. Default: false.
+   */
+  readonly wholeFiles?: boolean | undefined;
+}
+
 /** Reads a job's input data. One implementation per file, selected by the config's `KIND`. */
 export interface Reader {
   /** The input as the user configured it (a path), for messages. */
@@ -27,7 +37,15 @@ export interface Reader {
    *
    * @throws MlbatchError `E_READ` naming the path, the reason and what to do
    */
-  open(db: Database): Promise<Source>;
+  open(db: Database, options?: OpenOptions): Promise<Source>;
+  /**
+   * Describes the input (its columns and id columns) reading as little of it as the format allows: a
+   * Parquet object's footer, fetched by range, not the object. The source it gives is for its schema
+   * only: its rows may not be there to read (a plan, which cuts the input by its metadata, needs none).
+   *
+   * @throws MlbatchError `E_READ` naming the path, the reason and what to do
+   */
+  describe(db: Database): Promise<Source>;
   /**
    * Lists the input's files, in the order {@link Reader.open} reads them, and cuts each into units:
    * Parquet files by row group (a file without row groups is one empty unit), other formats whole.

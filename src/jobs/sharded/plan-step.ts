@@ -76,7 +76,8 @@ async function makePlan(run: ShardRun, db: Database): Promise<Plan> {
   const { inputs } = settings;
   await checkOutputsApart(inputs.path, outputPaths(settings, run.report, true));
   ctx.logger.info(`[Inference] Plan: read inputs ${inputs.path}`);
-  const source = await inputs.open(db);
+  // The columns and id columns only: a Parquet object's footer, not its data (the cut reads footers too).
+  const source = await inputs.describe(db);
   const ids = await ctx.step("validate", async () => idColumnsOf(source, settings), null);
   const request = requestOf(mlflow, settings);
   const version = await resolveVersion(ctx, mlflow, request);
