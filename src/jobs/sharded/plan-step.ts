@@ -91,7 +91,11 @@ async function makePlan(run: ShardRun, db: Database): Promise<Plan> {
   }
   ctx.logger.info(`[Inference] Plan: ${resolutionText(request, version)} (run ${version.runId})`);
   const { files, units, folder } = await listUnits(db, inputs);
-  const drift = settings.drift === undefined ? undefined : await planDrift(run, db, source, version);
+  // The drift profile queries every row with SQL: the whole input, not the footer describe() reads.
+  const drift =
+    settings.drift === undefined
+      ? undefined
+      : await planDrift(run, db, await inputs.open(db, { wholeFiles: true }), version);
   const plan = sealPlan({
     config_hash: planHash,
     model: {
