@@ -285,8 +285,14 @@ def main() -> int:
         "pids": pids,
     }
     _send(control, b"R", json.dumps(ready).encode())
+    # The zygote only watches from now: at the lowest priority, its warnings take no CPU from the workers.
+    os.nice(19)
     _dependency_warnings(mlflow, model_dir)
-    return _supervise(pids, control)
+    code = _supervise(pids, control)
+    # Straight out: an interpreter shutdown would tear down mlflow's modules (seconds) under a thread still
+    # reading stdin, and abort.
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
