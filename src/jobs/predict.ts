@@ -8,7 +8,7 @@ import type { Database } from "../data/database.js";
 import { OutputRows } from "../data/output-rows.js";
 import type { Source } from "../data/source.js";
 import type { RowSink } from "../data/writers/writer.js";
-import type { Model } from "../models/model.js";
+import { DEFAULT_BATCH_SIZE, type Model } from "../models/model.js";
 import type { StepContext } from "./context.js";
 import { Progress } from "./progress.js";
 
@@ -17,7 +17,8 @@ export interface PredictRun {
   /** The rows to predict (validated; invalid rows filtered out in SQL). */
   readonly source: Source;
   readonly model: Model;
-  readonly batchSize: number;
+  /** Absent: the model's own (its engine's), else {@link DEFAULT_BATCH_SIZE}. */
+  readonly batchSize: number | undefined;
   /** Rows expected, for the ETA. */
   readonly total: number;
   /** Input columns copied first into the outputs: ids, then passthrough. */
@@ -76,7 +77,8 @@ export async function predictInto(
                   return rows.append(predictions, carried);
                 },
               };
-        await predictAll(source, model, output, { batchSize: run.batchSize, carried: run.carried, onRows });
+        const batchSize = run.batchSize ?? model.batchSize ?? DEFAULT_BATCH_SIZE;
+        await predictAll(source, model, output, { batchSize, carried: run.carried, onRows });
       } finally {
         progress.done();
       }

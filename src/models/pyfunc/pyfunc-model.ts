@@ -17,6 +17,13 @@ export const WORKER_SCRIPT = fileURLToPath(
 /** The least time a worker has to load its model (importing mlflow alone takes seconds), whatever the timeout. */
 const LOAD_TIMEOUT_S = 300;
 
+/**
+ * The batch size of pyfunc models when the config sets none: each `predict` call costs tens of ms in pandas
+ * and MLflow's schema enforcement whatever its rows, so calls of 65,536 rows a worker (2 workers) amortise it;
+ * measured in docs/pyfunc.md.
+ */
+const BATCH_SIZE = 131_072;
+
 /** A batch is cut into slices of at least this many rows, one per worker, so that every worker has work. */
 const MIN_SLICE = 1024;
 
@@ -40,6 +47,7 @@ export interface PyfuncStart {
  */
 export class PyfuncModel implements Model {
   private predicted = 0;
+  readonly batchSize = BATCH_SIZE;
 
   private constructor(
     readonly uri: string,
