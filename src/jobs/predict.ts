@@ -77,8 +77,7 @@ export async function predictInto(
                   return rows.append(predictions, carried);
                 },
               };
-        const batchSize = run.batchSize ?? model.batchSize ?? DEFAULT_BATCH_SIZE;
-        await predictAll(source, model, output, { batchSize, carried: run.carried, onRows });
+        await predictAll(source, model, output, { batchSize: run.batchSize, carried: run.carried, onRows });
       } finally {
         progress.done();
       }
@@ -102,7 +101,8 @@ export interface PredictionSink {
 
 /** How {@link predictAll} streams. */
 export interface PredictAllOptions {
-  readonly batchSize: number;
+  /** Absent: the model's own (its engine's), else {@link DEFAULT_BATCH_SIZE}. */
+  readonly batchSize: number | undefined;
   /** Input columns read with the features and handed to `output` with each batch's predictions. */
   readonly carried?: readonly string[] | undefined;
   /** Called with each batch's row count once its predictions are stored. */
@@ -121,7 +121,8 @@ export async function predictAll(
   output: PredictionSink,
   options: PredictAllOptions,
 ): Promise<void> {
-  const batches = source.batches(model.inputs, options.batchSize, options.carried);
+  const batchSize = options.batchSize ?? model.batchSize ?? DEFAULT_BATCH_SIZE;
+  const batches = source.batches(model.inputs, batchSize, options.carried);
   let next = batches.next();
   // Two batches in flight: the model may start on one (e.g. the nodes before a tree ensemble) while it
   // finishes the other. Results are appended in order.
