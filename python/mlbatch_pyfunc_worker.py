@@ -228,8 +228,11 @@ def _dependency_warnings(mlflow, model_dir: str) -> None:
         pass
 
 
-def _supervise(pids: list[int], control) -> int:
-    """The zygote after the fork: reports each worker's exit to Node; ends them all when Node goes."""
+def _supervise(pids: list[int], control) -> threading.Thread:
+    """The zygote after the fork, in threads: reports each worker's exit to Node; ends them all when Node goes.
+
+    Returns the reporting thread, which ends once every worker has exited.
+    """
 
     def on_node_gone() -> None:
         while sys.stdin.buffer.read(1 << 16):
@@ -241,22 +244,26 @@ def _supervise(pids: list[int], control) -> int:
                 pass
         os._exit(0)
 
+    def report() -> None:
+        left = set(pids)
+        while left:
+            pid, status = os.waitpid(-1, 0)
+            if pid not in left:
+                continue
+            left.discard(pid)
+            if os.WIFSIGNALED(status):
+                exit_status = {"pid": pid, "signal": signal.Signals(os.WTERMSIG(status)).name}
+            else:
+                exit_status = {"pid": pid, "code": os.WEXITSTATUS(status)}
+            try:
+                _send(control, b"X", json.dumps(exit_status).encode())
+            except BrokenPipeError:
+                pass
+
     threading.Thread(target=on_node_gone, name="mlbatch-node-watch", daemon=True).start()
-    left = set(pids)
-    while left:
-        pid, status = os.waitpid(-1, 0)
-        if pid not in left:
-            continue
-        left.discard(pid)
-        if os.WIFSIGNALED(status):
-            exit_status = {"pid": pid, "signal": signal.Signals(os.WTERMSIG(status)).name}
-        else:
-            exit_status = {"pid": pid, "code": os.WEXITSTATUS(status)}
-        try:
-            _send(control, b"X", json.dumps(exit_status).encode())
-        except BrokenPipeError:
-            pass
-    return 0
+    reporter = threading.Thread(target=report, name="mlbatch-worker-exits", daemon=True)
+    reporter.start()
+    return reporter
 
 
 def main() -> int:
@@ -285,14 +292,16 @@ def main() -> int:
         "pids": pids,
     }
     _send(control, b"R", json.dumps(ready).encode())
-    # The zygote only watches from now: at the lowest priority, its warnings take no CPU from the workers.
+    # The zygote only watches from now (the workers' exits reported even while the warnings below run), at
+    # the lowest priority: its warnings take no CPU from the workers.
+    reporter = _supervise(pids, control)
     os.nice(19)
     _dependency_warnings(mlflow, model_dir)
-    code = _supervise(pids, control)
+    reporter.join()
     # Straight out: an interpreter shutdown would tear down mlflow's modules (seconds) under a thread still
     # reading stdin, and abort.
     sys.stderr.flush()
-    os._exit(code)
+    os._exit(0)
 
 
 if __name__ == "__main__":
