@@ -2,13 +2,15 @@
 // `npm run bench`: mlbatch end to end against the limit (ONNX Runtime's own predict time in Node) and the
 // Python stack, side by side in one run. See docs/benchmarks.md.
 //
-// usage: npm run bench [-- --models rf20,rf200 --sizes 1m,10m --repeat 3 --skip-python]
+// usage: npm run bench [-- --models rf20,rf200 --sizes 1m,10m --repeat 3 --skip-python --skip-pyfunc
+//                           --pyfunc-rows 1000000]
 // Wall times are the best of --repeat runs (this machine is a shared VM: single runs vary by 20%); the
 // slow ONNX Runtime rows run once.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { pyfuncBench } from "./pyfunc.mjs";
 
 const ROOT = join(import.meta.dirname, "..");
 const WORK = join(ROOT, ".bench");
@@ -23,10 +25,12 @@ const { values: opts } = parseArgs({
     sizes: { type: "string", default: "1m,10m" },
     repeat: { type: "string", default: "3" },
     "skip-python": { type: "boolean", default: false },
+    "skip-pyfunc": { type: "boolean", default: false },
+    "pyfunc-rows": { type: "string", default: "1000000" },
     sweep: { type: "boolean", default: false },
   },
 });
-const models = opts.models.split(",");
+const models = opts.models.split(",").filter(Boolean);
 const sizes = opts.sizes.split(",");
 const repeat = Number(opts.repeat);
 
@@ -122,9 +126,12 @@ const ROWS = { "1m": 1_001_088, "10m": 10_010_880 };
 
 async function main() {
   mkdirSync(join(WORK, "out"), { recursive: true });
-  ensurePython();
-  log("preparing inputs and models (bench/prepare.py)");
-  execFileSync(PYTHON, [join(ROOT, "bench", "prepare.py"), WORK], { stdio: "inherit" });
+  // The tree models' Python (`--models ''` runs the cold start and the pyfunc rows only, without it).
+  if (models.length > 0) {
+    ensurePython();
+    log("preparing inputs and models (bench/prepare.py)");
+    execFileSync(PYTHON, [join(ROOT, "bench", "prepare.py"), WORK], { stdio: "inherit" });
+  }
   execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "inherit" });
   const rows = [];
   const mlbatch = (input, model, extra = [], times = repeat) =>
@@ -227,6 +234,7 @@ async function main() {
       rows.push(...tableRows(entry));
     }
   }
+  if (!opts["skip-pyfunc"]) rows.push(...(await pyfuncRows()));
   if (opts.sweep) {
     // How the defaults were chosen: batch size and ONNX Runtime threads, mlbatch end to end on 1M rows.
     for (const model of models) {
@@ -255,6 +263,34 @@ async function main() {
   writeFileSync(join(WORK, "results.json"), `${JSON.stringify(rows, null, 2)}\n`);
   log("written .bench/results.md and .bench/results.json");
   rmSync(join(WORK, "out"), { recursive: true, force: true });
+}
+
+/** Issue 15's bar: mlbatch's pyfunc tier against the Python peer, alternated (bench/pyfunc.mjs), medians. */
+async function pyfuncRows() {
+  const r = await pyfuncBench({ rows: Number(opts["pyfunc-rows"]), repeat, log });
+  const model = "bikes_custom (PythonModel + Pipeline)";
+  const walls = (w) => w.map((x) => fmt(x)).join(", ");
+  const mb = (x) => fmt(x, 0);
+  return [
+    {
+      contender: `mlbatch pyfunc tier (end to end, ${r.workers} workers)`,
+      model,
+      rows: r.rows,
+      wall: r.mlbatch.wall,
+      rss: r.mlbatch.parentMB,
+      vsPeer: r.peer.wall / r.mlbatch.wall,
+      note: `peak RSS: parent ${mb(r.mlbatch.parentMB)}, zygote ${mb(r.mlbatch.zygoteMB)}, workers ${r.mlbatch.workersMB.map(mb).join(" / ")} MB; median of ${r.repeat} (${walls(r.mlbatch.walls)} s)`,
+    },
+    {
+      contender: "Python peer (pandas + mlflow.pyfunc.load_model + predict)",
+      model,
+      rows: r.rows,
+      wall: r.peer.wall,
+      rss: r.peer.rssMB,
+      vsPeer: 1,
+      note: `in-process: read ${fmt(r.peer.phases.read_s)}, load ${fmt(r.peer.phases.load_s)}, predict ${fmt(r.peer.phases.predict_s)}, write ${fmt(r.peer.phases.write_s)} s; median of ${r.repeat} (${walls(r.peer.walls)} s)`,
+    },
+  ];
 }
 
 function tableRows({ model, n, raw, trees, load, loadS, mlbatch, ortE2e, peer, tuned, pyfunc }) {

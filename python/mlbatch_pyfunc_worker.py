@@ -1,20 +1,27 @@
-"""mlbatch's pyfunc worker: one MLflow model, loaded once, predicting Arrow record batches.
+"""mlbatch's pyfunc workers: one MLflow model, loaded once, forked into N workers predicting Arrow batches.
 
-mlbatch (Node) starts it as ``python mlbatch_pyfunc_worker.py <model folder> <outputs JSON>`` and talks to it
-over its stdin and stdout, in frames: a little-endian uint32 length, then that many bytes, the first a kind:
+mlbatch (Node) starts the zygote as ``python mlbatch_pyfunc_worker.py <model folder> <outputs JSON> <N>``,
+with 2N pipes beyond stdio: worker i's channel (fd 3+2i, a socket both ways) and its stderr (fd 4+2i). The
+zygote imports mlflow and loads the model once (``mlflow.pyfunc.load_model``), then forks the N workers:
+each keeps its two pipes and nothing else of Node's. Frames are a little-endian uint32 length, then that many
+bytes, the first a kind:
 
-- Node -> worker: ``B`` + an Arrow IPC stream (the batch's feature columns).
-- worker -> Node: ``R`` + JSON (ready: the model loaded; the versions), ``O`` + an Arrow IPC stream (the
-  predictions, one column per output asked, as typed), ``E`` + text (the model raised: its traceback; the
-  worker goes on), ``F`` + text (the model cannot be loaded: its traceback; the worker exits).
+- Node -> worker (its channel): ``B`` + an Arrow IPC stream (the batch's feature columns).
+- worker -> Node (its channel): ``O`` + an Arrow IPC stream (the predictions, one column per output asked,
+  as typed), ``E`` + text (the model raised: its traceback; the worker goes on).
+- zygote -> Node (its stdout): ``R`` + JSON (ready: the versions, the workers' pids), ``F`` + text (the model
+  cannot be loaded: its traceback; the zygote exits), ``X`` + JSON (a worker exited: its pid, its exit code
+  or signal).
 
-The model's own prints go to stderr (fd 1 is moved there), so nothing but frames reaches Node's pipe. The
-worker exits when its stdin closes, and dies with its parent (PR_SET_PDEATHSIG on Linux, and a watchdog
-that sees the parent change), so no worker outlives a kill -9 of Node. SIGINT is Node's to handle.
+The model's own prints go to stderr (fd 1 is moved there), so nothing but frames reaches Node's pipes. A
+worker exits when its channel closes; the zygote kills the workers and exits when its stdin closes. Each
+dies with its parent (PR_SET_PDEATHSIG on Linux, and a watchdog that sees the parent change), so no Python
+process outlives a kill -9 of Node. SIGINT is Node's to handle.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -25,8 +32,7 @@ import time
 import traceback
 
 
-def _die_with_parent() -> None:
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -37,19 +43,19 @@ def _die_with_parent() -> None:
 
     def watch() -> None:
         while True:
-            time.sleep(0.5)
             if os.getppid() != parent:
                 os._exit(70)
+            time.sleep(0.5)
 
     threading.Thread(target=watch, name="mlbatch-parent-watchdog", daemon=True).start()
 
 
-def _protocol_streams():
-    """The frames' pipes, apart from the model's prints: fd 1 becomes a copy of stderr."""
+def _protocol_stream():
+    """The zygote's frames to Node, apart from the model's prints: fd 1 becomes a copy of stderr."""
     out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    return sys.stdin.buffer, out
+    return out
 
 
 def _read_exact(stream, n: int) -> bytes | None:
@@ -64,11 +70,15 @@ def _read_exact(stream, n: int) -> bytes | None:
 
 
 def _send(out, kind: bytes, payload: bytes) -> None:
-    out.write(struct.pack("<I", len(payload) + 1) + kind)
-    # Large payloads in pieces: a pipe write of hundreds of MB at once is slow on some kernels.
-    view = memoryview(payload)
-    for start in range(0, len(view), 1 << 22):
-        out.write(view[start : start + (1 << 22)])
+    _write_all(out, struct.pack("<I", len(payload) + 1) + kind)
+    _write_all(out, payload)
+
+
+def _write_all(out, data: bytes) -> None:
+    # A raw write may take part of it (a socket, a signal); large payloads go in pieces of 4 MB.
+    view = memoryview(data)
+    while len(view) > 0:
+        view = view[out.write(view[: 1 << 22]) :]
 
 
 def _arrow_type(pa, name: str):
@@ -159,36 +169,139 @@ def _tail(text: str, lines: int = 30) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
+def _serve(model, pa, channel: int, outputs) -> int:
+    """A forked worker's loop: one batch at a time over its channel, until Node closes it."""
+    stream = os.fdopen(channel, "r+b", buffering=0)
+    reader = io.BufferedReader(stream, 1 << 20)
+    while True:
+        header = _read_exact(reader, 4)
+        if header is None:
+            return 0
+        (length,) = struct.unpack("<I", header)
+        frame = _read_exact(reader, length)
+        if frame is None:
+            return 0
+        try:
+            _send(stream, b"O", _predict(model, pa, frame[1:], outputs))
+        except BrokenPipeError:
+            return 0
+        except Exception:  # noqa: BLE001 - the model's failure goes back with its traceback
+            try:
+                _send(stream, b"E", _tail(traceback.format_exc()).encode())
+            except BrokenPipeError:
+                return 0
+
+
+def _fork_worker(model, pa, index: int, workers: int, outputs, control) -> int:
+    """Forks worker ``index``: it keeps its channel and its stderr, and nothing else of Node's pipes."""
+    channel, stderr = 3 + 2 * index, 4 + 2 * index
+    zygote = os.getpid()
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    code = 70
+    try:
+        _die_with_parent(zygote)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(stderr, 2)
+        os.dup2(stderr, 1)
+        for fd in [*range(3, 3 + 2 * workers), control.fileno(), devnull]:
+            if fd != channel:
+                os.close(fd)
+        code = _serve(model, pa, channel, outputs)
+    except BaseException:  # noqa: BLE001 - a worker never returns into the zygote's code
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _dependency_warnings(mlflow, model_dir: str) -> None:
+    """MLflow's load-time warnings (the model's requirements against this Python), once, after the fork."""
+    try:
+        from mlflow.pyfunc import _get_pip_requirements_from_model_path
+        from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches
+
+        warn_dependency_requirement_mismatches(_get_pip_requirements_from_model_path(model_dir))
+    except Exception:  # noqa: BLE001 - warnings only
+        pass
+
+
+def _supervise(pids: list[int], control) -> threading.Thread:
+    """The zygote after the fork, in threads: reports each worker's exit to Node; ends them all when Node goes.
+
+    Returns the reporting thread, which ends once every worker has exited.
+    """
+
+    def on_node_gone() -> None:
+        while sys.stdin.buffer.read(1 << 16):
+            pass
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os._exit(0)
+
+    def report() -> None:
+        left = set(pids)
+        while left:
+            pid, status = os.waitpid(-1, 0)
+            if pid not in left:
+                continue
+            left.discard(pid)
+            if os.WIFSIGNALED(status):
+                exit_status = {"pid": pid, "signal": signal.Signals(os.WTERMSIG(status)).name}
+            else:
+                exit_status = {"pid": pid, "code": os.WEXITSTATUS(status)}
+            try:
+                _send(control, b"X", json.dumps(exit_status).encode())
+            except BrokenPipeError:
+                pass
+
+    threading.Thread(target=on_node_gone, name="mlbatch-node-watch", daemon=True).start()
+    reporter = threading.Thread(target=report, name="mlbatch-worker-exits", daemon=True)
+    reporter.start()
+    return reporter
+
+
 def main() -> int:
-    _die_with_parent()
+    _die_with_parent(os.getppid())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stdin, out = _protocol_streams()
-    model_dir, outputs = sys.argv[1], json.loads(sys.argv[2])
+    control = _protocol_stream()
+    model_dir, outputs, workers = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
     try:
         import mlflow
         import mlflow.pyfunc
         import pyarrow as pa
 
-        model = mlflow.pyfunc.load_model(model_dir)
+        # Its warnings come after the fork, from the zygote: the workers need not wait for them.
+        model = mlflow.pyfunc.load_model(model_dir, suppress_warnings=True)
     except BaseException:  # noqa: BLE001 - whatever stops the load is reported to Node
-        _send(out, b"F", _tail(traceback.format_exc()).encode())
+        _send(control, b"F", _tail(traceback.format_exc()).encode())
         return 1
-    ready = {"python": sys.version.split()[0], "mlflow": mlflow.__version__, "pyarrow": pa.__version__}
-    _send(out, b"R", json.dumps(ready).encode())
-    while True:
-        header = _read_exact(stdin, 4)
-        if header is None:
-            return 0
-        (length,) = struct.unpack("<I", header)
-        frame = _read_exact(stdin, length)
-        if frame is None:
-            return 0
-        try:
-            _send(out, b"O", _predict(model, pa, frame[1:], outputs))
-        except BrokenPipeError:
-            return 0
-        except Exception:  # noqa: BLE001 - the model's failure goes back with its traceback
-            _send(out, b"E", _tail(traceback.format_exc()).encode())
+    sys.stderr.flush()
+    pids = [_fork_worker(model, pa, i, workers, outputs, control) for i in range(workers)]
+    for fd in range(3, 3 + 2 * workers):
+        os.close(fd)
+    ready = {
+        "python": sys.version.split()[0],
+        "mlflow": mlflow.__version__,
+        "pyarrow": pa.__version__,
+        "pids": pids,
+    }
+    _send(control, b"R", json.dumps(ready).encode())
+    # The zygote only watches from now (the workers' exits reported even while the warnings below run), at
+    # the lowest priority: its warnings take no CPU from the workers.
+    reporter = _supervise(pids, control)
+    os.nice(19)
+    _dependency_warnings(mlflow, model_dir)
+    reporter.join()
+    # Straight out: an interpreter shutdown would tear down mlflow's modules (seconds) under a thread still
+    # reading stdin, and abort.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

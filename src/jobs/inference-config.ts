@@ -65,8 +65,11 @@ export const InferenceJobConfig = z
     batch_size: z
       .int()
       .positive()
-      .default(16_384)
-      .describe("Rows per prediction batch (default chosen by measurement: docs/benchmarks.md)."),
+      .optional()
+      .describe(
+        "Rows per prediction batch. Default: the engine's, chosen by measurement (docs/benchmarks.md): 16384, " +
+          "or 131072 for a model run by MLflow's pyfunc in Python workers (each call costs pandas and MLflow tens of ms).",
+      ),
     report: z
       .string()
       .min(1)

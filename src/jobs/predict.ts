@@ -8,7 +8,7 @@ import type { Database } from "../data/database.js";
 import { OutputRows } from "../data/output-rows.js";
 import type { Source } from "../data/source.js";
 import type { RowSink } from "../data/writers/writer.js";
-import type { Model } from "../models/model.js";
+import { DEFAULT_BATCH_SIZE, type Model } from "../models/model.js";
 import type { StepContext } from "./context.js";
 import { Progress } from "./progress.js";
 
@@ -17,7 +17,8 @@ export interface PredictRun {
   /** The rows to predict (validated; invalid rows filtered out in SQL). */
   readonly source: Source;
   readonly model: Model;
-  readonly batchSize: number;
+  /** Absent: the model's own (its engine's), else {@link DEFAULT_BATCH_SIZE}. */
+  readonly batchSize: number | undefined;
   /** Rows expected, for the ETA. */
   readonly total: number;
   /** Input columns copied first into the outputs: ids, then passthrough. */
@@ -100,7 +101,8 @@ export interface PredictionSink {
 
 /** How {@link predictAll} streams. */
 export interface PredictAllOptions {
-  readonly batchSize: number;
+  /** Absent: the model's own (its engine's), else {@link DEFAULT_BATCH_SIZE}. */
+  readonly batchSize: number | undefined;
   /** Input columns read with the features and handed to `output` with each batch's predictions. */
   readonly carried?: readonly string[] | undefined;
   /** Called with each batch's row count once its predictions are stored. */
@@ -119,7 +121,8 @@ export async function predictAll(
   output: PredictionSink,
   options: PredictAllOptions,
 ): Promise<void> {
-  const batches = source.batches(model.inputs, options.batchSize, options.carried);
+  const batchSize = options.batchSize ?? model.batchSize ?? DEFAULT_BATCH_SIZE;
+  const batches = source.batches(model.inputs, batchSize, options.carried);
   let next = batches.next();
   // Two batches in flight: the model may start on one (e.g. the nodes before a tree ensemble) while it
   // finishes the other. Results are appended in order.

@@ -3,7 +3,7 @@ import type { Batch } from "../../src/data/batch.js";
 import type { Source } from "../../src/data/source.js";
 import type { PredictionSink } from "../../src/jobs/predict.js";
 import { predictAll } from "../../src/jobs/predict.js";
-import type { Model } from "../../src/models/model.js";
+import { DEFAULT_BATCH_SIZE, type Model } from "../../src/models/model.js";
 
 const batch = (length: number, first: number): Batch => ({
   length,
@@ -84,5 +84,35 @@ describe("predictAll", () => {
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }
+  });
+});
+
+describe("predictAll's batch size", () => {
+  /** The batch size predictAll asks the source for. */
+  async function askedOf(configured: number | undefined, preferred: number | undefined): Promise<number> {
+    let asked = -1;
+    const counting = {
+      async *batches(_inputs: unknown, size: number) {
+        asked = size;
+        yield batch(2, 0);
+      },
+    } as unknown as Source;
+    await predictAll(counting, { ...model(() => 0), batchSize: preferred }, table().table, {
+      batchSize: configured,
+      onRows: () => {},
+    });
+    return asked;
+  }
+
+  it("given job.batch_size, then batches are of that size, whatever the engine prefers", async () => {
+    expect(await askedOf(5, 131_072)).toBe(5);
+  });
+
+  it("given no job.batch_size and an engine that prefers a size (pyfunc), then batches are of its size", async () => {
+    expect(await askedOf(undefined, 131_072)).toBe(131_072);
+  });
+
+  it("given neither, then batches are of the default size", async () => {
+    expect(await askedOf(undefined, undefined)).toBe(DEFAULT_BATCH_SIZE);
   });
 });

@@ -178,8 +178,8 @@ export async function gone(pids: readonly number[], ms = 10_000): Promise<number
 
 export { tempDir };
 
-/** The pyfunc workers a job's process started. */
-export function workersOf(pid: number): number[] {
+/** The pyfunc zygotes a job's process started: its children running the worker script. */
+export function zygotesOf(pid: number): number[] {
   return childrenOf(pid).filter((child) => {
     try {
       return readFileSync(`/proc/${child}/cmdline`, "utf8").includes("mlbatch_pyfunc_worker.py");
@@ -187,4 +187,14 @@ export function workersOf(pid: number): number[] {
       return false;
     }
   });
+}
+
+/** The pyfunc workers a job's process started: what its zygote forked. */
+export function workersOf(pid: number): number[] {
+  return zygotesOf(pid).flatMap(childrenOf);
+}
+
+/** Every Python process of a job's pyfunc tier: its zygote and the workers. */
+export function pythonOf(pid: number): number[] {
+  return zygotesOf(pid).flatMap((zygote) => [zygote, ...childrenOf(zygote)]);
 }

@@ -1,4 +1,5 @@
 import { type PyfuncWorker, WorkerFault } from "./worker.js";
+import type { WorkerGroup } from "./zygote.js";
 
 interface Task {
   readonly batch: Uint8Array;
@@ -15,9 +16,11 @@ export class WorkerPool {
   private readonly queue: Task[] = [];
   private readonly idle: PyfuncWorker[];
   private broken: WorkerFault | undefined;
+  readonly workers: readonly PyfuncWorker[];
 
-  constructor(readonly workers: readonly PyfuncWorker[]) {
-    this.idle = [...workers];
+  constructor(private readonly group: WorkerGroup) {
+    this.workers = group.workers;
+    this.idle = [...group.workers];
   }
 
   /**
@@ -63,8 +66,8 @@ export class WorkerPool {
     }
   }
 
-  /** Ends every worker (their stdin closed, killed after the grace period). */
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+  /** Ends every worker (their channels closed, killed after the grace period), then their zygote. */
+  close(): Promise<void> {
+    return this.group.close();
   }
 }

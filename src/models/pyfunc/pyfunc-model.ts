@@ -6,13 +6,21 @@ import type { FeatureSpec, Model, OutputSpec } from "../model.js";
 import { decodeOutputs, encodeBatch } from "./arrow.js";
 import type { PythonEnvironment } from "./environment.js";
 import { WorkerPool } from "./pool.js";
-import { PyfuncWorker, WorkerFault } from "./worker.js";
+import { WorkerFault } from "./worker.js";
+import { WorkerGroup } from "./zygote.js";
 
 /** The worker script, where the package ships it (`python/`, beside `dist/`). */
 export const WORKER_SCRIPT = packageFile("python/mlbatch_pyfunc_worker.py");
 
 /** The least time a worker has to load its model (importing mlflow alone takes seconds), whatever the timeout. */
 const LOAD_TIMEOUT_S = 300;
+
+/**
+ * The batch size of pyfunc models when the config sets none: each `predict` call costs tens of ms in pandas
+ * and MLflow's schema enforcement whatever its rows, so calls of 65,536 rows a worker (2 workers) amortise it;
+ * measured in docs/pyfunc.md.
+ */
+const BATCH_SIZE = 131_072;
 
 /** A batch is cut into slices of at least this many rows, one per worker, so that every worker has work. */
 const MIN_SLICE = 1024;
@@ -37,6 +45,7 @@ export interface PyfuncStart {
  */
 export class PyfuncModel implements Model {
   private predicted = 0;
+  readonly batchSize = BATCH_SIZE;
 
   private constructor(
     readonly uri: string,
@@ -60,35 +69,35 @@ export class PyfuncModel implements Model {
       script: WORKER_SCRIPT,
       modelDir: start.modelDir,
       outputs: start.outputs,
+      workers: count,
+      env: threadsCapped(process.env, count),
     };
-    const started = await Promise.allSettled(
-      Array.from({ length: count }, () =>
-        PyfuncWorker.start(command, start.timeout * 1000, Math.max(start.timeout, LOAD_TIMEOUT_S) * 1000),
-      ),
-    );
-    const workers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-    const failed = started.find((s): s is PromiseRejectedResult => s.status === "rejected");
-    if (failed !== undefined) {
-      await Promise.all(workers.map((w) => w.close()));
-      const fault = failed.reason as unknown;
+    let group: WorkerGroup;
+    try {
+      group = await WorkerGroup.start(
+        command,
+        start.timeout * 1000,
+        Math.max(start.timeout, LOAD_TIMEOUT_S) * 1000,
+      );
+    } catch (fault) {
       const detail = fault instanceof WorkerFault ? `${fault.message}:\n${fault.detail}` : messageOf(fault);
       throw new MlbatchError(
         "E_MODEL_LOAD",
-        `model ${uri}: its pyfunc worker (${environment.description}) ${detail}\n` +
+        `model ${uri}: its pyfunc workers' zygote (${environment.description}) ${detail}\n` +
           "Check that this Python has the model's requirements (its requirements.txt), or let mlbatch build them with loader.env_manager uv or virtualenv.",
         { cause: fault },
       );
     }
-    const versions = workers[0]!.versions;
+    const versions = group.versions;
     const engine =
       `pyfunc (${count} Python worker${count === 1 ? "" : "s"}, ${environment.description}, ` +
       `Python ${versions.python}, mlflow ${versions.mlflow}; ${start.why})`;
-    return new PyfuncModel(uri, start.inputs, start.outputs, engine, new WorkerPool(workers), start.timeout);
+    return new PyfuncModel(uri, start.inputs, start.outputs, engine, new WorkerPool(group), start.timeout);
   }
 
   /** The workers' process ids, for tests. */
   get pids(): number[] {
-    return this.pool.workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
+    return this.pool.workers.map((w) => w.pid);
   }
 
   /** @inheritdoc */
@@ -170,6 +179,20 @@ export class PyfuncModel implements Model {
   close(): Promise<void> {
     return this.pool.close();
   }
+}
+
+/** The threading libraries' variables BLAS and OpenMP read: capped so that N workers do not oversubscribe the cores. */
+const THREAD_VARIABLES = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] as const;
+
+/**
+ * The workers' environment: each BLAS/OpenMP pool capped at its share of the cores (one thread per worker
+ * when there are as many workers as cores), unless the user set the variable.
+ */
+export function threadsCapped(env: NodeJS.ProcessEnv, workers: number): NodeJS.ProcessEnv {
+  const share = String(Math.max(1, Math.floor(availableParallelism() / workers)));
+  const capped = { ...env };
+  for (const name of THREAD_VARIABLES) capped[name] ??= share;
+  return capped;
 }
 
 function concat(parts: readonly Batch[], outputs: readonly OutputSpec[], n: number): Batch {
