@@ -13,6 +13,7 @@
 usage: python bench/prepare.py [WORK_DIR]     (idempotent: skips what exists)
 """
 import os
+import shutil
 import pickle
 import sys
 import time
@@ -75,6 +76,17 @@ def models() -> None:
     import mlflow
     from mlflow.models import infer_signature
 
+    # The store records absolute paths: one made in another folder (a copy, a removed checkout) points to
+    # artifacts that are not here, and is made again.
+    marker = WORK / "store-root.txt"
+    here = str(WORK.resolve())
+    if (WORK / "mlflow.db").exists() and (not marker.exists() or marker.read_text() != here):
+        log("the registry was made in another folder: making it again")
+        (WORK / "mlflow.db").unlink()
+        shutil.rmtree(WORK / "mlruns", ignore_errors=True)
+        for name in MODELS:
+            (WORK / f"{name}.pkl").unlink(missing_ok=True)
+    marker.write_text(here)
     X = pd.read_parquet(DATA / "inputs_train.parquet")[FEATURES]
     y = pd.read_parquet(DATA / "targets_train.parquet")["cnt"]
     mlflow.set_tracking_uri(f"sqlite:///{WORK / 'mlflow.db'}")
