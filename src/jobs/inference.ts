@@ -293,7 +293,7 @@ export class InferenceJob extends Job<InferenceLocals> {
         source: checked.source,
         features: run.model.inputs.map((f) => f.name),
         report: this.jobOptions.report,
-        logged: logged && (async () => logged),
+        logged,
       },
     );
     // With on_drift: fail, a drift found while the rows are predicted stops them at the next batch.

@@ -30,8 +30,14 @@ export interface DriftRun {
   readonly features: readonly string[];
   /** The job's JSON report (`previous` reads the profile there). */
   readonly report: string | undefined;
-  /** The profile logged to the model version's run, and what to call it (`model` reads it). */
-  readonly logged?: (() => Promise<{ readonly profile: DataProfile; readonly name: string }>) | undefined;
+  /** The profile logged to the model version's run (`reference: model`), read before the rows are. */
+  readonly logged?: LoggedProfile | undefined;
+}
+
+/** A reference profile and what the report calls it (`model models:/bikes/2`). */
+export interface LoggedProfile {
+  readonly profile: DataProfile;
+  readonly name: string;
 }
 
 /**
@@ -43,7 +49,7 @@ export interface DriftRun {
 export async function driftOf(db: Database, run: DriftRun): Promise<DriftOutcome> {
   const { settings, source } = run;
   const columns = profiledColumns(run);
-  const logged = settings.reference === "model" ? await loggedReference(run) : undefined;
+  const logged = settings.reference === "model" ? loggedReference(run) : undefined;
   const reference = logged?.name ?? settings.reference;
   const found = logged?.profile ?? (await referenceProfile(db, run, columns));
   const profile = await profileTable(db, {
@@ -76,11 +82,11 @@ function profiledColumns(run: DriftRun): SourceColumn[] {
 }
 
 /** The profile `mlbatch profile --log` logged with the model version (`reference: model`). */
-function loggedReference(run: DriftRun): Promise<{ readonly profile: DataProfile; readonly name: string }> {
+function loggedReference(run: DriftRun): LoggedProfile {
   if (run.logged === undefined) {
-    throw new MlbatchError("E_INTERNAL", "drift.reference is model, but the run gave no model version");
+    throw new MlbatchError("E_INTERNAL", "drift.reference is model, but the run gave no logged profile");
   }
-  return run.logged();
+  return run.logged;
 }
 
 /** The reference's profile (with its bins); undefined for `previous` when no previous run left one. */

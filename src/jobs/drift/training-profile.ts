@@ -12,7 +12,7 @@ import type { MlflowService } from "../../services/mlflow.js";
 import type { StepContext } from "../context.js";
 import type { InferenceSettings } from "../settings.js";
 import { readModel, requestOf, resolveLogged } from "../steps/model.js";
-import { profileDataset, profileOf } from "./step.js";
+import { type LoggedProfile, profileDataset, profileOf } from "./step.js";
 
 /** Where `mlbatch profile --log` puts the profile among the artifacts of the model version's run. */
 export const PROFILE_ARTIFACT = "mlbatch/training.profile.json";
@@ -113,10 +113,7 @@ export async function trainingProfile(
  * @throws MlbatchError `E_READ` when the version has no run, its run holds no profile, or the file is no
  * profile (each naming what to run); the registry's errors reading the run's artifacts
  */
-export async function loggedProfile(
-  registry: Registry,
-  version: ModelVersion,
-): Promise<{ readonly profile: DataProfile; readonly name: string }> {
+export async function loggedProfile(registry: Registry, version: ModelVersion): Promise<LoggedProfile> {
   const { runId, uri } = version;
   const fix =
     "Log one from the training data: mlbatch profile <config> --data <training data> --log; or set " +

@@ -146,8 +146,7 @@ async function planDrift(
       : undefined;
   const outcome = await ctx.step(
     "validate",
-    () =>
-      driftOf(db, { settings, source, features, report: run.report, logged: logged && (async () => logged) }),
+    () => driftOf(db, { settings, source, features, report: run.report, logged }),
     "drift",
   );
   driftVerdict(ctx, outcome, settings.onDrift);
