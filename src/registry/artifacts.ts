@@ -25,16 +25,18 @@ export function localArtifactPath(uri: string, storeRoot: string): string {
 
 /**
  * A file of a run's artifacts in a local store, or undefined when the run has no such file (or no
- * artifacts at all), found as {@link localArtifactPath} finds folders.
+ * artifacts at all). The run's artifact folder is found as {@link localArtifactPath} finds folders (in a
+ * moved store too), then the file under it.
  *
  * @param artifactUri - the run's artifact URI
- * @param path - the file, relative to it (`mlbatch/training.profile.json`)
+ * @param path - the file, relative to it, with `/` separators (`mlbatch/training.profile.json`)
  * @param storeRoot - the folder of the store
  * @throws MlbatchError `E_REGISTRY` for remote artifact URIs
  */
 export function localRunFile(artifactUri: string, path: string, storeRoot: string): Buffer | undefined {
-  const file = existingLocalPath(`${artifactUri.replace(/\/+$/, "")}/${path}`, storeRoot);
-  return file === undefined ? undefined : readFileSync(file);
+  const folder = existingLocalPath(artifactUri, storeRoot);
+  const file = folder === undefined ? undefined : join(folder, ...path.split("/"));
+  return file !== undefined && existsSync(file) ? readFileSync(file) : undefined;
 }
 
 /** The local path of an artifact URI, or of its moved copy under the store; undefined when neither exists. */

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
@@ -144,9 +144,7 @@ export class RestStore implements Registry {
 
   /** @inheritdoc */
   async getRunModel(runId: string, path: string): Promise<ModelVersion> {
-    const answer = await this.tracking.getJson(`${API}/runs/get`, { run_id: runId }, [400, 404]);
-    if (answer.status !== 200) throw notFound.run(runId, path, this.uri);
-    const { info } = parseAnswer(RunAnswer, answer.json, `run ${runId}`, this.uri).run;
+    const info = await this.runInfo(runId, path);
     const [first = "", ...rest] = path.split("/");
     // MLflow 3 keeps a run's models as logged models: runs:/<run>/<name>/... is the logged model of that name.
     const logged =
@@ -204,9 +202,7 @@ export class RestStore implements Registry {
 
   /** @inheritdoc */
   async runArtifact(runId: string, path: string): Promise<Buffer | undefined> {
-    const answer = await this.tracking.getJson(`${API}/runs/get`, { run_id: runId }, [400, 404]);
-    if (answer.status !== 200) throw notFound.run(runId, path, this.uri);
-    const { info } = parseAnswer(RunAnswer, answer.json, `run ${runId}`, this.uri).run;
+    const info = await this.runInfo(runId, path);
     // The file's folder is listed (and downloaded: it holds little) rather than the file asked for blindly:
     // a tracking server answers a missing file with an error that is not told from a failure.
     sweepDeadOwned(tmpdir(), "mlbatch-artifact");
@@ -220,8 +216,7 @@ export class RestStore implements Registry {
         "empty",
       );
       const name = posix.basename(path);
-      const file = join(folder, name);
-      return files.some((f) => f.path === name) && existsSync(file) ? readFileSync(file) : undefined;
+      return files.some((f) => f.path === name) ? readFileSync(join(folder, name)) : undefined;
     } finally {
       rmSync(folder, { recursive: true, force: true });
       forget();
@@ -237,6 +232,13 @@ export class RestStore implements Registry {
       rmSync(folder, { recursive: true, force: true });
       forget();
     }
+  }
+
+  /** A run's info from the tracking server (`runs/get`). @throws MlbatchError `E_MODEL_NOT_FOUND` */
+  private async runInfo(runId: string, path: string) {
+    const answer = await this.tracking.getJson(`${API}/runs/get`, { run_id: runId }, [400, 404]);
+    if (answer.status !== 200) throw notFound.run(runId, path, this.uri);
+    return parseAnswer(RunAnswer, answer.json, `run ${runId}`, this.uri).run.info;
   }
 
   /** Downloads a version's files and checks that they are an MLflow model folder. */
