@@ -9,7 +9,7 @@ import type { Database } from "../../src/data/database.js";
 import { compareProfiles, jsDistance, PSI_EPSILON, psi, shares } from "../../src/data/drift.js";
 import { EXACT_QUANTILE_ROWS, profileTable, QUANTILES } from "../../src/data/profile.js";
 import { quotedString } from "../../src/data/sql.js";
-import type { CategoricalProfile, NumericProfile } from "../../src/report/sections.js";
+import type { CategoricalProfile, DataProfile, NumericProfile } from "../../src/report/sections.js";
 import { eachTest, python } from "../helpers.js";
 
 let db: Database;
@@ -143,6 +143,16 @@ function expectFiguresOf(
   }
 }
 
+/** The profile of a Parquet file's COLUMNS, against a reference's bins when given. */
+function parquetProfile(path: string, label: string, reference?: DataProfile): Promise<DataProfile> {
+  return profileTable(db, {
+    table: `read_parquet(${quotedString(path)})`,
+    label,
+    columns: COLUMNS,
+    reference,
+  });
+}
+
 describe("input profile", () => {
   it("given a reference dataset, then its figures and decile bins are numpy's, NaN counted as null", async () => {
     const { reference } = make();
@@ -188,17 +198,8 @@ describe("input profile", () => {
 
   it("given a profile against a reference, then it takes the reference's bins and its own figures are numpy's (quantiles within 2 percentiles)", async () => {
     const { reference, current } = make();
-    const ref = await profileTable(db, {
-      table: `read_parquet(${quotedString(reference)})`,
-      label: "r",
-      columns: COLUMNS,
-    });
-    const now = await profileTable(db, {
-      table: `read_parquet(${quotedString(current)})`,
-      label: "c",
-      columns: COLUMNS,
-      reference: ref,
-    });
+    const ref = await parquetProfile(reference, "r");
+    const now = await parquetProfile(current, "c", ref);
     expect((now.columns.x as NumericProfile).histogram.edges).toEqual(
       (ref.columns.x as NumericProfile).histogram.edges,
     );
@@ -230,17 +231,8 @@ describe("input profile", () => {
 describe("drift", () => {
   it("given a shifted dataset, then PSI and the JS distance are numpy's and scipy's, and the shift is drift", async () => {
     const { reference, current } = make();
-    const ref = await profileTable(db, {
-      table: `read_parquet(${quotedString(reference)})`,
-      label: "r",
-      columns: COLUMNS,
-    });
-    const now = await profileTable(db, {
-      table: `read_parquet(${quotedString(current)})`,
-      label: "c",
-      columns: COLUMNS,
-      reference: ref,
-    });
+    const ref = await parquetProfile(reference, "r");
+    const now = await parquetProfile(current, "c", ref);
     const drift = compareProfiles(ref, now, { moderate: 0.1, significant: 0.25 }, "train");
     const names = ["x", "k", "c"] as const;
     const pairs = names.map((n) => [drift.columns[n]!.reference_shares, drift.columns[n]!.current_shares]);
