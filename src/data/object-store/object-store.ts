@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { open, rm, stat } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { type Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { MlbatchError, messageOf } from "../../errors.js";
@@ -131,7 +131,7 @@ export class ObjectStore {
    */
   async download(uri: string, target: string, etag?: string): Promise<number> {
     try {
-      return await this.streamed(uri, target, { etag });
+      return await this.streamedInto(uri, target, { etag });
     } catch (error) {
       await rm(target, { force: true });
       throw error;
@@ -146,14 +146,65 @@ export class ObjectStore {
    * @throws MlbatchError `E_AUTH`, `E_READ` (also when the object changed, once every try failed)
    */
   async readRangeInto(uri: string, start: number, end: number, etag: string, target: string): Promise<void> {
-    if (end > start) await this.streamed(uri, target, { etag, start, end });
+    if (end > start) await this.streamedInto(uri, target, { etag, start, end });
+  }
+
+  /**
+   * Bytes `[start, end)` of the object, of the version `etag` only (`If-Match`), in memory, again when
+   * the body comes short or stalls: a window of a text object read in order, without the rest.
+   *
+   * @throws MlbatchError `E_AUTH`, `E_READ` (also when the object changed, once every try failed)
+   */
+  async readRangeRetried(uri: string, start: number, end: number, etag: string): Promise<Buffer> {
+    if (end <= start) return Buffer.alloc(0);
+    let chunks: Buffer[] = [];
+    await this.streamed(
+      uri,
+      { etag, start, end },
+      (body) => {
+        chunks = [];
+        const collect = new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            chunks.push(chunk);
+            done();
+          },
+        });
+        return pipeline(body, collect);
+      },
+      "into memory",
+    );
+    return Buffer.concat(chunks);
   }
 
   /** A GET (of a range, with `start`) streamed into `target` (at `start`), tried again when cut short. */
-  private async streamed(
+  private streamedInto(
     uri: string,
     target: string,
     range: { etag?: string | undefined; start?: number; end?: number },
+  ): Promise<number> {
+    const { start } = range;
+    return this.streamed(
+      uri,
+      range,
+      (body) =>
+        pipeline(
+          body,
+          start === undefined ? createWriteStream(target) : createWriteStream(target, { flags: "r+", start }),
+        ),
+      `into "${target}"`,
+    );
+  }
+
+  /**
+   * A GET (of a range, with `start`) whose body `sink` takes (a fresh sink on every try), tried again
+   * when the body is cut short or stalls. A failure of the sink itself (a file error: one with a `path`)
+   * is not tried again.
+   */
+  private async streamed(
+    uri: string,
+    range: { etag?: string | undefined; start?: number; end?: number },
+    sink: (body: Readable) => Promise<void>,
+    where: string,
   ): Promise<number> {
     const location = parseObjectUri(uri);
     const { GetObjectCommand } = await s3Sdk();
@@ -180,12 +231,8 @@ export class ObjectStore {
           body.on("data", (chunk: Buffer) => {
             received += chunk.length;
           });
-          const file =
-            start === undefined
-              ? createWriteStream(target)
-              : createWriteStream(target, { flags: "r+", start });
           try {
-            await pipeline(body, file);
+            await sink(body);
           } catch (error) {
             if (typeof (error as { path?: unknown }).path === "string") throw error;
             return { transient: { reason: `the download broke off: ${messageOf(error)}`, cause: error } };
@@ -213,7 +260,7 @@ export class ObjectStore {
       );
     } catch (error) {
       if (error instanceof MlbatchError) throw error;
-      throw new MlbatchError("E_READ", `cannot read ${what} into "${target}": ${messageOf(error)}`, {
+      throw new MlbatchError("E_READ", `cannot read ${what} ${where}: ${messageOf(error)}`, {
         cause: error,
       });
     }
