@@ -151,18 +151,20 @@ export function namesNoLine(error: unknown): boolean {
  * @param label - the inputs as the user named them (a file, a glob or a folder)
  * @param files - the files read
  * @param line - DuckDB's text for the line the error is about, found after it (see `namesNoLine`)
+ * @param lineOffset - lines of the file before the text DuckDB read (a piece of it), added to its line
  */
 export function condensedReadError(
   error: unknown,
   label: string,
   files: readonly string[] = [],
   line?: string,
+  lineOffset = 0,
 ): MlbatchError {
   const text = line ?? messageOf(error);
   const file = failedFile(error, files);
   const problem = describe(text, file ?? label);
   const where = file === undefined || file === label ? "" : ` (file "${file}")`;
-  const at = problem.line === undefined ? "" : `line ${problem.line} `;
+  const at = problem.line === undefined ? "" : `line ${problem.line + lineOffset} `;
   const message = `cannot read inputs "${label}"${where}: ${at}${problem.what}. ${problem.fix}`;
   return new MlbatchError("E_READ", message, { cause: error });
 }

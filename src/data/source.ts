@@ -357,6 +357,8 @@ export function feedExpression(request: ColumnRequest, found: string | undefined
 
 async function readFailure(options: SourceOptions, error: unknown): Promise<MlbatchError> {
   if (error instanceof MlbatchError) return error;
+  const part = options.parts?.failure?.(error);
+  if (part !== undefined) return part;
   const files = options.files ?? [];
   const file = failedFile(error, files);
   const damaged = await options.compressed?.damage(file);

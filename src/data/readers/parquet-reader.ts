@@ -95,7 +95,7 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
           path: parquetPartPath(db, file, unit.rowGroup),
           table: rowGroupTable(parquetPartPath(db, file, unit.rowGroup), unit, hive),
           rows: unit.rows,
-          fetch: () => localParquetPart(db, file, unit.rowGroup, version),
+          fetch: () => localParquetPart(db, file, unit.rowGroup, version).then(() => unit.rows),
           release: () => releaseParquetPart(db, file, unit.rowGroup),
         })),
     );
@@ -112,7 +112,7 @@ export class ParquetReader extends FileReader<ParquetReaderConfig> {
     );
     return this.table(db, [footer, ...parts.map((p) => p.path)], found, {
       from: token,
-      parts: { token, empty, parts },
+      parts: { token, empty, parts: () => parts },
     });
   }
 
