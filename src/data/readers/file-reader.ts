@@ -68,10 +68,18 @@ export abstract class FileReader<C extends FileReaderConfig = FileReaderConfig> 
   /** The units of one file: the whole file (its rows counted as this reader reads them). */
   protected async units(db: Database, file: string, folder: boolean): Promise<InputUnit[]> {
     const source = await this.openUnit(db, { file, rowGroup: null, firstRow: 0, rows: 0 }, folder);
-    const [count] = await db.rows(`SELECT count(*)::BIGINT AS n FROM ${source.query()}`);
+    // Part by part: an object is counted piece by piece, never held whole.
+    const counts = await source.passes(async (part) => {
+      const [count] = await db
+        .rows(`SELECT count(*)::BIGINT AS n FROM ${part()}`)
+        .catch(async (error: unknown) => {
+          throw await source.readFailure(error);
+        });
+      return Number(count?.n ?? 0);
+    });
     // A cut compressed file counts short: the plan must not record fewer rows than the file holds.
     await source.verify();
-    return [{ file, rowGroup: null, firstRow: 0, rows: Number(count?.n ?? 0) }];
+    return [{ file, rowGroup: null, firstRow: 0, rows: counts.reduce((sum, n) => sum + n, 0) }];
   }
 
   /** Hive partitioning of a unit's file: as configured, else on when the input is a folder. */

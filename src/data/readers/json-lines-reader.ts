@@ -5,9 +5,10 @@ import type { Database } from "../database.js";
 import { localFiles } from "../object-store/inputs.js";
 import { configOf, type OptionsOf } from "../options.js";
 import { Source } from "../source.js";
-import { quotedString } from "../sql.js";
 import { FileReader } from "./file-reader.js";
 import { ColumnTypes, FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
+import type { OpenOptions } from "./reader.js";
+import { columnsOption, cutsIntoPieces, textParts } from "./text-parts.js";
 
 /** The file names a JSON Lines folder is read for. */
 export const JSON_LINES_EXTENSIONS: readonly string[] = [
@@ -52,10 +53,41 @@ export class JsonLinesReader extends FileReader<JsonLinesReaderConfig> {
     super(configOf(JsonLinesReaderConfig, "JsonLinesReader", options), JSON_LINES_EXTENSIONS);
   }
 
-  /** @inheritdoc */
-  async open(db: Database): Promise<Source> {
+  /**
+   * @inheritdoc
+   * Objects on an object store are read piece by piece (see {@link textParts}), unless `wholeFiles`.
+   */
+  async open(db: Database, options: OpenOptions = {}): Promise<Source> {
     const o = this.config;
     const found = await inputFiles(db, this.path, JSON_LINES_EXTENSIONS);
+    const hive = hiveOption(found, o.hive_partitioning);
+    if (!options.wholeFiles && cutsIntoPieces(found.files)) {
+      const parted = await textParts(
+        db,
+        found.files,
+        {},
+        {
+          table: (path, { columns, hive: partitions }) =>
+            `read_json(${fileList([path])}, format = 'newline_delimited'${columns ?? ""}${partitions})`,
+          columns: async (_db, _path, detected) => {
+            this.checkTypes(detected);
+            return columnsOption(detected.map((c) => ({ name: c.name, type: o.types?.[c.name] ?? c.type })));
+          },
+        },
+        o.path,
+        hive,
+      );
+      if (parted !== undefined) {
+        const { parts, objects } = parted;
+        return openTable(db, parts.token, {
+          path: o.path,
+          columns: o.columns,
+          limit: o.limit,
+          files: objects,
+          parts,
+        });
+      }
+    }
     const files = await localFiles(db, found.files);
     // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.
     const compressed = CompressedFiles.check(files);
@@ -67,25 +99,31 @@ export class JsonLinesReader extends FileReader<JsonLinesReaderConfig> {
       // of the wrong type fails the read with its line, as in CSV, instead of being turned to null.
       const from = read(", hive_partitioning = false");
       const detected = await Source.open(db, { from, label: this.path, files, compressed });
-      const unknown = Object.keys(o.types).filter((name) => detected.typeOf(name) === undefined);
-      if (unknown.length > 0) {
-        throw new MlbatchError(
-          "E_READ",
-          `cannot read inputs "${this.path}": inputs.types names column(s) ${unknown.map((u) => `"${u}"`).join(", ")} ` +
-            `that the input does not have (columns: ${detected.columns.map((c) => c.name).join(", ")}). Fix inputs.types.`,
-        );
-      }
-      const columns = detected.columns.map(
-        (c) => `${quotedString(c.name)}: ${quotedString(o.types?.[c.name] ?? c.type)}`,
+      this.checkTypes(detected.columns);
+      schema = columnsOption(
+        detected.columns.map((c) => ({ name: c.name, type: o.types?.[c.name] ?? c.type })),
       );
-      schema = `, columns = {${columns.join(", ")}}`;
     }
-    return openTable(db, read(`${schema}${hiveOption(found, o.hive_partitioning)}`), {
+    return openTable(db, read(`${schema}${hive}`), {
       path: o.path,
       columns: o.columns,
       limit: o.limit,
       files,
       compressed,
     });
+  }
+
+  /** Checks that the columns `types` names are among those detected. */
+  private checkTypes(detected: readonly { name: string }[]): void {
+    const unknown = Object.keys(this.config.types ?? {}).filter(
+      (name) => !detected.some((c) => c.name === name),
+    );
+    if (unknown.length > 0) {
+      throw new MlbatchError(
+        "E_READ",
+        `cannot read inputs "${this.path}": inputs.types names column(s) ${unknown.map((u) => `"${u}"`).join(", ")} ` +
+          `that the input does not have (columns: ${detected.map((c) => c.name).join(", ")}). Fix inputs.types.`,
+      );
+    }
   }
 }
