@@ -26,6 +26,9 @@ await db.run(
          FROM (SELECT t.* FROM range(${Math.ceil(rows / 3476)}) r, '${test}' t) LIMIT ${rows})
    TO '${input}' (FORMAT parquet)`,
 );
+// The same rows as CSV: read piece by piece from S3 (pieces of MLBATCH_S3_PIECE_BYTES), or as one piece.
+const csv = join(dir, "inputs.csv");
+await db.run(`COPY (SELECT * FROM '${input}') TO '${csv}' (FORMAT csv, HEADER)`);
 
 const port = await new Promise((done) => {
   const server = createServer().listen(0, "127.0.0.1", () => {
@@ -61,12 +64,13 @@ try {
   await client.send(new CreateBucketCommand({ Bucket: "bench" }));
   client.destroy();
   await store.putFile("s3://bench/in/inputs.parquet", input);
+  await store.putFile("s3://bench/csv/inputs.csv", csv);
 
-  const run = async (name, inputs, outputs) => {
+  const run = async (name, inputs, outputs, reader = "", extraEnv = {}) => {
     const args = ["-f", "%e %M", process.execPath, join(root, "bin", "mlbatch.js"), "run"];
     args.push(join(root, "examples", "bikes", "confs", "inference.yaml"), "-e");
     args.push(
-      `job: {inputs: {path: '${inputs}'}, outputs: {path: '${outputs}', mode: overwrite}, id_columns: [instant]}`,
+      `job: {inputs: {${reader}path: '${inputs}'}, outputs: {path: '${outputs}', mode: overwrite}, id_columns: [instant]}`,
     );
     const tmp = mkdtempSync(join(dir, "tmp-"));
     let spool = 0;
@@ -80,7 +84,7 @@ try {
     }, 20);
     const child = spawn("/usr/bin/time", args, {
       cwd: root,
-      env: { ...env, TMPDIR: tmp },
+      env: { ...env, ...extraEnv, TMPDIR: tmp },
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
@@ -106,6 +110,35 @@ try {
   results.push(await run("S3 (moto)", "s3://bench/in/inputs.parquet", "s3://bench/out/predictions.parquet"));
   const size = statSync(input).size;
   for (const r of results) console.log(JSON.stringify({ ...r, input_mb: +(size / 2 ** 20).toFixed(1) }));
+  const csvReader = "KIND: CsvReader, types: {dteday: VARCHAR}, ";
+  const csvResults = [
+    await run("CSV, local disk", csv, join(dir, "out-csv.parquet"), csvReader),
+    await run(
+      "CSV, S3 (moto), pieces of 32 MiB",
+      "s3://bench/csv/inputs.csv",
+      join(dir, "out-csv.parquet"),
+      csvReader,
+    ),
+    await run(
+      "CSV, S3 (moto), pieces of 8 MiB",
+      "s3://bench/csv/inputs.csv",
+      join(dir, "out-csv.parquet"),
+      csvReader,
+      { MLBATCH_S3_PIECE_BYTES: String(8 * 2 ** 20) },
+    ),
+    await run(
+      "CSV, S3 (moto), one piece (the whole file)",
+      "s3://bench/csv/inputs.csv",
+      join(dir, "out-csv.parquet"),
+      csvReader,
+      {
+        MLBATCH_S3_PIECE_BYTES: String(2 ** 40),
+      },
+    ),
+  ];
+  const csvSize = statSync(csv).size;
+  for (const r of csvResults)
+    console.log(JSON.stringify({ ...r, input_mb: +(csvSize / 2 ** 20).toFixed(1) }));
   await store.close();
 } finally {
   moto.kill("SIGTERM");

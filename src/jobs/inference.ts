@@ -197,11 +197,8 @@ export class InferenceJob extends Job<InferenceLocals> {
     );
     ctx.logger.info(`[Inference] Read inputs: ${inputs.path}`);
     ctx.facts.inputs = inputs.path;
-    // Drift, the Challenger's report and the quarantine query the rows themselves: remote files whole.
-    const wholeFiles =
-      this.settings.drift !== undefined ||
-      this.settings.challenger !== undefined ||
-      validation.onInvalid === "quarantine";
+    // Drift and the Challenger's report query the rows themselves: remote files whole.
+    const wholeFiles = this.settings.drift !== undefined || this.settings.challenger !== undefined;
     const opened = await openInputs(ctx, () => inputs.open(db, { wholeFiles }), this.settings);
     const request = requestOf(this.services.mlflow, this.settings);
     const resolved = await readModel(
@@ -325,7 +322,7 @@ export class InferenceJob extends Job<InferenceLocals> {
     const { quarantine } = checked;
     const writer = validation.quarantine;
     const later =
-      quarantine === undefined || writer === undefined ? [] : [() => writer.stage(db, quarantine)];
+      quarantine === undefined || writer === undefined ? [] : [() => writer.stageRows(db, quarantine)];
     await ctx.step("write", () => commitTogether(staged, later));
     const read = checked.report.rows.total;
     const { rejected } = checked;

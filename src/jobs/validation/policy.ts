@@ -13,6 +13,7 @@ import {
   type ValidationReport,
 } from "../../data/validation-report.js";
 import { writeTextAtomically } from "../../data/writers/atomic.js";
+import type { RowProducer } from "../../data/writers/writer.js";
 import type { FeatureSpec } from "../../models/model.js";
 import type { ValidationPolicy } from "./config.js";
 
@@ -23,8 +24,11 @@ export interface CheckedInputs {
   readonly report: ValidationReport;
   /** Rows dropped or quarantined. */
   readonly rejected: number;
-  /** The query of the quarantined rows (their columns, `mlbatch_row`, `mlbatch_reason`). */
-  readonly quarantine?: string | undefined;
+  /**
+   * Appends the quarantined rows (their columns, `mlbatch_row`, `mlbatch_reason`) to a writer's sink, one
+   * part of the input after the other (an input on an object store is read again, part by part).
+   */
+  readonly quarantine?: RowProducer | undefined;
 }
 
 /**
@@ -63,10 +67,17 @@ export async function checkWithPolicy(
   if (exceeded !== undefined) {
     throw schemaError(report, `inputs "${report.inputs}": ${exceeded}, so nothing was predicted or written`);
   }
-  const quarantine =
+  const { invalid, reason } = validation;
+  const quarantine: RowProducer | undefined =
     policy.onInvalid === "quarantine"
-      ? `(SELECT * EXCLUDE (__mlbatch_row), __mlbatch_row AS mlbatch_row, ${validation.reason} AS mlbatch_reason ` +
-        `FROM ${source.query("*", true)} WHERE ${validation.invalid})`
+      ? async (sink) => {
+          await source.passes((part) =>
+            sink.append(
+              `(SELECT * EXCLUDE (__mlbatch_row), __mlbatch_row AS mlbatch_row, ${reason} AS mlbatch_reason ` +
+                `FROM ${part("*", true)} WHERE ${invalid})`,
+            ),
+          );
+        }
       : undefined;
   return {
     source: source.where(`NOT (${validation.invalid})`),
