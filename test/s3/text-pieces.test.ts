@@ -6,14 +6,15 @@
  * value is reported at its line of the object; a damaged gzip object fails the run with nothing left.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Database } from "../../src/data/database.js";
 import { CsvReader, type CsvReaderOptions } from "../../src/data/readers/csv-reader.js";
 import { JsonLinesReader } from "../../src/data/readers/json-lines-reader.js";
 import type { Source } from "../../src/data/source.js";
-import { BIKES, cli, failure, python, query, ROOT, removeDir, tempDir } from "../helpers.js";
+import { BIKES, cli, failure, python, query, ROOT, removeDir, reportedError, tempDir } from "../helpers.js";
+import { FaultProxy } from "../registry/rest-proxy.js";
 import { type Moto, startMoto, useEnv } from "./moto.js";
 
 const PYTHON = process.env.MLBATCH_TEST_PYTHON ?? join(ROOT, ".venv", "bin", "python");
@@ -304,6 +305,58 @@ describe("a sharded run over s3:// CSV", () => {
     expect(compare).toEqual({ n: rows?.n, other: 0 });
     expect(manifest.rows.read).toBe(rows?.n);
   }, 180_000);
+});
+
+describe("faults of a run over s3:// CSV read piece by piece", () => {
+  let proxy: FaultProxy;
+  const job = (outputs: string) => [
+    "run",
+    join(BIKES, "confs", "inference.yaml"),
+    "-e",
+    `job: {inputs: {KIND: CsvReader, path: 's3://data/faults/inputs.csv.gz', types: {dteday: VARCHAR}}, outputs: {path: '${outputs}'}, id_columns: [instant]}`,
+  ];
+  beforeAll(async () => {
+    const csv = join(dir, "faults.csv.gz");
+    await query(
+      `COPY (SELECT * FROM '${join(BIKES, "data", "inputs_test.parquet")}') TO '${csv}' (FORMAT csv, HEADER)`,
+    );
+    await moto.store.putFile("s3://data/faults/inputs.csv.gz", csv);
+    proxy = await FaultProxy.start(moto.endpoint);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+  const env = () => ({
+    ...moto.env,
+    AWS_ENDPOINT_URL: proxy.uri,
+    MLBATCH_S3_TIMEOUT: "2",
+    AWS_MAX_ATTEMPTS: "3",
+    MLBATCH_S3_PIECE_BYTES: String(16 * 1024),
+  });
+
+  it("given a ranged read of the object that stalls mid-body once, then it is read again and every row is predicted", async () => {
+    proxy.reset();
+    const stall = { match: /GetObject/, range: /^bytes=0-/, fault: { kind: "stall" } as const, times: 1 };
+    proxy.inject(stall);
+    const out = join(dir, "faults-stalled.parquet");
+    const ran = await sampled(job(out), env(), join(dir, "tmp-stall"));
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(stall.times).toBe(0);
+    expect((await query(`SELECT count(*)::INT AS n FROM '${out}'`))[0]?.n).toBe(3476);
+  }, 120_000);
+
+  it("given a ranged read that is cut on every try, then the run fails with E_READ naming the bytes and the object, and leaves no output and no spool", async () => {
+    proxy.reset();
+    proxy.inject({ match: /GetObject/, range: /^bytes=0-/, fault: { kind: "truncate" } });
+    const out = join(dir, "faults-reset.parquet");
+    const ran = await sampled(job(out), env(), join(dir, "tmp-reset"));
+    expect(ran.code).toBe(1);
+    expect(reportedError(ran.stderr)).toMatch(
+      /E_READ.*cannot read bytes 0-\d+ of "s3:\/\/data\/faults\/inputs\.csv\.gz": the download broke off.*\(3 tries\)/,
+    );
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(join(dir, "tmp-reset")).filter((n) => n.startsWith("mlbatch-spool-"))).toEqual([]);
+  }, 120_000);
 });
 
 /** Runs the CLI, sampling what its spool folders hold every 10 ms. */
