@@ -1,19 +1,13 @@
-/**
- * A single (unsharded) run over `s3://` Parquet reads row group by row group through ranged stand-ins:
- * the local spool holds two row groups and a footer, never the object, while validation and prediction
- * see every row, as a run over the local file does; a ranged read that stalls is read again, one that
- * never comes whole fails the run with nothing written.
- */
-import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Database } from "../../src/data/database.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import { validateInputs } from "../../src/data/schema.js";
-import { BIKES, INPUTS_TEST, query, ROOT, removeDir, reportedError, tempDir } from "../helpers.js";
+import { BIKES, INPUTS_TEST, query, removeDir, reportedError, tempDir } from "../helpers.js";
 import { FaultProxy } from "../registry/rest-proxy.js";
 import { type Moto, startMoto, useEnv } from "./moto.js";
+import { heldBytes, runSampled } from "./spool.js";
 
 let moto: Moto;
 let dir: string;
@@ -26,49 +20,6 @@ let size: number;
  * the footer too), each region rounded up to a few 4 KiB blocks.
  */
 let bound: number;
-
-/** Bytes the files under a folder hold on disk (their blocks: a sparse stand-in counts what it holds). */
-function heldBytes(folder: string): number {
-  let names: (string | Buffer)[];
-  try {
-    names = readdirSync(folder, { recursive: true });
-  } catch {
-    return 0; // Removed while listed: the run ended, or a part was released.
-  }
-  let total = 0;
-  for (const name of names) {
-    try {
-      const info = statSync(join(folder, String(name)));
-      if (info.isFile()) total += info.blocks * 512;
-    } catch {
-      // Removed while listed: a part released.
-    }
-  }
-  return total;
-}
-
-/** Runs the CLI, sampling what its spool folders hold every 10 ms. */
-async function run(args: string[], env: Record<string, string>, tmp: string) {
-  mkdirSync(tmp, { recursive: true });
-  const child = spawn(process.execPath, [join(ROOT, "bin", "mlbatch.js"), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, TMPDIR: tmp },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  let peak = 0;
-  const sampler = setInterval(() => {
-    for (const name of readdirSync(tmp)) {
-      if (name.startsWith("mlbatch-spool-")) peak = Math.max(peak, heldBytes(join(tmp, name)));
-    }
-  }, 10);
-  const code = await new Promise<number | null>((done) => child.on("close", done));
-  clearInterval(sampler);
-  return { code, stderr, peak };
-}
 
 function job(inputs: string, outputs: string, extra = ""): string[] {
   return [
@@ -204,9 +155,9 @@ describe("a single run over s3:// Parquet", () => {
 
   it("given the bikes job from and to s3://, then its predictions equal the local run's row for row, and its spool never holds more than two row groups and a footer", async () => {
     const local = join(dir, "local.parquet");
-    const ran = await run(job(input, local), moto.env, join(dir, "tmp-local"));
+    const ran = await runSampled(job(input, local), moto.env, join(dir, "tmp-local"));
     expect(ran.code, ran.stderr).toBe(0);
-    const remote = await run(
+    const remote = await runSampled(
       job("s3://data/single/inputs.parquet", "s3://data/single/predictions.parquet"),
       moto.env,
       join(dir, "tmp-s3"),
@@ -237,13 +188,13 @@ describe("a single run over s3:// Parquet that sets invalid rows aside", () => {
       local: join(dir, "q-local-bad.parquet"),
       remote: join(dir, "q-remote-bad.parquet"),
     };
-    const local = await run(
+    const local = await runSampled(
       job(input, outputs.local, validation(quarantined.local)),
       moto.env,
       join(dir, "tmp-q1"),
     );
     expect(local.code, local.stderr).toBe(0);
-    const remote = await run(
+    const remote = await runSampled(
       job("s3://data/single/inputs.parquet", outputs.remote, validation(quarantined.remote)),
       moto.env,
       join(dir, "tmp-q2"),
@@ -296,7 +247,7 @@ describe("faults of a single run over s3:// Parquet", () => {
     proxy.reset();
     const stall = { match: /GetObject/, range, fault: { kind: "stall" } as const, times: 1 };
     proxy.inject(stall);
-    const ran = await run(
+    const ran = await runSampled(
       job("s3://data/single/inputs.parquet", "s3://data/single/stalled.parquet"),
       env(),
       join(dir, "tmp-stall"),
@@ -311,7 +262,7 @@ describe("faults of a single run over s3:// Parquet", () => {
   it("given a row group's ranged read that is reset on every try, when the job runs, then it fails with E_READ naming the object, and nothing is written", async () => {
     proxy.reset();
     proxy.inject({ match: /GetObject/, range, fault: { kind: "truncate" } });
-    const ran = await run(
+    const ran = await runSampled(
       job("s3://data/single/inputs.parquet", "s3://data/single/reset.parquet"),
       env(),
       join(dir, "tmp-reset"),

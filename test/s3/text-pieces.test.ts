@@ -1,12 +1,4 @@
-/**
- * A single run over `s3://` CSV and JSON Lines (gzip too) reads its objects piece by piece: each pass cuts
- * them at record boundaries (newlines outside quotes) into pieces of about `MLBATCH_S3_PIECE_BYTES`, so the
- * spool holds two pieces, never the object, while every row comes as a read of the local file gives it:
- * quoted newlines, doubled and escaped quotes, CRLF and a byte order mark across piece boundaries; a bad
- * value is reported at its line of the object; a damaged gzip object fails the run with nothing left.
- */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Database } from "../../src/data/database.js";
@@ -16,6 +8,7 @@ import type { Source } from "../../src/data/source.js";
 import { BIKES, cli, failure, python, query, ROOT, removeDir, reportedError, tempDir } from "../helpers.js";
 import { FaultProxy } from "../registry/rest-proxy.js";
 import { type Moto, startMoto, useEnv } from "./moto.js";
+import { heldBytes, runSampled } from "./spool.js";
 
 const PYTHON = process.env.MLBATCH_TEST_PYTHON ?? join(ROOT, ".venv", "bin", "python");
 /** Pieces of 4 KiB: the test files cut into dozens. */
@@ -24,26 +17,6 @@ const PIECE = 4096;
 let moto: Moto;
 let dir: string;
 let restore: (() => void) | undefined;
-
-/** Bytes the files under a folder hold on disk. */
-function heldBytes(folder: string): number {
-  let names: (string | Buffer)[];
-  try {
-    names = readdirSync(folder, { recursive: true });
-  } catch {
-    return 0;
-  }
-  let total = 0;
-  for (const name of names) {
-    try {
-      const info = statSync(join(folder, String(name)));
-      if (info.isFile()) total += info.blocks * 512;
-    } catch {
-      // Removed while listed.
-    }
-  }
-  return total;
-}
 
 /** Every row of the source with its input row number, pass by pass, and the most the spool held. */
 async function rowsOf(db: Database, source: Source) {
@@ -237,13 +210,13 @@ describe("the bikes job over s3:// CSV read piece by piece", () => {
       `job: {inputs: {KIND: CsvReader, path: '${inputs}', types: {dteday: VARCHAR}}, outputs: {path: '${outputs}'}, id_columns: [instant]}`,
     ];
     const local = join(dir, "local.parquet");
-    const here = await sampled(
+    const here = await runSampled(
       job(csv, local),
       { MLBATCH_S3_PIECE_BYTES: String(piece) },
       join(dir, "tmp-a"),
     );
     expect(here.code, here.stderr).toBe(0);
-    const remote = await sampled(
+    const remote = await runSampled(
       job("s3://data/bikes/inputs.csv", join(dir, "remote.parquet")),
       { MLBATCH_S3_PIECE_BYTES: String(piece) },
       join(dir, "tmp-b"),
@@ -339,7 +312,7 @@ describe("faults of a run over s3:// CSV read piece by piece", () => {
     const stall = { match: /GetObject/, range: /^bytes=0-/, fault: { kind: "stall" } as const, times: 1 };
     proxy.inject(stall);
     const out = join(dir, "faults-stalled.parquet");
-    const ran = await sampled(job(out), env(), join(dir, "tmp-stall"));
+    const ran = await runSampled(job(out), env(), join(dir, "tmp-stall"));
     expect(ran.code, ran.stderr).toBe(0);
     expect(stall.times).toBe(0);
     expect((await query(`SELECT count(*)::INT AS n FROM '${out}'`))[0]?.n).toBe(3476);
@@ -349,7 +322,7 @@ describe("faults of a run over s3:// CSV read piece by piece", () => {
     proxy.reset();
     proxy.inject({ match: /GetObject/, range: /^bytes=0-/, fault: { kind: "truncate" } });
     const out = join(dir, "faults-reset.parquet");
-    const ran = await sampled(job(out), env(), join(dir, "tmp-reset"));
+    const ran = await runSampled(job(out), env(), join(dir, "tmp-reset"));
     expect(ran.code).toBe(1);
     expect(reportedError(ran.stderr)).toMatch(
       /E_READ.*cannot read bytes 0-\d+ of "s3:\/\/data\/faults\/inputs\.csv\.gz": the download broke off.*\(3 tries\)/,
@@ -358,26 +331,3 @@ describe("faults of a run over s3:// CSV read piece by piece", () => {
     expect(readdirSync(join(dir, "tmp-reset")).filter((n) => n.startsWith("mlbatch-spool-"))).toEqual([]);
   }, 120_000);
 });
-
-/** Runs the CLI, sampling what its spool folders hold every 10 ms. */
-async function sampled(args: string[], env: Record<string, string>, tmp: string) {
-  mkdirSync(tmp, { recursive: true });
-  const child = spawn(process.execPath, [join(ROOT, "bin", "mlbatch.js"), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, TMPDIR: tmp },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  let peak = 0;
-  const sampler = setInterval(() => {
-    for (const name of readdirSync(tmp)) {
-      if (name.startsWith("mlbatch-spool-")) peak = Math.max(peak, heldBytes(join(tmp, name)));
-    }
-  }, 10);
-  const code = await new Promise<number | null>((done) => child.on("close", done));
-  clearInterval(sampler);
-  return { code, stderr, peak };
-}

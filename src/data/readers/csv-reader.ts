@@ -9,7 +9,7 @@ import { firstRejectedLine } from "./csv-diagnosis.js";
 import { FileReader } from "./file-reader.js";
 import { ColumnTypes, FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
 import type { OpenOptions } from "./reader.js";
-import { columnsOption, cutsIntoPieces, textParts } from "./text-parts.js";
+import { columnsOption, cutsIntoPieces, openTextParts } from "./text-parts.js";
 
 /** The file names a CSV folder is read for. */
 export const CSV_EXTENSIONS: readonly string[] = [".csv", ".csv.gz", ".tsv", ".tsv.gz"];
@@ -64,7 +64,7 @@ export class CsvReader extends FileReader<CsvReaderConfig> {
 
   /**
    * @inheritdoc
-   * Objects on an object store are read piece by piece (see {@link textParts}), unless `wholeFiles`.
+   * Objects on an object store are read piece by piece (see {@link openTextParts}), unless `wholeFiles`.
    */
   async open(db: Database, options: OpenOptions = {}): Promise<Source> {
     const o = this.config;
@@ -94,7 +94,7 @@ export class CsvReader extends FileReader<CsvReaderConfig> {
       // What DuckDB's sniffer finds in the first piece, as it would in the file's first rows: every piece
       // is read with it (a piece starting inside the data would be sniffed otherwise, and wrongly).
       let skip = 0;
-      const parted = await textParts(
+      const parted = await openTextParts(
         db,
         found.files,
         format,
@@ -135,19 +135,10 @@ export class CsvReader extends FileReader<CsvReaderConfig> {
               (extra) => `read_csv(${fileList([path])}, header = ${o.header}, ${settings}${types}${extra})`,
             ),
         },
-        o.path,
+        { path: o.path, columns: o.columns, limit: o.limit },
         hive,
       );
-      if (parted !== undefined) {
-        const { parts, objects } = parted;
-        return openTable(db, parts.token, {
-          path: o.path,
-          columns: o.columns,
-          limit: o.limit,
-          files: objects,
-          parts,
-        });
-      }
+      if (parted !== undefined) return parted;
     }
     const files = await localFiles(db, found.files);
     const read = (paths: readonly string[], extra: string) =>

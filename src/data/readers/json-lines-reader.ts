@@ -8,7 +8,7 @@ import { Source } from "../source.js";
 import { FileReader } from "./file-reader.js";
 import { ColumnTypes, FILE_READER_FIELDS, fileList, hiveOption, inputFiles, openTable } from "./files.js";
 import type { OpenOptions } from "./reader.js";
-import { columnsOption, cutsIntoPieces, textParts } from "./text-parts.js";
+import { columnsOption, cutsIntoPieces, openTextParts } from "./text-parts.js";
 
 /** The file names a JSON Lines folder is read for. */
 export const JSON_LINES_EXTENSIONS: readonly string[] = [
@@ -55,14 +55,14 @@ export class JsonLinesReader extends FileReader<JsonLinesReaderConfig> {
 
   /**
    * @inheritdoc
-   * Objects on an object store are read piece by piece (see {@link textParts}), unless `wholeFiles`.
+   * Objects on an object store are read piece by piece (see {@link openTextParts}), unless `wholeFiles`.
    */
   async open(db: Database, options: OpenOptions = {}): Promise<Source> {
     const o = this.config;
     const found = await inputFiles(db, this.path, JSON_LINES_EXTENSIONS);
     const hive = hiveOption(found, o.hive_partitioning);
     if (!options.wholeFiles && cutsIntoPieces(found.files)) {
-      const parted = await textParts(
+      const parted = await openTextParts(
         db,
         found.files,
         {},
@@ -74,19 +74,10 @@ export class JsonLinesReader extends FileReader<JsonLinesReaderConfig> {
             return columnsOption(detected.map((c) => ({ name: c.name, type: o.types?.[c.name] ?? c.type })));
           },
         },
-        o.path,
+        { path: o.path, columns: o.columns, limit: o.limit },
         hive,
       );
-      if (parted !== undefined) {
-        const { parts, objects } = parted;
-        return openTable(db, parts.token, {
-          path: o.path,
-          columns: o.columns,
-          limit: o.limit,
-          files: objects,
-          parts,
-        });
-      }
+      if (parted !== undefined) return parted;
     }
     const files = await localFiles(db, found.files);
     // Started now, it runs while DuckDB reads the files; the data are trusted once it is done.

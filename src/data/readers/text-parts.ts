@@ -12,8 +12,10 @@ import { ObjectStore } from "../object-store/object-store.js";
 import { type TextFormat, type TextObject, type TextPiece, textPieces } from "../object-store/text-pieces.js";
 import { isObjectUri } from "../object-store/uri.js";
 import { condensedReadError, namesNoLine } from "../read-errors.js";
+import type { Source } from "../source.js";
 import type { SourcePart, SourceParts } from "../source-parts.js";
 import { quotedIdentifier, quotedString } from "../sql.js";
+import { openTable, type TableOptions } from "./files.js";
 
 /** How a reader reads one local piece file. */
 export interface PieceRead {
@@ -37,12 +39,6 @@ export interface PieceRead {
   diagnose?: ((db: Database, path: string) => Promise<string | undefined>) | undefined;
 }
 
-/** The input read piece by piece: its parts, the token its SQL names the part by, and the objects. */
-export interface TextParts {
-  readonly parts: SourceParts;
-  readonly objects: readonly string[];
-}
-
 /**
  * True when the files are objects that can be read piece by piece: plain or gzip text (a zstd object is
  * spooled whole: Node 20 has no zstd), the first one not empty.
@@ -52,22 +48,23 @@ export function cutsIntoPieces(files: readonly string[]): boolean {
 }
 
 /**
- * Opens the objects as parts read piece by piece: heads them (every piece of a pass reads the version
- * headed now), detects the columns from the first piece, and gives the parts of each pass.
+ * Opens the objects as a source read piece by piece: heads them (every piece of a pass reads the version
+ * headed now), detects the columns from the first piece, and cuts the objects anew for each pass.
  *
- * @param label - the inputs as the user named them, for messages
+ * @param table - the inputs as the user named them (for messages), and the columns and rows to read
  * @param hive - the Hive partitioning option of the reader (`, hive_partitioning = true`, or "")
  * @returns undefined when the first object is empty (read whole, as DuckDB reads an empty file)
  * @throws MlbatchError `E_READ` naming the object (and the line) DuckDB could not read
  */
-export async function textParts(
+export async function openTextParts(
   db: Database,
   files: readonly string[],
   format: TextFormat,
   read: PieceRead,
-  label: string,
+  table: TableOptions,
   hive: string,
-): Promise<TextParts | undefined> {
+): Promise<Source | undefined> {
+  const label = table.path;
   const store = ObjectStore.fromEnvironment();
   const objects: TextObject[] = await inParallel(files, async (uri) => {
     const version = await store.head(uri);
@@ -151,7 +148,8 @@ export async function textParts(
       own?.close();
     }
   }
-  return { parts: { token, empty, parts, failure: (error) => pieces.failure(error) }, objects: files };
+  const parted: SourceParts = { token, empty, parts, failure: (error) => pieces.failure(error) };
+  return openTable(db, token, { ...table, files, parts: parted });
 }
 
 /** The pieces being read, to turn DuckDB's errors about their files into errors about the objects. */
