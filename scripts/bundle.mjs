@@ -1,14 +1,17 @@
-// Bundles the command line (src/cli.ts) into one CommonJS file, dist/bin/mlbatch.cjs, which bin/mlbatch.js
-// compiles with a V8 code cache. Loading ~300 ES modules and ~250 CommonJS files one by one, then
-// compiling each function on its first call, was most of the quick start's cold start (docs/benchmarks.md,
-// "cold start"); Node 20 has no compile cache for ES modules, hence CommonJS. The parts only some runs
-// need (the pyfunc tier, the native flavors, ONNX Runtime's model, the S3 SDK, ...) stay lazy: their code
-// is in the file but runs, and is compiled, only when imported. The library entry (dist/index.js, from
-// tsc) is not bundled. Run by `npm run build`.
+// Bundles the command line (src/cli.ts) into one CommonJS file, dist/bin/mlbatch.cjs, then makes its V8
+// code cache, dist/bin/mlbatch.cjs.v8 (scripts/code-cache.mjs), which bin/mlbatch.js compiles it with.
+// Loading ~300 ES modules and ~250 CommonJS files one by one, then compiling each function on its first
+// call, was most of the quick start's cold start (docs/benchmarks.md, "cold start"); Node 20 has no
+// compile cache for ES modules, hence CommonJS. The parts only some runs need (the pyfunc tier, the
+// native flavors, ONNX Runtime's model, the S3 SDK, ...) stay lazy: their code is in the file but runs,
+// and is compiled, only when imported. The library entry (dist/index.js, from tsc) is not bundled. Run by
+// `npm run build`.
 // usage: node scripts/bundle.mjs
 
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { build } from "esbuild";
 
@@ -107,3 +110,26 @@ const main = result.outputFiles.find((file) => file.path.endsWith(".cjs"));
 process.stdout.write(
   `bundled ${relative(root, join(target, "mlbatch.cjs"))} (${Math.round((main?.contents.length ?? 0) / 1024)} KB)\n`,
 );
+process.stdout.write(`${codeCache()}\n`);
+
+/**
+ * Makes the bundle's code cache in a process of its own (a plain `node`, as the command runs), its HOME,
+ * TMPDIR and XDG_CACHE_HOME in a temporary folder removed after. Where the quick start cannot run (no
+ * examples/ in a container's build stage), the command runs without a cache: said, not failed.
+ */
+function codeCache() {
+  const folder = mkdtempSync(join(tmpdir(), "mlbatch-code-cache-"));
+  try {
+    const made = spawnSync(process.execPath, [join(root, "scripts", "code-cache.mjs"), folder], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: folder, TMPDIR: folder, XDG_CACHE_HOME: folder },
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    if (made.status === 0) return `code cache ${relative(root, join(target, "mlbatch.cjs.v8"))}`;
+    const why = made.error?.message ?? (made.stderr.trim().split("\n").at(-1) || `exit ${made.status}`);
+    return `no code cache (the command compiles its bundle at each run): ${why}`;
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
