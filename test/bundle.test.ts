@@ -3,6 +3,7 @@
  * with the code cache the build made (bin/bundle.js). Lazy parts must stay lazy once bundled, the cache
  * is used only for its own bundle, and the command writes nothing outside the job's outputs.
  */
+import { isAscii } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -70,6 +71,10 @@ describe("the command's bundle", () => {
       "mlbatch.cjs.map",
       "mlbatch.cjs.v8",
     ]);
+  });
+
+  it("given the bundle, then it is ASCII only (read as a one-byte string)", () => {
+    expect(isAscii(readFileSync(join(ROOT, "dist", "bin", "mlbatch.cjs")))).toBe(true);
   });
 
   it("given the build's code cache, then V8 takes it for the bundle, and it is not used for a bundle of other bytes, even of the same length", () => {
