@@ -20,12 +20,13 @@ const QUICK_START = ["run", join(BIKES, "confs", "inference.yaml")];
 const FINISHED = "[Bikes] Inference Job Finished: Outputs Shape: (3476, 2)";
 
 describe("the command's bundle", () => {
-  it("given the quick start, then it loads the bundle and the native addons' packages, none of the lazy ones, and nothing of tsc's dist/", () => {
+  it("given the quick start, then it loads the bundle and the native addons' packages, none of the lazy ones, nothing of tsc's dist/, and no HTTP or TLS module", () => {
     // Every CommonJS file loaded (the bundle's externals are required), printed at exit.
     const preload = join(dir, "list.cjs");
     writeFileSync(
       preload,
-      'process.on("exit", () => process.stderr.write(`LOADED ${JSON.stringify(Object.keys(require.cache))}\\n`));',
+      'process.on("exit", () => process.stderr.write(`LOADED ${JSON.stringify(Object.keys(require.cache))}\\n` +\n' +
+        '  `BUILTINS ${JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).map((m) => m.slice(13)))}\\n`));',
     );
     const result = spawnSync(
       process.execPath,
@@ -63,6 +64,15 @@ describe("the command's bundle", () => {
     // Bundled, not loaded from node_modules.
     for (const bundled of ["zod", "yaml", "pino", "@duckdb/node-api"])
       expect(packages).not.toContain(bundled);
+    // Nor Node's HTTP and TLS modules: a local registry and the console channel send no request.
+    const builtins = JSON.parse(
+      result.stderr
+        .split("\n")
+        .find((l) => l.startsWith("BUILTINS "))
+        ?.slice("BUILTINS ".length) ?? "[]",
+    ) as string[];
+    expect(builtins).toContain("fs");
+    for (const unused of ["http", "https", "tls"]) expect(builtins).not.toContain(unused);
   });
 
   it("given the bundle's folder, then it holds the bundle, its source map and its code cache only (nothing of an older build)", () => {
