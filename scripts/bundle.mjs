@@ -76,6 +76,39 @@ const dynamicImportsAsRequires = {
   },
 };
 
+/**
+ * DuckDB's JavaScript requires `@duckdb/node-bindings`, whose entry picks the native addon of the
+ * platform; on Linux it first asks `detect-libc` whether the C library is musl (its modules, and
+ * `child_process`, loaded and compiled at every run, and a diagnostic report read: 5 to 10 ms of the
+ * quick start). In the bundle, that require loads the glibc addon itself on a Linux x64 or arm64 without
+ * musl's loader (`/lib/ld-musl-<arch>.so.1`, which every musl system has), resolved from the bindings'
+ * package as its entry resolves it; anywhere else it requires the bindings' entry as before.
+ */
+const duckdbBindings = {
+  name: "duckdb-bindings",
+  setup(build) {
+    build.onResolve({ filter: /^@duckdb\/node-bindings$/ }, (args) =>
+      args.namespace === "duckdb-bindings"
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: "duckdb-bindings" },
+    );
+    build.onLoad({ filter: /.*/, namespace: "duckdb-bindings" }, () => ({
+      contents: `
+        const { existsSync } = require("node:fs");
+        const { createRequire } = require("node:module");
+        const { arch, platform } = process;
+        const musl = { x64: "/lib/ld-musl-x86_64.so.1", arm64: "/lib/ld-musl-aarch64.so.1" }[arch];
+        module.exports =
+          platform === "linux" && musl !== undefined && !existsSync(musl)
+            ? createRequire(require.resolve("@duckdb/node-bindings"))(\`@duckdb/node-bindings-linux-\${arch}/duckdb.node\`)
+            : require("@duckdb/node-bindings");
+      `,
+      loader: "js",
+      resolveDir: root,
+    }));
+  },
+};
+
 const staging = `${target}.${process.pid}.tmp`;
 rmSync(staging, { recursive: true, force: true });
 const result = await build({
@@ -92,7 +125,7 @@ const result = await build({
   // The bundle's own place, where the sources ask for theirs (package files, createRequire).
   define: { "import.meta.url": "__mlbatchUrl" },
   banner: { js: 'const __mlbatchUrl = require("node:url").pathToFileURL(__filename).href;' },
-  plugins: [packagesAsImports, dynamicImportsAsRequires],
+  plugins: [duckdbBindings, packagesAsImports, dynamicImportsAsRequires],
   tsconfig: join(root, "tsconfig.json"),
   write: false,
   logLevel: "warning",
