@@ -21,13 +21,12 @@ const target = join(root, "dist", "bin");
 /**
  * Left to Node: native addons and the packages that find files beside their own (addons, vendor
  * binaries, worker scripts), and the large ones only some runs load (the S3 SDK, Arrow for the pyfunc
- * tier, the email and desktop channels). Everything else (zod, yaml, pino, DuckDB's JavaScript) is
- * bundled.
+ * tier, the email and desktop channels). Everything else (zod, yaml, pino, DuckDB's and better-sqlite3's
+ * JavaScript) is bundled.
  */
 const EXTERNAL = [
   "@duckdb/node-bindings",
   "onnxruntime-node",
-  "better-sqlite3",
   "@aws-sdk/client-s3",
   "apache-arrow",
   "node-notifier",
@@ -109,6 +108,44 @@ const duckdbBindings = {
   },
 };
 
+/**
+ * better-sqlite3's JavaScript is bundled; its addon is found by the `bindings` package, which searches
+ * from the file that calls it (in the bundle, dist/bin/) and tries a dozen paths, each a failed require
+ * (about 4 ms). In the bundle, `require("bindings")` gives a function that loads the addon from
+ * better-sqlite3's own build/Release/ (where its install puts it), else asks `bindings` to search from
+ * better-sqlite3's folder, as it did.
+ */
+const sqliteBindings = {
+  name: "sqlite-bindings",
+  setup(build) {
+    build.onResolve({ filter: /^bindings$/ }, (args) =>
+      args.namespace === "sqlite-bindings"
+        ? { path: args.path, external: true }
+        : /[\\/]better-sqlite3[\\/]/.test(args.importer)
+          ? { path: args.path, namespace: "sqlite-bindings" }
+          : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "sqlite-bindings" }, () => ({
+      contents: `
+        const { dirname, join } = require("node:path");
+        const { createRequire } = require("node:module");
+        module.exports = (name) => {
+          const root = dirname(require.resolve("better-sqlite3/package.json"));
+          const load = createRequire(join(root, "package.json"));
+          try {
+            return load(join(root, "build", "Release", name));
+          } catch (error) {
+            if (error?.code !== "MODULE_NOT_FOUND") throw error;
+            return load("bindings")({ bindings: name, module_root: root });
+          }
+        };
+      `,
+      loader: "js",
+      resolveDir: root,
+    }));
+  },
+};
+
 const staging = `${target}.${process.pid}.tmp`;
 rmSync(staging, { recursive: true, force: true });
 const result = await build({
@@ -125,7 +162,7 @@ const result = await build({
   // The bundle's own place, where the sources ask for theirs (package files, createRequire).
   define: { "import.meta.url": "__mlbatchUrl" },
   banner: { js: 'const __mlbatchUrl = require("node:url").pathToFileURL(__filename).href;' },
-  plugins: [duckdbBindings, packagesAsImports, dynamicImportsAsRequires],
+  plugins: [duckdbBindings, sqliteBindings, packagesAsImports, dynamicImportsAsRequires],
   tsconfig: join(root, "tsconfig.json"),
   write: false,
   logLevel: "warning",
