@@ -58,7 +58,9 @@ describe("the command's bundle", () => {
     expect(packages).not.toContain("bindings");
     // DuckDB's addon, of this platform's package; on a glibc Linux, without asking detect-libc.
     expect([...packages].some((name) => name.startsWith("@duckdb/node-bindings"))).toBe(true);
-    const musl = { x64: "/lib/ld-musl-x86_64.so.1", arm64: "/lib/ld-musl-aarch64.so.1" }[process.arch];
+    const musl = (
+      { x64: "/lib/ld-musl-x86_64.so.1", arm64: "/lib/ld-musl-aarch64.so.1" } as Record<string, string>
+    )[process.arch];
     if (process.platform === "linux" && musl !== undefined && !existsSync(musl))
       expect(packages).not.toContain("detect-libc");
     for (const lazy of [
