@@ -203,7 +203,14 @@ function codeCache() {
   try {
     const made = spawnSync(process.execPath, [join(root, "scripts", "code-cache.mjs"), folder], {
       cwd: root,
-      env: { PATH: process.env.PATH, HOME: folder, TMPDIR: folder, XDG_CACHE_HOME: folder },
+      // NODE_OPTIONS as the command will have it: V8 refuses a cache made under other V8 flags.
+      env: {
+        PATH: process.env.PATH,
+        ...(process.env.NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.NODE_OPTIONS }),
+        HOME: folder,
+        TMPDIR: folder,
+        XDG_CACHE_HOME: folder,
+      },
       encoding: "utf8",
       timeout: 120_000,
     });
