@@ -15,5 +15,9 @@ if (!existsSync(BUNDLE)) {
   );
   process.exit(1);
 }
-const { main } = process.sourceMapsEnabled ? createRequire(import.meta.url)(BUNDLE) : loadBundle();
+// process.sourceMapsEnabled is Node 20.7's; before it, the flag as given.
+const sourceMaps =
+  process.sourceMapsEnabled ??
+  [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].includes("--enable-source-maps");
+const { main } = sourceMaps ? createRequire(import.meta.url)(BUNDLE) : loadBundle();
 process.exitCode = await main(process.argv.slice(2));
