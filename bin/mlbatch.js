@@ -2,17 +2,22 @@
 // The mlbatch command: dist/bin/mlbatch.cjs, the bundle of src/cli.ts (scripts/bundle.mjs, built by
 // `npm ci`'s prepare script or `npm run build`). One file instead of ~600 modules loaded one by one: Node
 // 20 has no compile cache for ES modules, and loading them was most of the quick start's cold start
-// (docs/benchmarks.md, "cold start"). A V8 code cache written after each run was measured too and left
-// out: it would be a file written outside the job's outputs on every first run (see that section).
+// (docs/benchmarks.md, "cold start"). It is compiled with the V8 code cache the build made beside it
+// (bin/bundle.js); a run writes no cache. With --enable-source-maps it is required instead, through
+// Node's loader, so that stack traces name src/ lines.
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { BUNDLE, loadBundle } from "./bundle.js";
 
-const bundle = fileURLToPath(new URL("../dist/bin/mlbatch.cjs", import.meta.url));
-if (!existsSync(bundle)) {
+if (!existsSync(BUNDLE)) {
   process.stderr.write(
     "mlbatch: dist/ is missing: run `npm ci` (or `npm run build`) in the mlbatch folder first.\n",
   );
   process.exit(1);
 }
-process.exitCode = await createRequire(import.meta.url)(bundle).main(process.argv.slice(2));
+// process.sourceMapsEnabled is Node 20.7's; before it, the flag as given.
+const sourceMaps =
+  process.sourceMapsEnabled ??
+  [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].includes("--enable-source-maps");
+const { main } = sourceMaps ? createRequire(import.meta.url)(BUNDLE) : loadBundle();
+process.exitCode = await main(process.argv.slice(2));

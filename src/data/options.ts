@@ -31,7 +31,8 @@ export function configOf<S extends z.ZodType>(schema: S, kind: string, options: 
     key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
     value,
   ]);
-  const parsed = schema.safeParse({ ...Object.fromEntries(keys), KIND: kind });
+  // Parsed once per reader or writer: jitless, zod's generated fast path would cost more to compile.
+  const parsed = schema.safeParse({ ...Object.fromEntries(keys), KIND: kind }, { jitless: true });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const where = issue?.path.map(String).join(".") ?? "";

@@ -4,8 +4,24 @@
  * client certificates and `rejectUnauthorized` per server, which Node's global `fetch` cannot without the
  * `undici` package. Retries are the caller's, through `retrying` (./retry.ts).
  */
-import http, { type IncomingMessage } from "node:http";
-import https from "node:https";
+import type http from "node:http";
+import type { IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
+
+const load = createRequire(import.meta.url);
+
+/**
+ * `node:http`, loaded on first use: with `node:https` and TLS, about 7 ms of the start of a run that
+ * sends no request (a local registry, the console channel).
+ */
+export function nodeHttp(): typeof import("node:http") {
+  return load("node:http") as typeof import("node:http");
+}
+
+/** `node:https`, loaded on first use (see {@link nodeHttp}). */
+export function nodeHttps(): typeof import("node:https") {
+  return load("node:https") as typeof import("node:https");
+}
 
 /** A request: method, headers, body, and how long it may wait. */
 export interface RequestOptions {
@@ -52,7 +68,7 @@ export function sendRequest<T>(
     Object.entries(options.headers).filter(([name]) => name.toLowerCase() !== "content-length"),
   );
   if (body !== undefined) headers["content-length"] = String(body.length);
-  const sent = (url.protocol === "https:" ? https : http).request(url, {
+  const sent = (url.protocol === "https:" ? nodeHttps() : nodeHttp()).request(url, {
     method: options.method,
     headers,
     agent: options.agent ?? false,

@@ -1,10 +1,10 @@
 import { createWriteStream } from "node:fs";
-import http, { type IncomingMessage } from "node:http";
-import https from "node:https";
+import type http from "node:http";
+import type { IncomingMessage } from "node:http";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { MlbatchError, messageOf } from "../errors.js";
-import { readBody, sendRequest } from "../http/request.js";
+import { nodeHttp, nodeHttps, readBody, sendRequest } from "../http/request.js";
 import { retrying } from "../http/retry.js";
 import type { Logger } from "../log.js";
 import { authorizationHeader, type Connection, connectionFromEnv } from "./connection.js";
@@ -84,14 +84,14 @@ export class HttpClient {
   ) {
     const { tls } = connection;
     this.agent = connection.baseUri.startsWith("https:")
-      ? new https.Agent({
+      ? new (nodeHttps().Agent)({
           keepAlive: true,
           maxSockets: 8,
           rejectUnauthorized: !tls.insecure,
           ...(tls.ca === undefined ? {} : { ca: tls.ca.pem }),
           ...(tls.clientCert === undefined ? {} : { cert: tls.clientCert.pem, key: tls.clientCert.pem }),
         })
-      : new http.Agent({ keepAlive: true, maxSockets: 8 });
+      : new (nodeHttp().Agent)({ keepAlive: true, maxSockets: 8 });
   }
 
   /**

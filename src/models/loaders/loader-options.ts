@@ -48,5 +48,8 @@ export type LoaderOptions = Partial<Camelized<z.output<typeof LoaderOptionsSchem
  * `forest_cache` takes its schema's defaults (a config without it parses to no key, as it did).
  */
 export function loaderOptions(config: z.output<typeof LoaderOptionsSchema>): LoaderOptions {
-  return camelized({ ...config, forest_cache: config.forest_cache ?? ForestCache.parse({}) });
+  return camelized({
+    ...config,
+    forest_cache: config.forest_cache ?? ForestCache.parse({}, { jitless: true }),
+  });
 }

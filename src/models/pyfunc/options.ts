@@ -58,7 +58,7 @@ const PyfuncDefaults = z.object({
 });
 
 /** The defaults of {@link PyfuncOptionsConfig}, once. */
-export const PYFUNC_DEFAULTS = PyfuncDefaults.parse({});
+export const PYFUNC_DEFAULTS = PyfuncDefaults.parse({}, { jitless: true });
 
 /** The pyfunc options in the TypeScript API (camelCase), as {@link PyfuncOptionsConfig} parses them. */
 export interface PyfuncOptions {

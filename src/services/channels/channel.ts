@@ -56,7 +56,7 @@ export function deliveryPolicy(config: {
   };
 }
 
-const FIELD_DEFAULTS = z.object({ ...ON_FIELD, ...DELIVERY_FIELDS }).parse({});
+const FIELD_DEFAULTS = z.object({ ...ON_FIELD, ...DELIVERY_FIELDS }).parse({}, { jitless: true });
 
 /**
  * What a channel built without a config uses: the defaults of {@link ON_FIELD} and
