@@ -1,11 +1,14 @@
 """mlbatch's pyfunc workers: one MLflow model, loaded once, forked into N workers predicting Arrow batches.
 
-mlbatch (Node) starts the zygote as ``python mlbatch_pyfunc_worker.py <model folder> <outputs JSON> <N>``,
-with 2N pipes beyond stdio: worker i's channel (fd 3+2i, a socket both ways) and its stderr (fd 4+2i). The
-zygote imports mlflow and loads the model once (``mlflow.pyfunc.load_model``), then forks the N workers:
-each keeps its two pipes and nothing else of Node's. Frames are a little-endian uint32 length, then that many
+mlbatch (Node) starts the zygote as ``python mlbatch_pyfunc_worker.py <N>``, with 2N pipes beyond stdio:
+worker i's channel (fd 3+2i, a socket both ways) and its stderr (fd 4+2i). The zygote imports mlflow and
+pyarrow first, which takes seconds, so Node may start it before it knows the model; then it reads which
+model to load from its stdin, loads it once (``mlflow.pyfunc.load_model``) and forks the N workers: each
+keeps its two pipes and nothing else of Node's. Frames are a little-endian uint32 length, then that many
 bytes, the first a kind:
 
+- Node -> zygote (its stdin): ``L`` + JSON (the model folder, ``model_dir``, and the outputs asked,
+  ``outputs``), once; if stdin closes before it comes, the zygote exits (code 0) and loads nothing.
 - Node -> worker (its channel): ``B`` + an Arrow IPC stream (the batch's feature columns).
 - worker -> Node (its channel): ``O`` + an Arrow IPC stream (the predictions, one column per output asked,
   as typed), ``E`` + text (the model raised: its traceback; the worker goes on).
@@ -266,16 +269,33 @@ def _supervise(pids: list[int], control) -> threading.Thread:
     return reporter
 
 
+def _load_request() -> dict | None:
+    """What Node asks the zygote to load (an ``L`` frame on stdin), or None when stdin closes first."""
+    header = _read_exact(sys.stdin.buffer, 4)
+    if header is None:
+        return None
+    (length,) = struct.unpack("<I", header)
+    frame = _read_exact(sys.stdin.buffer, length)
+    if frame is None or frame[:1] != b"L":
+        return None
+    return json.loads(frame[1:])
+
+
 def main() -> int:
     _die_with_parent(os.getppid())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = _protocol_stream()
-    model_dir, outputs, workers = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+    workers = int(sys.argv[1])
     try:
         import mlflow
         import mlflow.pyfunc
         import pyarrow as pa
 
+        request = _load_request()
+        if request is None:
+            # Node went on without this model (its job failed first): nothing to load, nothing to report.
+            os._exit(0)
+        model_dir, outputs = request["model_dir"], request["outputs"]
         # Its warnings come after the fork, from the zygote: the workers need not wait for them.
         model = mlflow.pyfunc.load_model(model_dir, suppress_warnings=True)
     except BaseException:  # noqa: BLE001 - whatever stops the load is reported to Node
