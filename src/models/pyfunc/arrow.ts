@@ -81,8 +81,36 @@ function textVector(values: readonly string[]): Vector {
   );
 }
 
-/** The columns as one Arrow IPC stream (schema, one record batch, end). */
-export function encodeBatch(columns: readonly Column[], length: number): Uint8Array {
+/**
+ * A stream writer that keeps the pieces it writes (views of the columns' arrays, and its own headers and
+ * padding) instead of queueing them for a reader, so that they can be copied once into a buffer of the
+ * caller's, where `toUint8Array` copies them into a new one.
+ */
+class PiecesWriter extends RecordBatchStreamWriter {
+  readonly pieces: Uint8Array[] = [];
+  byteLength = 0;
+
+  protected override _write(chunk: unknown): this {
+    if (!ArrayBuffer.isView(chunk))
+      throw new Error("the Arrow stream writer wrote something other than bytes");
+    if (this._started && chunk.byteLength > 0) {
+      this.pieces.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      this.byteLength += chunk.byteLength;
+      this._position += chunk.byteLength;
+    }
+    return this;
+  }
+}
+
+/**
+ * The columns as one Arrow IPC stream (schema, one record batch, end), copied into a buffer of
+ * `allocate`'s (default: a new one): the copy is the only one, and the columns may change once it returns.
+ */
+export function encodeBatch(
+  columns: readonly Column[],
+  length: number,
+  allocate: (byteLength: number) => Uint8Array = (n) => new Uint8Array(n),
+): Uint8Array {
   const vectors = columns.map(vectorOf);
   const fields = columns.map((c, i) => new Field(c.name, vectors[i]!.type, false));
   const schema = new Schema(fields);
@@ -92,7 +120,15 @@ export function encodeBatch(columns: readonly Column[], length: number): Uint8Ar
     nullCount: 0,
     children: vectors.map((v) => v.data[0]!),
   });
-  return RecordBatchStreamWriter.writeAll([new RecordBatch(schema, data)]).toUint8Array(true);
+  const writer = new PiecesWriter();
+  writer.writeAll([new RecordBatch(schema, data)]);
+  const out = allocate(writer.byteLength);
+  let at = 0;
+  for (const piece of writer.pieces) {
+    out.set(piece, at);
+    at += piece.byteLength;
+  }
+  return out;
 }
 
 /**
