@@ -188,6 +188,19 @@ export class InferenceJob extends Job<InferenceLocals> {
    * columns, else against what the model reads) and the output columns known. The caller closes the model.
    */
   private async checked(db: Database): Promise<Checked> {
+    // A loader that will run the model in a local Python starts it now: its imports run while the job
+    // resolves the model and opens the inputs. Whatever no load took is stopped once the model is loaded,
+    // or the job has failed.
+    const { loader } = this.settings;
+    loader.prestart?.();
+    try {
+      return await this.checkedLoaded(db);
+    } finally {
+      await loader.release?.();
+    }
+  }
+
+  private async checkedLoaded(db: Database): Promise<Checked> {
     const ctx = this.context;
     const { inputs, loader, validation } = this.settings;
     await ctx.step("write", () =>

@@ -29,3 +29,44 @@ describe("Source.where", () => {
     expect(source.condition).toBe("(k <> 0) AND (id > 4)");
   });
 });
+
+describe("Source.batches, text", () => {
+  it("given text short and long, repeated, missing, multi-byte or led by a byte-order mark, when streamed, then each value is DuckDB's own", async () => {
+    const values = [
+      "2011-01-01",
+      "2011-01-01",
+      "2011-01-01",
+      null,
+      "2011-01-02",
+      "",
+      "",
+      "twelve bytes",
+      "thirteen byte",
+      "a longer text than twelve bytes",
+      "a longer text than twelve bytes",
+      "café",
+      "日本",
+      "\uFEFFbom",
+      "\uFEFFbom",
+      "2011-01-01",
+    ];
+    // Across chunks (DuckDB's 2,048 rows), with runs that cross a chunk's end.
+    const rows = Array.from({ length: 5000 }, (_, i) => values[Math.floor(i / 7) % values.length]!);
+    const list = rows.map((v) => (v === null ? "NULL" : `'${v.replaceAll("'", "''")}'`)).join(", ");
+    await db.run(
+      `CREATE TABLE s AS SELECT unnest([${list}]::VARCHAR[]) AS v, unnest(range(${rows.length})) AS i`,
+    );
+    const source = await Source.open(db, { from: "(SELECT v FROM s ORDER BY i)", label: "s" });
+    const expected = (await db.rows("SELECT v FROM s ORDER BY i")).map((r) => {
+      const v = r.v as string | null;
+      return v === null ? "" : v;
+    });
+    const streamed: string[] = [];
+    for await (const batch of source.batches([{ name: "v", type: "string" }], 3000))
+      streamed.push(...(batch.columns[0]!.data as string[]));
+    expect(streamed).toEqual(expected);
+    expect(streamed.slice(0, 28)).toEqual(
+      rows.slice(0, 28).map((v) => (v === null ? "" : v.replace(/^\uFEFF/, ""))),
+    );
+  });
+});

@@ -22,6 +22,18 @@ describe("the pyfunc transport", () => {
     expect(table.getChild("count")!.toArray()).toEqual(columns[2]!.data);
   });
 
+  it("given ASCII text (encoded in one call), when encoded, then apache-arrow reads the same values back", () => {
+    const text = ["", "2011-01-01", "2011-01-01", "a", "", "x".repeat(300), "z"];
+    const table = tableFromIPC(encodeBatch([{ name: "t", type: "string", data: text }], text.length));
+    expect(table.getChild("t")!.toArray()).toEqual(text);
+  });
+
+  it("given text whose values join into a surrogate pair, when encoded, then each value stays its own", () => {
+    const text = ["a\uD83D", "\uDEB2b", "plain"];
+    const table = tableFromIPC(encodeBatch([{ name: "t", type: "string", data: text }], text.length));
+    expect(table.getChild("t")!.toArray()).toEqual(["a\uFFFD", "\uFFFDb", "plain"]);
+  });
+
   it("given an encoded batch, when decoded as outputs, then each column comes back with its type and values", () => {
     const specs = columns.map(({ name, type }) => ({ name, type }));
     const batch = decodeOutputs(encodeBatch(columns, 6), specs);

@@ -1,11 +1,12 @@
 // Faults of the pyfunc tier, with a real model logged by MLflow 2 (test/fixtures/pyfunc: bikes_december raises
 // on December rows, the last of the test inputs, and sleeps $MLBATCH_TEST_SLEEP seconds a batch): the job
 // fails with the traceback tail and the row range, writes nothing, and leaves no Python process behind.
-import { chmodSync, existsSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { removeDir, reportedError } from "../helpers.js";
-import { gone, MLFLOW2, pythonOf, runJob, tempDir, WORKER_PYTHON, workersOf } from "./fixture.js";
+import { INPUTS_TEST, inferenceJob, removeDir, reportedError } from "../helpers.js";
+import { gone, MLFLOW2, pythonOf, runJob, tempDir, WORKER_PYTHON, workersOf, zygotesOf } from "./fixture.js";
 
 const work = tempDir("mlbatch-pyfunc-faults-");
 afterAll(() => removeDir(work));
@@ -88,6 +89,82 @@ describe("a zygote that dies before forking its workers", () => {
     );
     expect(error).toContain("loading a model too large for this machine");
     expect(existsSync(out)).toBe(false);
+  }, 180_000);
+});
+
+/** A Python that notes each start of the workers' zygote in `log`, then runs as the real one. */
+function notingPython(name: string): { python: string; log: string } {
+  const python = join(work, name);
+  const log = join(work, `${name}.log`);
+  writeFileSync(
+    python,
+    `#!/bin/sh\ncase "$1" in *mlbatch_pyfunc_worker.py) echo zygote >> '${log}';; esac\nexec ${WORKER_PYTHON} "$@"\n`,
+  );
+  chmodSync(python, 0o755);
+  return { python, log };
+}
+
+/** The processes whose environment holds `mark` (a job's children keep the environment it gave them). */
+function marked(mark: string): number[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        return readFileSync(`/proc/${name}/environ`, "latin1").includes(mark);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe("the zygote started before the model is known", () => {
+  it("given loader.pyfunc always and a job that fails before the model loads, when it fails, then the zygote it started ahead is gone and the error is the job's own", async () => {
+    const { python, log } = notingPython("noting-always");
+    const mark = `MLBATCH_TEST_MARK=${randomUUID()}`;
+    const out = join(work, "early-always.parquet");
+    const job = runJob(MLFLOW2, "no_such_model", out, {
+      loader: { python, pyfunc: "always" },
+      env: { MLBATCH_TEST_MARK: mark.slice("MLBATCH_TEST_MARK=".length) },
+    });
+    const result = await job.done;
+    expect(result.code).toBe(1);
+    expect(reportedError(result.stderr)).toContain("E_MODEL_NOT_FOUND");
+    // Started ahead (it imports mlflow while the job looks the model up), then stopped with the job.
+    expect(readFileSync(log, "utf8")).toContain("zygote");
+    expect(await gone(marked(mark))).toEqual([]);
+    expect(existsSync(out)).toBe(false);
+  }, 180_000);
+
+  it("given loader.pyfunc always and a job run in this process that fails before the model loads, when it fails, then its zygote has exited already", async () => {
+    const { python, log } = notingPython("noting-in-process");
+    // Loaded already, as in the CLI's bundle: the zygote starts at once, before the lookup fails.
+    await import("../../src/models/pyfunc/early.js");
+    const { job } = inferenceJob({
+      inputs: { KIND: "ParquetReader", path: INPUTS_TEST },
+      outputs: { KIND: "ParquetWriter", path: join(work, "in-process.parquet") },
+      mlflow_service: {
+        tracking_uri: MLFLOW2.uri,
+        registry_uri: MLFLOW2.uri,
+        registry_name: "no_such_model",
+      },
+      alerts_service: { enable: false },
+      loader: { KIND: "CustomLoader", pyfunc: "always", python, workers: 1 },
+    });
+    await expect(job.execute()).rejects.toMatchObject({ code: "E_MODEL_NOT_FOUND" });
+    expect(readFileSync(log, "utf8")).toContain("zygote");
+    // Stopped by the job itself, not by Node's exit or the zygote's watch of its parent: none is left.
+    expect(zygotesOf(process.pid)).toEqual([]);
+  }, 180_000);
+
+  it("given loader.pyfunc auto, when the job fails before the model loads, then no Python was started for it", async () => {
+    const { python, log } = notingPython("noting-auto");
+    const result = await runJob(MLFLOW2, "no_such_model", join(work, "early-auto.parquet"), {
+      loader: { python, pyfunc: "auto" },
+    }).done;
+    expect(result.code).toBe(1);
+    expect(reportedError(result.stderr)).toContain("E_MODEL_NOT_FOUND");
+    expect(existsSync(log)).toBe(false);
   }, 180_000);
 });
 

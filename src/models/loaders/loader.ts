@@ -14,4 +14,13 @@ export interface Loader {
    * without column signature do not fit it
    */
   load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[], log?: DebugLog): Promise<Model>;
+  /**
+   * Starts ahead, as a job starts, what its loads will need whatever the model: with `pyfunc: always` and
+   * `env_manager: local`, the pyfunc workers' zygote, which imports mlflow (seconds) while the job resolves
+   * the model and opens its inputs; nothing otherwise. The next pyfunc load takes it. The caller calls
+   * {@link Loader.release} once its loads are done, or failed.
+   */
+  prestart?(): void;
+  /** Stops what {@link Loader.prestart} started and no load took; waits until it has. */
+  release?(): Promise<void>;
 }

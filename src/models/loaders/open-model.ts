@@ -5,6 +5,7 @@ import type { Model } from "../model.js";
 import { nativeFlavor } from "../native/flavor.js";
 import type { OutputNaming } from "../outputs.js";
 import { PYFUNC_DEFAULTS } from "../pyfunc/options.js";
+import type { HeadStart } from "./head-start.js";
 import type { LoaderOptions } from "./loader-options.js";
 import { modelOptions } from "./model-options.js";
 
@@ -17,6 +18,7 @@ import { modelOptions } from "./model-options.js";
  * Python with mlflow, say), the error says both why not natively and why not in Python.
  *
  * @param naming - how ONNX outputs are named (`signature` or `prediction`)
+ * @param head - the loader's zygote started ahead, which a pyfunc load takes
  * @throws MlbatchError `E_MODEL_LOAD`, `E_CONFIG` or `E_SCHEMA` as the loaders document
  */
 export async function openModel(
@@ -26,19 +28,19 @@ export async function openModel(
   options: LoaderOptions,
   tableColumns: readonly string[] | undefined,
   log: DebugLog | undefined,
+  head?: HeadStart | undefined,
 ): Promise<Model> {
   const mode = options.pyfunc ?? PYFUNC_DEFAULTS.pyfunc;
-  // The pyfunc tier (and Apache Arrow's 146 modules) loads only when a model goes to it.
-  const pyfunc = async (why: string) =>
-    (await import("../pyfunc/index.js")).loadPyfuncModel(
-      uri,
-      mlmodel,
-      naming,
-      options,
-      tableColumns,
-      why,
-      options.featureColumns,
-    );
+  // The pyfunc tier (and Apache Arrow's 146 modules) loads only when a model goes to it; a zygote started
+  // ahead is taken first, so that it is stopped if the tier cannot load.
+  const pyfunc = async (why: string) => {
+    const early = await head?.take();
+    const { loadPyfuncModel } = await import("../pyfunc/index.js").catch(async (error: unknown) => {
+      await early?.stop();
+      throw error;
+    });
+    return loadPyfuncModel(uri, mlmodel, naming, options, tableColumns, why, options.featureColumns, early);
+  };
   if (mode === "always") return pyfunc("loader.pyfunc is always");
   const flavor = mlmodel.onnx === undefined ? nativeFlavor(mlmodel) : undefined;
   if (flavor !== undefined) {

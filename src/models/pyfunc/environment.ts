@@ -32,6 +32,11 @@ export function defaultEnvDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(dirname(defaultCacheDir(env)), "pyfunc-envs");
 }
 
+/** The Python env_manager `local` runs: `python` (loader.python), else `$MLBATCH_PYTHON`, else `python3`. */
+export function localPythonPath(python: string | undefined): string {
+  return python ?? process.env.MLBATCH_PYTHON ?? "python3";
+}
+
 /**
  * The Python of env_manager `local`: `python`, else `$MLBATCH_PYTHON`, else `python3`, once it imports
  * mlflow and pyarrow.
@@ -39,7 +44,7 @@ export function defaultEnvDir(env: NodeJS.ProcessEnv = process.env): string {
  * @throws MlbatchError `E_MODEL_LOAD` naming the Python, what it cannot import, and the other choices
  */
 export async function localPython(uri: string, python: string | undefined): Promise<PythonEnvironment> {
-  const chosen = python ?? process.env.MLBATCH_PYTHON ?? "python3";
+  const chosen = localPythonPath(python);
   const from =
     python !== undefined ? "loader.python" : process.env.MLBATCH_PYTHON ? "$MLBATCH_PYTHON" : "PATH";
   try {

@@ -3,8 +3,11 @@
  * length, then that many bytes, the first of them the frame's kind.
  */
 
-/** A frame's kind: `B` a batch (to a worker); `O` predictions, `E` the model raised (from a worker); `R` ready, `F` no model, `X` a worker exited (from the zygote). */
-export type FrameKind = "B" | "R" | "O" | "E" | "F" | "X";
+/**
+ * A frame's kind: `L` the model to load (to the zygote); `B` a batch (to a worker); `O` predictions, `E` the
+ * model raised (from a worker); `R` ready, `F` no model, `X` a worker exited (from the zygote).
+ */
+export type FrameKind = "L" | "B" | "R" | "O" | "E" | "F" | "X";
 
 /** A frame received: its kind and its payload. */
 export interface Frame {

@@ -1,17 +1,29 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { availableParallelism } from "node:os";
 import type { Duplex, Readable } from "node:stream";
-import { type Frame, FrameReader } from "./frames.js";
+import { packageFile } from "../../packages.js";
+import { type Frame, FrameReader, frameHeader } from "./frames.js";
 import { PyfuncWorker, stderrTail, WorkerFault } from "./worker.js";
 
-/** What the zygote runs: the Python, the worker script, the model folder, the outputs asked, how many workers. */
-export interface WorkerCommand {
+/** The worker script, where the package ships it (`python/`, beside `dist/`). */
+export const WORKER_SCRIPT = packageFile("python/mlbatch_pyfunc_worker.py");
+
+/** What the zygote is started with: the Python, the worker script, how many workers, their environment. */
+export interface ZygoteCommand {
   readonly python: string;
   readonly script: string;
-  readonly modelDir: string;
-  readonly outputs: readonly { readonly name: string; readonly type: string }[];
   readonly workers: number;
   readonly env?: NodeJS.ProcessEnv | undefined;
 }
+
+/** What the zygote loads once started: the model folder, and the outputs asked. */
+export interface LoadRequest {
+  readonly modelDir: string;
+  readonly outputs: readonly { readonly name: string; readonly type: string }[];
+}
+
+/** Everything {@link WorkerGroup.start} runs: the zygote and the model it loads. */
+export type WorkerCommand = ZygoteCommand & LoadRequest;
 
 const live = new Set<WorkerGroup>();
 // A Node process that exits (process.exit, an uncaught error) takes its Python processes with it; after
@@ -21,9 +33,10 @@ process.on("exit", () => {
 });
 
 /**
- * The pyfunc workers and their zygote: one Python process imports mlflow and loads the model once, then
- * forks the workers (python/mlbatch_pyfunc_worker.py), each reached over pipes of its own. The zygote stays,
- * to report each worker's exit and to end them when Node goes.
+ * The pyfunc workers and their zygote: one Python process imports mlflow (from its start, which may come
+ * before the model is known: {@link WorkerGroup.spawn}), loads the model once ({@link WorkerGroup.load}),
+ * then forks the workers (python/mlbatch_pyfunc_worker.py), each reached over pipes of its own. The zygote
+ * stays, to report each worker's exit and to end them when Node goes.
  */
 export class WorkerGroup {
   private readonly reader = new FrameReader();
@@ -34,13 +47,22 @@ export class WorkerGroup {
   private readonly gone: Promise<string>;
   private readonly stderr: () => string;
   private ready: ((frame: Frame | WorkerFault) => void) | undefined;
+  /** The zygote's first answer (ready, or why not), kept from whenever it comes until it is awaited. */
+  private readonly answer: Promise<Frame | WorkerFault>;
   /** The workers, once forked. */
   workers: PyfuncWorker[] = [];
   /** The versions the zygote said it runs (`python`, `mlflow`, `pyarrow`). */
   versions: Record<string, string> = {};
 
-  private constructor(private readonly child: ChildProcess) {
+  private constructor(
+    private readonly child: ChildProcess,
+    /** What it was started with. */
+    readonly command: ZygoteCommand,
+  ) {
     live.add(this);
+    this.answer = new Promise((resolve) => {
+      this.ready = resolve;
+    });
     this.stderr = stderrTail(child.stderr!);
     child.stdout!.on("data", (chunk: Buffer) => {
       for (const frame of this.reader.push(chunk)) this.control(frame);
@@ -73,40 +95,59 @@ export class WorkerGroup {
    *
    * @param timeoutMs - the workers' timeout per batch
    * @param loadTimeoutMs - the zygote's to load the model
-   * @throws WorkerFault `load` with the traceback (or the zygote's stderr) when the model cannot be loaded;
-   * `hung` when it takes longer than `loadTimeoutMs`
+   * @throws WorkerFault see {@link WorkerGroup.load}
    */
-  static async start(command: WorkerCommand, timeoutMs: number, loadTimeoutMs: number): Promise<WorkerGroup> {
+  static start(command: WorkerCommand, timeoutMs: number, loadTimeoutMs: number): Promise<WorkerGroup> {
+    const group = WorkerGroup.spawn(command);
+    return group.load(command, timeoutMs, loadTimeoutMs).then(() => group);
+  }
+
+  /**
+   * Starts the zygote, which imports mlflow and pyarrow, then waits for {@link WorkerGroup.load} to name
+   * the model. The caller loads or stops it ({@link WorkerGroup.stop}); Node's exit kills it, and it dies
+   * with Node if Node is killed.
+   */
+  static spawn(command: ZygoteCommand): WorkerGroup {
     const n = command.workers;
-    const child = spawn(
-      command.python,
-      [command.script, command.modelDir, JSON.stringify(command.outputs), String(n)],
-      {
-        stdio: ["pipe", "pipe", "pipe", ...Array.from({ length: 2 * n }, () => "pipe" as const)],
-        env: command.env ?? process.env,
-      },
-    );
-    const group = new WorkerGroup(child);
-    const answer = await new Promise<Frame | WorkerFault>((resolve) => {
-      const timer = setTimeout(() => {
-        group.kill();
+    const child = spawn(command.python, [command.script, String(n)], {
+      stdio: ["pipe", "pipe", "pipe", ...Array.from({ length: 2 * n }, () => "pipe" as const)],
+      env: command.env ?? process.env,
+    });
+    return new WorkerGroup(child, command);
+  }
+
+  /**
+   * Has the zygote load the model and fork the workers, and waits until it has.
+   *
+   * @param timeoutMs - the workers' timeout per batch
+   * @param loadTimeoutMs - the zygote's to load the model, from now
+   * @throws WorkerFault `load` with the traceback (or the zygote's stderr) when the model cannot be loaded
+   * (or the zygote's imports failed, or it exited); `hung` when it takes longer than `loadTimeoutMs`
+   */
+  async load(request: LoadRequest, timeoutMs: number, loadTimeoutMs: number): Promise<void> {
+    const { child } = this;
+    const payload = Buffer.from(JSON.stringify({ model_dir: request.modelDir, outputs: request.outputs }));
+    child.stdin!.write(frameHeader("L", payload.length));
+    child.stdin!.write(payload);
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<WorkerFault>((resolve) => {
+      timer = setTimeout(() => {
+        this.kill();
         resolve(
           new WorkerFault(
             "hung",
             `gave no answer in ${loadTimeoutMs / 1000} s while loading the model`,
-            group.stderr(),
+            this.stderr(),
             child.pid,
           ),
         );
       }, loadTimeoutMs);
-      group.ready = (frame) => {
-        clearTimeout(timer);
-        resolve(frame);
-      };
     });
+    const answer = await Promise.race([this.answer, hung]);
+    clearTimeout(timer);
     if (answer instanceof WorkerFault) throw answer;
     if (answer.kind === "F") {
-      group.kill();
+      this.kill();
       throw new WorkerFault(
         "load",
         "cannot load the model",
@@ -114,17 +155,16 @@ export class WorkerGroup {
         child.pid,
       );
     }
-    group.workers = [...group.exited].map(([pid, exit], i) => {
+    this.workers = [...this.exited].map(([pid, exit], i) => {
       const ends = {
         pid,
         channel: child.stdio[3 + 2 * i] as Duplex,
         stderr: child.stdio[4 + 2 * i] as Readable,
         exit,
-        reaped: () => group.reaped.has(pid),
+        reaped: () => this.reaped.has(pid),
       };
       return new PyfuncWorker(ends, timeoutMs);
     });
-    return group;
   }
 
   /** The zygote's process id. */
@@ -139,6 +179,13 @@ export class WorkerGroup {
     const timer = setTimeout(() => this.kill(), graceMs);
     await this.gone;
     clearTimeout(timer);
+  }
+
+  /** Kills the zygote (and its workers) at once, and waits until it has exited: for a zygote no model went to. */
+  async stop(): Promise<void> {
+    this.kill();
+    // A Python that could not be started has no process to wait for.
+    if (this.child.pid !== undefined) await this.gone;
   }
 
   /** Kills the workers and the zygote at once (SIGKILL). */
@@ -177,4 +224,18 @@ export class WorkerGroup {
     this.ready = undefined;
     ready?.(answer);
   }
+}
+
+/** The threading libraries' variables BLAS and OpenMP read: capped so that N workers do not oversubscribe the cores. */
+const THREAD_VARIABLES = ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] as const;
+
+/**
+ * The workers' environment: each BLAS/OpenMP pool capped at its share of the cores (one thread per worker
+ * when there are as many workers as cores), unless the user set the variable.
+ */
+export function threadsCapped(env: NodeJS.ProcessEnv, workers: number): NodeJS.ProcessEnv {
+  const share = String(Math.max(1, Math.floor(availableParallelism() / workers)));
+  const capped = { ...env };
+  for (const name of THREAD_VARIABLES) capped[name] ??= share;
+  return capped;
 }
