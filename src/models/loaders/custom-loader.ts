@@ -1,11 +1,6 @@
 import * as z from "zod";
-import type { DebugLog } from "../debug-log.js";
-import type { MLmodel } from "../mlmodel.js";
-import type { Model } from "../model.js";
-import { HeadStart } from "./head-start.js";
-import type { Loader } from "./loader.js";
 import { type LoaderOptions, LoaderOptionsConfig } from "./loader-options.js";
-import { openModel } from "./open-model.js";
+import { ModelLoader } from "./model-loader.js";
 
 /** Config of {@link CustomLoader}. */
 export const CustomLoaderConfig = z
@@ -22,29 +17,12 @@ export const CustomLoaderConfig = z
  * const model = await new CustomLoader().load("models:/bikes@Champion", mlmodel);
  * ```
  */
-export class CustomLoader implements Loader {
+export class CustomLoader extends ModelLoader {
   /**
    * @param options - ONNX Runtime session options (they win over the model's `onnx_session_options`),
    * `featureColumns`, `forestCache`, and `probabilities` for natively run classifiers
    */
-  constructor(private readonly options: LoaderOptions = {}) {
-    this.head = new HeadStart(options);
-  }
-
-  private readonly head: HeadStart;
-
-  /** @inheritdoc */
-  load(uri: string, mlmodel: MLmodel, tableColumns?: readonly string[], log?: DebugLog): Promise<Model> {
-    return openModel(uri, mlmodel, "signature", this.options, tableColumns, log, this.head);
-  }
-
-  /** @inheritdoc */
-  prestart(): void {
-    this.head.start();
-  }
-
-  /** @inheritdoc */
-  release(): Promise<void> {
-    return this.head.stop();
+  constructor(options: LoaderOptions = {}) {
+    super(options, "signature");
   }
 }

@@ -1,9 +1,10 @@
+import { startsEarly } from "../pyfunc/options.js";
 import type { WorkerGroup } from "../pyfunc/zygote.js";
 import type { LoaderOptions } from "./loader-options.js";
 
 /**
- * A loader's pyfunc zygote started ahead of its first load ({@link Loader.prestart}): only with
- * `pyfunc: always` and `env_manager: local`, where every model goes to that Python whatever it is. The
+ * A loader's pyfunc zygote started ahead of its first load ({@link Loader.prestart}): only when
+ * {@link startsEarly} (`pyfunc: always`, `env_manager: local`: every model goes to that Python). The
  * first pyfunc load takes it; {@link HeadStart.stop} ends it when none did (a job that failed first).
  */
 export class HeadStart {
@@ -19,8 +20,7 @@ export class HeadStart {
    * is left to the load to start.
    */
   start(): void {
-    const { pyfunc, envManager } = this.options;
-    if (this.started !== undefined || pyfunc !== "always" || (envManager ?? "local") !== "local") return;
+    if (this.started !== undefined || !startsEarly(this.options)) return;
     // The tier's modules load only here, apache-arrow's not at all (the zygote's module does not use it).
     this.started = import("../pyfunc/early.js")
       .then((m) => (this.stopped ? undefined : m.spawnEarly(this.options)))

@@ -32,14 +32,26 @@ export async function openModel(
 ): Promise<Model> {
   const mode = options.pyfunc ?? PYFUNC_DEFAULTS.pyfunc;
   // The pyfunc tier (and Apache Arrow's 146 modules) loads only when a model goes to it; a zygote started
-  // ahead is taken first, so that it is stopped if the tier cannot load.
+  // ahead is taken first, so that it is stopped whatever fails.
   const pyfunc = async (why: string) => {
     const early = await head?.take();
-    const { loadPyfuncModel } = await import("../pyfunc/index.js").catch(async (error: unknown) => {
+    try {
+      const { loadPyfuncModel } = await import("../pyfunc/index.js");
+      return await loadPyfuncModel(
+        uri,
+        mlmodel,
+        naming,
+        options,
+        tableColumns,
+        why,
+        options.featureColumns,
+        early,
+      );
+    } catch (error) {
+      // Not loaded into (the tier's modules, or the model, failed): stopped (one that failed is gone already).
       await early?.stop();
       throw error;
-    });
-    return loadPyfuncModel(uri, mlmodel, naming, options, tableColumns, why, options.featureColumns, early);
+    }
   };
   if (mode === "always") return pyfunc("loader.pyfunc is always");
   const flavor = mlmodel.onnx === undefined ? nativeFlavor(mlmodel) : undefined;

@@ -6,20 +6,8 @@
  */
 import { availableParallelism } from "node:os";
 import { localPythonPath } from "./environment.js";
-import { PYFUNC_DEFAULTS, type PyfuncOptions } from "./options.js";
+import { type PyfuncOptions, startsEarly } from "./options.js";
 import { threadsCapped, WORKER_SCRIPT, WorkerGroup } from "./zygote.js";
-
-/**
- * Whether a loader of these options runs every model in a local Python (`pyfunc: always`, `env_manager:
- * local`): then its zygote may start before the model is known. Never otherwise: a model mlbatch runs
- * natively must not start Python, and a built environment depends on the model's requirements.
- */
-export function startsEarly(options: PyfuncOptions): boolean {
-  return (
-    (options.pyfunc ?? PYFUNC_DEFAULTS.pyfunc) === "always" &&
-    (options.envManager ?? PYFUNC_DEFAULTS.env_manager) === "local"
-  );
-}
 
 /**
  * Starts the zygote the next pyfunc model of these options will load into (the same Python, workers and

@@ -43,7 +43,7 @@ export function pyfuncKind(mlmodel: MLmodel): string | undefined {
  * @param naming - how the outputs are named (`signature`, or `prediction`: the first only)
  * @param why - why pyfunc runs it, for the engine's description
  * @param early - a zygote started ahead (the loader's `prestart`), loaded into if it runs this Python with
- * as many workers, else stopped; stopped too when the model cannot be loaded
+ * as many workers, else stopped; when the load fails, the caller stops it
  * @throws MlbatchError `E_MODEL_LOAD` when the folder has no python_function flavor, no Python fits, an
  * environment cannot be built, or a worker cannot load the model (its traceback tail)
  */
@@ -56,25 +56,6 @@ export async function loadPyfuncModel(
   why: string,
   featureColumns?: readonly string[] | undefined,
   early?: WorkerGroup | undefined,
-): Promise<Model> {
-  try {
-    return await loaded(uri, mlmodel, naming, options, tableColumns, why, featureColumns, early);
-  } catch (error) {
-    // A zygote started ahead and not loaded into is stopped (one that failed to load is gone already).
-    await early?.stop();
-    throw error;
-  }
-}
-
-async function loaded(
-  uri: string,
-  mlmodel: MLmodel,
-  naming: OutputNaming,
-  options: PyfuncOptions,
-  tableColumns: readonly string[] | undefined,
-  why: string,
-  featureColumns: readonly string[] | undefined,
-  early: WorkerGroup | undefined,
 ): Promise<Model> {
   if (mlmodel.pyfunc === undefined) {
     throw new MlbatchError(

@@ -71,3 +71,15 @@ export interface PyfuncOptions {
   readonly envDir?: string | undefined;
   readonly resultType?: z.output<typeof ResultType> | undefined;
 }
+
+/**
+ * Whether a loader of these options runs every model in a local Python (`pyfunc: always`, `env_manager:
+ * local`): then its zygote may start before the model is known. Never otherwise: a model mlbatch runs
+ * natively must not start Python, and a built environment depends on the model's requirements.
+ */
+export function startsEarly(options: PyfuncOptions): boolean {
+  return (
+    (options.pyfunc ?? PYFUNC_DEFAULTS.pyfunc) === "always" &&
+    (options.envManager ?? PYFUNC_DEFAULTS.env_manager) === "local"
+  );
+}
