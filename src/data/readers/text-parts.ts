@@ -41,7 +41,7 @@ export interface PieceRead {
 
 /**
  * True when the files are objects that can be read piece by piece: plain or gzip text (a zstd object is
- * spooled whole: Node 20 has no zstd), the first one not empty.
+ * spooled whole: Node 20 has no zstd).
  */
 export function cutsIntoPieces(files: readonly string[]): boolean {
   return files.length > 0 && files.every((file) => isObjectUri(file) && !/\.zst$/i.test(file));
@@ -105,7 +105,10 @@ export async function openTextParts(
       throw pieces.failure(error, line) ?? condensedReadError(error, label);
     }
   } finally {
-    await piece?.release();
+    if (piece !== undefined) {
+      pieces.forget(piece);
+      await piece.release();
+    }
     await first.return(undefined);
   }
   const token = quotedIdentifier(`__mlbatch_part_${id}`);
