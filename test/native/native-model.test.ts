@@ -51,7 +51,7 @@ describe("NativeModel", () => {
     try {
       expect(model.inputs.map((i) => i.name)).toEqual(inputs.map((c) => c.name));
       expect(model.engine).toMatch(
-        /^trees \(xgboost 3\.2\.0 model\.ubj, 8 trees, \d+ nodes, \d+ threads?\)$/,
+        /^trees \(xgboost 3\.2\.0 model\.ubj, 8 trees, \d+ nodes, \d+ threads?, compiled\)$/,
       );
       expect(await predictFile(db, model, ROWS)).toEqual(await predict(join(FIXTURES, "xgb_reg")));
     } finally {

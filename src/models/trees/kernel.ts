@@ -162,6 +162,62 @@ export interface KernelWasm {
   sumSparse(...offsetsAndCounts: number[]): void;
 }
 
+/** A forest's compiled trees (see `compiled.ts`), instantiated on the thread that runs them. */
+export interface CompiledChunks {
+  /** The integer keys of rows [begin, end) of the matrix at x, at out; offsets in bytes. */
+  readonly keys: (x: number, stride: number, out: number, begin: number, end: number) => void;
+  /** Chunk c adds trees [cuts[c], cuts[c + 1]) to scores[r] for rows [begin, end), their keys at keys. */
+  readonly chunks: readonly ((
+    x: number,
+    stride: number,
+    keys: number,
+    begin: number,
+    end: number,
+    scores: number,
+  ) => void)[];
+  readonly cuts: readonly number[];
+}
+
+/**
+ * One thread's part of a batch for compiled trees: rows [begin, end) through every share of the trees,
+ * each share's sums in its own partial scores (as when each share is walked by its own thread: the same
+ * bits, whichever thread scores which rows).
+ */
+export interface CompiledJob {
+  readonly x: number;
+  readonly width: number;
+  readonly begin: number;
+  readonly end: number;
+  /** Room for the keys of rows [begin, end), this thread's own. */
+  readonly keys: number;
+  readonly shares: readonly {
+    readonly t0: number;
+    readonly t1: number;
+    readonly scores: number;
+    readonly has: number;
+  }[];
+}
+
+/**
+ * Scores a {@link CompiledJob}: the keys of its rows, then all its rows through each chunk in turn (a
+ * chunk's branches are learnt best by the branch predictor over many rows in a row: 65,536 rows a call
+ * ran 1.5x faster than 512). Runs in a worker thread or in the main thread (the workers receive it as
+ * source text).
+ */
+export function scoreCompiled(c: CompiledChunks, buffer: ArrayBufferLike, job: CompiledJob): void {
+  const stride = job.width * 4;
+  const { begin, end } = job;
+  c.keys(job.x, stride, job.keys, begin, end);
+  for (const share of job.shares) {
+    const c0 = c.cuts.indexOf(share.t0);
+    const c1 = c.cuts.indexOf(share.t1);
+    if (c0 < 0 || c1 < c0) throw new Error(`trees [${share.t0}, ${share.t1}) are not whole compiled chunks`);
+    new Float32Array(buffer, share.scores + 4 * begin, end - begin).fill(0);
+    new Uint8Array(buffer, share.has + begin, end - begin).fill(1);
+    for (let q = c0; q < c1; q++) c.chunks[q]!(job.x, stride, job.keys, begin, end, share.scores);
+  }
+}
+
 /** One share of a batch: trees `[t0, t1)` over the `n` rows at `x`; byte offsets in the shared memory. */
 export interface Share {
   readonly x: number;

@@ -1,7 +1,8 @@
 import type { Worker } from "node:worker_threads";
+import { type CompiledTrees, compileTrees } from "./compiled.js";
 import { finishRows } from "./finish.js";
 import type { Forest } from "./forest/index.js";
-import { type KernelWasm, scoreShare } from "./kernel.js";
+import { type CompiledChunks, type KernelWasm, scoreCompiled, scoreShare } from "./kernel.js";
 import { KERNEL_WASM } from "./kernel-wasm.js";
 import { align, PAGE, Wasm } from "./memory.js";
 import { startWorkers } from "./workers.js";
@@ -19,9 +20,20 @@ export const INLINE_VISITS = 1 << 20;
 /** Workers started before their forest is known (see {@link TreePool.start}). */
 export interface StartingPool {
   /** Gives the workers their forest; resolves once each is ready. */
-  attach(forest: Forest): Promise<TreePool>;
+  attach(forest: Forest, options?: PoolOptions): Promise<TreePool>;
   /** Stops the workers (when no forest comes). */
   cancel(): Promise<void>;
+}
+
+/** How a pool runs its forest. */
+export interface PoolOptions {
+  /**
+   * When the trees are compiled to WebAssembly, if the forest allows it (see `compiled.ts`): `true` when
+   * the pool is made, `false` never; by default when its workers start (a pool scoring only small
+   * batches on the calling thread never compiles: there the node walk costs less than the compile). The
+   * node walk gives the same bits.
+   */
+  readonly compile?: boolean;
 }
 
 /** One batch's results: scores `[n, nTargets]` and, for classifiers, label indexes (see `finishRows`). */
@@ -53,6 +65,10 @@ export class TreePool {
   /** The workers being started (by a batch worth them), and the main thread's kernel instance. */
   private starting: Promise<void> | undefined;
   private local: KernelWasm | undefined;
+  /** The forest's trees compiled to WebAssembly (once compiled, when compilable), and their instance here. */
+  private compiled: CompiledTrees | undefined;
+  private readonly compile: boolean | undefined;
+  private localChunks: CompiledChunks | undefined;
   /** Node visits per row: the sum of the trees' depths. */
   private readonly visits: number;
 
@@ -61,13 +77,16 @@ export class TreePool {
     /** The threads the trees are shared among (the shares, and so the bits, do not depend on workers). */
     readonly threads: number,
     private readonly module: object,
+    options: PoolOptions,
   ) {
     this.visits = forest.kernel.depths.reduce((sum, depth) => sum + depth, 0);
+    this.compile = options.compile;
+    if (this.compile === true) this.compileTrees();
   }
 
   /** Starts `threads` workers on the forest's shared memory. */
-  static create(forest: Forest, threads: number): Promise<TreePool> {
-    return TreePool.start(threads).attach(forest);
+  static create(forest: Forest, threads: number, options: PoolOptions = {}): Promise<TreePool> {
+    return TreePool.start(threads).attach(forest, options);
   }
 
   /**
@@ -78,8 +97,8 @@ export class TreePool {
   static start(threads: number): StartingPool {
     const starting = startWorkers(threads);
     return {
-      attach: async (forest) => {
-        const pool = new TreePool(forest, Math.max(1, threads), kernelModule());
+      attach: async (forest, options = {}) => {
+        const pool = new TreePool(forest, Math.max(1, threads), kernelModule(), options);
         pool.adopt(await starting.attach(pool.workerForest()));
         return pool;
       },
@@ -91,13 +110,18 @@ export class TreePool {
    * A pool that starts its workers only when a batch is worth them (see {@link INLINE_VISITS}): a small
    * model on a small input never starts a thread.
    */
-  static lazy(forest: Forest, threads: number): TreePool {
-    return new TreePool(forest, Math.max(1, threads), kernelModule());
+  static lazy(forest: Forest, threads: number, options: PoolOptions = {}): TreePool {
+    return new TreePool(forest, Math.max(1, threads), kernelModule(), options);
   }
 
   /** The worker threads running (0 until a batch is worth them, for a lazy pool). */
   get running(): number {
     return this.workers?.length ?? 0;
+  }
+
+  /** Whether the trees are compiled to WebAssembly (else the kernel walks their nodes). */
+  get compiledTrees(): boolean {
+    return this.compiled !== undefined;
   }
 
   /** Bytes of the shared memory (forest and batch buffers). */
@@ -147,6 +171,12 @@ export class TreePool {
       pos: region(SUB * 4),
       sub: SUB,
     }));
+    // Compiled trees: each thread scores a range of rows through every share, with its own keys.
+    const compiled = this.compiled;
+    // The first room holds every row's keys (when this thread scores the batch alone).
+    const keys = Array.from({ length: compiled === undefined ? 0 : this.threads }, (_, w) =>
+      region((w === 0 ? n : Math.ceil(n / this.threads)) * compiled!.keyBytes),
+    );
     const memory = this.forest.memory;
     const missing = at - memory.buffer.byteLength;
     if (missing > 0) memory.grow(Math.ceil(missing / PAGE));
@@ -158,9 +188,19 @@ export class TreePool {
       this.startWorkers();
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (this.workers === undefined) {
-      for (const part of scratch) scoreShare(P, this.forest.kernel, this.localKernel(), buffer, part);
-    } else await this.dispatch(this.workers, scratch);
+    const threads = this.workers?.length ?? 1;
+    const jobs = keys.slice(0, threads).map((keysAt, w) => ({
+      x: xAt,
+      width,
+      begin: Math.floor((n * w) / threads),
+      end: Math.floor((n * (w + 1)) / threads),
+      keys: keysAt,
+      shares: scratch.map(({ t0, t1, scores, has }) => ({ t0, t1, scores, has })),
+    }));
+    if (this.workers !== undefined)
+      await this.dispatch(this.workers, compiled === undefined ? scratch : jobs);
+    else if (compiled !== undefined) scoreCompiled(this.localCompiled()!, buffer, jobs[0]!);
+    else for (const part of scratch) scoreShare(P, this.forest.kernel, this.localKernel(), buffer, part);
     const scores = new Float32Array(buffer, scratch[0]!.scores, n * E).slice();
     const has = new Uint8Array(buffer, scratch[0]!.has, n * E).slice();
     for (const part of scratch.slice(1)) {
@@ -226,7 +266,26 @@ export class TreePool {
 
   private workerForest() {
     const { placed, kernel, memory } = this.forest;
-    return { placed, forest: kernel, memory, module: this.module };
+    if (this.compile !== false) this.compileTrees();
+    return { placed, forest: kernel, memory, module: this.module, compiled: this.compiled };
+  }
+
+  /** Compiles the trees, once (nothing when the forest is not compilable). */
+  private compileTrees(): void {
+    if (this.compiled !== undefined) return;
+    const P = this.forest.placed;
+    this.compiled = compileTrees(
+      this.forest.kernel,
+      P.nodes,
+      treeShares(P.nTrees, this.threads, 51, P.nTargets),
+    );
+  }
+
+  /** The compiled trees instantiated on this thread, on the forest's memory. */
+  private localCompiled(): CompiledChunks | undefined {
+    if (this.compiled === undefined) return undefined;
+    this.localChunks ??= instantiateChunks(this.compiled, this.forest.memory);
+    return this.localChunks;
   }
 
   /** The kernel module instantiated on this thread, on the forest's memory. */
@@ -244,6 +303,19 @@ export class TreePool {
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
   }
+}
+
+/** A compiled forest's chunks, instantiated on a memory. */
+function instantiateChunks(compiled: CompiledTrees, memory: object): CompiledChunks {
+  const exports = new Wasm.Instance(compiled.module, { env: { memory } }).exports as Record<
+    string,
+    CompiledChunks["chunks"][number]
+  >;
+  return {
+    keys: exports.keys as unknown as CompiledChunks["keys"],
+    chunks: compiled.cuts.slice(0, -1).map((_, c) => exports[`c${c}`]!),
+    cuts: compiled.cuts,
+  };
 }
 
 /** The compiled kernel module (a few KB: compiled once per pool). */

@@ -7,24 +7,32 @@
  * "ready".
  */
 import { Worker } from "node:worker_threads";
-import { type KernelForest, scoreRows, scoreShare } from "./kernel.js";
+import type { CompiledTrees } from "./compiled.js";
+import { type KernelForest, scoreCompiled, scoreRows, scoreShare } from "./kernel.js";
 import type { Placed, WasmMemory } from "./memory.js";
 
 const WORKER = `
 const { parentPort } = require("node:worker_threads");
 const scoreRows = ${scoreRows.toString()};
 const scoreShare = ${scoreShare.toString()};
-parentPort.once("message", ({ placed, forest, memory, module }) => {
+const scoreCompiled = ${scoreCompiled.toString()};
+parentPort.once("message", ({ placed, forest, memory, module, compiled }) => {
   let wasm;
+  let chunks;
   try {
     wasm = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error("wasm abort"); } } }).exports;
+    if (compiled !== undefined) {
+      const exports = new WebAssembly.Instance(compiled.module, { env: { memory } }).exports;
+      chunks = { keys: exports.keys, chunks: compiled.cuts.slice(0, -1).map((_, c) => exports["c" + c]), cuts: compiled.cuts };
+    }
   } catch (error) {
     parentPort.postMessage({ ready: false, error: String(error && error.stack || error) });
     return;
   }
   parentPort.on("message", (m) => {
     try {
-      scoreShare(placed, forest, wasm, memory.buffer, m);
+      if (m.shares !== undefined) scoreCompiled(chunks, memory.buffer, m);
+      else scoreShare(placed, forest, wasm, memory.buffer, m);
       parentPort.postMessage({ id: m.id });
     } catch (error) {
       parentPort.postMessage({ id: m.id, error: String(error && error.stack || error) });
@@ -42,6 +50,8 @@ export interface WorkerForest {
   readonly memory: WasmMemory;
   /** The compiled kernel module. */
   readonly module: object;
+  /** The forest's trees compiled to WebAssembly, when it is compilable (see `compiled.ts`). */
+  readonly compiled: CompiledTrees | undefined;
 }
 
 /** Worker threads started before their forest is known. */
