@@ -25,7 +25,7 @@ const tableColumns = described.map((r) => r.column_name).filter((c) => c !== "in
 const t0 = performance.now();
 const uri = `models:/bench@${dir}`;
 const mlmodel = await readMLmodel(dir, uri);
-const options = { engine_threads: threads, intra_op_num_threads: threads };
+const options = { engineThreads: threads, intraOpNumThreads: threads };
 const model =
   mlmodel.onnx === undefined && nativeFlavor(mlmodel) !== undefined
     ? await loadNativeModel(uri, mlmodel, options, tableColumns)
