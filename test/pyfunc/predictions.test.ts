@@ -65,7 +65,13 @@ describe.each(["mlflow2", "mlflow3"] as const)("pyfunc models logged by %s", (na
       expect(result.code).toBe(0);
       const row = await compare(out, expected, columns, text);
       expect(row.n).toBe(3476);
-      for (const c of columns) expect(row[c]).toBe(0);
+      // One worker predicts the frames mlflow.pyfunc predicts: the same bits. Two cut them in slices, and
+      // the Ridge's matrix product (BLAS) may round a row differently in a slice of another size or
+      // alignment: an ulp or two of predictions in the hundreds (2.8e-14 seen in CI).
+      for (const c of columns) {
+        if (workers === 1) expect(row[c]).toBe(0);
+        else expect(row[c]).toBeLessThan(1e-9);
+      }
     },
     240_000,
   );
