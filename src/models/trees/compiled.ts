@@ -73,8 +73,14 @@ export function compileTrees(
   const shape = shapeOf(k);
   const cuts = chunkCuts(k, shares);
   const bodies = cuts.slice(0, -1).map((t0, c) => chunkBody(k, shape, nodesAt, t0, cuts[c + 1]!));
-  const module = new Wasm.Module(moduleBytes([keysBody(shape.width), ...bodies]));
-  return { module, cuts, keyBytes: 8 * shape.width };
+  let module: object;
+  try {
+    module = new Wasm.Module(moduleBytes([keysBody(shape), ...bodies]));
+  } catch {
+    // A limit of the WebAssembly engine (a function's size or locals): the node walk runs the forest.
+    return undefined;
+  }
+  return { module, cuts, keyBytes: 4 * shape.keyed.length };
 }
 
 /** Whether the compiled form covers the forest. */
@@ -85,12 +91,21 @@ export function compilable(k: KernelForest): boolean {
   return true;
 }
 
-/** What the code generation needs to know of the nodes besides their slots. */
+/**
+ * What the code generation needs to know of the nodes besides their slots. A row's keys are those the
+ * `x > t` nodes read: key slot `f` (feature f, NaN lowest) or `width + f` (NaN highest).
+ */
 interface Shape {
   /** Features 0 to width - 1 are compared. */
   readonly width: number;
   /** height[j]: levels of internal nodes from node j down to its deepest leaf (0 for a leaf). */
   readonly height: Uint16Array;
+  /** The key slots read, in the order of a row's keys in memory. */
+  readonly keyed: readonly number[];
+  /** at[slot]: where that key is in a row's keys (-1: not read). */
+  readonly at: Int32Array;
+  /** local[slot]: the key's local in the chunk being generated (set per chunk). */
+  readonly local: Int32Array;
 }
 
 function shapeOf(k: KernelForest): Shape {
@@ -104,7 +119,24 @@ function shapeOf(k: KernelForest): Shape {
     height[j] = 1 + Math.max(height[first]!, height[first + 1]!);
     width = Math.max(width, k.nodes[j * NODE_SLOTS + SLOT_FEATURE]! + 1);
   }
-  return { width, height };
+  const keyed = keySlots(k, width, 0, k.nTrees);
+  const at = new Int32Array(2 * width).fill(-1);
+  keyed.forEach((slot, i) => {
+    at[slot] = i;
+  });
+  return { width, height, keyed, at, local: new Int32Array(2 * width).fill(-1) };
+}
+
+/** The key slots the `x > t` nodes of trees [t0, t1) read, ascending. */
+function keySlots(k: KernelForest, width: number, t0: number, t1: number): number[] {
+  const end = t1 < k.nTrees ? k.roots[t1]! : k.nodes.length / NODE_SLOTS;
+  const used = new Set<number>();
+  for (let j = k.roots[t0]!; j < end; j++) {
+    if (k.nodes[j * NODE_SLOTS + SLOT_CHILD] === j || (k.flags[j]! & FLAG_COMPARE) !== 0) continue;
+    const nanSecond = (k.flags[j]! & FLAG_NAN_SECOND) !== 0;
+    used.add((nanSecond ? width : 0) + k.nodes[j * NODE_SLOTS + SLOT_FEATURE]!);
+  }
+  return [...used].sort((a, b) => a - b);
 }
 
 /** Chunk boundaries: every share start, and a new chunk once a chunk holds about CHUNK_NODES nodes. */
@@ -134,9 +166,6 @@ const OP = {
   br: 0x0c,
   brIf: 0x0d,
   select: 0x1b,
-  localGet: 0x20,
-  localSet: 0x21,
-  localTee: 0x22,
   i32Load: 0x28,
   f32Load: 0x2a,
   i32Store: 0x36,
@@ -153,7 +182,6 @@ const OP = {
   f32Le: 0x5f,
   f32Ge: 0x60,
   i32Add: 0x6a,
-  i32Sub: 0x6b,
   i32Mul: 0x6c,
   i32And: 0x71,
   i32Xor: 0x73,
@@ -182,54 +210,48 @@ const K_BITS = 8;
 const K_V = 9;
 
 /**
- * The keys function: for each row and feature f, at out + (r - begin) * 8 * width: the key with NaN
- * lowest at 4f, with NaN highest at 4 * (width + f).
+ * The keys function: for rows [begin, end), each row's keys (`shape.keyed`, 4 bytes each) from out on:
+ * a float's bits `b` (-0 as +0) as `b ^ ((b >> 31) & 0x7fffffff)`, which orders as the floats do, and NaN
+ * as the lowest or the highest int32.
  */
-function keysBody(width: number): Uint8Array {
+function keysBody(shape: Shape): Uint8Array {
+  const { width, at } = shape;
   const out = new Bytes();
   out.u32(2).u32(4).byte(I32).u32(1).byte(F32);
-  out.op(OP.localGet).u32(K_OUT).op(OP.localSet).u32(K_KEYS);
-  out.op(OP.localGet).u32(K_BEGIN).op(OP.localSet).u32(K_R);
+  out.get(K_OUT).set(K_KEYS).get(K_BEGIN).set(K_R);
   loop(out, K_R, K_END, () => {
-    out.op(OP.localGet).u32(K_X).op(OP.localGet).u32(K_R).op(OP.localGet).u32(K_STRIDE);
-    out.op(OP.i32Mul).op(OP.i32Add).op(OP.localSet).u32(K_ROW);
+    out.get(K_X).get(K_R).get(K_STRIDE).op(OP.i32Mul).op(OP.i32Add).set(K_ROW);
     for (let f = 0; f < width; f++) {
-      // v = x + 0 (-0 as +0); bits ^ ((bits >> 31) & 0x7fffffff) orders as the floats.
+      if (at[f]! < 0 && at[width + f]! < 0) continue;
       out
-        .op(OP.localGet)
-        .u32(K_ROW)
-        .op(OP.f32Load)
-        .u32(2)
-        .u32(4 * f);
-      out.op(OP.f32Const).i32Bits(0).op(OP.f32Add).op(OP.localTee).u32(K_V);
-      out.op(OP.i32ReinterpretF32).op(OP.localTee).u32(K_BITS);
-      out.op(OP.localGet).u32(K_BITS).op(OP.i32Const).s32(31).op(OP.i32ShrS);
-      out.op(OP.i32Const).s32(0x7fffffff).op(OP.i32And).op(OP.i32Xor).op(OP.localSet).u32(K_BITS);
-      for (const [nan, at] of [
-        [-0x80000000, 4 * f],
-        [0x7fffffff, 4 * (width + f)],
+        .get(K_ROW)
+        .load(OP.f32Load, 4 * f)
+        .f32(0)
+        .op(OP.f32Add)
+        .tee(K_V);
+      out.op(OP.i32ReinterpretF32).tee(K_BITS).get(K_BITS).i32(31).op(OP.i32ShrS);
+      out.i32(0x7fffffff).op(OP.i32And).op(OP.i32Xor).set(K_BITS);
+      for (const [slot, nan] of [
+        [f, -0x80000000],
+        [width + f, 0x7fffffff],
       ] as const) {
-        out.op(OP.localGet).u32(K_KEYS);
-        out.op(OP.i32Const).s32(nan).op(OP.localGet).u32(K_BITS);
-        out.op(OP.localGet).u32(K_V).op(OP.localGet).u32(K_V).op(OP.f32Ne).op(OP.select);
-        out.op(OP.i32Store).u32(2).u32(at);
+        if (at[slot]! < 0) continue;
+        out.get(K_KEYS).i32(nan).get(K_BITS).get(K_V).get(K_V).op(OP.f32Ne).op(OP.select);
+        out.store(OP.i32Store, 4 * at[slot]!);
       }
     }
     out
-      .op(OP.localGet)
-      .u32(K_KEYS)
-      .op(OP.i32Const)
-      .s32(8 * width)
+      .get(K_KEYS)
+      .i32(4 * shape.keyed.length)
       .op(OP.i32Add)
-      .op(OP.localSet)
-      .u32(K_KEYS);
+      .set(K_KEYS);
   });
   out.op(OP.end);
   return out.bytes();
 }
 
 // A chunk (x, stride, keys, begin, end, scores); locals: r, row, key row, s (i32), acc (f32), then the
-// row's keys (i32).
+// keys of the row its trees read (i32).
 const X = 0;
 const STRIDE = 1;
 const KEYS = 2;
@@ -241,80 +263,52 @@ const ROW = 7;
 const KROW = 8;
 const S = 9;
 const ACC = 10;
-/** The first of the row's keys (2 * width i32 locals, as in the keys' row). */
+/** The chunk's first key local. */
 const KEY = 11;
 
 /**
  * A chunk's code: for each row r in [begin, end), scores[r] += the leaves of trees [t0, t1), in order.
+ * The keys its trees read are loaded into locals once per row.
  */
 function chunkBody(k: KernelForest, shape: Shape, nodesAt: number, t0: number, t1: number): Uint8Array {
+  const slots = keySlots(k, shape.width, t0, t1);
+  shape.local.fill(-1);
+  slots.forEach((slot, i) => {
+    shape.local[slot] = KEY + i;
+  });
   const out = new Bytes();
-  out
-    .u32(3)
-    .u32(4)
-    .byte(I32)
-    .u32(1)
-    .byte(F32)
-    .u32(2 * shape.width)
-    .byte(I32);
-  out.op(OP.localGet).u32(KEYS).op(OP.localSet).u32(KROW);
-  out.op(OP.localGet).u32(BEGIN).op(OP.localSet).u32(R);
+  out.u32(3).u32(4).byte(I32).u32(1).byte(F32).u32(slots.length).byte(I32);
+  out.get(KEYS).set(KROW).get(BEGIN).set(R);
   loop(out, R, END, () => {
-    out.op(OP.localGet).u32(X).op(OP.localGet).u32(R).op(OP.localGet).u32(STRIDE);
-    out.op(OP.i32Mul).op(OP.i32Add).op(OP.localSet).u32(ROW);
-    out.op(OP.localGet).u32(SCORES).op(OP.localGet).u32(R).op(OP.i32Const).s32(4).op(OP.i32Mul).op(OP.i32Add);
-    out.op(OP.localTee).u32(S).op(OP.f32Load).u32(2).u32(0).op(OP.localSet).u32(ACC);
-    for (const q of usedKeys(k, shape, t0, t1)) {
+    out.get(X).get(R).get(STRIDE).op(OP.i32Mul).op(OP.i32Add).set(ROW);
+    out.get(SCORES).get(R).i32(4).op(OP.i32Mul).op(OP.i32Add).tee(S).load(OP.f32Load, 0).set(ACC);
+    for (const slot of slots)
       out
-        .op(OP.localGet)
-        .u32(KROW)
-        .op(OP.i32Load)
-        .u32(2)
-        .u32(4 * q)
-        .op(OP.localSet)
-        .u32(KEY + q);
-    }
+        .get(KROW)
+        .load(OP.i32Load, 4 * shape.at[slot]!)
+        .set(shape.local[slot]!);
     for (let t = t0; t < t1; t++) {
-      out.op(OP.localGet).u32(ACC);
+      out.get(ACC);
       tree(out, k, shape, k.roots[t]!, nodesAt);
-      out.op(OP.f32Add).op(OP.localSet).u32(ACC);
+      out.op(OP.f32Add).set(ACC);
     }
-    out.op(OP.localGet).u32(S).op(OP.localGet).u32(ACC).op(OP.f32Store).u32(2).u32(0);
+    out.get(S).get(ACC).store(OP.f32Store, 0);
     out
-      .op(OP.localGet)
-      .u32(KROW)
-      .op(OP.i32Const)
-      .s32(8 * shape.width)
+      .get(KROW)
+      .i32(4 * shape.keyed.length)
       .op(OP.i32Add)
-      .op(OP.localSet)
-      .u32(KROW);
+      .set(KROW);
   });
   out.op(OP.end);
   return out.bytes();
 }
 
-/** Where a node's key is in a row's keys: NaN lowest at f, highest at width + f. */
-function keySlot(shape: Shape, feature: number, nanSecond: boolean): number {
-  return nanSecond ? shape.width + feature : feature;
-}
-
-/** The key slots the `x > t` nodes of trees [t0, t1) read, ascending. */
-function usedKeys(k: KernelForest, shape: Shape, t0: number, t1: number): number[] {
-  const end = t1 < k.nTrees ? k.roots[t1]! : k.nodes.length / NODE_SLOTS;
-  const used = new Set<number>();
-  for (let j = k.roots[t0]!; j < end; j++) {
-    if (k.nodes[j * NODE_SLOTS + SLOT_CHILD] === j || (k.flags[j]! & FLAG_COMPARE) !== 0) continue;
-    used.add(keySlot(shape, k.nodes[j * NODE_SLOTS + SLOT_FEATURE]!, (k.flags[j]! & FLAG_NAN_SECOND) !== 0));
-  }
-  return [...used].sort((a, b) => a - b);
-}
-
 /** `for (; r < end; r++) body()` over locals r and end. */
 function loop(out: Bytes, r: number, end: number, body: () => void): void {
   out.op(OP.block).byte(VOID).op(OP.loop).byte(VOID);
-  out.op(OP.localGet).u32(r).op(OP.localGet).u32(end).op(OP.i32GeS).op(OP.brIf).u32(1);
+  out.get(r).get(end).op(OP.i32GeS).op(OP.brIf).u32(1);
   body();
-  out.op(OP.localGet).u32(r).op(OP.i32Const).s32(1).op(OP.i32Add).op(OP.localSet).u32(r);
+  out.get(r).i32(1).op(OP.i32Add).set(r);
   out.op(OP.br).u32(0).op(OP.end).op(OP.end);
 }
 
@@ -340,12 +334,9 @@ function tree(out: Bytes, k: KernelForest, shape: Shape, root: number, nodesAt: 
       // The leaf's node index by integer selects (conditional moves), then its value from the nodes.
       leafIndex(out, k, shape, j);
       out
-        .op(OP.i32Const)
-        .s32(4)
+        .i32(4)
         .op(OP.i32Shl)
-        .op(OP.f32Load)
-        .u32(2)
-        .u32(nodesAt + 4 * SLOT_LEAF);
+        .load(OP.f32Load, nodesAt + 4 * SLOT_LEAF);
       continue;
     }
     second(out, k, shape, j);
@@ -358,7 +349,7 @@ function tree(out: Bytes, k: KernelForest, shape: Shape, root: number, nodesAt: 
 function leafIndex(out: Bytes, k: KernelForest, shape: Shape, j: number): void {
   const first = k.nodes[j * NODE_SLOTS + SLOT_CHILD]!;
   if (first === j) {
-    out.op(OP.i32Const).s32(j);
+    out.i32(j);
     return;
   }
   leafIndex(out, k, shape, first + 1);
@@ -382,26 +373,22 @@ function second(out: Bytes, k: KernelForest, shape: Shape, j: number): void {
   const nanSecond = (k.flags[j]! & FLAG_NAN_SECOND) !== 0;
   if (mode === 0) {
     // x > t on the keys (t is never NaN here): NaN's key is below t's (first child) or above (second).
-    out.op(OP.localGet).u32(KEY + keySlot(shape, feature, nanSecond));
-    out.op(OP.i32Const).s32(key(th)).op(OP.i32GtS);
+    out
+      .get(shape.local[(nanSecond ? shape.width : 0) + feature]!)
+      .i32(key(th))
+      .op(OP.i32GtS);
     return;
   }
   // Stated modes, on the float: second child when the comparison is false, which it is for NaN except
   // with NEQ.
-  const load = () =>
-    out
-      .op(OP.localGet)
-      .u32(ROW)
-      .op(OP.f32Load)
-      .u32(2)
-      .u32(4 * feature);
-  load();
+  const x = () => out.get(ROW).load(OP.f32Load, 4 * feature);
+  x();
   out.op(OP.f32Const).i32Bits(th).op(STATED_OP[mode]!).op(OP.i32Eqz);
   if (nanSecond !== (mode !== 2)) {
     // NaN's own branch: x == x ? verdict : nanSecond.
-    out.op(OP.i32Const).s32(nanSecond ? 1 : 0);
-    load();
-    load();
+    out.i32(nanSecond ? 1 : 0);
+    x();
+    x();
     out.op(OP.f32Eq).op(OP.select);
   }
 }
@@ -440,9 +427,9 @@ function moduleBytes(bodies: readonly Uint8Array[]): Uint8Array {
 class Bytes {
   private buf = new Uint8Array(1 << 16);
   private at = 0;
-  private readonly f32 = new Float32Array(1);
-  private readonly i32 = new Int32Array(this.f32.buffer);
-  private readonly u8 = new Uint8Array(this.f32.buffer);
+  private readonly f32View = new Float32Array(1);
+  private readonly i32View = new Int32Array(this.f32View.buffer);
+  private readonly u8 = new Uint8Array(this.f32View.buffer);
 
   byte(b: number): this {
     if (this.at === this.buf.length) this.grow(1);
@@ -452,6 +439,38 @@ class Bytes {
 
   op(code: number): this {
     return this.byte(code);
+  }
+
+  /** `local.get`, `local.set`, `local.tee`. */
+  get(local: number): this {
+    return this.byte(0x20).u32(local);
+  }
+
+  set(local: number): this {
+    return this.byte(0x21).u32(local);
+  }
+
+  tee(local: number): this {
+    return this.byte(0x22).u32(local);
+  }
+
+  /** `i32.const`, and `f32.const` of a value. */
+  i32(v: number): this {
+    return this.byte(OP.i32Const).s32(v);
+  }
+
+  f32(v: number): this {
+    this.f32View[0] = v;
+    return this.byte(OP.f32Const).raw(this.u8);
+  }
+
+  /** A 4-byte-aligned load or store at a constant offset. */
+  load(code: number, offset: number): this {
+    return this.byte(code).u32(2).u32(offset);
+  }
+
+  store(code: number, offset: number): this {
+    return this.byte(code).u32(2).u32(offset);
   }
 
   raw(bytes: ArrayLike<number>): this {
@@ -485,7 +504,7 @@ class Bytes {
 
   /** A float32 constant from its bits (little-endian). */
   i32Bits(bits: number): this {
-    this.i32[0] = bits;
+    this.i32View[0] = bits;
     return this.raw(this.u8);
   }
 

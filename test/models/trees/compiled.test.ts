@@ -101,7 +101,12 @@ describe("compiled trees", () => {
       const visits = forest.kernel.depths.reduce((a, b) => a + b, 0);
       const n = Math.ceil(INLINE_VISITS / visits) + 1;
       const large = rows(n, true);
-      for (let i = 0; i < 5 && pool.running === 0; i++) await pool.run(large, n, 8);
+      // The workers start in the background: batches are scored here until they are ready.
+      const deadline = Date.now() + 20_000;
+      while (pool.running === 0 && Date.now() < deadline) {
+        await pool.run(large, n, 8);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       expect(pool.running).toBeGreaterThan(0);
       expect(pool.compiledTrees).toBe(true);
       expect(bits(await pool.run(large, n, 8))).toEqual(bits(await walked.run(large, n, 8)));
