@@ -15,9 +15,11 @@
  *   those splits are the ones a branch predictor guesses worst.
  * - Blocks of rows through a chunk of trees (their code fits the instruction cache, the block's keys L1).
  *
- * Compiled: forests of one value per leaf (layout 0), summed or averaged, whose nodes compare with a
- * threshold (any of ONNX's `BRANCH_*` modes but set membership), rows with NaN included (each node's NaN
- * branch is compiled in). Other forests, and forests too large to be worth compiling, walk their nodes.
+ * Compiled: forests summed or averaged whose leaves hold one value, or one weight for one target with
+ * every leaf of a tree on the same target (regressors, boosting margins, boosted classifiers' trees per
+ * class), whose nodes compare with a threshold (any of ONNX's `BRANCH_*` modes but set membership),
+ * rows with NaN included (each node's NaN branch is compiled in). Other forests (a random forest
+ * classifier's leaves weigh every class), and forests too large to be worth compiling, walk their nodes.
  */
 import {
   FLAG_COMPARE,
@@ -29,7 +31,7 @@ import {
   SLOT_THRESHOLD,
 } from "./forest/layout.js";
 import type { KernelForest } from "./kernel.js";
-import { Wasm } from "./memory.js";
+import { type Placed, Wasm } from "./memory.js";
 
 /** Nodes above which a forest is not compiled (its code would be tens of MB). */
 export const COMPILE_MAX_NODES = 1 << 19;
@@ -51,28 +53,34 @@ export interface CompiledTrees {
   readonly cuts: readonly number[];
   /** Bytes of a row's keys. */
   readonly keyBytes: number;
+  /** The targets chunk c adds to (each of its rows gets a weight for each of them). */
+  readonly targets: readonly (readonly number[])[];
+  /** Scores per row. */
+  readonly nTargets: number;
 }
 
 /**
  * Compiles a forest's trees, in chunks that never straddle one of `shares` (the tree indexes where the
- * engine's threads' shares start), so that every share is a run of whole chunks. `nodesAt` is where the
- * forest's nodes are in the shared memory (the selects read leaf values there). Returns `undefined` for a
- * forest the compiled form does not cover.
+ * engine's threads' shares start), so that every share is a run of whole chunks. `at` is where the
+ * forest's nodes and leaf weights are in the shared memory (the selects read leaf values there). Returns
+ * `undefined` for a forest the compiled form does not cover.
  *
  * @example
  * ```ts
- * const compiled = compileTrees(forest.kernel, forest.placed.nodes, [0, 250, 500]);
+ * const compiled = compileTrees(forest.kernel, forest.placed, [0, 250, 500]);
  * ```
  */
 export function compileTrees(
   k: KernelForest,
-  nodesAt: number,
+  at: Pick<Placed, "nodes" | "leafWeights">,
   shares: readonly number[],
 ): CompiledTrees | undefined {
-  if (!compilable(k)) return undefined;
-  const shape = shapeOf(k);
+  const target = treeTargets(k);
+  if (target === undefined) return undefined;
+  const shape = shapeOf(k, target);
   const cuts = chunkCuts(k, shares);
-  const bodies = cuts.slice(0, -1).map((t0, c) => chunkBody(k, shape, nodesAt, t0, cuts[c + 1]!));
+  const bodies = cuts.slice(0, -1).map((t0, c) => chunkBody(k, shape, at, t0, cuts[c + 1]!));
+  const targets = cuts.slice(0, -1).map((t0, c) => chunkTargets(shape, t0, cuts[c + 1]!));
   let module: object;
   try {
     module = new Wasm.Module(moduleBytes([keysBody(shape), ...bodies]));
@@ -80,15 +88,40 @@ export function compileTrees(
     // A limit of the WebAssembly engine (a function's size or locals): the node walk runs the forest.
     return undefined;
   }
-  return { module, cuts, keyBytes: 4 * shape.keyed.length };
+  return { module, cuts, keyBytes: 4 * shape.keyed.length, targets, nTargets: k.nTargets };
 }
 
 /** Whether the compiled form covers the forest. */
 export function compilable(k: KernelForest): boolean {
-  if (k.layout !== 0 || k.aggregate > 1 || k.nodes.length / NODE_SLOTS > COMPILE_MAX_NODES) return false;
-  if (k.canonical) return true;
-  for (let j = 0; j < k.flags.length; j++) if ((k.flags[j]! & FLAG_COMPARE) === 7) return false;
-  return true;
+  return treeTargets(k) !== undefined;
+}
+
+/**
+ * The target each tree adds to, when the compiled form covers the forest: summed or averaged, at most
+ * COMPILE_MAX_NODES nodes, no set membership, and one value per leaf (layout 0: target 0) or, with
+ * several targets, one weight per leaf and one target per tree (boosted classifiers: a tree per class and
+ * round). `undefined` otherwise.
+ */
+function treeTargets(k: KernelForest): Int32Array | undefined {
+  const n = k.nodes.length / NODE_SLOTS;
+  if (k.aggregate > 1 || n > COMPILE_MAX_NODES) return undefined;
+  if (!k.canonical) for (let j = 0; j < n; j++) if ((k.flags[j]! & FLAG_COMPARE) === 7) return undefined;
+  const target = new Int32Array(k.nTrees);
+  if (k.layout === 0) return target;
+  target.fill(-1);
+  for (let t = 0; t < k.nTrees; t++) {
+    const end = t + 1 < k.nTrees ? k.roots[t + 1]! : n;
+    for (let j = k.roots[t]!; j < end; j++) {
+      if (k.nodes[j * NODE_SLOTS + SLOT_CHILD] !== j) continue;
+      const leaf = k.nodes[j * NODE_SLOTS + SLOT_LEAF]!;
+      const w = k.leafStart[leaf]!;
+      if (k.leafStart[leaf + 1]! - w !== 1) return undefined;
+      const to = k.leafTargets[w]!;
+      if (target[t] !== -1 && target[t] !== to) return undefined;
+      target[t] = to;
+    }
+  }
+  return target;
 }
 
 /**
@@ -106,9 +139,14 @@ interface Shape {
   readonly at: Int32Array;
   /** local[slot]: the key's local in the chunk being generated (set per chunk). */
   readonly local: Int32Array;
+  /** The target each tree adds to. */
+  readonly target: Int32Array;
+  /** One value per leaf in the nodes (layout 0), or one weight per leaf in leafWeights. */
+  readonly layout: number;
+  readonly nTargets: number;
 }
 
-function shapeOf(k: KernelForest): Shape {
+function shapeOf(k: KernelForest, target: Int32Array): Shape {
   const n = k.nodes.length / NODE_SLOTS;
   const height = new Uint16Array(n);
   let width = 1;
@@ -124,7 +162,8 @@ function shapeOf(k: KernelForest): Shape {
   keyed.forEach((slot, i) => {
     at[slot] = i;
   });
-  return { width, height, keyed, at, local: new Int32Array(2 * width).fill(-1) };
+  const local = new Int32Array(2 * width).fill(-1);
+  return { width, height, keyed, at, local, target, layout: k.layout, nTargets: k.nTargets };
 }
 
 /** The key slots the `x > t` nodes of trees [t0, t1) read, ascending. */
@@ -137,6 +176,11 @@ function keySlots(k: KernelForest, width: number, t0: number, t1: number): numbe
     used.add((nanSecond ? width : 0) + k.nodes[j * NODE_SLOTS + SLOT_FEATURE]!);
   }
   return [...used].sort((a, b) => a - b);
+}
+
+/** The targets trees [t0, t1) add to, ascending. */
+function chunkTargets(shape: Shape, t0: number, t1: number): number[] {
+  return [...new Set(shape.target.subarray(t0, t1))].sort((a, b) => a - b);
 }
 
 /** Chunk boundaries: every share start, and a new chunk once a chunk holds about CHUNK_NODES nodes. */
@@ -250,8 +294,8 @@ function keysBody(shape: Shape): Uint8Array {
   return out.bytes();
 }
 
-// A chunk (x, stride, keys, begin, end, scores); locals: r, row, key row, s (i32), acc (f32), then the
-// keys of the row its trees read (i32).
+// A chunk (x, stride, keys, begin, end, scores); locals: r, row, key row, s (i32), then a sum per target
+// its trees add to (f32), then the keys of the row its trees read (i32).
 const X = 0;
 const STRIDE = 1;
 const KEYS = 2;
@@ -262,37 +306,62 @@ const R = 6;
 const ROW = 7;
 const KROW = 8;
 const S = 9;
+/** The chunk's first sum local. */
 const ACC = 10;
-/** The chunk's first key local. */
-const KEY = 11;
 
 /**
- * A chunk's code: for each row r in [begin, end), scores[r] += the leaves of trees [t0, t1), in order.
- * The keys its trees read are loaded into locals once per row.
+ * A chunk's code: for each row r in [begin, end), scores[r * nTargets + target] += the leaves of trees
+ * [t0, t1), in order, each to its tree's target. The keys its trees read are loaded into locals once per
+ * row, and its targets' sums are kept in locals over the row.
  */
-function chunkBody(k: KernelForest, shape: Shape, nodesAt: number, t0: number, t1: number): Uint8Array {
+function chunkBody(
+  k: KernelForest,
+  shape: Shape,
+  at: Pick<Placed, "nodes" | "leafWeights">,
+  t0: number,
+  t1: number,
+): Uint8Array {
+  const targets = chunkTargets(shape, t0, t1);
+  const acc = new Map(targets.map((t, i) => [t, ACC + i]));
   const slots = keySlots(k, shape.width, t0, t1);
+  const key0 = ACC + targets.length;
   shape.local.fill(-1);
   slots.forEach((slot, i) => {
-    shape.local[slot] = KEY + i;
+    shape.local[slot] = key0 + i;
   });
   const out = new Bytes();
-  out.u32(3).u32(4).byte(I32).u32(1).byte(F32).u32(slots.length).byte(I32);
+  out.u32(3).u32(4).byte(I32).u32(targets.length).byte(F32).u32(slots.length).byte(I32);
   out.get(KEYS).set(KROW).get(BEGIN).set(R);
   loop(out, R, END, () => {
     out.get(X).get(R).get(STRIDE).op(OP.i32Mul).op(OP.i32Add).set(ROW);
-    out.get(SCORES).get(R).i32(4).op(OP.i32Mul).op(OP.i32Add).tee(S).load(OP.f32Load, 0).set(ACC);
+    out
+      .get(SCORES)
+      .get(R)
+      .i32(4 * shape.nTargets)
+      .op(OP.i32Mul)
+      .op(OP.i32Add)
+      .set(S);
+    for (const [t, local] of acc)
+      out
+        .get(S)
+        .load(OP.f32Load, 4 * t)
+        .set(local);
     for (const slot of slots)
       out
         .get(KROW)
         .load(OP.i32Load, 4 * shape.at[slot]!)
         .set(shape.local[slot]!);
     for (let t = t0; t < t1; t++) {
-      out.get(ACC);
-      tree(out, k, shape, k.roots[t]!, nodesAt);
-      out.op(OP.f32Add).set(ACC);
+      const local = acc.get(shape.target[t]!)!;
+      out.get(local);
+      tree(out, k, shape, k.roots[t]!, at);
+      out.op(OP.f32Add).set(local);
     }
-    out.get(S).get(ACC).store(OP.f32Store, 0);
+    for (const [t, local] of acc)
+      out
+        .get(S)
+        .get(local)
+        .store(OP.f32Store, 4 * t);
     out
       .get(KROW)
       .i32(4 * shape.keyed.length)
@@ -313,7 +382,13 @@ function loop(out: Bytes, r: number, end: number, body: () => void): void {
 }
 
 /** The code of the subtree at node `root`: leaves its value (f32) on the stack. */
-function tree(out: Bytes, k: KernelForest, shape: Shape, root: number, nodesAt: number): void {
+function tree(
+  out: Bytes,
+  k: KernelForest,
+  shape: Shape,
+  root: number,
+  at: Pick<Placed, "nodes" | "leafWeights">,
+): void {
   const { nodes } = k;
   // Iterative, so a deep tree cannot overflow the stack: the second child's code comes first (`if`), then
   // `else` and the first child's, then `end`.
@@ -327,16 +402,20 @@ function tree(out: Bytes, k: KernelForest, shape: Shape, root: number, nodesAt: 
     const p = j * NODE_SLOTS;
     const first = nodes[p + SLOT_CHILD]!;
     if (first === j) {
-      out.op(OP.f32Const).i32Bits(nodes[p + SLOT_LEAF]!);
+      if (shape.layout === 0) out.op(OP.f32Const).i32Bits(nodes[p + SLOT_LEAF]!);
+      else out.op(OP.f32Const).f32Bits(k.leafWeights, k.leafStart[nodes[p + SLOT_LEAF]!]!);
       continue;
     }
     if (shape.height[j]! <= SELECT_HEIGHT && shape.height[j]! > 1) {
-      // The leaf's node index by integer selects (conditional moves), then its value from the nodes.
+      // The leaf by integer selects (conditional moves), then its value: from the nodes (its index times
+      // 16), or from the leaf weights (its weight's index times 4).
       leafIndex(out, k, shape, j);
-      out
-        .i32(4)
-        .op(OP.i32Shl)
-        .load(OP.f32Load, nodesAt + 4 * SLOT_LEAF);
+      if (shape.layout === 0)
+        out
+          .i32(4)
+          .op(OP.i32Shl)
+          .load(OP.f32Load, at.nodes + 4 * SLOT_LEAF);
+      else out.i32(2).op(OP.i32Shl).load(OP.f32Load, at.leafWeights);
       continue;
     }
     second(out, k, shape, j);
@@ -345,11 +424,11 @@ function tree(out: Bytes, k: KernelForest, shape: Shape, root: number, nodesAt: 
   }
 }
 
-/** The subtree at j as integer selects: its leaf's node index (i32). */
+/** The subtree at j as integer selects: its leaf's node index (layout 0) or weight index (i32). */
 function leafIndex(out: Bytes, k: KernelForest, shape: Shape, j: number): void {
   const first = k.nodes[j * NODE_SLOTS + SLOT_CHILD]!;
   if (first === j) {
-    out.i32(j);
+    out.i32(shape.layout === 0 ? j : k.leafStart[k.nodes[j * NODE_SLOTS + SLOT_LEAF]!]!);
     return;
   }
   leafIndex(out, k, shape, first + 1);
@@ -506,6 +585,11 @@ class Bytes {
   i32Bits(bits: number): this {
     this.i32View[0] = bits;
     return this.raw(this.u8);
+  }
+
+  /** A float32 constant: element i of a float32 array, its bits as they are. */
+  f32Bits(values: Float32Array, i: number): this {
+    return this.raw(new Uint8Array(values.buffer, values.byteOffset + 4 * i, 4));
   }
 
   name(text: string): this {

@@ -166,7 +166,10 @@ export interface KernelWasm {
 export interface CompiledChunks {
   /** The integer keys of rows [begin, end) of the matrix at x, at out; offsets in bytes. */
   readonly keys: (x: number, stride: number, out: number, begin: number, end: number) => void;
-  /** Chunk c adds trees [cuts[c], cuts[c + 1]) to scores[r] for rows [begin, end), their keys at keys. */
+  /**
+   * Chunk c adds trees [cuts[c], cuts[c + 1]) to scores[r * nTargets + target] for rows [begin, end),
+   * their keys at keys.
+   */
   readonly chunks: readonly ((
     x: number,
     stride: number,
@@ -176,6 +179,9 @@ export interface CompiledChunks {
     scores: number,
   ) => void)[];
   readonly cuts: readonly number[];
+  /** The targets chunk c adds to, and the scores per row. */
+  readonly targets: readonly (readonly number[])[];
+  readonly nTargets: number;
 }
 
 /**
@@ -212,8 +218,16 @@ export function scoreCompiled(c: CompiledChunks, buffer: ArrayBufferLike, job: C
     const c0 = c.cuts.indexOf(share.t0);
     const c1 = c.cuts.indexOf(share.t1);
     if (c0 < 0 || c1 < c0) throw new Error(`trees [${share.t0}, ${share.t1}) are not whole compiled chunks`);
-    new Float32Array(buffer, share.scores + 4 * begin, end - begin).fill(0);
-    new Uint8Array(buffer, share.has + begin, end - begin).fill(1);
+    const E = c.nTargets;
+    new Float32Array(buffer, share.scores + 4 * begin * E, (end - begin) * E).fill(0);
+    // Every row gets a weight for each target of the share's trees, none for the others.
+    const has = new Uint8Array(buffer, share.has + begin * E, (end - begin) * E);
+    if (E === 1) has.fill(1);
+    else {
+      has.fill(0);
+      for (let q = c0; q < c1; q++)
+        for (const t of c.targets[q]!) for (let i = t; i < has.length; i += E) has[i] = 1;
+    }
     for (let q = c0; q < c1; q++) c.chunks[q]!(job.x, stride, job.keys, begin, end, share.scores);
   }
 }

@@ -274,11 +274,7 @@ export class TreePool {
   private compileTrees(): void {
     if (this.compiled !== undefined) return;
     const P = this.forest.placed;
-    this.compiled = compileTrees(
-      this.forest.kernel,
-      P.nodes,
-      treeShares(P.nTrees, this.threads, 51, P.nTargets),
-    );
+    this.compiled = compileTrees(this.forest.kernel, P, treeShares(P.nTrees, this.threads, 51, P.nTargets));
   }
 
   /** The compiled trees instantiated on this thread, on the forest's memory. */
@@ -315,6 +311,8 @@ function instantiateChunks(compiled: CompiledTrees, memory: object): CompiledChu
     keys: exports.keys as unknown as CompiledChunks["keys"],
     chunks: compiled.cuts.slice(0, -1).map((_, c) => exports[`c${c}`]!),
     cuts: compiled.cuts,
+    targets: compiled.targets,
+    nTargets: compiled.nTargets,
   };
 }
 

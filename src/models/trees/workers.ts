@@ -23,7 +23,13 @@ parentPort.once("message", ({ placed, forest, memory, module, compiled }) => {
     wasm = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error("wasm abort"); } } }).exports;
     if (compiled !== undefined) {
       const exports = new WebAssembly.Instance(compiled.module, { env: { memory } }).exports;
-      chunks = { keys: exports.keys, chunks: compiled.cuts.slice(0, -1).map((_, c) => exports["c" + c]), cuts: compiled.cuts };
+      chunks = {
+        keys: exports.keys,
+        chunks: compiled.cuts.slice(0, -1).map((_, c) => exports["c" + c]),
+        cuts: compiled.cuts,
+        targets: compiled.targets,
+        nTargets: compiled.nTargets,
+      };
     }
   } catch (error) {
     parentPort.postMessage({ ready: false, error: String(error && error.stack || error) });
