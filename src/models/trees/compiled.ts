@@ -284,11 +284,7 @@ function keysBody(shape: Shape): Uint8Array {
         out.store(OP.i32Store, 4 * at[slot]!);
       }
     }
-    out
-      .get(K_KEYS)
-      .i32(4 * shape.keyed.length)
-      .op(OP.i32Add)
-      .set(K_KEYS);
+    out.advance(K_KEYS, 4 * shape.keyed.length);
   });
   out.op(OP.end);
   return out.bytes();
@@ -362,11 +358,7 @@ function chunkBody(
         .get(S)
         .get(local)
         .store(OP.f32Store, 4 * t);
-    out
-      .get(KROW)
-      .i32(4 * shape.keyed.length)
-      .op(OP.i32Add)
-      .set(KROW);
+    out.advance(KROW, 4 * shape.keyed.length);
   });
   out.op(OP.end);
   return out.bytes();
@@ -531,6 +523,11 @@ class Bytes {
 
   tee(local: number): this {
     return this.byte(0x22).u32(local);
+  }
+
+  /** Adds `bytes` to an i32 local (a pointer moved on by a row). */
+  advance(local: number, bytes: number): this {
+    return this.get(local).i32(bytes).op(OP.i32Add).set(local);
   }
 
   /** `i32.const`, and `f32.const` of a value. */
