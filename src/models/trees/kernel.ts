@@ -185,6 +185,35 @@ export interface CompiledChunks {
 }
 
 /**
+ * A compiled forest's chunks instantiated on the engine's memory (on the main thread, and in each worker,
+ * which receives this function as source text): its exports `keys`, `c0`, `c1`, ... by role.
+ */
+export function chunksOf(
+  compiled: {
+    readonly module: object;
+    readonly cuts: readonly number[];
+    readonly targets: readonly (readonly number[])[];
+    readonly nTargets: number;
+  },
+  memory: object,
+): CompiledChunks {
+  const W = (
+    globalThis as unknown as { WebAssembly: { Instance: new (m: object, i: object) => { exports: object } } }
+  ).WebAssembly;
+  const exports = new W.Instance(compiled.module, { env: { memory } }).exports as Record<
+    string,
+    CompiledChunks["chunks"][number]
+  >;
+  return {
+    keys: exports.keys as unknown as CompiledChunks["keys"],
+    chunks: compiled.cuts.slice(0, -1).map((_, c) => exports[`c${c}`]!),
+    cuts: compiled.cuts,
+    targets: compiled.targets,
+    nTargets: compiled.nTargets,
+  };
+}
+
+/**
  * One thread's part of a batch for compiled trees: rows [begin, end) through every share of the trees,
  * each share's sums in its own partial scores (as when each share is walked by its own thread: the same
  * bits, whichever thread scores which rows).
@@ -224,9 +253,9 @@ export function scoreCompiled(c: CompiledChunks, buffer: ArrayBufferLike, job: C
     const has = new Uint8Array(buffer, share.has + begin * E, (end - begin) * E);
     if (E === 1) has.fill(1);
     else {
-      has.fill(0);
-      for (let q = c0; q < c1; q++)
-        for (const t of c.targets[q]!) for (let i = t; i < has.length; i += E) has[i] = 1;
+      const weighed = new Uint8Array(E);
+      for (let q = c0; q < c1; q++) for (const t of c.targets[q]!) weighed[t] = 1;
+      for (let i = 0; i < has.length; i++) has[i] = weighed[i % E]!;
     }
     for (let q = c0; q < c1; q++) c.chunks[q]!(job.x, stride, job.keys, begin, end, share.scores);
   }

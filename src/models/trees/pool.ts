@@ -2,7 +2,7 @@ import type { Worker } from "node:worker_threads";
 import { type CompiledTrees, compileTrees } from "./compiled.js";
 import { finishRows } from "./finish.js";
 import type { Forest } from "./forest/index.js";
-import { type CompiledChunks, type KernelWasm, scoreCompiled, scoreShare } from "./kernel.js";
+import { type CompiledChunks, chunksOf, type KernelWasm, scoreCompiled, scoreShare } from "./kernel.js";
 import { KERNEL_WASM } from "./kernel-wasm.js";
 import { align, PAGE, Wasm } from "./memory.js";
 import { startWorkers } from "./workers.js";
@@ -280,7 +280,7 @@ export class TreePool {
   /** The compiled trees instantiated on this thread, on the forest's memory. */
   private localCompiled(): CompiledChunks | undefined {
     if (this.compiled === undefined) return undefined;
-    this.localChunks ??= instantiateChunks(this.compiled, this.forest.memory);
+    this.localChunks ??= chunksOf(this.compiled, this.forest.memory);
     return this.localChunks;
   }
 
@@ -299,21 +299,6 @@ export class TreePool {
     for (const waiter of this.waiting.values()) waiter.reject(error);
     this.waiting.clear();
   }
-}
-
-/** A compiled forest's chunks, instantiated on a memory. */
-function instantiateChunks(compiled: CompiledTrees, memory: object): CompiledChunks {
-  const exports = new Wasm.Instance(compiled.module, { env: { memory } }).exports as Record<
-    string,
-    CompiledChunks["chunks"][number]
-  >;
-  return {
-    keys: exports.keys as unknown as CompiledChunks["keys"],
-    chunks: compiled.cuts.slice(0, -1).map((_, c) => exports[`c${c}`]!),
-    cuts: compiled.cuts,
-    targets: compiled.targets,
-    nTargets: compiled.nTargets,
-  };
 }
 
 /** The compiled kernel module (a few KB: compiled once per pool). */

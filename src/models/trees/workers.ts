@@ -8,7 +8,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { CompiledTrees } from "./compiled.js";
-import { type KernelForest, scoreCompiled, scoreRows, scoreShare } from "./kernel.js";
+import { chunksOf, type KernelForest, scoreCompiled, scoreRows, scoreShare } from "./kernel.js";
 import type { Placed, WasmMemory } from "./memory.js";
 
 const WORKER = `
@@ -16,21 +16,13 @@ const { parentPort } = require("node:worker_threads");
 const scoreRows = ${scoreRows.toString()};
 const scoreShare = ${scoreShare.toString()};
 const scoreCompiled = ${scoreCompiled.toString()};
+const chunksOf = ${chunksOf.toString()};
 parentPort.once("message", ({ placed, forest, memory, module, compiled }) => {
   let wasm;
   let chunks;
   try {
     wasm = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error("wasm abort"); } } }).exports;
-    if (compiled !== undefined) {
-      const exports = new WebAssembly.Instance(compiled.module, { env: { memory } }).exports;
-      chunks = {
-        keys: exports.keys,
-        chunks: compiled.cuts.slice(0, -1).map((_, c) => exports["c" + c]),
-        cuts: compiled.cuts,
-        targets: compiled.targets,
-        nTargets: compiled.nTargets,
-      };
-    }
+    if (compiled !== undefined) chunks = chunksOf(compiled, memory);
   } catch (error) {
     parentPort.postMessage({ ready: false, error: String(error && error.stack || error) });
     return;
