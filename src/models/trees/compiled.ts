@@ -6,14 +6,15 @@
  * node-walking kernel (`kernel.ts`, `wasm/trees.ts`).
  *
  * What makes it fast (measured on a 500-tree LightGBM model, 1M rows, one thread: the node walk 4.4 s,
- * nested branches on float compares 3.0 s, this 1.7 s):
+ * nested branches on float compares 3.0 s, this 1.1 s; the steps in docs/engine.md):
  * - Comparisons on integers: a float32's bits, sign-folded, order as the floats do (-0 taken as +0), so a
- *   node is one `cmp` with an immediate. The keys of a block of rows are computed once (`keys`), with
+ *   node is one `cmp` with an immediate. The keys of a thread's rows are computed once (`keys`), with
  *   NaN below every value (for nodes sending NaN to the first child) and above (to the second).
  * - The bottom levels without branches: a subtree of height at most {@link SELECT_HEIGHT} picks its leaf's
  *   index with integer selects (conditional moves) and loads the leaf's value from the forest's nodes;
  *   those splits are the ones a branch predictor guesses worst.
- * - Blocks of rows through a chunk of trees (their code fits the instruction cache, the block's keys L1).
+ * - Chunks of about {@link CHUNK_NODES} nodes (their code stays in the instruction cache), each run over
+ *   all of a thread's rows before the next one (the branch predictor learns a chunk's branches).
  *
  * Compiled: forests summed or averaged whose leaves hold one value, or one weight for one target with
  * every leaf of a tree on the same target (regressors, boosting margins, boosted classifiers' trees per
@@ -46,7 +47,8 @@ export interface CompiledTrees {
    * The WebAssembly module, on the engine's shared memory. Exports `keys(x, stride, out, begin, end)`:
    * the integer keys of rows [begin, end) of the row-major float32 matrix at x (`stride` bytes a row),
    * `keyBytes` a row from out; and `c0`, `c1`, ... `(x, stride, keys, begin, end, scores)`: chunk c adds
-   * trees [cuts[c], cuts[c + 1]) to the float32 scores[r] of rows [begin, end), whose keys are at keys.
+   * trees [cuts[c], cuts[c + 1]) to the float32 scores[r * nTargets + target] of rows [begin, end), whose
+   * keys are at keys.
    */
   readonly module: object;
   /** `cuts[c]` is chunk c's first tree; the last entry is the number of trees. */
@@ -61,7 +63,7 @@ export interface CompiledTrees {
 
 /**
  * Compiles a forest's trees, in chunks that never straddle one of `shares` (the tree indexes where the
- * engine's threads' shares start), so that every share is a run of whole chunks. `at` is where the
+ * engine's threads' shares start), so that every share is a run of whole chunks. `placed` says where the
  * forest's nodes and leaf weights are in the shared memory (the selects read leaf values there). Returns
  * `undefined` for a forest the compiled form does not cover.
  *
@@ -72,14 +74,14 @@ export interface CompiledTrees {
  */
 export function compileTrees(
   k: KernelForest,
-  at: Pick<Placed, "nodes" | "leafWeights">,
+  placed: Placed,
   shares: readonly number[],
 ): CompiledTrees | undefined {
   const target = treeTargets(k);
   if (target === undefined) return undefined;
   const shape = shapeOf(k, target);
   const cuts = chunkCuts(k, shares);
-  const bodies = cuts.slice(0, -1).map((t0, c) => chunkBody(k, shape, at, t0, cuts[c + 1]!));
+  const bodies = cuts.slice(0, -1).map((t0, c) => chunkBody(k, shape, placed, t0, cuts[c + 1]!));
   const targets = cuts.slice(0, -1).map((t0, c) => chunkTargets(shape, t0, cuts[c + 1]!));
   let module: object;
   try {
@@ -310,13 +312,7 @@ const ACC = 10;
  * [t0, t1), in order, each to its tree's target. The keys its trees read are loaded into locals once per
  * row, and its targets' sums are kept in locals over the row.
  */
-function chunkBody(
-  k: KernelForest,
-  shape: Shape,
-  at: Pick<Placed, "nodes" | "leafWeights">,
-  t0: number,
-  t1: number,
-): Uint8Array {
+function chunkBody(k: KernelForest, shape: Shape, placed: Placed, t0: number, t1: number): Uint8Array {
   const targets = chunkTargets(shape, t0, t1);
   const acc = new Map(targets.map((t, i) => [t, ACC + i]));
   const slots = keySlots(k, shape.width, t0, t1);
@@ -350,7 +346,7 @@ function chunkBody(
     for (let t = t0; t < t1; t++) {
       const local = acc.get(shape.target[t]!)!;
       out.get(local);
-      tree(out, k, shape, k.roots[t]!, at);
+      tree(out, k, shape, k.roots[t]!, placed);
       out.op(OP.f32Add).set(local);
     }
     for (const [t, local] of acc)
@@ -374,13 +370,7 @@ function loop(out: Bytes, r: number, end: number, body: () => void): void {
 }
 
 /** The code of the subtree at node `root`: leaves its value (f32) on the stack. */
-function tree(
-  out: Bytes,
-  k: KernelForest,
-  shape: Shape,
-  root: number,
-  at: Pick<Placed, "nodes" | "leafWeights">,
-): void {
+function tree(out: Bytes, k: KernelForest, shape: Shape, root: number, placed: Placed): void {
   const { nodes } = k;
   // Iterative, so a deep tree cannot overflow the stack: the second child's code comes first (`if`), then
   // `else` and the first child's, then `end`.
@@ -406,8 +396,8 @@ function tree(
         out
           .i32(4)
           .op(OP.i32Shl)
-          .load(OP.f32Load, at.nodes + 4 * SLOT_LEAF);
-      else out.i32(2).op(OP.i32Shl).load(OP.f32Load, at.leafWeights);
+          .load(OP.f32Load, placed.nodes + 4 * SLOT_LEAF);
+      else out.i32(2).op(OP.i32Shl).load(OP.f32Load, placed.leafWeights);
       continue;
     }
     second(out, k, shape, j);
