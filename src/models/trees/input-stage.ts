@@ -16,9 +16,11 @@ export interface InputStage {
    * batches once it is up (the same bits): for a forest so small that computing its input on the main
    * thread would be the job's bottleneck.
    */
-  offload?(): void;
+  offload?: (() => void) | undefined;
   /** Whether ONNX Runtime has taken the batches over (after {@link InputStage.offload}). */
   readonly offloaded?: boolean;
+  /** Takes back an input {@link InputStage.run} made, once read, to be refilled by a later batch. */
+  recycle?(x: WireTensor): void;
   release(): Promise<void>;
 }
 
@@ -40,12 +42,13 @@ export async function inputStage(
   before: Before,
   x: string,
   options: ort.InferenceSession.SessionOptions,
+  fuse = true,
 ): Promise<InputStage> {
   const done = async () => undefined;
   if (before.subModel === undefined) {
     return { description: "", run: async (feeds) => copyTensor(feeds[x]), release: done };
   }
-  const prelude = Prelude.of(model, before.nodes, x);
+  const prelude = Prelude.of(model, before.nodes, x, { fuse });
   if (prelude !== undefined) return preludeStage(prelude, before.subModel, x, options);
   let worker: OnnxWorker;
   try {
@@ -63,7 +66,13 @@ export async function inputStage(
   };
 }
 
-/** The nodes before the ensemble in mlbatch, and ONNX Runtime in a thread once {@link InputStage.offload}ed. */
+/** Ensemble inputs kept for reuse: the batches in flight. */
+const SPARE_INPUTS = 4;
+
+/**
+ * The nodes before the ensemble in mlbatch, and, when they are not fused, ONNX Runtime in a thread once
+ * {@link InputStage.offload}ed.
+ */
 function preludeStage(
   prelude: Prelude,
   subModel: Uint8Array,
@@ -72,26 +81,35 @@ function preludeStage(
 ): InputStage {
   let worker: OnnxWorker | undefined;
   let starting: Promise<void> | undefined;
+  // Inputs read by the engine, refilled by later batches: no new matrix per batch.
+  const spare: Float32Array[] = [];
   return {
     description: ", preprocessing in mlbatch",
     run: async (feeds) => {
       if (worker !== undefined) return (await worker.run(feeds as Record<string, WireTensor>))[x];
-      const out = prelude.run(feeds);
+      const out = prelude.run(feeds, spare.pop());
       // Identity and Reshape pass a feed's buffer along: it is copied, as a feed is.
       return Object.values(feeds).some((feed) => feed.data === out.data) ? copyTensor(out) : out;
+    },
+    recycle: (t) => {
+      if (t.data instanceof Float32Array && spare.length < SPARE_INPUTS)
+        spare.push(new Float32Array(t.data.buffer));
     },
     get offloaded() {
       return worker !== undefined;
     },
-    offload: () => {
-      // ONNX Runtime refusing the sub-model leaves the batches here.
-      starting ??= OnnxWorker.create(subModel, options).then(
-        (session) => {
-          worker = session;
+    // Fused, the nodes cost less here than handing the batches to another thread does.
+    offload: prelude.fused
+      ? undefined
+      : () => {
+          // ONNX Runtime refusing the sub-model leaves the batches here.
+          starting ??= OnnxWorker.create(subModel, options).then(
+            (session) => {
+              worker = session;
+            },
+            () => undefined,
+          );
         },
-        () => undefined,
-      );
-    },
     release: async () => {
       await starting;
       await worker?.release();

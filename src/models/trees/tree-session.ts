@@ -17,8 +17,9 @@ const EAGER_FROM_BYTES = 1 << 20;
 
 /**
  * Forests with fewer node visits per row (the sum of the trees' depths) take less time per row than the
- * nodes before them in mlbatch (about 0.2 microseconds a row for the bikes pipeline): for large batches,
- * ONNX Runtime computes their input in its own thread instead (see `InputStage.offload`).
+ * nodes before them run node by node in mlbatch (about 0.2 microseconds a row for the bikes pipeline):
+ * for large batches, ONNX Runtime computes their input in its own thread instead (see
+ * `InputStage.offload`; fused nodes, about 0.08 microseconds a row, stay).
  */
 const OFFLOAD_BELOW_VISITS = 512;
 
@@ -60,6 +61,7 @@ export class TreeSession implements Session {
    * @param source - the model file, or its graph as parsed (e.g. a classifier's, its ZipMaps taken off)
    * @param threads - the engine's worker threads
    * @param forests - the cache of compiled forests, and the model file whose digest keys its entry
+   * @param stage - `fuse: false` runs the nodes before the ensemble node by node (see `prelude/`), for tests
    * @throws Unsupported with the reason when the engine cannot run this model exactly as ONNX Runtime does
    * @throws Error when a sub-model cannot be loaded
    */
@@ -68,6 +70,7 @@ export class TreeSession implements Session {
     options: ort.InferenceSession.SessionOptions,
     threads: number,
     forests?: { readonly cache: ForestCache; readonly file: string },
+    stage: { readonly fuse?: boolean } = {},
   ): Promise<TreeSession> {
     let model: OnnxModelFile;
     try {
@@ -84,7 +87,7 @@ export class TreeSession implements Session {
     // The nodes around the ensemble are light: one thread, so that ONNX Runtime's spinning thread pool
     // does not take cores from the engine's workers.
     const light = { ...options, intraOpNumThreads: 1, interOpNumThreads: 1 };
-    const pre = inputStage(model, plan.pre, plan.tree.inputs[0]!, light);
+    const pre = inputStage(model, plan.pre, plan.tree.inputs[0]!, light, stage.fuse);
     const post = subModel(plan.post, light, "after");
     // Their failures are read below; until then they must not count as unhandled.
     for (const session of [pre, post]) session.catch(() => undefined);
@@ -164,6 +167,7 @@ export class TreeSession implements Session {
       );
     }
     const { z, label } = await this.pool.run(x.data, n, width);
+    this.pre.recycle?.(x);
     const E = this.forest.kernel.nTargets;
     const outputs: Record<string, WireTensor> = {};
     const labels = this.forest.labels;

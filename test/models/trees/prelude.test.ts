@@ -67,8 +67,12 @@ function column(type: string, n: number, seed: number): WireTensor["data"] {
   return Float32Array.from({ length: n }, (_, i) => pick(floats, i) + (i % 3) * 0.37);
 }
 
-/** The tensor ONNX Runtime's session gives for `x`, and the prelude's, from the same feeds. */
-async function both(bytes: Uint8Array, x: string, n = N): Promise<[WireTensor, ort.Tensor]> {
+/**
+ * The tensor ONNX Runtime's session gives for `x`, and the prelude's, from the same feeds; the prelude's
+ * when `fused` says it is fused (in one pass per column, see `fused.ts`), checked to be the same bits as
+ * node by node.
+ */
+async function both(bytes: Uint8Array, x: string, n = N, fused = true): Promise<[WireTensor, ort.Tensor]> {
   const model = OnnxModelFile.parse(bytes);
   const producer = new Map(model.nodes.flatMap((node) => node.outputs.map((o) => [o, node] as const)));
   const needed = new Set<(typeof model.nodes)[number]>();
@@ -106,7 +110,15 @@ async function both(bytes: Uint8Array, x: string, n = N): Promise<[WireTensor, o
       ]),
     );
     const expected = (await session.run(ortFeeds))[x]!;
-    return [prelude!.run(feeds), expected];
+    expect(prelude!.fused).toBe(fused);
+    const stepwise = Prelude.of(model, nodes, x, { fuse: false })!;
+    expect(stepwise.fused).toBe(false);
+    const actual = prelude!.run(feeds);
+    expectSameBits(stepwise.run(feeds), expected);
+    // Into a used buffer (the engine's are reused from batch to batch): the same bits.
+    const used = new Float32Array(expected.data.length + 5).fill(7);
+    expectSameBits(prelude!.run(feeds, used), expected);
+    return [actual, expected];
   } finally {
     await session.release();
   }
@@ -287,6 +299,91 @@ describe("prelude (the nodes before an ensemble, in mlbatch)", () => {
     expectSameBits(...(await both(bytes, "x")));
   });
 
+  it("given a [N, 3] float64 input cast whole, an int32 cast to int64 before a OneHotEncoder, a Reshape to [0, -1], and the same columns twice, then it is fused and the bits are ONNX Runtime's", async () => {
+    const bytes = graph(
+      [
+        { op: "Cast", inputs: ["m"], output: "mf", attributes: [int("to", 1)] },
+        { op: "Cast", inputs: ["i"], output: "il", attributes: [int("to", 7)] },
+        {
+          op: "OneHotEncoder",
+          domain: "ai.onnx.ml",
+          inputs: ["il"],
+          output: "h",
+          attributes: [ints("cats_int64s", [0n, 5n, -1n, 2n ** 31n])],
+        },
+        { op: "Reshape", inputs: ["h", "shape"], output: "hr" },
+        { op: "Concat", inputs: ["mf", "hr", "mf", "hr"], output: "x", attributes: [int("axis", 1)] },
+      ],
+      [
+        { name: "m", elemType: 11, dims: ["N", 3] },
+        { name: "i", elemType: 6, dims: ["N", 1] },
+      ],
+      "x",
+      [shapeTensor("shape", [0n, -1n])],
+    );
+    expectSameBits(...(await both(bytes, "x")));
+  });
+
+  it("given a Scaler after a OneHotEncoder, or a Concat of the rows, then the nodes run one by one, with ONNX Runtime's bits", async () => {
+    const onehotScaled = graph(
+      [
+        {
+          op: "OneHotEncoder",
+          domain: "ai.onnx.ml",
+          inputs: ["a"],
+          output: "h",
+          attributes: [ints("cats_int64s", [1n, 2n, 3n])],
+        },
+        { op: "Reshape", inputs: ["h", "shape"], output: "hr" },
+        {
+          op: "Scaler",
+          domain: "ai.onnx.ml",
+          inputs: ["hr"],
+          output: "x",
+          attributes: [floats("offset", [0.5]), floats("scale", [3])],
+        },
+      ],
+      [{ name: "a", elemType: 7, dims: ["N", 1] }],
+      "x",
+      [shapeTensor("shape", [-1n, 3n])],
+    );
+    expectSameBits(...(await both(onehotScaled, "x", N, false)));
+    const rows = graph(
+      [{ op: "Concat", inputs: ["a", "b"], output: "x", attributes: [int("axis", 0)] }],
+      ["a", "b"].map((name) => ({ name, elemType: 1, dims: ["N", 2] })),
+      "x",
+    );
+    expectSameBits(...(await both(rows, "x", N, false)));
+  });
+
+  it("given feeds of another shape than the graph declares, then the nodes run one by one; given a buffer large enough, the fused nodes write into it", () => {
+    const model = OnnxModelFile.parse(
+      graph(
+        [
+          { op: "Cast", inputs: ["a"], output: "af", attributes: [int("to", 1)] },
+          { op: "Concat", inputs: ["af", "b"], output: "x", attributes: [int("axis", 1)] },
+        ],
+        [
+          { name: "a", elemType: 7, dims: ["N", 1] },
+          { name: "b", elemType: 1, dims: ["N", 2] },
+        ],
+        "x",
+      ),
+    );
+    const prelude = Prelude.of(model, model.nodes, "x")!;
+    expect(prelude.fused).toBe(true);
+    const a = { type: "int64", data: BigInt64Array.of(1n, -2n, 2n ** 60n + 1n), dims: [3, 1] };
+    const b = { type: "float32", data: Float32Array.of(0.5, 1, 2, 3, 4, 5), dims: [3, 2] };
+    const into = new Float32Array(100).fill(7);
+    const out = prelude.run({ a, b }, into);
+    expect(out.data).toEqual(Float32Array.of(1, 0.5, 1, -2, 2, 3, 2 ** 60, 4, 5));
+    expect((out.data as Float32Array).buffer).toBe(into.buffer);
+    // b as [2, 3]: the Concat's shapes do not match, and it says so, node by node.
+    expect(() => prelude.run({ a, b: { ...b, dims: [2, 3] } })).toThrow(/Concat node .* do not match/);
+    // b as [3, 2, 1]: another rank than declared, run node by node (as ONNX Runtime would refuse it).
+    expect(() => prelude.run({ a, b: { ...b, dims: [3, 2, 1] } })).toThrow(/Concat node/);
+  });
+
   it("given a node it does not run (Mul) or a cast from floats to integers, then there is no prelude", () => {
     for (const nodes of [
       [{ op: "Mul", inputs: ["a", "a"], output: "x" }],
@@ -354,9 +451,9 @@ describe("prelude (the nodes before an ensemble, in mlbatch)", () => {
     },
   );
 
-  it("given the bikes forest (160 node visits a row) and large batches, then ONNX Runtime takes the nodes before it over, with the same bits", async () => {
+  it("given the bikes forest (160 node visits a row), large batches and its nodes run one by one, then ONNX Runtime takes them over, with the same bits", async () => {
     const file = exports[1]!;
-    const session = await TreeSession.create(file, {}, 2);
+    const session = await TreeSession.create(file, {}, 2, undefined, { fuse: false });
     try {
       const model = OnnxModelFile.read(file);
       const n = 8192;
@@ -379,6 +476,43 @@ describe("prelude (the nodes before an ensemble, in mlbatch)", () => {
       expect(later.variable).toEqual(first.variable);
     } finally {
       await session.release();
+    }
+  });
+
+  it("given the bikes forest and large batches, then its fused nodes stay in mlbatch, batch after batch into the same buffers, with the bits of the nodes run one by one", async () => {
+    const file = exports[1]!;
+    const [fused, stepwise] = await Promise.all([
+      TreeSession.create(file, {}, 2),
+      TreeSession.create(file, {}, 2, undefined, { fuse: false }),
+    ]);
+    const model = OnnxModelFile.read(file);
+    try {
+      for (const [n, seed] of [
+        [8192, 0],
+        [8192, 3],
+        [100, 5],
+        [8192, 1],
+      ] as const) {
+        const feeds = Object.fromEntries(
+          model.inputs.map((input, j) => {
+            const type = TYPES[input.elemType!]!;
+            return [
+              input.name,
+              { type, data: column(type === "int64" ? "int64small" : type, n, j + seed), dims: [n, 1] },
+            ];
+          }),
+        );
+        const [a, b] = await Promise.all([fused.run(feeds), fused.run(feeds)]);
+        const expected = await stepwise.run(feeds);
+        const name = model.outputs[0]!.name;
+        expect(a[name]!.data).toEqual(expected[name]!.data);
+        expect(b[name]!.data).toEqual(expected[name]!.data);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(fused.offloaded).toBe(false);
+      expect(fused.description).toContain("preprocessing in mlbatch");
+    } finally {
+      await Promise.all([fused.release(), stepwise.release()]);
     }
   });
 });

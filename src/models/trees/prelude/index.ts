@@ -6,6 +6,7 @@
 import { type OnnxModelFile, type OnnxNode, TENSOR_TYPES } from "../../onnx/graph.js";
 import type { WireTensor } from "../../onnx-worker.js";
 import { CAST_TARGETS, cast, castable } from "./cast.js";
+import { FusedPrelude } from "./fused.js";
 import { concat, OneHot, reshape, scale } from "./ops.js";
 
 /** The tensor types a batch's columns feed (others leave the nodes to ONNX Runtime). */
@@ -29,13 +30,25 @@ export class Prelude {
   private constructor(
     private readonly steps: readonly Step[],
     private readonly output: string,
+    /** The same nodes as one pass per column of the output, when they allow it (see `fused.ts`). */
+    private readonly plan: FusedPrelude | undefined,
   ) {}
+
+  /** Whether batches are computed in one pass per column (else node by node). */
+  get fused(): boolean {
+    return this.plan !== undefined;
+  }
 
   /**
    * The prelude of `nodes` (in graph order) making `output`, or undefined when one of them is not an
-   * operator done here, or not in a form done here.
+   * operator done here, or not in a form done here. `fuse: false` runs them node by node, always.
    */
-  static of(model: OnnxModelFile, nodes: readonly OnnxNode[], output: string): Prelude | undefined {
+  static of(
+    model: OnnxModelFile,
+    nodes: readonly OnnxNode[],
+    output: string,
+    { fuse = true }: { readonly fuse?: boolean } = {},
+  ): Prelude | undefined {
     // ONNX Runtime rewrites chains of Casts at load, whatever the optimization level (its
     // RemoveDuplicateCastTransformer: int64 -> double -> float becomes int64 -> float, rounded once):
     // graphs with one are left to it.
@@ -52,15 +65,19 @@ export class Prelude {
       if (step === undefined) return undefined;
       steps.push(step);
     }
-    return types.get(output) === "float32" ? new Prelude(steps, output) : undefined;
+    if (types.get(output) !== "float32") return undefined;
+    return new Prelude(steps, output, fuse ? FusedPrelude.of(model, nodes, output) : undefined);
   }
 
   /**
-   * Computes the ensemble's input from the graph's feeds (which are only read).
+   * Computes the ensemble's input from the graph's feeds (which are only read), in `into` when it is
+   * fused and `into` holds the batch's matrix, else in new arrays.
    *
    * @throws Error when the feeds do not fit the nodes, as ONNX Runtime would fail the batch
    */
-  run(feeds: Readonly<Record<string, WireTensor>>): WireTensor {
+  run(feeds: Readonly<Record<string, WireTensor>>, into?: Float32Array): WireTensor {
+    const fused = this.plan?.run(feeds, into);
+    if (fused !== undefined) return fused;
     const values: Values = new Map(Object.entries(feeds));
     for (const step of this.steps) step(values);
     return values.get(this.output)!;

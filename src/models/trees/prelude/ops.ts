@@ -107,26 +107,47 @@ export class OneHot {
     });
   }
 
+  /** The number of categories (the columns a value is encoded in). */
+  get size(): number {
+    return this.count;
+  }
+
   /** Encodes an int64 or string tensor of rank 1 or 2 into a float32 one with the categories last. */
   encode(t: WireTensor): WireTensor {
     if (t.dims.length > 2)
       throw new Error(`OneHotEncoder node "${this.name}": its input has rank ${t.dims.length}, over 2`);
     const n = t.dims.reduce((a, b) => a * b, 1);
     const out = new Float32Array(n * this.count);
-    const strings = t.type === "string" ? (t.data as string[]) : undefined;
-    const ints = t.data as BigInt64Array;
-    const halves = strings ? undefined : new Int32Array(ints.buffer, ints.byteOffset, 2 * n);
-    for (let i = 0; i < n; i++) {
+    const at = this.indexes(t.data, 0, 1, n);
+    for (let i = 0; i < n; i++) if (at[i]! >= 0) out[i * this.count + at[i]!] = 1;
+    return { type: "float32", data: out, dims: [...t.dims, this.count] };
+  }
+
+  /**
+   * The category of each of `n` values of `data` (every `stride`th from `from`), -1 for an unknown one:
+   * int64 values, strings, or values of a narrower integer type cast to int64.
+   *
+   * @throws Error for an unknown category when `zeros` is 0, as ONNX Runtime fails the batch
+   */
+  indexes(data: Data, from: number, stride: number, n: number): Int32Array {
+    const out = new Int32Array(n);
+    const strings = Array.isArray(data) ? data : undefined;
+    const ints = data instanceof BigInt64Array ? data : undefined;
+    const halves = ints ? new Int32Array(ints.buffer, ints.byteOffset, 2 * ints.length) : undefined;
+    const narrow = strings || ints ? undefined : (data as unknown as Int32Array);
+    for (let i = 0, s = from; i < n; i++, s += stride) {
       let at: number | undefined;
-      if (strings) at = this.strings.get(strings[i]!);
+      if (strings) at = this.strings.get(strings[s]!);
+      else if (narrow) at = this.small.get(narrow[s]!);
       // A value within int32 (its high half is the low half's sign) is looked up as a number.
-      else if (halves![2 * i + 1] === halves![2 * i]! >> 31) at = this.small.get(halves![2 * i]!);
-      else if (this.large.size > 0) at = this.large.get(ints[i]!);
-      if (at !== undefined) out[i * this.count + at] = 1;
+      else if (halves![2 * s + 1] === halves![2 * s]! >> 31) at = this.small.get(halves![2 * s]!);
+      else if (this.large.size > 0) at = this.large.get(ints![s]!);
+      if (at !== undefined) out[i] = at;
       else if (!this.zeros)
         throw new Error(`OneHotEncoder node "${this.name}": Unknown Category and zeros = 0.`);
+      else out[i] = -1;
     }
-    return { type: "float32", data: out, dims: [...t.dims, this.count] };
+    return out;
   }
 }
 
