@@ -12,6 +12,9 @@ import { DEFAULT_BATCH_SIZE, type Model } from "../models/model.js";
 import type { StepContext } from "./context.js";
 import { Progress } from "./progress.js";
 
+/** DuckDB's threads while the model predicts: reading and writing the batches needs one. */
+const PREDICT_DUCKDB_THREADS = 1;
+
 /** What {@link predictInto} predicts, and what the outputs carry beside the predictions. */
 export interface PredictRun {
   /** The rows to predict (validated; invalid rows filtered out in SQL). */
@@ -77,7 +80,8 @@ export async function predictInto(
                   return rows.append(predictions, carried);
                 },
               };
-        await predictAll(source, model, output, { batchSize: run.batchSize, carried: run.carried, onRows });
+        const options = { batchSize: run.batchSize, carried: run.carried, onRows };
+        await db.withThreads(PREDICT_DUCKDB_THREADS, () => predictAll(source, model, output, options));
       } finally {
         progress.done();
       }

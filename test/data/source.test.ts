@@ -70,3 +70,19 @@ describe("Source.batches, text", () => {
     );
   });
 });
+
+describe("Database.withThreads", () => {
+  const threads = async () => Number((await db.rows("SELECT current_setting('threads') AS t"))[0]!.t);
+
+  it("given work run with one thread, then DuckDB has one while it runs and its own count after, even when the work fails", async () => {
+    const own = await threads();
+    expect(await db.withThreads(1, () => threads())).toBe(1);
+    expect(await threads()).toBe(own);
+    await expect(
+      db.withThreads(1, async () => {
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    expect(await threads()).toBe(own);
+  });
+});
