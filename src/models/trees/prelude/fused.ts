@@ -117,7 +117,12 @@ export class FusedPrelude {
     // Scalers after a one-hot column: not traced (none of the exports seen has one).
     if (x.columns.some((c) => c.category !== undefined && c.scales.length > 0)) return undefined;
     const used = new Set(x.columns.map((c) => c.source.feed));
-    return new FusedPrelude(new Map([...feeds].filter(([name]) => used.has(name))), values, encodings);
+    try {
+      return new FusedPrelude(new Map([...feeds].filter(([name]) => used.has(name))), values, encodings);
+    } catch {
+      // No code generation (node --disallow-code-generation-from-strings): node by node.
+      return undefined;
+    }
   }
 
   /**
