@@ -69,7 +69,7 @@ function column(type: string, n: number, seed: number): WireTensor["data"] {
 
 /**
  * The tensor ONNX Runtime's session gives for `x`, and the prelude's, from the same feeds; the prelude's
- * when `fused` says it is fused (in one pass per column, see `fused.ts`), checked to be the same bits as
+ * when `fused` says it is fused (one generated loop over the rows, see `fused.ts`), checked to be the same bits as
  * node by node.
  */
 async function both(bytes: Uint8Array, x: string, n = N, fused = true): Promise<[WireTensor, ort.Tensor]> {

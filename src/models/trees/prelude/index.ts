@@ -30,11 +30,11 @@ export class Prelude {
   private constructor(
     private readonly steps: readonly Step[],
     private readonly output: string,
-    /** The same nodes as one pass per column of the output, when they allow it (see `fused.ts`). */
+    /** The same nodes as one loop over the rows, when they allow it (see `fused.ts`). */
     private readonly plan: FusedPrelude | undefined,
   ) {}
 
-  /** Whether batches are computed in one pass per column (else node by node). */
+  /** Whether batches are computed by one generated loop over the rows (else node by node). */
   get fused(): boolean {
     return this.plan !== undefined;
   }
