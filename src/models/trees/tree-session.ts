@@ -19,7 +19,7 @@ const EAGER_FROM_BYTES = 1 << 20;
  * Forests with fewer node visits per row (the sum of the trees' depths) take less time per row than the
  * nodes before them run node by node in mlbatch (about 0.2 microseconds a row for the bikes pipeline):
  * for large batches, ONNX Runtime computes their input in its own thread instead (see
- * `InputStage.offload`; fused nodes, about 0.08 microseconds a row, stay).
+ * `InputStage.offload`; fused nodes, about 0.04 microseconds a row, stay).
  */
 const OFFLOAD_BELOW_VISITS = 512;
 

@@ -39,39 +39,21 @@ export function cast(t: WireTensor, to: string): WireTensor {
 
 function fromInt64(data: BigInt64Array, to: string): Float32Array | Float64Array | Int32Array {
   const n = data.length;
+  // The halves of each value: exact in a double while the high half is within +-2^21 (|v| < 2^53).
+  const halves = new Int32Array(data.buffer, data.byteOffset, 2 * n);
   if (to === "int32") {
     // static_cast<int32_t>: the low 32 bits.
-    const halves = new Int32Array(data.buffer, data.byteOffset, 2 * n);
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = halves[2 * i]!;
     return out;
   }
   const out = to === "float32" ? new Float32Array(n) : new Float64Array(n);
-  int64Into(data, 0, 1, out, 0, 1, n);
-  return out;
-}
-
-/**
- * Casts `n` int64 values of `data` (every `stride`th from `from`) to `out`'s type, float32 or float64,
- * writing every `step`th value of `out` from `at`.
- */
-function int64Into(
-  data: BigInt64Array,
-  from: number,
-  stride: number,
-  out: Float32Array | Float64Array,
-  at: number,
-  step: number,
-  n: number,
-): void {
-  // The halves of each value: exact in a double while the high half is within +-2^21 (|v| < 2^53).
-  const halves = new Int32Array(data.buffer, data.byteOffset, data.length * 2);
-  const float32 = out instanceof Float32Array;
-  for (let i = 0, s = 2 * from, o = at; i < n; i++, s += 2 * stride, o += step) {
-    const high = halves[s + 1]!;
-    if (high >= -0x200000 && high < 0x200000) out[o] = high * 4294967296 + (halves[s]! >>> 0);
-    else out[o] = float32 ? float32Of(data[s >> 1]!) : Number(data[s >> 1]!);
+  for (let i = 0; i < n; i++) {
+    const high = halves[2 * i + 1]!;
+    if (high >= -0x200000 && high < 0x200000) out[i] = high * 4294967296 + (halves[2 * i]! >>> 0);
+    else out[i] = to === "float32" ? float32Of(data[i]!) : Number(data[i]!);
   }
+  return out;
 }
 
 /** An int64 beyond 2^53 as the nearest float32 (ties to even), in one rounding (not through a double). */
