@@ -14,6 +14,7 @@ import { Prelude } from "../../../src/models/trees/prelude/index.js";
 import { TreeSession } from "../../../src/models/trees/tree-session.js";
 import { ROOT } from "../../helpers.js";
 import { varint } from "./onnx-builder.js";
+import { random } from "./random-ensemble.js";
 
 const N = 64;
 const TYPES: Record<number, string> = {
@@ -323,6 +324,107 @@ describe("prelude (the nodes before an ensemble, in mlbatch)", () => {
     );
     expectSameBits(...(await both(bytes, "x")));
   });
+
+  it.each(Array.from({ length: 40 }, (_, seed) => [seed]))(
+    "given random ColumnTransformer-like graph %i (casts, encoders, reshapes, scalers, concatenations), then the bits are ONNX Runtime's, fused or not",
+    async (seed) => {
+      const r = random(1000 + seed);
+      const nodes: Parameters<typeof graph>[0][number][] = [];
+      const inputs: { name: string; elemType: number; dims: (number | string)[] }[] = [];
+      const initializers: Uint8Array[] = [];
+      const branches: string[] = [];
+      let encoded = false;
+      const count = 1 + r.int(5);
+      for (let k = 0; k < count; k++) {
+        const name = `i${k}`;
+        const kind = r.pick([
+          "float32",
+          "float64",
+          "int64",
+          "int32",
+          "bool",
+          "string",
+          "int64cat",
+          "int32cat",
+        ]);
+        const elemType = {
+          float32: 1,
+          float64: 11,
+          int64: 7,
+          int32: 6,
+          bool: 9,
+          string: 8,
+          int64cat: 7,
+          int32cat: 6,
+        }[kind]!;
+        const categorical = kind === "string" || kind.endsWith("cat");
+        const width = categorical ? 1 : 1 + r.int(3);
+        inputs.push({ name, elemType, dims: [r.pick(["N", "batch"]), width] });
+        let out = name;
+        if (categorical) {
+          if (kind === "int32cat") {
+            nodes.push({ op: "Cast", inputs: [out], output: `${name}l`, attributes: [int("to", 7)] });
+            out = `${name}l`;
+          }
+          const categories =
+            kind === "string"
+              ? strings("cats_strings", r.pick([["a", "b"], ["zz", "ç", ""], ["b"]]))
+              : ints(
+                  "cats_int64s",
+                  r.pick([
+                    [0n, 1n, 2n],
+                    [5n, -1n, 2n ** 31n, 3n],
+                    [1n, 1n, 4n],
+                  ]),
+                );
+          nodes.push({
+            op: "OneHotEncoder",
+            domain: "ai.onnx.ml",
+            inputs: [out],
+            output: `${name}h`,
+            attributes: [categories, int("zeros", 1)],
+          });
+          // [N, 1, C] to [N, C], C inferred.
+          initializers.push(shapeTensor(`${name}s`, [0n, -1n]));
+          nodes.push({ op: "Reshape", inputs: [`${name}h`, `${name}s`], output: `${name}r` });
+          out = `${name}r`;
+          encoded = true;
+        } else if (kind !== "float32" || r.next() < 0.5) {
+          nodes.push({ op: "Cast", inputs: [out], output: `${name}f`, attributes: [int("to", 1)] });
+          out = `${name}f`;
+        }
+        if (!categorical && r.next() < 0.4) {
+          const per = r.next() < 0.5;
+          const values = () => Array.from({ length: per ? width : 1 }, () => r.value(true));
+          nodes.push({
+            op: "Scaler",
+            domain: "ai.onnx.ml",
+            inputs: [out],
+            output: `${name}z`,
+            attributes: [floats("offset", values()), floats("scale", values())],
+          });
+          out = `${name}z`;
+        }
+        branches.push(out);
+      }
+      // The branches in a shuffled order, one of them twice at times, then a Scaler over all at times.
+      const order = [...branches].sort(() => r.next() - 0.5);
+      if (r.next() < 0.3) order.push(order[0]!);
+      nodes.push({ op: "Concat", inputs: order, output: "m", attributes: [int("axis", r.pick([1, -1]))] });
+      const scaled = r.next() < 0.3;
+      if (scaled) {
+        nodes.push({
+          op: "Scaler",
+          domain: "ai.onnx.ml",
+          inputs: ["m"],
+          output: "x",
+          attributes: [floats("offset", [r.value(false)]), floats("scale", [r.value(false)])],
+        });
+      } else nodes.push({ op: "Identity", inputs: ["m"], output: "x" });
+      const bytes = graph(nodes, inputs, "x", initializers);
+      expectSameBits(...(await both(bytes, "x", 200, !(scaled && encoded))));
+    },
+  );
 
   it("given a Scaler after a OneHotEncoder, or a Concat of the rows, then the nodes run one by one, with ONNX Runtime's bits", async () => {
     const onehotScaled = graph(

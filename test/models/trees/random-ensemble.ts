@@ -7,7 +7,7 @@ const AGGREGATES = ["SUM", "AVERAGE", "MIN", "MAX"];
 const GRID = [-2, -1, -0.5, 0, 0.25, 0.5, 1, 3];
 
 /** A small deterministic generator (mulberry32). */
-function random(seed: number) {
+export function random(seed: number) {
   let a = seed >>> 0;
   const next = () => {
     a = (a + 0x6d2b79f5) >>> 0;
