@@ -9,7 +9,7 @@
 import { type OnnxModelFile, type OnnxNode, TENSOR_TYPES } from "../../onnx/graph.js";
 import type { WireTensor } from "../../onnx-worker.js";
 import { CAST_TARGETS, castable, float32Of } from "./cast.js";
-import { OneHot } from "./ops.js";
+import { OneHot, reshapeOf, scalerOf } from "./ops.js";
 
 /** One column of a feed: every `stride`th value from `index`. */
 interface FeedColumn {
@@ -181,16 +181,17 @@ function trace(
   }
   if (op === "Concat") return concatenated(inputs, a.get("axis")?.int);
   if (op === "Reshape") {
-    const shape = node.inputs.length === 2 ? model.int64Initializer(node.inputs[1]!) : undefined;
-    return shape === undefined ? undefined : reshaped(first, shape, (a.get("allowzero")?.int ?? 0) !== 0);
+    const r = reshapeOf(model, node);
+    return r && reshaped(first, r.shape, r.allowZero);
   }
   if (op === "ml.Scaler") {
-    const factor = a.get("scale")?.floats() ?? new Float32Array(0);
-    const offset = a.get("offset")?.floats() ?? new Float32Array(0);
+    const s = scalerOf(node);
     const k = first.dims[0];
-    if (first.type !== "float32" || first.dims.length !== 1 || k === undefined) return undefined;
-    if (!((factor.length === k && offset.length === k) || (factor.length === 1 && offset.length === 1)))
+    if (s === undefined || first.type !== "float32" || first.dims.length !== 1 || k === undefined)
       return undefined;
+    const { offset, factor } = s;
+    // Per column or one for all; another length fails the batch, node by node.
+    if (factor.length !== k && factor.length !== 1) return undefined;
     const columns = first.columns.map((c, j) => {
       const i = factor.length === 1 ? 0 : j;
       return { ...c, scales: [...c.scales, [offset[i]!, factor[i]!] as const] };
@@ -246,11 +247,8 @@ function oneHot(node: OnnxNode, t: Traced, encodings: Encoding[]): Traced | unde
   if (t.type !== "int64" && t.type !== "string") return undefined;
   if (t.dims.length > 1) return undefined;
   if (t.columns.some((c) => c.category !== undefined || c.scales.length > 0)) return undefined;
-  const ints = node.attributes.get("cats_int64s")?.bigints() ?? new BigInt64Array(0);
-  const strings = node.attributes.get("cats_strings")?.strings() ?? [];
-  if (ints.length > 0 === strings.length > 0) return undefined;
-  const zeros = (node.attributes.get("zeros")?.int ?? 1) !== 0;
-  const encoder = new OneHot(ints.length > 0 ? ints : strings, zeros, node.name || node.opType);
+  const encoder = OneHot.of(node);
+  if (encoder === undefined) return undefined;
   const columns: Column[] = [];
   for (const c of t.columns) {
     const encoding: Encoding = { encoder, source: c.source, targets: [] };

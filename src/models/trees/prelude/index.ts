@@ -7,7 +7,7 @@ import { type OnnxModelFile, type OnnxNode, TENSOR_TYPES } from "../../onnx/grap
 import type { WireTensor } from "../../onnx-worker.js";
 import { CAST_TARGETS, cast, castable } from "./cast.js";
 import { FusedPrelude } from "./fused.js";
-import { concat, OneHot, reshape, scale } from "./ops.js";
+import { concat, OneHot, reshape, reshapeOf, scale, scalerOf } from "./ops.js";
 
 /** The tensor types a batch's columns feed (others leave the nodes to ONNX Runtime). */
 const BATCH_TYPES = new Set([
@@ -121,7 +121,7 @@ function operatorOf(
   if (type === undefined) return undefined;
   const a = node.attributes;
   if (node.domain === "ai.onnx.ml") {
-    if (node.opType === "OneHotEncoder") return oneHotStep(node, type, name);
+    if (node.opType === "OneHotEncoder") return oneHotStep(node, type);
     if (node.opType === "Scaler" && type === "float32") return scalerStep(node, name);
     return undefined;
   }
@@ -151,34 +151,18 @@ function operatorOf(
 }
 
 function reshapeStep(model: OnnxModelFile, node: OnnxNode, type: string, name: string): Operator | undefined {
-  const shape = node.inputs.length === 2 ? model.int64Initializer(node.inputs[1]!) : undefined;
-  if (shape === undefined) return undefined;
-  const allowZero = (node.attributes.get("allowzero")?.int ?? 0) !== 0;
-  return { type, step: (input) => reshape(input(0), shape, allowZero, name) };
+  const r = reshapeOf(model, node);
+  return r && { type, step: (input) => reshape(input(0), r.shape, r.allowZero, name) };
 }
 
-function oneHotStep(node: OnnxNode, type: string, name: string): Operator | undefined {
+function oneHotStep(node: OnnxNode, type: string): Operator | undefined {
   // ONNX Runtime's kernels: int64, float, double and string inputs; floats are cast in C++ (left to it).
   if (type !== "int64" && type !== "string") return undefined;
-  const ints = node.attributes.get("cats_int64s")?.bigints() ?? new BigInt64Array(0);
-  const strings = node.attributes.get("cats_strings")?.strings() ?? [];
-  // ONNX Runtime refuses both lists, or none: such a model stays with it, which says so.
-  if (ints.length > 0 === strings.length > 0) return undefined;
-  const encoder = new OneHot(
-    ints.length > 0 ? ints : strings,
-    (node.attributes.get("zeros")?.int ?? 1) !== 0,
-    name,
-  );
-  return { type: "float32", step: (input) => encoder.encode(input(0)) };
+  const encoder = OneHot.of(node);
+  return encoder && { type: "float32", step: (input) => encoder.encode(input(0)) };
 }
 
 function scalerStep(node: OnnxNode, name: string): Operator | undefined {
-  const factor = node.attributes.get("scale")?.floats() ?? new Float32Array(0);
-  const offset = node.attributes.get("offset")?.floats() ?? new Float32Array(0);
-  // ONNX Runtime refuses an empty scale, or an offset of another length.
-  if (factor.length === 0 || offset.length !== factor.length) return undefined;
-  return {
-    type: "float32",
-    step: (input: (i: number) => WireTensor) => scale(input(0), offset, factor, name),
-  };
+  const s = scalerOf(node);
+  return s && { type: "float32", step: (input) => scale(input(0), s.offset, s.factor, name) };
 }

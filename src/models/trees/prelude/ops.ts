@@ -3,6 +3,7 @@
  * ColumnTransformer: Cast, Concat, OneHotEncoder, Reshape, Identity, Scaler), as ONNX Runtime 1.30's CPU
  * kernels compute them: data movement, exact casts, and float32 arithmetic in the kernels' order.
  */
+import type { OnnxModelFile, OnnxNode } from "../../onnx/graph.js";
 import type { WireTensor } from "../../onnx-worker.js";
 
 type Numbers = Exclude<WireTensor["data"], string[]>;
@@ -67,6 +68,16 @@ function like(data: Data, length: number): Data {
   return new (data.constructor as new (n: number) => Numbers)(length);
 }
 
+/** A `Reshape` node's shape (an int64 initializer) and `allowzero`; undefined when the shape is computed. */
+export function reshapeOf(
+  model: OnnxModelFile,
+  node: OnnxNode,
+): { shape: BigInt64Array; allowZero: boolean } | undefined {
+  const shape = node.inputs.length === 2 ? model.int64Initializer(node.inputs[1]!) : undefined;
+  if (shape === undefined) return undefined;
+  return { shape, allowZero: (node.attributes.get("allowzero")?.int ?? 0) !== 0 };
+}
+
 /** `Reshape` to `shape` (ONNX's: 0 keeps the input's dimension unless `allowZero`, -1 is inferred). */
 export function reshape(t: WireTensor, shape: BigInt64Array, allowZero: boolean, name: string): WireTensor {
   const size = t.dims.reduce((a, b) => a * b, 1);
@@ -84,6 +95,18 @@ export function reshape(t: WireTensor, shape: BigInt64Array, allowZero: boolean,
 
 /** `OneHotEncoder` (ai.onnx.ml): a float 1 at each value's category, as ONNX Runtime's kernel. */
 export class OneHot {
+  /**
+   * The encoder of a `OneHotEncoder` node; undefined when it has both category lists or none (ONNX
+   * Runtime refuses it: such a model stays with it, which says so).
+   */
+  static of(node: OnnxNode): OneHot | undefined {
+    const ints = node.attributes.get("cats_int64s")?.bigints() ?? new BigInt64Array(0);
+    const strings = node.attributes.get("cats_strings")?.strings() ?? [];
+    if (ints.length > 0 === strings.length > 0) return undefined;
+    const zeros = (node.attributes.get("zeros")?.int ?? 1) !== 0;
+    return new OneHot(ints.length > 0 ? ints : strings, zeros, node.name || node.opType);
+  }
+
   private readonly count: number;
   /** Categories within int32, by value; the others; string categories. */
   private readonly small = new Map<number, number>();
@@ -149,6 +172,16 @@ export class OneHot {
     }
     return out;
   }
+}
+
+/**
+ * A `Scaler` node's `offset` and `scale`; undefined when ONNX Runtime refuses them (an empty scale, or an
+ * offset of another length).
+ */
+export function scalerOf(node: OnnxNode): { offset: Float32Array; factor: Float32Array } | undefined {
+  const factor = node.attributes.get("scale")?.floats() ?? new Float32Array(0);
+  const offset = node.attributes.get("offset")?.floats() ?? new Float32Array(0);
+  return factor.length === 0 || offset.length !== factor.length ? undefined : { offset, factor };
 }
 
 /** `Scaler` (ai.onnx.ml) of a float32 tensor: `(x - offset) * scale` in float32, per column or for all. */
