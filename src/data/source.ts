@@ -1,13 +1,17 @@
-import type { DuckDBDataChunk, DuckDBResultReader } from "@duckdb/node-api";
+import type { DuckDBResultReader } from "@duckdb/node-api";
 import { MlbatchError } from "../errors.js";
 import { allocate, type Batch, type Column, type ColumnType, DUCKDB_TYPE, head } from "./batch.js";
 import { CarriedRows } from "./carried.js";
 import type { CompressedFiles } from "./compressed-files.js";
 import type { Database } from "./database.js";
+import { ReadAhead } from "./read-ahead.js";
 import { condensedReadError, failedFile, namesNoLine } from "./read-errors.js";
 import { fetchedParts, type SourceParts } from "./source-parts.js";
 import { identifierList, quotedIdentifier } from "./sql.js";
 import { copyFromVector } from "./vectors.js";
+
+/** Chunks (of 2,048 rows) fetched ahead of the batches: one batch of the default size. */
+const READ_AHEAD = 8;
 
 /** A column of a source table, with its DuckDB type name (`BIGINT`, `DOUBLE`, `VARCHAR`, ...). */
 export interface SourceColumn {
@@ -300,24 +304,34 @@ export class Source {
         types = stream.columnTypes().slice(requests.length);
         rows = carried.length === 0 ? undefined : new CarriedRows(types, batchSize);
       }
-      for (;;) {
-        const chunk: DuckDBDataChunk | null = await this.read(() => stream.fetchChunk());
-        if (chunk === null || chunk.rowCount === 0) break;
-        let from = 0;
-        while (from < chunk.rowCount) {
-          const count = Math.min(chunk.rowCount - from, batchSize - filled);
-          requests.forEach((r, i) => {
-            copyFromVector(chunk.getColumnVector(i), r.type, from, count, buffers[i]!, filled);
-          });
-          rows?.copy(chunk, requests.length, from, count);
-          from += count;
-          filled += count;
-          if (filled === batchSize) {
-            yield batch(filled);
-            filled = 0;
-            rows = rows && new CarriedRows(types, batchSize);
+      // Chunks are fetched (on DuckDB's thread) while earlier ones are copied and predicted.
+      const chunks = new ReadAhead(
+        () => this.read(() => stream.fetchChunk()),
+        (chunk) => chunk === null || chunk.rowCount === 0,
+        READ_AHEAD,
+      );
+      try {
+        for (;;) {
+          const chunk = await chunks.next();
+          if (!chunk) break;
+          let from = 0;
+          while (from < chunk.rowCount) {
+            const count = Math.min(chunk.rowCount - from, batchSize - filled);
+            requests.forEach((r, i) => {
+              copyFromVector(chunk.getColumnVector(i), r.type, from, count, buffers[i]!, filled);
+            });
+            rows?.copy(chunk, requests.length, from, count);
+            from += count;
+            filled += count;
+            if (filled === batchSize) {
+              yield batch(filled);
+              filled = 0;
+              rows = rows && new CarriedRows(types, batchSize);
+            }
           }
         }
+      } finally {
+        await chunks.settle();
       }
     }
     await this.verify();
