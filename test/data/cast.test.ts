@@ -14,7 +14,9 @@ import { MlbatchError } from "../../src/errors.js";
 import { ValidationConfig } from "../../src/jobs/validation/config.js";
 import type { FeatureSpec } from "../../src/models/model.js";
 import { FEED_TYPE, type SignatureType } from "../../src/models/signature.js";
-import { EXAMPLE_REGISTRY, eachTest, INPUTS_TEST, inferenceJob, query } from "../helpers.js";
+import { EXAMPLE_REGISTRY, eachTest, INPUTS_TEST, inferenceJob, python, query, ROOT } from "../helpers.js";
+
+const PYTHON = process.env.MLBATCH_TEST_PYTHON ?? join(ROOT, ".venv", "bin", "python");
 
 let db: Database;
 let dir: string;
@@ -133,6 +135,59 @@ describe("feeding", () => {
       Number.NaN,
       Number.NaN,
     ]);
+  });
+
+  it("given doubles at float32's edges for a float32 tensor, when streamed, then each is numpy's float32 of it, bit for bit", async () => {
+    // Around the largest float32 (below, at, between it and the next power, beyond), ties of rounding,
+    // float32's subnormals and what underflows them, signed zeros, and doubles of every magnitude.
+    const max = 3.4028234663852886e38;
+    const edges = [
+      max,
+      max * (1 + 2 ** -25),
+      max * (1 + 2 ** -24),
+      max * (1 + 2 ** -23),
+      2 ** 128,
+      1e39,
+      Number.MAX_VALUE,
+      1 + 2 ** -24,
+      1 + 3 * 2 ** -24,
+      1 + 2 ** -24 + 2 ** -52,
+      2 ** -126,
+      2 ** -149,
+      2 ** -150,
+      3 * 2 ** -151,
+      2 ** -151,
+      1e-46,
+      Number.MIN_VALUE,
+      0,
+      -0,
+      0.1,
+      1 / 3,
+      Math.PI,
+      16777217,
+      2 ** 60 + 1,
+    ];
+    const random = Array.from(
+      { length: 200 },
+      (_, i) => (i % 2 ? -1 : 1) * Math.exp((i - 100) * 0.9) * (1 + i / 7),
+    );
+    const doubles = [...edges, ...edges.map((x) => -x), ...random];
+    // Seventeen digits: each double written exactly.
+    const rows = doubles.map((x) => `(${Object.is(x, -0) ? "-0.0" : x.toPrecision(17)}::DOUBLE)`).join(", ");
+    const source = await table(`SELECT * FROM (VALUES ${rows}) t(x)`);
+    const got = (await streamed(source, { name: "x", signatureType: "double", type: "float32" })) as number[];
+    const numpy = python(
+      PYTHON,
+      "import json, sys, numpy as np\n" +
+        "x = np.array(json.loads(sys.argv[1]), dtype=np.float64)\n" +
+        "with np.errstate(over='ignore'): print(json.dumps(x.astype(np.float32).view(np.uint32).tolist()))",
+      [JSON.stringify(doubles.map((x) => x.toPrecision(17)).map(Number))],
+    );
+    // -0 does not survive JSON: numpy is given 0 there, and the bits are compared apart from the sign of 0.
+    const bits = new Uint32Array(Float32Array.from(got).buffer);
+    const expected = JSON.parse(numpy) as number[];
+    const zeroSign = (b: number, i: number) => (Object.is(doubles[i], -0) ? b | 0x80000000 : b) >>> 0;
+    expect(Array.from(bits)).toEqual(expected.map(zeroSign));
   });
 });
 
