@@ -349,15 +349,19 @@ export class Source {
 
 /**
  * The SQL that gives a column as the type a model is fed: a cast, with missing values as NaN in float
- * columns (as pandas holds them, and as MLflow feeds them), doubles for a float32 tensor read as doubles
- * and rounded as they are copied out (JavaScript's conversion is numpy's float64 to float32, as MLflow's
- * onnx flavor casts them: beyond the float32 range, infinities, where DuckDB's cast would fail), and
+ * columns (as pandas holds them, and as MLflow feeds them), doubles beyond the float32 range as infinities
+ * (numpy's float64 to float32, as MLflow's onnx flavor casts them; DuckDB's cast would fail), and
  * time-zone-aware timestamps as UTC text (not in the session's time zone).
  */
 export function feedExpression(request: ColumnRequest, found: string | undefined): string {
   const column = quotedIdentifier(request.name);
   const type = DUCKDB_TYPE[request.type];
-  if (request.type === "float32" && found === "DOUBLE") return `COALESCE(${column}, CAST('NaN' AS DOUBLE))`;
+  if (request.type === "float32" && found === "DOUBLE") {
+    return (
+      `COALESCE(TRY_CAST(${column} AS FLOAT), CASE WHEN ${column} > 0 THEN CAST('inf' AS FLOAT) ` +
+      `WHEN ${column} < 0 THEN CAST('-inf' AS FLOAT) ELSE CAST('NaN' AS FLOAT) END)`
+    );
+  }
   if (request.type === "float32" || request.type === "float64")
     return `COALESCE(CAST(${column} AS ${type}), CAST('NaN' AS ${type}))`;
   if (request.type === "string" && found === "TIMESTAMP WITH TIME ZONE")

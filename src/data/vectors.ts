@@ -42,8 +42,7 @@ export function copyFromVector(
   }
   const items = v.items as typeof target | undefined;
   if (items === undefined) throw new Error(`DuckDB vector of ${type} exposes no typed array`);
-  // Mostly the same element type on both sides (the SQL casts to it), so `set` is a memcpy; doubles into
-  // a float32 column are rounded by it, as numpy's astype(float32) rounds them (see feedExpression).
+  // Same element type on both sides (the SQL casts to it), so `set` is a memcpy.
   (target as Float64Array).set((items as Float64Array).subarray(from, from + count), offset);
 }
 
