@@ -1,8 +1,10 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { DUCKDB_TYPE } from "../../src/data/batch.js";
 import type { Database } from "../../src/data/database.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import { checkInputs, type SchemaProblem } from "../../src/data/schema.js";
+import { signatureColumn } from "../../src/data/signature-checks.js";
 import { MlbatchError } from "../../src/errors.js";
 import type { FeatureSpec } from "../../src/models/model.js";
 import { eachTest, INPUTS_TEST } from "../helpers.js";
@@ -111,5 +113,54 @@ describe("checkInputs", () => {
     expect(source.idColumns).toEqual(["instant"]);
     const { error } = await problems(source, [HR]);
     expect(error.message).toContain("first rows (0-based): 2 (instant=1002)");
+  });
+});
+
+describe("checks of values that do not convert", () => {
+  // Each DuckDB type a column may have, with its extreme values.
+  const EXTREMES: Record<string, string[]> = {
+    TINYINT: ["-128", "127"],
+    SMALLINT: ["-32768", "32767"],
+    INTEGER: ["-2147483648", "2147483647"],
+    BIGINT: ["-9223372036854775808", "9223372036854775807"],
+    UTINYINT: ["0", "255"],
+    USMALLINT: ["0", "65535"],
+    UINTEGER: ["0", "4294967295"],
+    UBIGINT: ["0", "18446744073709551615"],
+    FLOAT: ["'-3.4028235e38'", "'3.4028235e38'", "'inf'", "'-inf'", "'nan'"],
+    DOUBLE: ["'-1.7976931348623157e308'", "'1.7976931348623157e308'", "'inf'", "'nan'"],
+    BOOLEAN: ["true", "false"],
+  };
+  const FEEDS = ["float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"] as const;
+
+  it("given a column whose type converts to the input's without fail, when checked, then no TRY_CAST is made for it; given any other, the check is made", async () => {
+    let skipped = 0;
+    for (const [found, values] of Object.entries(EXTREMES)) {
+      for (const type of FEEDS) {
+        const feature: FeatureSpec = { name: "x", signatureType: undefined, type };
+        const checks = signatureColumn(feature, found, undefined, "safe").checks;
+        const converting = checks.some((c) => c.check === "unconvertible");
+        // DuckDB's own verdict: does some value of the type fail to convert?
+        const to = DUCKDB_TYPE[type];
+        const fails = await db.rows(
+          `SELECT bool_or(TRY_CAST(v AS ${to}) IS NULL) AS fails FROM (VALUES ${values
+            .map((v) => `(CAST(${v} AS ${found}))`)
+            .join(", ")}) t(v)`,
+        );
+        if (!converting) {
+          skipped++;
+          expect(fails[0]!.fails, `${found} to ${to}`).toBe(false);
+        }
+      }
+    }
+    // 8 pairs of the same type and 11 widenings, of the 88.
+    expect(skipped).toBe(19);
+    const narrowing = signatureColumn(
+      { name: "x", signatureType: undefined, type: "int32" },
+      "BIGINT",
+      undefined,
+      "safe",
+    );
+    expect(narrowing.checks.map((c) => c.check)).toContain("unconvertible");
   });
 });
