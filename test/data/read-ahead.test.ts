@@ -22,7 +22,7 @@ function stream(count: number, failAt?: number) {
   /** Lets every fetch under way resolve, and the reader's callbacks run. */
   const flush = async () => {
     for (let i = 0; i < 50; i++) {
-      pending.splice(0).forEach((resolve) => resolve());
+      for (const resolve of pending.splice(0)) resolve();
       await new Promise((resolve) => setImmediate(resolve));
     }
   };
