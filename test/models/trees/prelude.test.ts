@@ -6,7 +6,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { OnnxModelFile } from "../../../src/models/onnx/graph.js";
 import { Writer } from "../../../src/models/onnx/protobuf.js";
 import type { WireTensor } from "../../../src/models/onnx-worker.js";
@@ -484,6 +484,40 @@ describe("prelude (the nodes before an ensemble, in mlbatch)", () => {
     expect(() => prelude.run({ a, b: { ...b, dims: [2, 3] } })).toThrow(/Concat node .* do not match/);
     // b as [3, 2, 1]: another rank than declared, run node by node (as ONNX Runtime would refuse it).
     expect(() => prelude.run({ a, b: { ...b, dims: [3, 2, 1] } })).toThrow(/Concat node/);
+  });
+
+  it("given a Node that refuses code generation, then the nodes run one by one, with the same values; another failure to build the loop is not hidden", () => {
+    const model = OnnxModelFile.parse(
+      graph(
+        [
+          { op: "Cast", inputs: ["a"], output: "af", attributes: [int("to", 1)] },
+          { op: "Concat", inputs: ["af", "b"], output: "x", attributes: [int("axis", 1)] },
+        ],
+        [
+          { name: "a", elemType: 7, dims: ["N", 1] },
+          { name: "b", elemType: 1, dims: ["N", 2] },
+        ],
+        "x",
+      ),
+    );
+    const a = { type: "int64", data: BigInt64Array.of(1n, -2n, 2n ** 60n + 1n), dims: [3, 1] };
+    const b = { type: "float32", data: Float32Array.of(0.5, 1, 2, 3, 4, 5), dims: [3, 2] };
+    const fused = Prelude.of(model, model.nodes, "x")!;
+    const refusing = (error: Error) =>
+      function Refused() {
+        throw error;
+      };
+    // What V8 throws under --disallow-code-generation-from-strings.
+    vi.stubGlobal("Function", refusing(new EvalError("Code generation from strings disallowed")));
+    try {
+      const stepwise = Prelude.of(model, model.nodes, "x")!;
+      expect(stepwise.fused).toBe(false);
+      expect(stepwise.run({ a, b }).data).toEqual(fused.run({ a, b }).data);
+      vi.stubGlobal("Function", refusing(new TypeError("a bug")));
+      expect(() => Prelude.of(model, model.nodes, "x")).toThrow("a bug");
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it("given a node it does not run (Mul) or a cast from floats to integers, then there is no prelude", () => {

@@ -114,9 +114,10 @@ export class FusedPrelude {
     const used = new Set(x.columns.map((c) => c.source.feed));
     try {
       return new FusedPrelude(new Map([...feeds].filter(([name]) => used.has(name))), values, encodings);
-    } catch {
-      // No code generation (node --disallow-code-generation-from-strings): node by node.
-      return undefined;
+    } catch (error) {
+      // No code generation (node --disallow-code-generation-from-strings: V8's EvalError): node by node.
+      if (error instanceof EvalError) return undefined;
+      throw error;
     }
   }
 
