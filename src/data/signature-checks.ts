@@ -173,7 +173,7 @@ function nullCheck(feature: FeatureSpec): RowCheck {
   };
 }
 
-/** Types DuckDB converts to another without fail: the same type, and widenings (every value fits). */
+/** For each input type, the column types DuckDB widens to it: every value converts (besides the same type). */
 const WIDENS_TO: Readonly<Partial<Record<string, readonly string[]>>> = {
   BIGINT: ["TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT", "UINTEGER"],
   INTEGER: ["TINYINT", "SMALLINT", "UTINYINT", "USMALLINT"],
