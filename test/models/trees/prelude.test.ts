@@ -210,6 +210,29 @@ function shapeTensor(name: string, values: readonly bigint[]): Uint8Array {
   return new Writer().uint(1, values.length).uint(2, 7).bytes(8, name).bytes(9, raw).finish();
 }
 
+/** An int64 feed cast to float32 and concatenated with a float32 feed: the nodes the tracer fuses. */
+function castConcat(): OnnxModelFile {
+  return OnnxModelFile.parse(
+    graph(
+      [
+        { op: "Cast", inputs: ["a"], output: "af", attributes: [int("to", 1)] },
+        { op: "Concat", inputs: ["af", "b"], output: "x", attributes: [int("axis", 1)] },
+      ],
+      [
+        { name: "a", elemType: 7, dims: ["N", 1] },
+        { name: "b", elemType: 1, dims: ["N", 2] },
+      ],
+      "x",
+    ),
+  );
+}
+
+/** Three rows of {@link castConcat}'s feeds, one int64 beyond 2^53. */
+const CAST_CONCAT_FEEDS = {
+  a: { type: "int64", data: BigInt64Array.of(1n, -2n, 2n ** 60n + 1n), dims: [3, 1] },
+  b: { type: "float32", data: Float32Array.of(0.5, 1, 2, 3, 4, 5), dims: [3, 2] },
+} satisfies Record<string, WireTensor>;
+
 describe("prelude (the nodes before an ensemble, in mlbatch)", () => {
   it.each([
     ["int64", 7],
@@ -459,23 +482,10 @@ describe("prelude (the nodes before an ensemble, in mlbatch)", () => {
   });
 
   it("given feeds of another shape than the graph declares, then the nodes run one by one; given a buffer large enough, the fused nodes write into it", () => {
-    const model = OnnxModelFile.parse(
-      graph(
-        [
-          { op: "Cast", inputs: ["a"], output: "af", attributes: [int("to", 1)] },
-          { op: "Concat", inputs: ["af", "b"], output: "x", attributes: [int("axis", 1)] },
-        ],
-        [
-          { name: "a", elemType: 7, dims: ["N", 1] },
-          { name: "b", elemType: 1, dims: ["N", 2] },
-        ],
-        "x",
-      ),
-    );
+    const model = castConcat();
     const prelude = Prelude.of(model, model.nodes, "x")!;
     expect(prelude.fused).toBe(true);
-    const a = { type: "int64", data: BigInt64Array.of(1n, -2n, 2n ** 60n + 1n), dims: [3, 1] };
-    const b = { type: "float32", data: Float32Array.of(0.5, 1, 2, 3, 4, 5), dims: [3, 2] };
+    const { a, b } = CAST_CONCAT_FEEDS;
     const into = new Float32Array(100).fill(7);
     const out = prelude.run({ a, b }, into);
     expect(out.data).toEqual(Float32Array.of(1, 0.5, 1, -2, 2, 3, 2 ** 60, 4, 5));
@@ -487,21 +497,8 @@ describe("prelude (the nodes before an ensemble, in mlbatch)", () => {
   });
 
   it("given a Node that refuses code generation, then the nodes run one by one, with the same values; another failure to build the loop is not hidden", () => {
-    const model = OnnxModelFile.parse(
-      graph(
-        [
-          { op: "Cast", inputs: ["a"], output: "af", attributes: [int("to", 1)] },
-          { op: "Concat", inputs: ["af", "b"], output: "x", attributes: [int("axis", 1)] },
-        ],
-        [
-          { name: "a", elemType: 7, dims: ["N", 1] },
-          { name: "b", elemType: 1, dims: ["N", 2] },
-        ],
-        "x",
-      ),
-    );
-    const a = { type: "int64", data: BigInt64Array.of(1n, -2n, 2n ** 60n + 1n), dims: [3, 1] };
-    const b = { type: "float32", data: Float32Array.of(0.5, 1, 2, 3, 4, 5), dims: [3, 2] };
+    const model = castConcat();
+    const { a, b } = CAST_CONCAT_FEEDS;
     const fused = Prelude.of(model, model.nodes, "x")!;
     const refusing = (error: Error) =>
       function Refused() {
