@@ -13,6 +13,9 @@ import { copyFromVector } from "./vectors.js";
 /** Chunks (of 2,048 rows) fetched ahead of the batches: one batch of the default size. */
 const READ_AHEAD = 8;
 
+/** The largest float32, as DuckDB parses a double literal: `(2 - 2^-23) * 2^127`. */
+const FLOAT32_MAX = "3.4028234663852886e38";
+
 /** A column of a source table, with its DuckDB type name (`BIGINT`, `DOUBLE`, `VARCHAR`, ...). */
 export interface SourceColumn {
   readonly name: string;
@@ -357,9 +360,15 @@ export function feedExpression(request: ColumnRequest, found: string | undefined
   const column = quotedIdentifier(request.name);
   const type = DUCKDB_TYPE[request.type];
   if (request.type === "float32" && found === "DOUBLE") {
-    return (
+    // Within float32's range DuckDB's cast rounds as numpy does and cannot fail: one comparison for the
+    // common case, the slower expression only for the rest (nulls, NaN, infinities, beyond the range).
+    // 1M rows of 4 such columns: 0.30 s → 0.19 s of the stream's CPU (docs/benchmarks.md).
+    const rest =
       `COALESCE(TRY_CAST(${column} AS FLOAT), CASE WHEN ${column} > 0 THEN CAST('inf' AS FLOAT) ` +
-      `WHEN ${column} < 0 THEN CAST('-inf' AS FLOAT) ELSE CAST('NaN' AS FLOAT) END)`
+      `WHEN ${column} < 0 THEN CAST('-inf' AS FLOAT) ELSE CAST('NaN' AS FLOAT) END)`;
+    return (
+      `CASE WHEN ${column} BETWEEN -${FLOAT32_MAX} AND ${FLOAT32_MAX} ` +
+      `THEN CAST(${column} AS FLOAT) ELSE ${rest} END`
     );
   }
   if (request.type === "float32" || request.type === "float64")

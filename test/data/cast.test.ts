@@ -123,9 +123,9 @@ describe("type refusals", () => {
 });
 
 describe("feeding", () => {
-  it("given doubles beyond the float32 range for a double input fed to a float32 tensor, when streamed, then they are infinities, as numpy casts them", async () => {
+  it("given doubles beyond the float32 range, infinities, NaN and nulls for a double input fed to a float32 tensor, when streamed, then they are infinities and NaN, as numpy casts them", async () => {
     const source = await table(
-      "SELECT * FROM (VALUES (1e300::DOUBLE), (-1e300), (0.1), (NULL), ('NaN'::DOUBLE)) t(x)",
+      "SELECT * FROM (VALUES (1e300::DOUBLE), (-1e300), (0.1), (NULL), ('NaN'::DOUBLE), ('inf'::DOUBLE), ('-inf'::DOUBLE)) t(x)",
     );
     expect((await validated(source, [feature("x", "double")])).problems).toEqual([]);
     expect(await streamed(source, { name: "x", signatureType: "double", type: "float32" })).toEqual([
@@ -134,6 +134,8 @@ describe("feeding", () => {
       Math.fround(0.1),
       Number.NaN,
       Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
     ]);
   });
 
