@@ -1,6 +1,6 @@
 import { MlbatchError, messageOf } from "../errors.js";
 import type { FeatureSpec } from "./columns.js";
-import { type Constraints, compileConstraint, type RowCheck } from "./constraints.js";
+import { type Constraints, compileConstraint, type RowCheck, safe } from "./constraints.js";
 import type { Database } from "./database.js";
 import { type PandasHints, pandasHints } from "./pandas-dtypes.js";
 import { type CastPolicy, castOf, type SignatureColumn, signatureColumn } from "./signature-checks.js";
@@ -196,6 +196,11 @@ async function checkEvaluable(db: Database, source: Source, checks: readonly Row
  * e.g. a column's missing values); only when some row fails, a second pass counts each check's failing
  * rows and collects their first rows. (Counting every check in the first pass took twice as long on the
  * bikes inputs, 1M rows, all valid: about 0.15 s against 0.07 s.)
+ *
+ * Missing values are counted per column, `count(*) - count(column)`, not row by row: DuckDB answers
+ * that from a Parquet file's statistics without reading the column (the bench's 10 checked columns,
+ * 1M rows: 20 ms → 4 ms), and reads the column for other inputs, as the row-by-row check does. The
+ * rows failing any check are counted row by row only when some column has missing values.
  */
 async function countFailures(
   db: Database,
@@ -204,25 +209,39 @@ async function countFailures(
   facts: readonly string[],
   idColumns: readonly string[],
 ): Promise<{ total: number; invalid: number; rowProblems: SchemaProblem[]; values: number[] }> {
+  const counted = (c: RowCheck) => c.condition === safe(`${quotedIdentifier(c.column)} IS NULL`);
+  const nulls = checks.filter(counted);
+  const others = checks.filter((c) => !counted(c));
   // count_if, not count(*) FILTER: 5x faster with dozens of checks (measured on 1M rows). Every value is
   // a count: an input read part by part is counted part by part, and the counts added.
+  const failing = (list: readonly RowCheck[]) =>
+    `count_if(${list.map((c) => c.condition).join(" OR ") || "false"})`;
   const counts = sums(
     await read(source, (query) =>
       db.rows(
         `SELECT ${[
           "count(*) AS total",
-          `count_if(${checks.map((c) => c.condition).join(" OR ") || "false"}) AS invalid`,
+          // Absent rather than count_if(false): any other aggregate makes DuckDB read the columns.
+          ...(others.length === 0 ? [] : [`${failing(others)} AS invalid`]),
+          ...nulls.map((c, i) => `count(${quotedIdentifier(c.column)}) AS n${i}`),
           ...facts.map((f, i) => `${f} AS f${i}`),
         ].join(", ")} FROM ${query()}`,
       ),
     ),
   );
-  const invalid = Number(counts?.invalid ?? 0);
+  const total = Number(counts.total ?? 0);
+  let invalid = Number(counts.invalid ?? 0);
+  if (nulls.some((_, i) => Number(counts[`n${i}`] ?? 0) < total)) {
+    const recount = sums(
+      await read(source, (query) => db.rows(`SELECT ${failing(checks)} AS invalid FROM ${query()}`)),
+    );
+    invalid = Number(recount.invalid ?? 0);
+  }
   return {
-    total: Number(counts?.total ?? 0),
+    total,
     invalid,
     rowProblems: invalid === 0 ? [] : await failingRows(db, source, checks, idColumns),
-    values: facts.map((_, i) => Number(counts?.[`f${i}`] ?? 0)),
+    values: facts.map((_, i) => Number(counts[`f${i}`] ?? 0)),
   };
 }
 

@@ -7,6 +7,7 @@ import { CsvReader } from "../../src/data/readers/csv-reader.js";
 import { ParquetReader } from "../../src/data/readers/parquet-reader.js";
 import { type SchemaProblem, validateInputs } from "../../src/data/schema.js";
 import { Source } from "../../src/data/source.js";
+import { quotedString } from "../../src/data/sql.js";
 import { reportJson, schemaError } from "../../src/data/validation-report.js";
 import { MlbatchError } from "../../src/errors.js";
 import type { FeatureSpec } from "../../src/models/model.js";
@@ -15,8 +16,10 @@ import { eachTest, INPUTS_TEST, ROOT } from "../helpers.js";
 const INPUTS_INVALID = join(ROOT, "test", "fixtures", "data", "inputs_invalid.csv");
 
 let db: Database;
-eachTest((database) => {
+let dir: string;
+eachTest((database, folder) => {
   db = database;
+  dir = folder;
 });
 
 /** A source over the rows of a SQL query (a DuckDB table). */
@@ -212,4 +215,47 @@ describe("validation report", () => {
     expect(report).toMatchObject({ valid: true, rows: { total: 3476, invalid: 0 }, problems: [] });
     expect(invalid).toBeDefined();
   });
+});
+
+describe("counting the invalid rows", () => {
+  // Missing values are counted per column (from a Parquet file's statistics when it has them), the rows
+  // failing any check row by row only when some column has missing values: the counts must be those of
+  // one row-by-row count, whatever the overlap of missing values and other failures.
+  const SIGNATURE: FeatureSpec[] = [
+    { name: "a", signatureType: "long", type: "int64" },
+    { name: "b", signatureType: "long", type: "int64" },
+  ];
+  const CONSTRAINTS = ConstraintsSchema.parse({ b: { le: 90 }, c: { nullable: false } });
+  const CASES = {
+    "no missing values": "range % 7 AS a, range % 100 AS b, 1.5 AS c",
+    "missing values in one column":
+      "CASE WHEN range % 13 = 0 THEN NULL ELSE 1 END AS a, range % 80 AS b, 1.5 AS c",
+    "missing values overlapping across columns and failures":
+      "CASE WHEN range % 6 = 0 THEN NULL ELSE 1 END AS a, CASE WHEN range % 9 = 0 THEN NULL ELSE range % 100 END AS b, " +
+      "CASE WHEN range % 4 = 0 THEN NULL ELSE 0.5 END AS c",
+  };
+
+  it.each(Object.entries(CASES))(
+    "given %s in a table and in a Parquet file of several row groups, then the counts are DuckDB's row-by-row counts",
+    async (_, columns) => {
+      const sql = `SELECT range AS id, ${columns} FROM range(50000)`;
+      const expected = await db.rows(
+        `SELECT count_if(a IS NULL OR b IS NULL OR b > 90 OR c IS NULL) AS invalid, count_if(a IS NULL) AS a, ` +
+          `count_if(b IS NULL) AS b, count_if(c IS NULL) AS c FROM (${sql})`,
+      );
+      const path = join(dir, `rows-${Math.random().toString(36).slice(2)}.parquet`);
+      await db.run(`COPY (${sql}) TO ${quotedString(path)} (FORMAT parquet, ROW_GROUP_SIZE 8192)`);
+      for (const source of [await table(sql), await new ParquetReader({ path }).open(db)]) {
+        const { report } = await validateInputs(db, source, SIGNATURE, "m", { constraints: CONSTRAINTS });
+        expect(report.rows).toEqual({ total: 50000, invalid: Number(expected[0]!.invalid) });
+        const nulls = Object.fromEntries(
+          report.problems.filter((p) => p.check === "null").map((p) => [p.column, p.count]),
+        );
+        for (const column of ["a", "b", "c"]) {
+          const count = Number(expected[0]![column]);
+          expect(nulls[column]).toBe(count === 0 ? undefined : count);
+        }
+      }
+    },
+  );
 });
