@@ -362,7 +362,8 @@ export function feedExpression(request: ColumnRequest, found: string | undefined
   if (request.type === "float32" && found === "DOUBLE") {
     // Within float32's range DuckDB's cast rounds as numpy does and cannot fail: one comparison for the
     // common case, the slower expression only for the rest (nulls, NaN, infinities, beyond the range).
-    // 1M rows of 4 such columns: 0.30 s → 0.19 s of the stream's CPU (docs/benchmarks.md).
+    // The bench inputs (1M rows, 4 such columns of 14): the stream's CPU 0.32 s → 0.26 s, medians
+    // (docs/benchmarks.md).
     const rest =
       `COALESCE(TRY_CAST(${column} AS FLOAT), CASE WHEN ${column} > 0 THEN CAST('inf' AS FLOAT) ` +
       `WHEN ${column} < 0 THEN CAST('-inf' AS FLOAT) ELSE CAST('NaN' AS FLOAT) END)`;
