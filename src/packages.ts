@@ -16,6 +16,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as DuckDB from "@duckdb/node-api";
+import type * as DuckDBBindings from "@duckdb/node-bindings";
 import type * as Yaml from "yaml";
 
 const load = createRequire(import.meta.url);
@@ -41,5 +42,10 @@ export function packageFile(path: string): string {
 
 /** `@duckdb/node-api`. */
 export const duckdb = load("@duckdb/node-api") as typeof DuckDB;
+/**
+ * `@duckdb/node-bindings`, DuckDB's C API as `@duckdb/node-api` calls it (the one copy npm installs, at the
+ * version node-api pins): for the reads node-api's classes make slow (see `data/vectors.ts`).
+ */
+export const duckdbBindings = load("@duckdb/node-bindings") as typeof DuckDBBindings;
 /** `yaml`. */
 export const yaml = load("yaml") as typeof Yaml;

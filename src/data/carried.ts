@@ -5,7 +5,7 @@
  * structs) as the values the vectors give.
  */
 import type { DuckDBDataChunk, DuckDBType } from "@duckdb/node-api";
-import { setInvalid, vectorBytes, vectorValidity } from "./vectors.js";
+import { chunkBytes, setInvalid, vectorBytes, vectorValidity } from "./vectors.js";
 
 /** One carried column's rows: bytes (with a byte per row of validity once a row is null), or values. */
 interface Held {
@@ -49,19 +49,19 @@ export class CarriedRows {
   copy(chunk: DuckDBDataChunk, first: number, from: number, count: number): void {
     const at = this.rows;
     this.held.forEach((held, i) => {
-      const vector = chunk.getColumnVector(first + i);
-      const bytes = vectorBytes(vector);
-      if (bytes === undefined) {
+      const read = readBytes(chunk, first + i, this.types[i]!, from + count);
+      if (read === undefined) {
+        const vector = chunk.getColumnVector(first + i);
         for (let r = 0; r < count; r++) held.values[at + r] = vector.getItem(from + r);
         return;
       }
+      const { bytes, validity } = read;
       if (held.width === 0) {
-        held.width = bytes.length / chunk.rowCount;
+        held.width = read.width;
         held.bytes = new Uint8Array(held.width * this.capacity);
       }
       const { width } = held;
       held.bytes.set(bytes.subarray(width * from, width * (from + count)), width * at);
-      const validity = vectorValidity(vector);
       if (validity === undefined && held.valid === undefined) return;
       held.valid ??= new Uint8Array(this.capacity).fill(1, 0, at);
       for (let r = 0; r < count; r++) {
@@ -90,4 +90,17 @@ export class CarriedRows {
         for (let r = 0; r < count; r++) if (valid[from + r] === 0) setInvalid(vector, at + r);
     });
   }
+}
+
+/**
+ * A carried column's rows `[0, rows)` as bytes: straight from the chunk for the usual fixed-width types
+ * (`chunkBytes`), through its vector for the others stored inline (DECIMAL, ENUM), else undefined.
+ */
+function readBytes(chunk: DuckDBDataChunk, column: number, type: DuckDBType, rows: number) {
+  const direct = chunkBytes(chunk, column, type, rows);
+  if (direct !== undefined) return direct;
+  const vector = chunk.getColumnVector(column);
+  const bytes = vectorBytes(vector);
+  if (bytes === undefined) return undefined;
+  return { bytes, width: bytes.length / chunk.rowCount, validity: vectorValidity(vector) };
 }

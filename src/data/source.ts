@@ -8,7 +8,7 @@ import { ReadAhead } from "./read-ahead.js";
 import { condensedReadError, failedFile, namesNoLine } from "./read-errors.js";
 import { fetchedParts, type SourceParts } from "./source-parts.js";
 import { identifierList, quotedIdentifier } from "./sql.js";
-import { copyFromVector } from "./vectors.js";
+import { copyFromChunk } from "./vectors.js";
 
 /** Chunks (of 2,048 rows) fetched ahead of the batches: one batch of the default size. */
 const READ_AHEAD = 8;
@@ -303,8 +303,9 @@ export class Source {
     // Batches run across parts: a batch may hold the end of one part and the start of the next.
     for await (const query of this.partQueries()) {
       const stream = await this.read(() => this.db.connection.stream(`SELECT ${select} FROM ${query()}`));
+      const streamed = stream.columnTypes();
       if (types === undefined) {
-        types = stream.columnTypes().slice(requests.length);
+        types = streamed.slice(requests.length);
         rows = carried.length === 0 ? undefined : new CarriedRows(types, batchSize);
       }
       // Chunks are fetched (on DuckDB's thread) while earlier ones are copied and predicted.
@@ -321,7 +322,7 @@ export class Source {
           while (from < chunk.rowCount) {
             const count = Math.min(chunk.rowCount - from, batchSize - filled);
             requests.forEach((r, i) => {
-              copyFromVector(chunk.getColumnVector(i), r.type, from, count, buffers[i]!, filled);
+              copyFromChunk(chunk, i, streamed[i]!, r.type, from, count, buffers[i]!, filled);
             });
             rows?.copy(chunk, requests.length, from, count);
             from += count;

@@ -21,13 +21,18 @@ eachTest((database, folder) => {
 
 const ROWS = 300_000;
 
-/** A table of ids with text (nulls too), dates, decimals, lists and time-zone-aware timestamps. */
+/**
+ * A table of ids with text and integers (nulls in both), dates, decimals, enums, UUIDs, lists and
+ * time-zone-aware timestamps: types read as bytes from the chunks (with their validity) and through
+ * their vectors.
+ */
 async function inputs(): Promise<Source> {
   await db.run(
     `CREATE TABLE input AS SELECT range AS id, CASE WHEN range % 11 = 0 THEN NULL ELSE 'r' || range END AS label,
        DATE '2020-01-01' + (range % 365)::INT AS day, (range / 100)::DECIMAL(12, 2) AS amount,
        [range, range % 7] AS pair, TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(range) AS at,
-       (range % 5)::DOUBLE AS x FROM range(${ROWS})`,
+       (range % 5)::DOUBLE AS x, CASE WHEN range % 13 = 0 THEN NULL ELSE (range * 3)::INTEGER END AS code,
+       (['low', 'high'])[range % 2 + 1]::ENUM ('low', 'high') AS level, uuid() AS tag FROM range(${ROWS})`,
   );
   return Source.open(db, { from: "input", label: "input" });
 }
@@ -73,16 +78,17 @@ async function write(
 describe("OutputRows", () => {
   it("given carried columns of many types and batches that divide nothing, then every output row holds its own input row's values and prediction, in order", async () => {
     const source = await inputs();
-    const carried = ["id", "label", "day", "amount", "pair", "at"];
+    const carried = ["id", "label", "day", "amount", "pair", "at", "code", "level", "tag"];
     const { path, segments, rows } = await write(source, carried, 10_007);
     expect(rows).toBe(ROWS);
     expect(segments).toBe(Math.ceil(ROWS / 122_880));
     const [check] = await db.rows(
       `SELECT count(*)::INT AS n, count_if(o.id <> i.id OR o.label IS DISTINCT FROM i.label OR o.day <> i.day OR o.amount <> i.amount
-         OR o.pair <> i.pair OR o.at <> i.at OR o.prediction <> i.id / 2)::INT AS wrong
+         OR o.pair <> i.pair OR o.at <> i.at OR o.code IS DISTINCT FROM i.code OR o.level <> i.level OR o.tag <> i.tag
+         OR o.prediction <> i.id / 2)::INT AS wrong, count(o.code)::INT AS codes
        FROM read_parquet('${path}') o POSITIONAL JOIN input i`,
     );
-    expect(check).toEqual({ n: ROWS, wrong: 0 });
+    expect(check).toEqual({ n: ROWS, wrong: 0, codes: ROWS - Math.ceil(ROWS / 13) });
     const described = await db.rows(`DESCRIBE SELECT * FROM read_parquet('${path}')`);
     expect(described.map((c) => `${c.column_name} ${c.column_type}`)).toEqual([
       "id BIGINT",
@@ -91,6 +97,9 @@ describe("OutputRows", () => {
       "amount DECIMAL(12,2)",
       "pair BIGINT[]",
       "at TIMESTAMP WITH TIME ZONE",
+      "code INTEGER",
+      "level VARCHAR", // Parquet holds an enum as its text
+      "tag UUID",
       "prediction DOUBLE",
     ]);
   });

@@ -86,3 +86,37 @@ describe("Database.withThreads", () => {
     expect(await threads()).toBe(own);
   });
 });
+
+describe("Source.batches, numbers", () => {
+  it("given a column of every feed type, when streamed in batches that split DuckDB's chunks, then each value is DuckDB's own cast of it", async () => {
+    // 5,000 rows: three chunks of DuckDB's, in batches of 1,500 that end inside them.
+    await db.run(
+      `CREATE TABLE n AS SELECT range AS i, (range * 7919) % 255 - 127 AS v, range / 7.0 AS f FROM range(5000)`,
+    );
+    const requests = [
+      { name: "v", type: "int8" },
+      { name: "v", type: "int16" },
+      { name: "i", type: "int32" },
+      { name: "i", type: "int64" },
+      { name: "i", type: "uint8" },
+      { name: "f", type: "float32" },
+      { name: "f", type: "float64" },
+      { name: "v", type: "bool" },
+    ] as const;
+    const source = await Source.open(db, { from: "(SELECT i, v, f, i % 256 AS u FROM n)", label: "n" });
+    const streamed: unknown[][] = requests.map(() => []);
+    // uint8 from a column that fits it: the cast of `i` would fail past 255.
+    const fed = requests.map((r) => (r.type === "uint8" ? { ...r, name: "u" } : r));
+    for await (const batch of source.batches(fed, 1500))
+      batch.columns.forEach((c, i) => streamed[i]!.push(...Array.from(c.data as ArrayLike<unknown>)));
+    const expected = await db.rows(
+      `SELECT v::TINYINT AS a, v::SMALLINT AS b, i::INTEGER AS c, i::BIGINT AS d, (i % 256)::UTINYINT AS e,
+         f::FLOAT AS g, f::DOUBLE AS h, v::BOOLEAN AS k FROM n`,
+    );
+    ["a", "b", "c", "d", "e", "g", "h", "k"].forEach((name, i) => {
+      // Booleans are fed as 0 and 1.
+      const want = expected.map((row) => (typeof row[name] === "boolean" ? Number(row[name]) : row[name]));
+      expect(streamed[i], requests[i]!.type).toEqual(want);
+    });
+  });
+});
