@@ -118,17 +118,17 @@ export function copyFromChunk(
   target: ColumnData,
   offset: number,
 ): void {
-  const read =
-    Array.isArray(target) || as === "bool" || type.typeId !== FEED_TYPE_ID[as]
-      ? undefined
-      : chunkBytes(chunk, column, type, from + count);
-  if (read === undefined) {
+  const width = WIDTH.get(type.typeId);
+  if (Array.isArray(target) || as === "bool" || type.typeId !== FEED_TYPE_ID[as] || width === undefined) {
     copyFromVector(chunk.getColumnVector(column), as, from, count, target, offset);
     return;
   }
-  // Missing values are not looked at, as for a vector's typed array: the SQL gave floats NaN instead, and
-  // validation refused them (or filtered their rows out) for the other types.
-  const { bytes, width } = read;
+  // Missing values are not looked at (no validity read), as for a vector's typed array: the SQL gave
+  // floats NaN instead, and validation refused them (or filtered their rows out) for the other types.
+  const bytes = bindings.vector_get_data(
+    bindings.data_chunk_get_vector(chunk.chunk, column),
+    (from + count) * width,
+  );
   const into = target as Exclude<ColumnData, string[]>;
   new Uint8Array(into.buffer, into.byteOffset + offset * width, count * width).set(
     bytes.subarray(from * width),
