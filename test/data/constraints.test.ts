@@ -218,14 +218,24 @@ describe("validation report", () => {
 });
 
 describe("counting the invalid rows", () => {
-  // Missing values are counted per column (from a Parquet file's statistics when it has them), the rows
-  // failing any check row by row only when some column has missing values: the counts must be those of
-  // one row-by-row count, whatever the overlap of missing values and other failures.
+  // When every check looks for missing values, they are counted per column (from a Parquet file's
+  // statistics when it has them), the rows failing any check in a second query only when some column has
+  // missing values; with another check, in the one pass. Either way the counts must be those of one
+  // row-by-row count, whatever the overlap of missing values and other failures.
   const SIGNATURE: FeatureSpec[] = [
     { name: "a", signatureType: "long", type: "int64" },
     { name: "b", signatureType: "long", type: "int64" },
   ];
-  const CONSTRAINTS = ConstraintsSchema.parse({ b: { le: 90 }, c: { nullable: false } });
+  const CONSTRAINTS = {
+    "missing values only": {
+      constraints: ConstraintsSchema.parse({ c: { nullable: false } }),
+      failing: "a IS NULL OR b IS NULL OR c IS NULL",
+    },
+    "missing values and a range": {
+      constraints: ConstraintsSchema.parse({ b: { le: 90 }, c: { nullable: false } }),
+      failing: "a IS NULL OR b IS NULL OR b > 90 OR c IS NULL",
+    },
+  };
   const CASES = {
     "no missing values": "range % 7 AS a, range % 100 AS b, 1.5 AS c",
     "missing values in one column":
@@ -234,19 +244,22 @@ describe("counting the invalid rows", () => {
       "CASE WHEN range % 6 = 0 THEN NULL ELSE 1 END AS a, CASE WHEN range % 9 = 0 THEN NULL ELSE range % 100 END AS b, " +
       "CASE WHEN range % 4 = 0 THEN NULL ELSE 0.5 END AS c",
   };
+  const pairs = Object.entries(CONSTRAINTS).flatMap(([checks, c]) =>
+    Object.entries(CASES).map(([data, columns]) => [checks, data, c, columns] as const),
+  );
 
-  it.each(Object.entries(CASES))(
-    "given %s in a table and in a Parquet file of several row groups, then the counts are DuckDB's row-by-row counts",
-    async (_, columns) => {
+  it.each(pairs)(
+    "given %s checked and %s, in a table and in a Parquet file of several row groups, then the counts are DuckDB's row-by-row counts",
+    async (_, __, { constraints, failing }, columns) => {
       const sql = `SELECT range AS id, ${columns} FROM range(50000)`;
       const expected = await db.rows(
-        `SELECT count_if(a IS NULL OR b IS NULL OR b > 90 OR c IS NULL) AS invalid, count_if(a IS NULL) AS a, ` +
+        `SELECT count_if(${failing}) AS invalid, count_if(a IS NULL) AS a, ` +
           `count_if(b IS NULL) AS b, count_if(c IS NULL) AS c FROM (${sql})`,
       );
       const path = join(dir, `rows-${Math.random().toString(36).slice(2)}.parquet`);
       await db.run(`COPY (${sql}) TO ${quotedString(path)} (FORMAT parquet, ROW_GROUP_SIZE 8192)`);
       for (const source of [await table(sql), await new ParquetReader({ path }).open(db)]) {
-        const { report } = await validateInputs(db, source, SIGNATURE, "m", { constraints: CONSTRAINTS });
+        const { report } = await validateInputs(db, source, SIGNATURE, "m", { constraints });
         expect(report.rows).toEqual({ total: 50000, invalid: Number(expected[0]!.invalid) });
         const nulls = Object.fromEntries(
           report.problems.filter((p) => p.check === "null").map((p) => [p.column, p.count]),
