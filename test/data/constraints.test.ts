@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Constraints } from "../../src/data/constraints.js";
@@ -218,10 +219,10 @@ describe("validation report", () => {
 });
 
 describe("counting the invalid rows", () => {
-  // When every check looks for missing values, they are counted per column (from a Parquet file's
-  // statistics when it has them), the rows failing any check in a second query only when some column has
-  // missing values; with another check, in the one pass. Either way the counts must be those of one
-  // row-by-row count, whatever the overlap of missing values and other failures.
+  // The invalid rows and each column's missing values must be those of DuckDB's own row-by-row counts,
+  // whatever the overlap of missing values and other failures, for checks of missing values alone and
+  // with another check, in a table and in a Parquet file (whose statistics must not stand in for its
+  // rows: a damaged file fails the pass).
   const SIGNATURE: FeatureSpec[] = [
     { name: "a", signatureType: "long", type: "int64" },
     { name: "b", signatureType: "long", type: "int64" },
@@ -271,4 +272,19 @@ describe("counting the invalid rows", () => {
       }
     },
   );
+
+  it("given a Parquet file whose data pages are damaged but whose footer is whole, when only missing values are checked, then the pass reads the rows and fails with E_READ", async () => {
+    // Statistics in the footer say there are no missing values; only reading the rows shows the damage.
+    const path = join(dir, "damaged.parquet");
+    await db.run(
+      `COPY (SELECT range AS a, range % 7 AS b FROM range(100000)) TO ${quotedString(path)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    const bytes = readFileSync(path);
+    for (let i = 200; i < bytes.length / 2; i += 97) bytes[i] = bytes[i]! ^ 0xff;
+    writeFileSync(path, bytes);
+    const source = await new ParquetReader({ path }).open(db);
+    const failure = await validateInputs(db, source, SIGNATURE, "m").catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(MlbatchError);
+    expect((failure as MlbatchError).code).toBe("E_READ");
+  });
 });
