@@ -36,16 +36,19 @@ const EXTERNAL = [
 /**
  * src/packages.ts takes DuckDB and yaml with `require` (Node's ESM loader would scan their CommonJS files
  * for named exports); esbuild leaves such calls alone, so in the bundle the module is replaced by
- * imports of the same packages, which esbuild bundles.
+ * imports of the same packages, which esbuild bundles (DuckDB's bindings among them, once: node-api's
+ * own `require` of them is the same module in the bundle).
  */
 const packagesAsImports = {
   name: "packages-as-imports",
   setup(build) {
     build.onLoad({ filter: /[\\/]src[\\/]packages\.ts$/ }, async (args) => {
       const source = await readFile(args.path, "utf8");
-      const loads = [...source.matchAll(/^export const (\w+) = load\("([^"]+)"\)/gm)];
+      // load("pkg"), and loadBeside("owner", "pkg"): either way "pkg", which the bundle holds once.
+      const LOAD = /^export const (\w+) = (?:load\(|loadBeside\("[^"]+", )"([^"]+)"\).*$/gm;
+      const loads = [...source.matchAll(LOAD)];
       if (loads.length === 0) throw new Error(`${args.path}: no \`export const x = load("...")\` found`);
-      const rest = source.replace(/^export const (\w+) = load\("([^"]+)"\).*$/gm, "");
+      const rest = source.replace(LOAD, "");
       const imports = loads.map(([, name, pkg]) => `import * as ${name}_ from "${pkg}";`).join("\n");
       const exports = loads.map(([, name]) => `export const ${name} = ${name}_;`).join("\n");
       return { contents: `${imports}\n${rest}\n${exports}\n`, loader: "ts" };

@@ -16,10 +16,15 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as DuckDB from "@duckdb/node-api";
-import type * as DuckDBBindings from "@duckdb/node-bindings";
+import type * as Bindings from "@duckdb/node-bindings";
 import type * as Yaml from "yaml";
 
 const load = createRequire(import.meta.url);
+
+/** Package `name` as package `owner` (a dependency of mlbatch's) resolves it. */
+function loadBeside(owner: string, name: string): unknown {
+  return createRequire(load.resolve(owner))(name);
+}
 
 let root: string | undefined;
 
@@ -43,9 +48,10 @@ export function packageFile(path: string): string {
 /** `@duckdb/node-api`. */
 export const duckdb = load("@duckdb/node-api") as typeof DuckDB;
 /**
- * `@duckdb/node-bindings`, DuckDB's C API as `@duckdb/node-api` calls it (the one copy npm installs, at the
- * version node-api pins): for the reads node-api's classes make slow (see `data/vectors.ts`).
+ * `@duckdb/node-bindings`, DuckDB's C API, for the reads node-api's classes make slow (see
+ * `data/vectors.ts`): resolved from node-api's own folder, so that it is the copy node-api loads (its
+ * handles belong to that addon), however the packages are laid out (npm's hoisting, pnpm's links).
  */
-export const duckdbBindings = load("@duckdb/node-bindings") as typeof DuckDBBindings;
+export const duckdbBindings = loadBeside("@duckdb/node-api", "@duckdb/node-bindings") as typeof Bindings;
 /** `yaml`. */
 export const yaml = load("yaml") as typeof Yaml;

@@ -147,6 +147,11 @@ describe("feeding", () => {
       max,
       max * (1 + 2 ** -25),
       max * (1 + 2 ** -24),
+      // The tie between the largest float32 and 2^128 (numpy: infinity), the double just below it (the
+      // largest float32), and one between.
+      2 ** 128 - 2 ** 103,
+      (2 ** 128 - 2 ** 103) * (1 - 2 ** -53),
+      2 ** 128 - 2 ** 75,
       max * (1 + 2 ** -23),
       2 ** 128,
       1e39,
