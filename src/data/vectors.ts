@@ -1,7 +1,8 @@
 /**
  * Copies between DuckDB vectors and batch columns, and a vector's raw bytes and validity. DuckDB's vector
  * classes keep their typed array (or data view) and validity in fields the type declarations mark
- * private; they are read here and nowhere else.
+ * private; they are read here and nowhere else, as are DuckDB's bindings, called directly for the
+ * fixed-width columns of a chunk (see {@link chunkBytes}).
  */
 import type { DuckDBDataChunk, DuckDBType, DuckDBTypeId, DuckDBVector } from "@duckdb/node-api";
 import { duckdbBindings as bindings, duckdb } from "../packages.js";
@@ -231,31 +232,10 @@ export function copyToVector(
 
 /** Types whose vectors hold their values inline, at a fixed width: copied as bytes. */
 const FIXED_WIDTH: ReadonlySet<DuckDBTypeId> = new Set([
+  ...WIDTH.keys(),
+  // Inline too, at a width their parameters (or the platform's bool) set.
   TypeId.BOOLEAN,
-  TypeId.TINYINT,
-  TypeId.SMALLINT,
-  TypeId.INTEGER,
-  TypeId.BIGINT,
-  TypeId.UTINYINT,
-  TypeId.USMALLINT,
-  TypeId.UINTEGER,
-  TypeId.UBIGINT,
-  TypeId.HUGEINT,
-  TypeId.UHUGEINT,
-  TypeId.FLOAT,
-  TypeId.DOUBLE,
   TypeId.DECIMAL,
-  TypeId.DATE,
-  TypeId.TIME,
-  TypeId.TIME_NS,
-  TypeId.TIME_TZ,
-  TypeId.TIMESTAMP,
-  TypeId.TIMESTAMP_S,
-  TypeId.TIMESTAMP_MS,
-  TypeId.TIMESTAMP_NS,
-  TypeId.TIMESTAMP_TZ,
-  TypeId.INTERVAL,
-  TypeId.UUID,
   TypeId.ENUM,
 ]);
 
