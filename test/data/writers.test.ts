@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import type { Database } from "../../src/data/database.js";
@@ -6,6 +6,7 @@ import { CsvWriter } from "../../src/data/writers/csv-writer.js";
 import { JsonLinesWriter } from "../../src/data/writers/json-lines-writer.js";
 import { ParquetWriter } from "../../src/data/writers/parquet-writer.js";
 import type { Writer } from "../../src/data/writers/writer.js";
+import { MlbatchError } from "../../src/errors.js";
 import { eachTest, failure, python } from "../helpers.js";
 
 let db: Database;
@@ -116,6 +117,30 @@ describe.each(Object.keys(WRITERS))("%s writer", (format) => {
         "(SELECT CASE WHEN range < 900 THEN range ELSE error('boom') END AS x FROM range(1000))",
       ),
     );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("given rows handed query by query and a folder that goes away between them, when staged, then the sink's own failure is E_WRITE naming the output", async () => {
+    const path = join(dir, "sub", `out.${format}`);
+    let fromSink: unknown;
+    const error = await failure(
+      make({ path }).stageRows(db, async (sink) => {
+        await sink.append("(SELECT range AS x FROM range(10))");
+        rmSync(join(dir, "sub"), { recursive: true, force: true });
+        // What a job's step sees (it would report any other error as an internal one).
+        fromSink = await sink.append("(SELECT range AS x FROM range(10))").then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        throw fromSink;
+      }),
+    );
+    for (const e of [fromSink, error]) {
+      expect(e).toBeInstanceOf(MlbatchError);
+      expect((e as MlbatchError).code).toBe("E_WRITE");
+      expect((e as MlbatchError).message).toContain(`cannot write outputs "${path}"`);
+      expect((e as MlbatchError).message).toContain("writable folder with free space; nothing was written");
+    }
     expect(readdirSync(dir)).toEqual([]);
   });
 

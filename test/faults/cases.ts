@@ -596,6 +596,22 @@ export const CASES: readonly FaultCase[] = [
     expect: { exit: 1, code: "E_WRITE", says: /train\.py\/out\.parquet/ },
   },
   {
+    name: "an output in a folder where no file can be made (/proc), found as the rows are written",
+    kind: "output",
+    extras: "job: {outputs: {path: /proc/mlbatch-out.parquet}}",
+    expect: {
+      exit: 1,
+      code: "E_WRITE",
+      says: /cannot write outputs "\/proc\/mlbatch-out\.parquet": .*writable folder with free space/,
+    },
+  },
+  {
+    name: "a CSV output in a folder where no file can be made (/proc)",
+    kind: "output",
+    extras: "job: {outputs: {KIND: CsvWriter, path: /proc/mlbatch-out.csv}}",
+    expect: { exit: 1, code: "E_WRITE", says: /cannot write outputs "\/proc\/mlbatch-out\.csv"/ },
+  },
+  {
     name: "validation.report naming a folder",
     kind: "output",
     setup: (ws) => file(ws, "reports/keep_me.txt", "precious"),

@@ -73,14 +73,14 @@ export async function stage(
           forget();
         } catch (error) {
           await discard().catch(() => undefined);
-          throw cannotWrite(path, error, what);
+          throw writeFailure(path, error, what);
         }
       },
       discard,
     };
   } catch (error) {
     await discard().catch(() => undefined);
-    throw cannotWrite(path, error, what);
+    throw writeFailure(path, error, what);
   }
 }
 
@@ -161,8 +161,11 @@ async function removeEmptyFolders(folder: string, top: string): Promise<void> {
   }
 }
 
-function cannotWrite(path: string, error: unknown, what: string): MlbatchError {
-  // Errors of the rows being written (a read, a prediction) keep their code.
+/**
+ * A failure to write `path` as `E_WRITE`, naming it and what to do; an {@link MlbatchError} (a read's, a
+ * prediction's, an interruption) keeps its code.
+ */
+export function writeFailure(path: string, error: unknown, what = "outputs"): MlbatchError {
   if (error instanceof MlbatchError) return error;
   return new MlbatchError(
     "E_WRITE",

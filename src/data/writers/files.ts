@@ -5,7 +5,14 @@
 import { rm } from "node:fs/promises";
 import * as z from "zod";
 import type { Database } from "../database.js";
-import { checkTarget, type OutputShape, type StagedOutput, stage, WriteMode } from "./atomic.js";
+import {
+  checkTarget,
+  type OutputShape,
+  type StagedOutput,
+  stage,
+  WriteMode,
+  writeFailure,
+} from "./atomic.js";
 import { ConcatenatedFile, type FileSink, PartsFolder } from "./sinks.js";
 import type { RowProducer, StageOptions, Writer } from "./writer.js";
 
@@ -94,9 +101,12 @@ export abstract class FileWriter<C extends FileWriterConfig = FileWriterConfig> 
       this.config.mode,
       (temp) =>
         fill(
-          size === undefined
-            ? this.fileSink(db, temp, copy)
-            : new PartsFolder(db, temp, size, this.format.extension, copy),
+          failingAs(
+            this.path,
+            size === undefined
+              ? this.fileSink(db, temp, copy)
+              : new PartsFolder(db, temp, size, this.format.extension, copy),
+          ),
           produce,
         ),
       this.shape,
@@ -123,7 +133,7 @@ export abstract class FileWriter<C extends FileWriterConfig = FileWriterConfig> 
     options: StageOptions = {},
   ): Promise<number> {
     try {
-      return await fill(this.fileSink(db, file, this.copier(db, options)), produce);
+      return await fill(failingAs(file, this.fileSink(db, file, this.copier(db, options))), produce);
     } catch (error) {
       await rm(file, { force: true });
       throw error;
@@ -143,4 +153,16 @@ export abstract class FileWriter<C extends FileWriterConfig = FileWriterConfig> 
 async function fill(sink: FileSink, produce: RowProducer): Promise<number> {
   await produce(sink);
   return sink.finish();
+}
+
+/**
+ * The sink with its own failures (DuckDB's COPY, the file system: a full disk, a folder where no file
+ * can be made) as `E_WRITE` naming `path`: the rows are handed to it from the job's predict loop, whose
+ * steps would report a foreign error as an internal one.
+ */
+function failingAs(path: string, sink: FileSink): FileSink {
+  const fail = (error: unknown): never => {
+    throw writeFailure(path, error);
+  };
+  return { append: (query) => sink.append(query).catch(fail), finish: () => sink.finish().catch(fail) };
 }
