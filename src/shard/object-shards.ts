@@ -72,7 +72,7 @@ export async function writeObjectPart(
       mlbatch_rows_read: String(stamp.rows),
       mlbatch_rows_dropped: String(stamp.dropped),
     };
-    const rows = await writer.writeFile(db, temp, produce, { metadata });
+    const rows = await writer.writeFile(db, temp, produce, { metadata, part: path });
     const objectMetadata = {
       [META.plan]: stamp.planId,
       [META.unit]: stamp.unit,

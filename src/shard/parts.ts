@@ -41,7 +41,7 @@ export async function writePart(
     mlbatch_rows_read: String(stamp.rows),
     mlbatch_rows_dropped: String(stamp.dropped),
   };
-  const rows = await writer.writeFile(db, temp, produce, { metadata });
+  const rows = await writer.writeFile(db, temp, produce, { metadata, part: path });
   try {
     if (await placeExclusive(temp, path)) return { rows, placed: true };
     if ((await checkPart(db, path, stamp)).valid) return { rows, placed: false };

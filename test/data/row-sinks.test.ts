@@ -2,7 +2,7 @@
  * Writers fed query by query (Writer.stageRows, Writer.writeFile): each query's rows are written as
  * they come, and the output is the one a single COPY of all the rows would give.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import type { Database } from "../../src/data/database.js";
@@ -102,6 +102,36 @@ print(df.index.name, len(df), df.loc[150_500, "prediction"], df["code"].isna().s
     );
     expect(error.code).toBe("E_PREDICT");
     expect(readdirSync(dir)).toEqual(["part.parquet"]);
+  });
+
+  it("given writeFile and a folder that goes away between two queries, then the sink's own failure is E_WRITE naming the part", async () => {
+    const folder = join(dir, "staging");
+    mkdirSync(folder);
+    const part = join(dir, "out", "part-00003.parquet");
+    let fromSink: unknown;
+    const error = await failure(
+      new ParquetWriter({ path: join(dir, "x") }).writeFile(
+        db,
+        join(folder, "part.tmp"),
+        async (sink) => {
+          await sink.append(rows(0, 1000));
+          rmSync(folder, { recursive: true });
+          // What a sharded run's step sees (it would report any other error as an internal one).
+          fromSink = await sink.append(rows(1000, 2000)).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          throw fromSink;
+        },
+        { part },
+      ),
+    );
+    for (const e of [fromSink, error]) {
+      expect(e).toBeInstanceOf(MlbatchError);
+      expect((e as MlbatchError).code).toBe("E_WRITE");
+      expect((e as MlbatchError).message).toContain(`cannot write part "${part}"`);
+    }
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
 

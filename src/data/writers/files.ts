@@ -14,7 +14,7 @@ import {
   writeFailure,
 } from "./atomic.js";
 import { ConcatenatedFile, type FileSink, PartsFolder } from "./sinks.js";
-import type { RowProducer, StageOptions, Writer } from "./writer.js";
+import type { RowProducer, StageOptions, WriteFileOptions, Writer } from "./writer.js";
 
 /** The config fields every file writer has. */
 export const FILE_WRITER_FIELDS = {
@@ -106,6 +106,7 @@ export abstract class FileWriter<C extends FileWriterConfig = FileWriterConfig> 
             size === undefined
               ? this.fileSink(db, temp, copy)
               : new PartsFolder(db, temp, size, this.format.extension, copy),
+            "outputs",
           ),
           produce,
         ),
@@ -130,10 +131,11 @@ export abstract class FileWriter<C extends FileWriterConfig = FileWriterConfig> 
     db: Database,
     file: string,
     produce: RowProducer,
-    options: StageOptions = {},
+    options: WriteFileOptions = {},
   ): Promise<number> {
     try {
-      return await fill(failingAs(file, this.fileSink(db, file, this.copier(db, options))), produce);
+      const sink = failingAs(options.part ?? file, this.fileSink(db, file, this.copier(db, options)), "part");
+      return await fill(sink, produce);
     } catch (error) {
       await rm(file, { force: true });
       throw error;
@@ -160,9 +162,9 @@ async function fill(sink: FileSink, produce: RowProducer): Promise<number> {
  * can be made) as `E_WRITE` naming `path`: the rows are handed to it from the job's predict loop, whose
  * steps would report a foreign error as an internal one.
  */
-function failingAs(path: string, sink: FileSink): FileSink {
+function failingAs(path: string, sink: FileSink, what: string): FileSink {
   const fail = (error: unknown): never => {
-    throw writeFailure(path, error);
+    throw writeFailure(path, error, what);
   };
   return { append: (query) => sink.append(query).catch(fail), finish: () => sink.finish().catch(fail) };
 }

@@ -13,6 +13,12 @@ export interface StageOptions {
   readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
+/** What {@link Writer.writeFile} records, and what its messages name. */
+export interface WriteFileOptions extends StageOptions {
+  /** Where the file will be placed (a sharded run's part): what a failure names instead of `file`. */
+  readonly part?: string | undefined;
+}
+
 /**
  * Where rows go as they come: each query's rows are written after those before, all with the columns
  * of the first query.
@@ -83,9 +89,11 @@ export interface Writer {
    * Writes the rows `produce` appends into the one file `file`, in this writer's format, neither staged
    * nor placed: the caller places it (a part of a sharded run). On failure the file is removed.
    *
-   * @param options - what to record besides the rows (the file's key-value metadata)
+   * @param options - what to record besides the rows (the file's key-value metadata); `part`, the path
+   *   the file becomes, for messages
    * @returns the rows written
-   * @throws the error of the write or of `produce`
+   * @throws MlbatchError `E_WRITE` naming the part (else `file`) when the file cannot be written; the
+   *   error of `produce`
    */
-  writeFile(db: Database, file: string, produce: RowProducer, options?: StageOptions): Promise<number>;
+  writeFile(db: Database, file: string, produce: RowProducer, options?: WriteFileOptions): Promise<number>;
 }
