@@ -165,7 +165,7 @@ async function removeEmptyFolders(folder: string, top: string): Promise<void> {
  * A failure to write `path` as `E_WRITE`, naming it and what to do; an {@link MlbatchError} (a read's, a
  * prediction's, an interruption) keeps its code.
  */
-export function writeFailure(path: string, error: unknown, what = "outputs"): MlbatchError {
+export function writeFailure(path: string, error: unknown, what: string): MlbatchError {
   if (error instanceof MlbatchError) return error;
   return new MlbatchError(
     "E_WRITE",
